@@ -1,0 +1,30 @@
+# The project's commands. `make test` is what CI runs.
+GO ?= go
+FUZZTIME ?= 3s
+FUZZ_PKG := ./internal/layout
+
+.PHONY: test check zookeeper unit fuzz
+
+## test: install ZooKeeper if missing, check formatting, vet, run every test with -race, fuzz briefly.
+test: zookeeper check unit fuzz
+
+## zookeeper: install Debian's ZooKeeper when it is missing.
+zookeeper:
+	@scripts/ensure-zookeeper.sh
+
+## check: gofmt and go vet.
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## unit: the test suite, with the race detector.
+unit:
+	$(GO) test -race -count=1 ./...
+
+## fuzz: each fuzz target of the parsers of data read from ZooKeeper, for FUZZTIME.
+fuzz:
+	@for f in $$($(GO) test -list '^Fuzz' $(FUZZ_PKG) | grep '^Fuzz'); do \
+		echo "fuzz $$f ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x $(FUZZ_PKG) || exit 1; \
+	done

@@ -1,0 +1,30 @@
+// Package testenv provides the real servers that this module's tests, demo
+// and benchmarks run against: ZooKeeper 3.8 servers started from the jars
+// Debian installs (standalone or as an ensemble), a TCP proxy that cuts
+// connections on demand to force disconnects and session expiry, and an
+// in-process Kafka cluster (kfake) registered in ZooKeeper exactly as Kafka
+// brokers in ZooKeeper mode register themselves.
+//
+// A test package shares one ZooKeeper server through Main and
+// ZooKeeperAddrs:
+//
+//	func TestMain(m *testing.M) { testenv.Main(m) }
+//
+//	func TestSomething(t *testing.T) {
+//		servers := testenv.ZooKeeperAddrs(t)
+//		chroot := testenv.Chroot(t)
+//		...
+//	}
+//
+// Every process and goroutine started here has an owner that stops it and
+// waits for it: Close on each type returns only once nothing it started is
+// left running, and Main fails the test binary when goroutines leak.
+//
+// Environment variables:
+//
+//   - CONSUMERGROUP_TEST_ZOOKEEPER: a comma-separated list of ZooKeeper
+//     addresses; when set, ZooKeeperAddrs uses that ensemble and starts
+//     nothing.
+//   - CONSUMERGROUP_ZK_LOG=1: servers started here print their log to
+//     stderr (the default is silent; see WithServerLog).
+package testenv

@@ -1,0 +1,162 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// EnvZooKeeper names the environment variable that points tests at an
+// existing ZooKeeper: a comma-separated list of host:port addresses.
+const EnvZooKeeper = "CONSUMERGROUP_TEST_ZOOKEEPER"
+
+// shared is the package's ZooKeeper, started by the first ZooKeeperAddrs
+// and stopped by Main after the tests.
+var shared struct {
+	mu      sync.Mutex // guards the fields below; held while starting
+	started bool       // startShared ran (or Main ended: err says so)
+	zk      *ZooKeeper // nil when an external ensemble is used or start failed
+	addrs   []string
+	err     error
+}
+
+// leakCheckTimeout bounds how long Main waits for goroutines to end
+// after the tests before it reports them as leaked.
+const leakCheckTimeout = 5 * time.Second
+
+// Main runs the tests of a package that uses ZooKeeperAddrs; call it from
+// TestMain. After the tests it stops the shared ZooKeeper, then fails the
+// binary if goroutines are left running, printing them.
+//
+//	func TestMain(m *testing.M) { testenv.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	if err := stopShared(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	if err := findLeaks(); err != nil {
+		fmt.Fprintf(os.Stderr, "testenv: goroutines leaked by the tests:\n%v\n", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// findLeaks retries goleak.Find until no goroutine is left or
+// leakCheckTimeout passes: goroutines that are being stopped (a closed
+// kgo client's connection readers, go-zookeeper's loops) end a moment
+// after the Close that stops them returns.
+func findLeaks() error {
+	// No goroutine is ignored: everything the tests start, directly or
+	// through kgo, kfake, go-zookeeper or this package, must end.
+	// goleak's defaults already skip the testing package's own
+	// goroutines and the runtime's.
+	deadline := time.Now().Add(leakCheckTimeout)
+	for {
+		err := goleak.Find()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+// stopShared stops the shared ZooKeeper if ZooKeeperAddrs started it.
+func stopShared() error {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if !shared.started {
+		// Nothing may start a server once the tests have ended.
+		shared.started = true
+		shared.err = errorf("ZooKeeperAddrs called after the tests ended")
+	}
+	if shared.zk == nil {
+		return nil
+	}
+	err := shared.zk.Close()
+	shared.zk = nil
+	shared.err = errorf("the shared ZooKeeper is stopped: the tests have ended")
+	return err
+}
+
+// ZooKeeperAddrs returns the addresses of the ZooKeeper the package's
+// tests share. The first call starts a standalone server (stopped by
+// Main), unless CONSUMERGROUP_TEST_ZOOKEEPER lists the addresses of one
+// to use instead. It fails the test when ZooKeeper is not installed or
+// does not start. Isolate tests from each other with Chroot.
+func ZooKeeperAddrs(t testing.TB) []string {
+	t.Helper()
+	addrs, err := SharedAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addrs
+}
+
+// SharedAddrs is ZooKeeperAddrs for code that has no testing.TB, such as
+// examples: it returns the error instead of failing a test.
+func SharedAddrs() ([]string, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if !shared.started {
+		shared.started = true
+		startShared()
+	}
+	return append([]string(nil), shared.addrs...), shared.err
+}
+
+// startShared starts the shared ZooKeeper or records why it did not;
+// shared.mu is held.
+func startShared() {
+	if env := os.Getenv(EnvZooKeeper); env != "" {
+		for addr := range strings.SplitSeq(env, ",") {
+			if addr = strings.TrimSpace(addr); addr != "" {
+				shared.addrs = append(shared.addrs, addr)
+			}
+		}
+		if len(shared.addrs) == 0 {
+			shared.err = errorf("%s=%q lists no address", EnvZooKeeper, env)
+		}
+		return
+	}
+	if err := Installed(); err != nil {
+		shared.err = err
+		return
+	}
+	z, err := StartZooKeeper()
+	if err != nil {
+		shared.err = fmt.Errorf("testenv: starting the shared ZooKeeper: %w", err)
+		return
+	}
+	shared.zk = z
+	shared.addrs = []string{z.Addr()}
+}
+
+// SharedZooKeeper returns the server ZooKeeperAddrs started, to read its
+// counters with Mntr. It returns nil before the first ZooKeeperAddrs and
+// when CONSUMERGROUP_TEST_ZOOKEEPER names an external ensemble.
+func SharedZooKeeper() *ZooKeeper {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	return shared.zk
+}
+
+var chrootSeq atomic.Int64
+
+// notZnodeChar matches what Chroot replaces in test names: everything but
+// letters, digits, '.', '_' and '-', which are legal in any znode name.
+var notZnodeChar = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// Chroot returns a ZooKeeper path unique to the test in this process,
+// "/t/<test name>-<n>": no trailing slash, and only characters legal in a
+// znode path. Nothing is created.
+func Chroot(t testing.TB) string {
+	name := notZnodeChar.ReplaceAllString(t.Name(), "_")
+	return fmt.Sprintf("/t/%s-%d", name, chrootSeq.Add(1))
+}

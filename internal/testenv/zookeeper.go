@@ -1,0 +1,350 @@
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// javaDir is where Debian's zookeeper package installs its jars and those
+// it depends on.
+const javaDir = "/usr/share/java"
+
+// Jars on the server's class path, besides one slf4j binding.
+var serverJars = []string{
+	"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar",
+	"netty-handler.jar", "netty-common.jar", "netty-buffer.jar",
+	"netty-transport.jar", "netty-resolver.jar", "netty-codec.jar",
+	"netty-transport-native-epoll.jar", "netty-transport-native-unix-common.jar",
+	"metrics-core.jar",
+}
+
+// slf4jSimple is the slf4j binding on the server's class path: it prints
+// to stderr, at the level a system property sets.
+const slf4jSimple = "slf4j-simple.jar"
+
+// ErrNotInstalled is returned (wrapped, naming what is missing) by
+// Installed and by everything that starts a server when ZooKeeper's jars or
+// java are missing.
+var ErrNotInstalled = errors.New(`ZooKeeper is not installed: run "make test" (it installs it) or "sudo apt-get install -y zookeeper"`)
+
+// Installed returns nil when the ZooKeeper server can be started: its jars
+// are under /usr/share/java and java is on PATH. Otherwise its error wraps
+// ErrNotInstalled, whose message names the fix.
+func Installed() error {
+	for _, jar := range append(serverJars[:len(serverJars):len(serverJars)], slf4jSimple) {
+		path := filepath.Join(javaDir, jar)
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("%w (missing %s)", ErrNotInstalled, path)
+		}
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		return fmt.Errorf("%w (no java on PATH)", ErrNotInstalled)
+	}
+	return nil
+}
+
+// ZooKeeper is one ZooKeeper server process: standalone from
+// StartZooKeeper, or a member of an Ensemble. Its client port and data dir
+// stay the same across Stop, Kill and Restart. Its methods are safe for
+// concurrent use.
+type ZooKeeper struct {
+	cfg     config
+	dir     string // temporary directory with zoo.cfg and data/; removed by Close
+	cfgPath string
+	addr    string // 127.0.0.1:clientPort
+	name    string // prefix of log lines and errors: "zookeeper 127.0.0.1:port"
+	// ready reports whether mntr's zk_server_state means the server
+	// serves clients: standalone, or leader/follower in an ensemble.
+	ready func(state string) bool
+
+	mu     sync.Mutex // guards proc and closed; held across start and stop
+	proc   *process   // the server process; nil before the first start
+	closed bool
+}
+
+// StartZooKeeper starts a standalone server on a free 127.0.0.1 port with
+// a fresh temporary data dir, and returns once it serves requests. Close it
+// to stop it and remove its data.
+func StartZooKeeper(opts ...Option) (*ZooKeeper, error) {
+	cfg := newConfig(opts)
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := Installed(); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	z, err := newZooKeeper(cfg, port, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	z.ready = func(state string) bool { return state == stateStandalone }
+	if err := z.Restart(); err != nil {
+		return nil, errors.Join(err, z.Close())
+	}
+	return z, nil
+}
+
+// newZooKeeper creates the server's directory, zoo.cfg and, for an
+// ensemble member (myid > 0), its myid file. It starts nothing.
+func newZooKeeper(cfg config, clientPort, myid int, quorum []string) (*ZooKeeper, error) {
+	dir, err := os.MkdirTemp("", "consumergroup-zookeeper-")
+	if err != nil {
+		return nil, fmt.Errorf("testenv: creating the ZooKeeper directory: %w", err)
+	}
+	z := &ZooKeeper{
+		cfg:     cfg,
+		dir:     dir,
+		cfgPath: filepath.Join(dir, "zoo.cfg"),
+		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(clientPort)),
+	}
+	z.name = "zookeeper " + z.addr
+	if err := z.writeConfig(clientPort, myid, quorum); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return z, nil
+}
+
+// writeConfig writes zoo.cfg (and myid) as running-zookeeper.md describes.
+func (z *ZooKeeper) writeConfig(clientPort, myid int, quorum []string) error {
+	dataDir := filepath.Join(z.dir, "data")
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		return fmt.Errorf("testenv: creating the ZooKeeper data dir: %w", err)
+	}
+	tick := z.cfg.tickTime.Milliseconds()
+	var b strings.Builder
+	fmt.Fprintf(&b, "tickTime=%d\n", tick)
+	fmt.Fprintf(&b, "dataDir=%s\n", dataDir)
+	fmt.Fprintf(&b, "clientPort=%d\n", clientPort)
+	b.WriteString("clientPortAddress=127.0.0.1\n")
+	b.WriteString("admin.enableServer=false\n")
+	fmt.Fprintf(&b, "minSessionTimeout=%d\n", 2*tick)
+	b.WriteString("maxSessionTimeout=60000\n")
+	b.WriteString("4lw.commands.whitelist=*\n")
+	// No fsync of the transaction log: these machines' disks take tens of
+	// milliseconds per fsync, which would make every write (and the pings
+	// queued behind writes) that slow. A killed server still loses nothing
+	// (the page cache outlives the process); only a machine crash would.
+	b.WriteString("forceSync=no\n")
+	if len(quorum) > 0 {
+		// Followers must connect and sync within initLimit ticks and stay
+		// within syncLimit ticks of the leader.
+		b.WriteString("initLimit=10\n")
+		b.WriteString("syncLimit=5\n")
+		b.WriteString("reconfigEnabled=false\n")
+		for _, line := range quorum {
+			b.WriteString(line + "\n")
+		}
+		myidPath := filepath.Join(dataDir, "myid")
+		if err := os.WriteFile(myidPath, []byte(strconv.Itoa(myid)+"\n"), 0o600); err != nil {
+			return fmt.Errorf("testenv: writing %s: %w", myidPath, err)
+		}
+	}
+	if err := os.WriteFile(z.cfgPath, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("testenv: writing %s: %w", z.cfgPath, err)
+	}
+	return nil
+}
+
+// Addr returns the client address, "127.0.0.1:port".
+func (z *ZooKeeper) Addr() string { return z.addr }
+
+// TickTime returns the server's tickTime.
+func (z *ZooKeeper) TickTime() time.Duration {
+	return time.Duration(z.cfg.tickTime.Milliseconds()) * time.Millisecond
+}
+
+// Running reports whether the server process is alive (it may still be
+// starting or, in an ensemble, waiting for a quorum).
+func (z *ZooKeeper) Running() bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.proc != nil && !z.proc.exited()
+}
+
+// Stop stops the server gracefully: SIGTERM to its process group, then
+// SIGKILL if it has not exited within 10 s. It returns once the process is
+// reaped. Stopping a stopped server does nothing.
+func (z *ZooKeeper) Stop() error {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.proc == nil {
+		return nil
+	}
+	if err := z.proc.stop(stopGrace); err != nil {
+		return fmt.Errorf("%w (%s)", err, z.name)
+	}
+	return nil
+}
+
+// Kill kills the server at once (SIGKILL to its process group), as a
+// crash would, and returns once the process is reaped.
+func (z *ZooKeeper) Kill() error {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.proc == nil {
+		return nil
+	}
+	if err := z.proc.kill(); err != nil {
+		return fmt.Errorf("%w (%s)", err, z.name)
+	}
+	return nil
+}
+
+// Restart starts the server again on the same port with the same data
+// (stopping it gracefully first if it runs) and returns once it serves
+// requests; an ensemble member serves once it has joined a quorum.
+func (z *ZooKeeper) Restart() error {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.closed {
+		return errorf("%s: restart after Close", z.name)
+	}
+	if z.proc != nil {
+		if err := z.proc.stop(stopGrace); err != nil {
+			return fmt.Errorf("%w (%s)", err, z.name)
+		}
+	}
+	if err := z.startLocked(); err != nil {
+		return err
+	}
+	return z.waitReadyLocked()
+}
+
+// startLocked starts the java process; z.mu is held.
+func (z *ZooKeeper) startLocked() error {
+	// slf4j-simple writes to stderr: warnings and errors always, so that
+	// a server that fails to start explains itself in our error; its
+	// whole INFO log only when asked for, and only then to our stderr.
+	level := "warn"
+	var out io.Writer // nil: the output only feeds error messages
+	if z.cfg.serverLog {
+		level = "info"
+		out = &prefixWriter{w: os.Stderr, prefix: z.name + ": "}
+	}
+	jars := append(serverJars[:len(serverJars):len(serverJars)], slf4jSimple)
+	for i, jar := range jars {
+		jars[i] = filepath.Join(javaDir, jar)
+	}
+	args := []string{
+		"-Xmx512m",
+		"-XX:+UseSerialGC",
+		"-XX:-UsePerfData", // no hsperfdata files left in /tmp
+		"-Dorg.slf4j.simpleLogger.defaultLogLevel=" + level,
+		"-Dorg.slf4j.simpleLogger.showDateTime=true",
+		"-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
+		// Peers on loopback answer at once: give up on a silent one
+		// quickly, and retry elections at least every second instead of
+		// backing off to a minute.
+		"-Dzookeeper.cnxTimeout=1000",
+		"-Dzookeeper.fastleader.maxNotificationInterval=1000",
+		"-cp", strings.Join(jars, ":"),
+		"org.apache.zookeeper.server.quorum.QuorumPeerMain",
+		z.cfgPath,
+	}
+	cmd := exec.Command("java", args...)
+	cmd.Dir = z.dir
+	proc, err := startProcess(cmd, out)
+	if err != nil {
+		return fmt.Errorf("%w (%s)", err, z.name)
+	}
+	z.proc = proc
+	return nil
+}
+
+// readyPollInterval is how often a starting server is probed.
+const readyPollInterval = 50 * time.Millisecond
+
+// waitReadyLocked polls the server until it serves requests, exits, or the
+// start timeout passes; on failure it kills the server. z.mu is held.
+func (z *ZooKeeper) waitReadyLocked() error {
+	deadline := time.Now().Add(z.cfg.startTimeout)
+	ticker := time.NewTicker(readyPollInterval)
+	defer ticker.Stop()
+	var last error
+	for {
+		last = z.probe()
+		if last == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-z.proc.done:
+			return errorf("%s exited before serving: %v\n%s", z.name, z.proc.exitError(), z.proc.out.describe())
+		case <-ticker.C:
+		}
+	}
+	killErr := z.proc.kill()
+	err := errorf("%s not serving after %v: last probe: %v\n%s", z.name, z.cfg.startTimeout, last, z.proc.out.describe())
+	return errors.Join(err, killErr)
+}
+
+// probe returns nil when the server answers ruok with imok and reports a
+// serving state in mntr.
+func (z *ZooKeeper) probe() error {
+	answer, err := fourLetter(z.addr, "ruok", fourLetterTimeout)
+	if err != nil {
+		return err
+	}
+	if answer != "imok" {
+		return errorf("ruok to %s answered %q", z.addr, answer)
+	}
+	m, err := mntr(z.addr, fourLetterTimeout)
+	if err != nil {
+		return err
+	}
+	if state := m[mntrState]; !z.ready(state) {
+		return errorf("%s is %s", z.name, state)
+	}
+	return nil
+}
+
+// FourLetter sends a four-letter word (ruok, mntr, srvr, stat, cons, ...)
+// to the server and returns its answer.
+func (z *ZooKeeper) FourLetter(cmd string) (string, error) {
+	return fourLetter(z.addr, cmd, fourLetterTimeout)
+}
+
+// Mntr returns the server's monitoring counters (the mntr four-letter
+// word), such as zk_server_state, zk_znode_count, zk_ephemerals_count,
+// zk_watch_count and zk_packets_received. It fails while the server does
+// not serve requests.
+func (z *ZooKeeper) Mntr() (map[string]string, error) {
+	return mntr(z.addr, fourLetterTimeout)
+}
+
+// Close stops the server if it runs and removes its data. It is
+// idempotent; later calls return nil.
+func (z *ZooKeeper) Close() error {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.closed {
+		return nil
+	}
+	z.closed = true
+	var err error
+	if z.proc != nil {
+		if stopErr := z.proc.stop(stopGrace); stopErr != nil {
+			err = fmt.Errorf("%w (%s)", stopErr, z.name)
+		}
+	}
+	if rmErr := os.RemoveAll(z.dir); rmErr != nil {
+		err = errors.Join(err, fmt.Errorf("testenv: removing %s's data: %w", z.name, rmErr))
+	}
+	return err
+}

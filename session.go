@@ -1,0 +1,189 @@
+package consumergroup
+
+import (
+	"context"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Session is one ZooKeeper session. The ephemeral nodes created in it (a
+// member's registration, its claims) live exactly as long as it does: when
+// Done is closed they are gone, or about to be, and another member may
+// already own what this one claimed.
+//
+// A session ends when the server reports it expired, when ZK is closed, or
+// when the client has been cut off from every server for so long that the
+// server may have expired it: from the last byte read from the server, two
+// thirds of the session timeout (go-zookeeper's own read timeout; the
+// remaining third covers the round trip of the request that byte answered).
+// In that last case ZK drops the connection and opens a new one, so that a
+// session the server still knew is never resumed: it expires on the server,
+// and everything it held with it.
+type Session struct {
+	id   int64
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// ID returns ZooKeeper's id of the session.
+func (s *Session) ID() int64 { return s.id }
+
+// Done returns a channel that is closed when the session ends.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns nil while the session lives, then why it ended:
+// ErrSessionExpired, or ErrClosed after ZK.Close.
+func (s *Session) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// Session returns the live session, waiting until one is established (after
+// an expiry, the next one) or ctx ends. After ZK.Close it returns ErrClosed.
+func (z *ZK) Session(ctx context.Context) (*Session, error) {
+	for {
+		z.mu.Lock()
+		s, next, closed := z.sess, z.sessNext, z.isClosed
+		z.mu.Unlock()
+		switch {
+		case closed:
+			return nil, ErrClosed
+		case s != nil:
+			return s, nil
+		}
+		select {
+		case <-next:
+		case <-z.ctx.Done():
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Sessions returns how many sessions have been established so far.
+func (z *ZK) Sessions() int {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.sessCount
+}
+
+// waitConnected waits until the connection in use has a session.
+func (z *ZK) waitConnected(ctx context.Context) error {
+	z.mu.Lock()
+	ch, closed := z.connected, z.isClosed
+	z.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-z.ctx.Done():
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// setConnected records whether the connection in use has a session. z.mu
+// is held.
+func (z *ZK) setConnected(ok bool) {
+	select {
+	case <-z.connected:
+		if !ok {
+			z.connected = make(chan struct{})
+		}
+	default:
+		if ok {
+			close(z.connected)
+		}
+	}
+}
+
+// onEvent follows go-zookeeper's session states. It runs on go-zookeeper's
+// goroutine, which delivers every event through it (unlike the event
+// channel, which drops them when full), and must not block.
+func (z *ZK) onEvent(c *connection, ev zk.Event) {
+	if ev.Type != zk.EventSession {
+		return
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.isClosed || z.conn != c {
+		return // an old connection, being closed
+	}
+	z.log.Debug("zookeeper state", "state", ev.State.String(), "server", ev.Server, "session", c.conn.SessionID())
+	switch ev.State {
+	case zk.StateHasSession:
+		c.hasSession = true
+		z.setConnected(!c.authPending)
+		if z.expiry != nil {
+			z.expiry.Stop()
+			z.expiry = nil
+		}
+		if z.sess != nil && z.sess.id != c.conn.SessionID() {
+			z.endSession(ErrSessionExpired)
+		}
+		if z.sess == nil && !c.authPending {
+			z.startSession(c)
+		}
+	case zk.StateExpired:
+		c.hasSession = false
+		z.setConnected(false)
+		z.endSession(ErrSessionExpired)
+	default: // disconnected, connecting, connected without a session yet
+		c.hasSession = false
+		z.setConnected(false)
+		if z.sess != nil && z.expiry == nil {
+			deadline := time.Duration(c.lastRead.Load()) + z.timeout*2/3
+			s := z.sess
+			z.expiry = time.AfterFunc(deadline-time.Since(z.epoch), func() { z.assumeExpired(c, s) })
+		}
+	}
+}
+
+// startSession publishes the session of c. z.mu is held.
+func (z *ZK) startSession(c *connection) {
+	z.sess = &Session{id: c.conn.SessionID(), done: make(chan struct{})}
+	z.sessCount++
+	close(z.sessNext)
+	z.sessNext = make(chan struct{})
+	z.log.Info("zookeeper session established", "session", z.sess.id)
+}
+
+// endSession ends the live session, if any, with err. z.mu is held.
+func (z *ZK) endSession(err error) {
+	if z.sess == nil {
+		return
+	}
+	z.log.Info("zookeeper session ended", "session", z.sess.id, "err", err)
+	z.sess.err = err
+	close(z.sess.done)
+	z.sess = nil
+}
+
+// assumeExpired runs when the client has been cut off from ZooKeeper too
+// long to know whether session s lives. It ends s and replaces c with a new
+// connection, which gets a new session.
+func (z *ZK) assumeExpired(c *connection, s *Session) {
+	z.mu.Lock()
+	if z.isClosed || z.sess != s || z.conn != c || c.hasSession {
+		z.mu.Unlock()
+		return
+	}
+	z.expiry = nil
+	z.endSession(ErrSessionExpired)
+	z.wg.Add(1)
+	z.mu.Unlock()
+	go func() {
+		defer z.wg.Done()
+		if _, err := z.connect(z.ctx); err != nil {
+			z.log.Warn("zookeeper reconnect failed", "err", err)
+		}
+	}()
+}

@@ -1,0 +1,402 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
+)
+
+// DefaultZookeeperTimeout is the ZooKeeper session timeout used when none is
+// set: Kafka's own default (zookeeper.session.timeout.ms).
+const DefaultZookeeperTimeout = 6 * time.Second
+
+// ZKConfig configures a ZooKeeper connection. The zero value of every field
+// but Servers is usable.
+type ZKConfig struct {
+	// Servers are the ZooKeeper addresses, host:port. Required.
+	Servers []string
+
+	// Chroot is prefixed to every path, e.g. "/kafka" when Kafka was set up
+	// with zookeeper.connect=host:2181/kafka. A trailing slash is removed;
+	// "" is the root.
+	Chroot string
+
+	// SessionTimeout is the ZooKeeper session timeout: how long the server
+	// keeps the session (and so this member's registration and claims)
+	// after it last heard from the client, and so how long a crashed member
+	// holds its partitions. The server bounds it between 2 and 20 of its
+	// ticks. Default DefaultZookeeperTimeout (6 s). Too short a timeout
+	// turns every network hiccup or GC pause into a rebalance.
+	SessionTimeout time.Duration
+
+	// Auth holds credentials added to the connection before any other
+	// request, e.g. {Scheme: "digest", Credentials: "user:password"}.
+	Auth []ZKAuth
+
+	// ACL is set on every node this ZK creates. Default: open to all
+	// (zk.WorldACL(zk.PermAll)). With digest auth, a usual choice is
+	// zk.DigestACL(zk.PermAll, user, password), optionally with
+	// zk.WorldACL(zk.PermRead) so that monitoring tools can read.
+	ACL []zk.ACL
+
+	// BrokerListener names the listener whose address Brokers returns.
+	// Default: the PLAINTEXT listener.
+	BrokerListener string
+
+	// Logger receives connection events. Default: silent.
+	Logger *slog.Logger
+}
+
+// checkAddr checks that addr is host:port with a port in 1..65535.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %v", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 || host == "" {
+		return fmt.Errorf("%q is not host:port with a port from 1 to 65535", addr)
+	}
+	return nil
+}
+
+// ZKAuth is one credential for ZooKeeper's AddAuth.
+type ZKAuth struct {
+	Scheme      string // "digest" for user:password
+	Credentials string
+}
+
+// Validate checks the configuration; the error names the bad field.
+func (c *ZKConfig) Validate() error {
+	if len(c.Servers) == 0 {
+		return fmt.Errorf("%w: ZKConfig.Servers: no ZooKeeper address", ErrInvalidArgument)
+	}
+	for _, s := range c.Servers {
+		if err := checkAddr(s); err != nil {
+			return fmt.Errorf("%w: ZKConfig.Servers: %v", ErrInvalidArgument, err)
+		}
+	}
+	if _, err := layout.NormalizeChroot(c.Chroot); err != nil {
+		return fmt.Errorf("%w: ZKConfig.Chroot: %v", ErrInvalidArgument, err)
+	}
+	if c.SessionTimeout < 0 {
+		return fmt.Errorf("%w: ZKConfig.SessionTimeout: %v is negative", ErrInvalidArgument, c.SessionTimeout)
+	}
+	if c.SessionTimeout > 0 && c.SessionTimeout < time.Millisecond {
+		return fmt.Errorf("%w: ZKConfig.SessionTimeout: %v is below a millisecond", ErrInvalidArgument, c.SessionTimeout)
+	}
+	for i, a := range c.Auth {
+		if a.Scheme == "" {
+			return fmt.Errorf("%w: ZKConfig.Auth[%d]: empty scheme", ErrInvalidArgument, i)
+		}
+	}
+	return nil
+}
+
+// ZK is a ZooKeeper connection that speaks Kafka's layout: the brokers'
+// registrations, and the groups' members, owners and offsets. It is safe for
+// concurrent use. Paths given to its generic methods (Create, Exists,
+// MkdirAll, DeleteAll) are relative to the chroot.
+//
+// Every blocking method takes a context. go-zookeeper has none: when ctx
+// ends first, the method returns ctx's error at once and the request may
+// still be applied by the server.
+type ZK struct {
+	cfg     ZKConfig
+	paths   layout.Paths
+	acl     []zk.ACL
+	log     *slog.Logger
+	timeout time.Duration
+	epoch   time.Time // base of lastRead, monotonic
+
+	wg     sync.WaitGroup     // goroutines started by ZK; Close waits for them
+	ctx    context.Context    // canceled by Close
+	cancel context.CancelFunc // cancels ctx
+
+	// claimMu orders claims, releases and fenced commits: a commit never
+	// runs concurrently with a release. It guards claims and knownOffsets.
+	claimMu      sync.RWMutex
+	claims       map[claimKey]claim // partitions claimed through this ZK
+	offMu        sync.Mutex         // guards knownOffsets under claimMu.RLock
+	knownOffsets map[string]bool    // offset nodes known to exist
+
+	mu sync.Mutex // guards the fields below; never held while waiting on ZooKeeper
+	// conn is the connection in use. It is replaced when the client has been
+	// cut off too long to know whether its session lives (see session.go).
+	conn      *connection
+	sess      *Session      // live session, nil when there is none
+	sessNext  chan struct{} // closed when sess becomes non-nil
+	connected chan struct{} // closed while the connection in use has a session
+	expiry    *time.Timer   // while disconnected: when the session is assumed lost
+	isClosed  bool
+	sessCount int // sessions established, for tests and metrics
+}
+
+// connection is one go-zookeeper connection and what ZK tracks of it.
+type connection struct {
+	conn     *zk.Conn
+	lastRead atomic.Int64 // ns since ZK.epoch of the last byte read from the server
+
+	// Guarded by ZK.mu.
+	authPending bool // credentials not yet added: do not publish a session
+	hasSession  bool // go-zookeeper reports a session on this connection
+}
+
+// NewZK connects to ZooKeeper, as the seed's NewZK: servers, a chroot and
+// the session timeout. It waits for the first session up to recvTimeout
+// (at least a second).
+func NewZK(servers []string, chroot string, recvTimeout time.Duration) (*ZK, error) {
+	wait := max(recvTimeout, time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	return DialZK(ctx, ZKConfig{Servers: servers, Chroot: chroot, SessionTimeout: recvTimeout})
+}
+
+// DialZK connects to ZooKeeper and waits until a session is established and
+// the credentials in cfg.Auth are added, or ctx ends. An unreachable
+// ZooKeeper gives an error naming the servers.
+func DialZK(ctx context.Context, cfg ZKConfig) (*ZK, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	paths, _ := layout.NewPaths(cfg.Chroot) // checked by Validate
+	z := &ZK{
+		cfg:       cfg,
+		paths:     paths,
+		acl:       cfg.ACL,
+		log:       cfg.Logger,
+		timeout:   cfg.SessionTimeout,
+		epoch:     time.Now(),
+		sessNext:  make(chan struct{}),
+		connected: make(chan struct{}),
+
+		claims:       make(map[claimKey]claim),
+		knownOffsets: make(map[string]bool),
+	}
+	z.ctx, z.cancel = context.WithCancel(context.Background())
+	if z.acl == nil {
+		z.acl = zk.WorldACL(zk.PermAll)
+	}
+	if z.log == nil {
+		z.log = slog.New(slog.DiscardHandler)
+	}
+	if z.timeout == 0 {
+		z.timeout = DefaultZookeeperTimeout
+	}
+	_, err := z.connect(ctx)
+	if err == nil {
+		if _, err = z.Session(ctx); err == nil {
+			return z, nil
+		}
+	}
+	z.Close()
+	return nil, fmt.Errorf("consumergroup: connect to zookeeper %s: %w", strings.Join(cfg.Servers, ","), err)
+}
+
+// connect opens a new go-zookeeper connection, adds the credentials and
+// makes it the one in use.
+func (z *ZK) connect(ctx context.Context) (*connection, error) {
+	c := &connection{}
+	c.lastRead.Store(int64(time.Since(z.epoch)))
+	dialer := func(network, addr string, timeout time.Duration) (net.Conn, error) {
+		nc, err := net.DialTimeout(network, addr, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &readClock{Conn: nc, c: c, epoch: z.epoch}, nil
+	}
+	z.mu.Lock()
+	if z.isClosed {
+		z.mu.Unlock()
+		return nil, ErrClosed
+	}
+	// Connect only starts go-zookeeper's loop: the callback, which takes
+	// z.mu, waits until c is in place.
+	conn, _, err := zk.Connect(z.cfg.Servers, z.timeout,
+		zk.WithDialer(dialer),
+		zk.WithLogger(zkLogger{z.log}),
+		zk.WithLogInfo(false),
+		zk.WithEventCallback(func(ev zk.Event) { z.onEvent(c, ev) }),
+	)
+	if err != nil {
+		z.mu.Unlock()
+		return nil, err
+	}
+	c.conn = conn
+	c.authPending = len(z.cfg.Auth) > 0
+	old := z.conn
+	z.conn = c
+	z.setConnected(false)
+	z.mu.Unlock()
+	if old != nil {
+		z.goFunc(old.conn.Close)
+	}
+
+	// Credentials go first: the session is published only once they are in,
+	// so that nothing is sent without them.
+	for _, a := range z.cfg.Auth {
+		err := z.callOn(ctx, conn, func(conn *zk.Conn) error { return conn.AddAuth(a.Scheme, []byte(a.Credentials)) })
+		if err != nil {
+			return c, fmt.Errorf("add %s auth: %w", a.Scheme, err)
+		}
+	}
+	z.mu.Lock()
+	c.authPending = false
+	if c.hasSession && z.conn == c && !z.isClosed {
+		z.setConnected(true)
+		if z.sess == nil {
+			z.startSession(c)
+		}
+	}
+	z.mu.Unlock()
+	return c, nil
+}
+
+// readClock records when the server was last heard from.
+type readClock struct {
+	net.Conn
+	c     *connection
+	epoch time.Time
+}
+
+func (r *readClock) Read(b []byte) (int, error) {
+	n, err := r.Conn.Read(b)
+	if n > 0 {
+		r.c.lastRead.Store(int64(time.Since(r.epoch)))
+	}
+	return n, err
+}
+
+// zkLogger sends go-zookeeper's log lines to slog at debug level.
+type zkLogger struct{ l *slog.Logger }
+
+func (l zkLogger) Printf(format string, args ...any) {
+	l.l.Debug(fmt.Sprintf(format, args...), "component", "zookeeper")
+}
+
+// goFunc runs f in a goroutine that Close waits for.
+func (z *ZK) goFunc(f func()) {
+	z.wg.Add(1)
+	go func() {
+		defer z.wg.Done()
+		f()
+	}()
+}
+
+// zkConn returns the connection in use.
+func (z *ZK) zkConn() (*zk.Conn, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.isClosed {
+		return nil, ErrClosed
+	}
+	return z.conn.conn, nil
+}
+
+// maxAttempts bounds how often call sends a request whose connection was
+// lost before the answer came.
+const maxAttempts = 4
+
+// call runs f, a blocking go-zookeeper call, on the connection in use, and
+// returns its error or ctx's, whichever comes first. When the connection is
+// lost before the answer, it waits for the connection to be back (at most a
+// session timeout) and sends f again: every request the layer makes is safe
+// to repeat (creates that may have been applied are recognized by their
+// session, sets and multis write the same bytes, deletes of a missing node
+// succeed).
+func (z *ZK) call(ctx context.Context, f func(*zk.Conn) error) error {
+	for attempt := 1; ; attempt++ {
+		conn, err := z.zkConn()
+		if err != nil {
+			return err
+		}
+		err = z.callOn(ctx, conn, f)
+		if attempt == maxAttempts || !(errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)) {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, z.timeout)
+		werr := z.waitConnected(wctx)
+		cancel()
+		if werr != nil {
+			return err
+		}
+	}
+}
+
+// callOn runs f on conn; see call.
+func (z *ZK) callOn(ctx context.Context, conn *zk.Conn, f func(*zk.Conn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if ctx.Done() == nil {
+		return f(conn)
+	}
+	z.mu.Lock()
+	if z.isClosed {
+		z.mu.Unlock()
+		return ErrClosed
+	}
+	done := make(chan error, 1)
+	z.wg.Add(1)
+	z.mu.Unlock()
+	go func() {
+		defer z.wg.Done()
+		done <- f(conn)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close ends the session, which deletes its ephemeral nodes at once, and
+// returns when nothing of the ZK is left running. It is idempotent.
+func (z *ZK) Close() error {
+	z.mu.Lock()
+	if z.isClosed {
+		z.mu.Unlock()
+		z.wg.Wait()
+		return nil
+	}
+	z.isClosed = true
+	z.cancel()
+	var conn *zk.Conn
+	if z.conn != nil {
+		conn = z.conn.conn
+	}
+	z.endSession(ErrClosed)
+	if z.expiry != nil {
+		z.expiry.Stop()
+		z.expiry = nil
+	}
+	z.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+	z.wg.Wait()
+	return nil
+}
+
+// Chroot returns the chroot every path is under, "" for the root.
+func (z *ZK) Chroot() string { return z.paths.Chroot() }
+
+// abs returns the absolute path of rel, a path relative to the chroot.
+func (z *ZK) abs(rel string) (string, error) {
+	if rel == "" || rel[0] != '/' {
+		return "", &PathError{Op: "resolve", Path: rel, Err: ErrInvalidArgument, Cause: errors.New("path must start with '/'")}
+	}
+	return z.paths.Abs(strings.TrimRight(rel, "/")), nil
+}

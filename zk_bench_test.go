@@ -1,0 +1,89 @@
+package consumergroup_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
+)
+
+// benchZK is dialZK for benchmarks.
+func benchZK(b *testing.B) (*cg.ZK, string) {
+	b.Helper()
+	chroot := testenv.Chroot(b)
+	z, err := cg.DialZK(context.Background(), cg.ZKConfig{Servers: testenv.ZooKeeperAddrs(b), Chroot: chroot, SessionTimeout: 4 * testSession})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { z.Close() })
+	return z, chroot
+}
+
+// BenchmarkCommitOffsets measures the fenced batched commit of a member that
+// owns n partitions: one multi of 1 + 2n ops per call.
+func BenchmarkCommitOffsets(b *testing.B) {
+	for _, n := range []int{1, 10, 100, 1000} {
+		b.Run(fmt.Sprintf("partitions=%d", n), func(b *testing.B) {
+			z, _ := benchZK(b)
+			ctx := context.Background()
+			id, _ := cg.NewConsumerID("g")
+			if err := z.RegisterConsumer(ctx, "g", id, "t"); err != nil {
+				b.Fatal(err)
+			}
+			offsets := make(map[cg.TopicPartition]int64, n)
+			for p := range n {
+				if err := z.Claim(ctx, "g", "t", int32(p), id); err != nil {
+					b.Fatal(err)
+				}
+				offsets[cg.TopicPartition{Topic: "t", Partition: int32(p)}] = 0
+			}
+			if err := z.CommitOffsets(ctx, "g", id, offsets); err != nil { // creates the nodes
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				for tp := range offsets {
+					offsets[tp] = int64(i)
+				}
+				if err := z.CommitOffsets(ctx, "g", id, offsets); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "offsets/s")
+		})
+	}
+}
+
+// BenchmarkCommit measures the seed's unfenced single-offset commit.
+func BenchmarkCommit(b *testing.B) {
+	z, _ := benchZK(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for i := range b.N {
+		if err := z.Commit(ctx, "g", "t", 0, int64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkClaimRelease measures one claim and its release.
+func BenchmarkClaimRelease(b *testing.B) {
+	z, _ := benchZK(b)
+	ctx := context.Background()
+	id, _ := cg.NewConsumerID("g")
+	if err := z.RegisterConsumer(ctx, "g", id, "t"); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for range b.N {
+		if err := z.Claim(ctx, "g", "t", 0, id); err != nil {
+			b.Fatal(err)
+		}
+		if err := z.Release(ctx, "g", "t", 0, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

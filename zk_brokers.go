@@ -1,0 +1,84 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
+)
+
+// Brokers returns the addresses (host:port) of the live Kafka brokers
+// registered under /brokers/ids, in broker id order: of the listener named
+// by ZKConfig.BrokerListener, or of the PLAINTEXT one. Registrations that
+// cannot be read are left out and reported in the error, which matches
+// ErrBadData; when no broker is usable the error also matches ErrNoBrokers.
+//
+// Kafka clusters without ZooKeeper (KRaft, Kafka 4) register nothing here:
+// give their addresses to the group directly.
+func (z *ZK) Brokers(ctx context.Context) ([]string, error) {
+	dir := z.paths.BrokerIDs()
+	names, err := z.children(ctx, "list brokers", dir)
+	if err != nil && !errors.Is(err, ErrNoNode) {
+		return nil, err
+	}
+	var addrs []string
+	var errs []error
+	ids := make([]int32, 0, len(names))
+	for _, n := range names {
+		id, err := layout.ParseBrokerID(n)
+		if err != nil {
+			errs = append(errs, pathErr("read broker", dir+"/"+n, fmt.Errorf("%w: %v", layout.ErrBadData, err)))
+			continue
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		p := z.paths.BrokerID(id)
+		data, _, err := z.get(ctx, "read broker", p)
+		if errors.Is(err, ErrNoNode) {
+			continue // went away meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		b, err := layout.ParseBroker(id, data)
+		if err == nil {
+			var addr string
+			if addr, err = b.Addr(z.cfg.BrokerListener); err == nil {
+				addrs = append(addrs, addr)
+				continue
+			}
+			err = fmt.Errorf("%w: %v", layout.ErrBadData, err)
+		}
+		errs = append(errs, pathErr("read broker", p, err))
+	}
+	if len(addrs) == 0 {
+		errs = append(errs, &PathError{Op: "list brokers", Path: dir, Err: ErrNoBrokers})
+	}
+	return addrs, errors.Join(errs...)
+}
+
+// Partitions returns the number of partitions of topic, from the assignment
+// Kafka keeps at /brokers/topics/<topic>, and a watch that fires once when
+// the assignment changes (partitions are added) or is deleted. A topic that
+// does not exist gives an error that matches ErrNoNode.
+func (z *ZK) Partitions(ctx context.Context, topic string) (int32, <-chan zk.Event, error) {
+	if err := checkNames("read topic", "topic", topic); err != nil {
+		return 0, nil, err
+	}
+	p := z.paths.Topic(topic)
+	data, _, ch, err := z.getW(ctx, "read topic", p)
+	if err != nil {
+		return 0, nil, err
+	}
+	t, err := layout.ParseTopic(data)
+	if err != nil {
+		return 0, ch, pathErr("read topic", p, err)
+	}
+	return t.Count(), ch, nil
+}

@@ -1,0 +1,185 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
+)
+
+// claimKey names an owner node.
+type claimKey struct {
+	group, topic string
+	partition    int32
+}
+
+// claim is a partition this ZK claimed: by which member, in which session,
+// and the owner node's version then.
+type claim struct {
+	id      string
+	session int64
+	version int32
+}
+
+// Claim claims partition of topic for member id: it creates the ephemeral
+// owner node /consumers/<group>/owners/<topic>/<partition> holding id, in
+// one atomic step with a check that id is registered in this session's
+// view (ErrNotRegistered otherwise). A partition owned by another member
+// gives ErrAlreadyClaimed; one this session already claimed for id is not
+// an error.
+func (z *ZK) Claim(ctx context.Context, group, topic string, partition int32, id string) error {
+	if err := checkNames("claim", "group", group, "topic", topic, "consumer id", id); err != nil {
+		return err
+	}
+	owner := z.paths.Owner(group, topic, partition)
+	if partition < 0 {
+		return &PathError{Op: "claim", Path: owner, Err: ErrInvalidArgument, Cause: errors.New("negative partition")}
+	}
+	z.claimMu.Lock()
+	defer z.claimMu.Unlock()
+	sid := z.sessionID()
+	ops := []any{
+		&zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1},
+		&zk.CreateRequest{Path: owner, Data: []byte(id), Acl: z.acl, Flags: zk.FlagEphemeral},
+	}
+	i, err := z.multi(ctx, ops...)
+	if i == 1 && errors.Is(err, zk.ErrNoNode) { // no owners/<topic> yet
+		if err := z.mkdirAll(ctx, path.Dir(owner)); err != nil {
+			return pathErr("claim", owner, err)
+		}
+		i, err = z.multi(ctx, ops...)
+	}
+	switch {
+	case err == nil:
+		z.claims[claimKey{group, topic, partition}] = claim{id: id, session: sid}
+		return nil
+	case i == 0 && errors.Is(err, zk.ErrNoNode):
+		return &PathError{Op: "claim", Path: owner, Err: ErrNotRegistered, Cause: fmt.Errorf("no %s", z.paths.ID(group, id))}
+	case i == 1 && errors.Is(err, zk.ErrNodeExists):
+		data, stat, gerr := z.get(ctx, "claim", owner)
+		if errors.Is(gerr, ErrNoNode) {
+			return &PathError{Op: "claim", Path: owner, Err: ErrAlreadyClaimed, Cause: errors.New("released meanwhile: try again")}
+		}
+		if gerr != nil {
+			return gerr
+		}
+		if string(data) == id && stat.EphemeralOwner == sid && sid != 0 {
+			z.claims[claimKey{group, topic, partition}] = claim{id: id, session: sid, version: stat.Version}
+			return nil
+		}
+		return &PathError{Op: "claim", Path: owner, Err: ErrAlreadyClaimed, Cause: fmt.Errorf("owned by %q", data)}
+	}
+	return pathErr("claim", owner, err)
+}
+
+// Release gives up member id's claim on partition: it deletes the owner
+// node if id holds it. A partition nobody owns is not an error; one owned by
+// another member gives ErrNotOwner. Once Release starts, CommitOffsets no
+// longer commits for the partition.
+func (z *ZK) Release(ctx context.Context, group, topic string, partition int32, id string) error {
+	if err := checkNames("release", "group", group, "topic", topic, "consumer id", id); err != nil {
+		return err
+	}
+	owner := z.paths.Owner(group, topic, partition)
+	z.claimMu.Lock()
+	defer z.claimMu.Unlock()
+	delete(z.claims, claimKey{group, topic, partition})
+	data, stat, err := z.get(ctx, "release", owner)
+	switch {
+	case errors.Is(err, ErrNoNode):
+		return nil
+	case err != nil:
+		return err
+	case string(data) != id:
+		return &PathError{Op: "release", Path: owner, Err: ErrNotOwner, Cause: fmt.Errorf("owned by %q", data)}
+	}
+	err = z.call(ctx, func(conn *zk.Conn) error { return conn.Delete(owner, stat.Version) })
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	return pathErr("release", owner, err)
+}
+
+// Owner returns the id of the member that owns partition, or an error that
+// matches ErrNoNode when nobody does.
+func (z *ZK) Owner(ctx context.Context, group, topic string, partition int32) (string, error) {
+	if err := checkNames("read owner", "group", group, "topic", topic); err != nil {
+		return "", err
+	}
+	p := z.paths.Owner(group, topic, partition)
+	data, _, err := z.get(ctx, "read owner", p)
+	if err != nil {
+		return "", err
+	}
+	id, err := layout.ParseOwner(data)
+	return id, pathErr("read owner", p, err)
+}
+
+// OwnerW returns the owner of partition ("" when nobody owns it) and a
+// watch that fires once when the owner node is created, changed or deleted:
+// a new owner waits on it for the old one to let go.
+func (z *ZK) OwnerW(ctx context.Context, group, topic string, partition int32) (string, <-chan zk.Event, error) {
+	if err := checkNames("watch owner", "group", group, "topic", topic); err != nil {
+		return "", nil, err
+	}
+	p := z.paths.Owner(group, topic, partition)
+	for {
+		data, _, ch, err := z.getW(ctx, "watch owner", p)
+		if err == nil {
+			id, perr := layout.ParseOwner(data)
+			if perr != nil {
+				return "", ch, pathErr("watch owner", p, perr)
+			}
+			return id, ch, nil
+		}
+		if !errors.Is(err, ErrNoNode) {
+			return "", nil, err
+		}
+		ok, ch, err := z.existsW(ctx, "watch owner", p)
+		if err != nil || !ok {
+			return "", ch, err
+		}
+		// Created meanwhile: read it.
+	}
+}
+
+// Owners returns the owner of every owned partition of topic in group.
+// Unreadable owner nodes are left out and reported in the error, which
+// matches ErrBadData; the map holds the others.
+func (z *ZK) Owners(ctx context.Context, group, topic string) (map[int32]string, error) {
+	if err := checkNames("list owners", "group", group, "topic", topic); err != nil {
+		return nil, err
+	}
+	names, err := z.children(ctx, "list owners", z.paths.OwnersTopic(group, topic))
+	if errors.Is(err, ErrNoNode) {
+		return map[int32]string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	owners := make(map[int32]string, len(names))
+	var errs []error
+	for _, n := range names {
+		p := z.paths.OwnersTopic(group, topic) + "/" + n
+		part, err := layout.ParsePartition(n)
+		if err != nil {
+			errs = append(errs, pathErr("list owners", p, fmt.Errorf("%w: %v", layout.ErrBadData, err)))
+			continue
+		}
+		id, err := z.Owner(ctx, group, topic, part)
+		switch {
+		case errors.Is(err, ErrNoNode): // released meanwhile
+		case errors.Is(err, ErrBadData):
+			errs = append(errs, err)
+		case err != nil:
+			return nil, err
+		default:
+			owners[part] = id
+		}
+	}
+	return owners, errors.Join(errs...)
+}

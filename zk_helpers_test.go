@@ -1,0 +1,172 @@
+package consumergroup_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
+)
+
+// testTimeout bounds every wait of a test.
+const testTimeout = 30 * time.Second
+
+// testSession is the session timeout of the tests' ZK connections: short, so
+// that expiries happen quickly (the test server ticks every 200 ms).
+const testSession = 1200 * time.Millisecond
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// dialZK connects to the shared ZooKeeper under chroot (or to servers, when
+// given) and closes the connection when the test ends.
+func dialZK(t *testing.T, chroot string, mod ...func(*cg.ZKConfig)) *cg.ZK {
+	t.Helper()
+	cfg := cg.ZKConfig{Servers: testenv.ZooKeeperAddrs(t), Chroot: chroot, SessionTimeout: testSession}
+	if os.Getenv("CONSUMERGROUP_TEST_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	z, err := cg.DialZK(testCtx(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { z.Close() })
+	return z
+}
+
+// rawZK is a plain go-zookeeper connection at the root, to read and write
+// bytes behind the layer's back.
+func rawZK(t *testing.T) *zk.Conn {
+	t.Helper()
+	conn, events, err := zk.Connect(testenv.ZooKeeperAddrs(t), 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	deadline := time.After(testTimeout)
+	for {
+		select {
+		case ev := <-events:
+			if ev.State == zk.StateHasSession {
+				return conn
+			}
+		case <-deadline:
+			t.Fatal("raw zookeeper connection: no session")
+		}
+	}
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+
+// get reads the bytes at the absolute path p.
+func get(t *testing.T, conn *zk.Conn, p string) string {
+	t.Helper()
+	b, _, err := conn.Get(p)
+	if err != nil {
+		t.Fatalf("get %s: %v", p, err)
+	}
+	return string(b)
+}
+
+// put writes data at the absolute path p, creating it and its parents.
+func put(t *testing.T, conn *zk.Conn, p string, data string) {
+	t.Helper()
+	if _, err := conn.Set(p, []byte(data), -1); err == nil {
+		return
+	}
+	parts := splitPath(p)
+	for i := 1; i < len(parts); i++ {
+		_, err := conn.Create(joinPath(parts[:i]), nil, 0, zk.WorldACL(zk.PermAll))
+		if err != nil && err != zk.ErrNodeExists {
+			t.Fatalf("create %s: %v", joinPath(parts[:i]), err)
+		}
+	}
+	if _, err := conn.Create(p, []byte(data), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create %s: %v", p, err)
+	}
+}
+
+func splitPath(p string) []string {
+	var parts []string
+	start := 1
+	for i := 1; i <= len(p); i++ {
+		if i == len(p) || p[i] == '/' {
+			parts = append(parts, p[start:i])
+			start = i + 1
+		}
+	}
+	return parts
+}
+
+func joinPath(parts []string) string {
+	s := ""
+	for _, p := range parts {
+		s += "/" + p
+	}
+	return s
+}
+
+// waitEvent waits for a watch to fire.
+func waitEvent(t *testing.T, ch <-chan zk.Event, what string) zk.Event {
+	t.Helper()
+	select {
+	case ev := <-ch:
+		return ev
+	case <-time.After(testTimeout):
+		t.Fatalf("%s: the watch did not fire within %v", what, testTimeout)
+	}
+	return zk.Event{}
+}
+
+// waitClosed waits for ch to close.
+func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(testTimeout):
+		t.Fatalf("%s did not happen within %v", what, testTimeout)
+	}
+}
+
+// register registers a new member of group subscribed to topic and returns
+// its id.
+func register(t *testing.T, z *cg.ZK, group string, topics ...string) string {
+	t.Helper()
+	id, err := cg.NewConsumerID(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := z.RegisterGroup(testCtx(t), group); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.RegisterConsumer(testCtx(t), group, id, topics...); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

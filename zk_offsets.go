@@ -1,0 +1,215 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
+)
+
+// Commit writes offset, the next offset to consume (the offset of the last
+// processed message plus one), for partition, without any ownership check:
+// the seed's manual commit, also used by tools that reset offsets. A member
+// commits with CommitOffsets.
+func (z *ZK) Commit(ctx context.Context, group, topic string, partition int32, offset int64) error {
+	if err := checkOffsetArgs("commit", group, topic, partition, offset); err != nil {
+		return err
+	}
+	p := z.paths.Offset(group, topic, partition)
+	data := layout.EncodeOffset(offset)
+	err := z.call(ctx, func(conn *zk.Conn) error { _, err := conn.Set(p, data, -1); return err })
+	if errors.Is(err, zk.ErrNoNode) {
+		err = z.create(ctx, "commit", p, data, false)
+		if errors.Is(err, ErrNodeExists) { // created meanwhile
+			err = z.call(ctx, func(conn *zk.Conn) error { _, err := conn.Set(p, data, -1); return err })
+		}
+	}
+	return pathErr("commit", p, err)
+}
+
+// Offset reads the committed offset of partition: the next offset to
+// consume. No committed offset gives an error that matches ErrNoNode; data
+// that is not a decimal offset one that matches ErrBadData.
+func (z *ZK) Offset(ctx context.Context, group, topic string, partition int32) (int64, error) {
+	if err := checkNames("read offset", "group", group, "topic", topic); err != nil {
+		return 0, err
+	}
+	p := z.paths.Offset(group, topic, partition)
+	data, _, err := z.get(ctx, "read offset", p)
+	if err != nil {
+		return 0, err
+	}
+	off, err := layout.ParseOffset(data)
+	return off, pathErr("read offset", p, err)
+}
+
+// Offsets reads every committed offset of group: topic, then partition, to
+// the next offset to consume. Unreadable nodes are left out and reported in
+// the error, which matches ErrBadData; the map holds the others.
+func (z *ZK) Offsets(ctx context.Context, group string) (map[string]map[int32]int64, error) {
+	if err := checkNames("read offsets", "group", group); err != nil {
+		return nil, err
+	}
+	topics, err := z.children(ctx, "read offsets", z.paths.Offsets(group))
+	if errors.Is(err, ErrNoNode) {
+		return map[string]map[int32]int64{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[int32]int64, len(topics))
+	var errs []error
+	for _, t := range topics {
+		parts, err := z.children(ctx, "read offsets", z.paths.OffsetsTopic(group, t))
+		if errors.Is(err, ErrNoNode) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[int32]int64, len(parts))
+		for _, n := range parts {
+			part, perr := layout.ParsePartition(n)
+			if perr != nil {
+				errs = append(errs, pathErr("read offsets", z.paths.OffsetsTopic(group, t)+"/"+n, fmt.Errorf("%w: %v", layout.ErrBadData, perr)))
+				continue
+			}
+			off, err := z.Offset(ctx, group, t, part)
+			switch {
+			case errors.Is(err, ErrNoNode):
+			case errors.Is(err, ErrBadData):
+				errs = append(errs, err)
+			case err != nil:
+				return nil, err
+			default:
+				m[part] = off
+			}
+		}
+		out[t] = m
+	}
+	return out, errors.Join(errs...)
+}
+
+// CommitOffsets is the fenced commit of member id: it writes the offsets of
+// many partitions (each the next offset to consume) in one atomic multi
+// that also checks that id is still registered and still owns every one of
+// them. If it does not, nothing is written and the error matches
+// ErrNotOwner (or ErrNotRegistered): a member that lost a partition, to a
+// session expiry or a release, can never move its offset.
+//
+// Only partitions claimed through this ZK, in the current session, can be
+// committed. The fence is complete when, as the group does, a member takes a
+// new consumer id whenever it registers again after losing its session.
+// Offset nodes that do not exist yet are created in the same multi.
+func (z *ZK) CommitOffsets(ctx context.Context, group, id string, offsets map[TopicPartition]int64) error {
+	if err := checkNames("commit offsets", "group", group, "consumer id", id); err != nil {
+		return err
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	tps := make([]TopicPartition, 0, len(offsets))
+	for tp, off := range offsets {
+		if err := checkOffsetArgs("commit offsets", group, tp.Topic, tp.Partition, off); err != nil {
+			return err
+		}
+		tps = append(tps, tp)
+	}
+	sortPartitions(tps)
+
+	z.claimMu.RLock()
+	defer z.claimMu.RUnlock()
+	sid := z.sessionID()
+	ops := make([]any, 0, 1+2*len(tps))
+	ops = append(ops, &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1})
+	for _, tp := range tps {
+		owner := z.paths.Owner(group, tp.Topic, tp.Partition)
+		c, ok := z.claims[claimKey{group, tp.Topic, tp.Partition}]
+		if !ok || c.id != id || c.session != sid || sid == 0 {
+			return &PathError{Op: "commit offsets", Path: owner, Err: ErrNotOwner, Cause: errors.New("not claimed by this member in the current session")}
+		}
+		ops = append(ops, &zk.CheckVersionRequest{Path: owner, Version: c.version})
+	}
+	nChecks := len(ops)
+	for attempt := 0; ; attempt++ {
+		ops = ops[:nChecks]
+		for _, tp := range tps {
+			ops = append(ops, z.offsetOp(ctx, group, tp, offsets[tp]))
+		}
+		i, err := z.multi(ctx, ops...)
+		if err == nil {
+			z.offMu.Lock()
+			for _, tp := range tps {
+				z.knownOffsets[z.paths.Offset(group, tp.Topic, tp.Partition)] = true
+			}
+			z.offMu.Unlock()
+			return nil
+		}
+		switch {
+		case i == 0 && errors.Is(err, zk.ErrNoNode):
+			return &PathError{Op: "commit offsets", Path: z.paths.ID(group, id), Err: ErrNotRegistered, Cause: err}
+		case i > 0 && i < nChecks:
+			return &PathError{Op: "commit offsets", Path: ops[i].(*zk.CheckVersionRequest).Path, Err: ErrNotOwner, Cause: err}
+		case i >= nChecks && attempt < 2 && (errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrNodeExists)):
+			// An offset node appeared or vanished meanwhile: look again.
+			z.offMu.Lock()
+			for _, tp := range tps {
+				delete(z.knownOffsets, z.paths.Offset(group, tp.Topic, tp.Partition))
+			}
+			z.offMu.Unlock()
+			continue
+		}
+		p := ""
+		if i >= 0 {
+			p = opPath(ops[i])
+		}
+		return pathErr("commit offsets", p, err)
+	}
+}
+
+// offsetOp returns the op that writes one offset: a set when the node is
+// known to exist, a create (after creating its parents) when it does not.
+func (z *ZK) offsetOp(ctx context.Context, group string, tp TopicPartition, off int64) any {
+	p := z.paths.Offset(group, tp.Topic, tp.Partition)
+	data := layout.EncodeOffset(off)
+	z.offMu.Lock()
+	known := z.knownOffsets[p]
+	z.offMu.Unlock()
+	if !known {
+		ok, err := z.exists(ctx, "commit offsets", p)
+		if err == nil && !ok {
+			if err := z.mkdirAll(ctx, path.Dir(p)); err == nil {
+				return &zk.CreateRequest{Path: p, Data: data, Acl: z.acl}
+			}
+		}
+	}
+	return &zk.SetDataRequest{Path: p, Data: data, Version: -1}
+}
+
+func opPath(op any) string {
+	switch op := op.(type) {
+	case *zk.CheckVersionRequest:
+		return op.Path
+	case *zk.SetDataRequest:
+		return op.Path
+	case *zk.CreateRequest:
+		return op.Path
+	case *zk.DeleteRequest:
+		return op.Path
+	}
+	return ""
+}
+
+func checkOffsetArgs(op, group, topic string, partition int32, offset int64) error {
+	if err := checkNames(op, "group", group, "topic", topic); err != nil {
+		return err
+	}
+	if partition < 0 || offset < 0 {
+		return &PathError{Op: op, Err: ErrInvalidArgument, Cause: fmt.Errorf("%s/%d: partition and offset must not be negative (offset %d)", topic, partition, offset)}
+	}
+	return nil
+}
