@@ -178,6 +178,9 @@ func (z *ZK) multi(ctx context.Context, ops ...any) (int, error) {
 	if err == nil {
 		return -1, nil
 	}
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return -1, err // the call may still be running: res is not ours to read
+	}
 	// Ops before the failing one report no error, those after it a
 	// "runtime inconsistency": the first error is the cause.
 	for i, r := range res {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -31,6 +32,11 @@ type process struct {
 
 // startProcess starts cmd in a new process group, with its output going to
 // out (and also returned by the process's tail), and starts its reaper.
+//
+// The process gets SIGKILL if this test binary dies without stopping it
+// (a panic, a test timeout, a kill): Linux sends Pdeathsig when the thread
+// that started the process ends, so the reaper starts it from an OS thread
+// it keeps locked until the process is reaped.
 func startProcess(cmd *exec.Cmd, out io.Writer) (*process, error) {
 	tail := newTailBuffer(32 << 10)
 	var w io.Writer = tail
@@ -39,16 +45,25 @@ func startProcess(cmd *exec.Cmd, out io.Writer) (*process, error) {
 	}
 	cmd.Stdout = w
 	cmd.Stderr = w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = outputWaitDelay
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("testenv: starting %s: %w", cmd.Path, err)
-	}
 	p := &process{cmd: cmd, out: tail, done: make(chan struct{})}
+	started := make(chan error, 1)
 	go func() {
+		// Never unlocked: the thread ends with this goroutine, after the
+		// process is reaped, or at once if it did not start.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("testenv: starting %s: %w", cmd.Path, err)
+	}
 	return p, nil
 }
 

@@ -1,0 +1,262 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// queueLimit is how many fetched records a partition may hold in checkout
+// mode before its fetching pauses until Fetch drains it.
+const queueLimit = 4096
+
+// PartitionConsumer consumes the one partition a Checkout callback holds.
+type PartitionConsumer struct {
+	g        *ConsumerGroup
+	ps       *pstate
+	deadline time.Time // end of the CheckoutInterval
+	closed   bool
+}
+
+// Topic returns the checked-out partition's topic.
+func (pc *PartitionConsumer) Topic() string { return pc.ps.tp.Topic }
+
+// Partition returns the checked-out partition.
+func (pc *PartitionConsumer) Partition() int32 { return pc.ps.tp.Partition }
+
+// Close ends the checkout early: further Fetch calls return at once.
+func (pc *PartitionConsumer) Close() error {
+	pc.closed = true
+	return nil
+}
+
+// Fetch sends the partition's messages to stream, in offset order, until
+// duration has passed, the CheckoutInterval is over, stopper receives or is
+// closed, or the partition is given up in a rebalance. It returns nil in
+// all these cases, and ErrClosed when the group closes. What Fetch sent is
+// committed when the callback returns nil.
+func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Duration, stopper chan bool) error {
+	p := pc.g.pump
+	end := time.Now().Add(duration)
+	if pc.deadline.Before(end) {
+		end = pc.deadline
+	}
+	timer := time.NewTimer(time.Until(end))
+	defer timer.Stop()
+	for !pc.closed {
+		r, changed := p.take(pc.ps)
+		if r == nil && changed == nil {
+			return nil // given up
+		}
+		if r == nil {
+			select {
+			case <-p.wake:
+			case <-changed:
+			case <-stopper:
+				return nil
+			case <-timer.C:
+				return nil
+			case <-pc.g.ctx.Done():
+				return ErrClosed
+			}
+			continue
+		}
+		ev := toEvent(r)
+		select {
+		case stream <- ev:
+			p.sent(pc.ps, r.Offset+1)
+		case <-changed:
+			p.unoffer()
+		case <-stopper:
+			p.unoffer()
+			return nil
+		case <-timer.C:
+			p.unoffer()
+			return nil
+		case <-pc.g.ctx.Done():
+			p.unoffer()
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
+// Checkout hands one partition this member holds to callback, rotating
+// through them on every call. When callback returns nil, what it consumed
+// through PartitionConsumer.Fetch is committed; DiscardCommit skips the
+// commit and delivers the messages again. Checkout returns NoCheckout when
+// the member holds no partition (wait and call again: a rebalance may be
+// under way). A rebalance that takes the partition away waits for the
+// callback to return, at most HandoffTimeout.
+func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error {
+	if !g.pump.choose(modeCheckout) {
+		return fmt.Errorf("%w: Checkout cannot be used with Stream or Batches", ErrInvalidArgument)
+	}
+	if g.ctx.Err() != nil {
+		return ErrClosed
+	}
+	ps := g.pump.checkout()
+	if ps == nil {
+		return NoCheckout
+	}
+	pc := &PartitionConsumer{g: g, ps: ps, deadline: time.Now().Add(g.cfg.CheckoutInterval)}
+	err := callback(pc)
+	commit, ok := g.pump.checkin(ps, err == nil)
+	if errors.Is(err, DiscardCommit) {
+		return nil
+	}
+	if err != nil || !ok {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(g.ctx, g.cfg.ZookeeperTimeout)
+	defer cancel()
+	if cerr := g.CommitOffset(ctx, ps.tp.Topic, ps.tp.Partition, commit); cerr != nil && !errors.Is(cerr, ErrNotOwner) {
+		return cerr
+	}
+	return nil
+}
+
+// runCheckout polls and queues records per partition for Fetch, pausing
+// the partitions whose queue is full.
+func (p *pump) runCheckout(ctx context.Context) {
+	for ctx.Err() == nil {
+		fetches := p.g.client.PollRecords(ctx, 10000)
+		if ctx.Err() != nil {
+			return
+		}
+		pause := map[string][]int32{}
+		p.mu.Lock()
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			ps := p.parts[TopicPartition{fp.Topic, fp.Partition}]
+			if ps == nil {
+				return
+			}
+			for _, r := range fp.Records {
+				last := ps.next - 1
+				if n := len(ps.queue); n > 0 {
+					last = ps.queue[n-1].Offset
+				}
+				if r.Offset > last {
+					ps.queue = append(ps.queue, r)
+				}
+			}
+			if len(ps.queue) >= queueLimit && !ps.paused {
+				ps.paused = true
+				pause[fp.Topic] = append(pause[fp.Topic], fp.Partition)
+			}
+		})
+		p.mu.Unlock()
+		if len(pause) > 0 {
+			p.g.client.PauseFetchPartitions(pause)
+		}
+		select {
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// checkout picks the next held partition, in rotation.
+func (p *pump) checkout() *pstate {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inflight != nil {
+		return nil // one checkout at a time
+	}
+	tps := make([]TopicPartition, 0, len(p.parts))
+	for tp := range p.parts {
+		tps = append(tps, tp)
+	}
+	if len(tps) == 0 {
+		return nil
+	}
+	sortPartitions(tps)
+	i, _ := slices.BinarySearchFunc(tps, p.lastOut, func(a, b TopicPartition) int {
+		if a.Topic != b.Topic {
+			if a.Topic < b.Topic {
+				return -1
+			}
+			return 1
+		}
+		return int(a.Partition - b.Partition)
+	})
+	if i < len(tps) && tps[i] == p.lastOut {
+		i++
+	}
+	ps := p.parts[tps[i%len(tps)]]
+	p.lastOut = ps.tp
+	p.inflight, p.inEnd = ps, ps.processed
+	return ps
+}
+
+// take returns the next queued record of ps and marks it offered; nil
+// record with the change channel when none is queued; nil, nil when ps was
+// given up.
+func (p *pump) take(ps *pstate) (*kgo.Record, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ps.stopped {
+		return nil, nil
+	}
+	for len(ps.queue) > 0 && ps.queue[0].Offset < ps.next {
+		ps.queue = ps.queue[1:]
+	}
+	if ps.paused && len(ps.queue) < queueLimit/2 {
+		ps.paused = false
+		p.g.client.ResumeFetchPartitions(map[string][]int32{ps.tp.Topic: {ps.tp.Partition}})
+	}
+	if len(ps.queue) == 0 {
+		return nil, p.changed
+	}
+	r := ps.queue[0]
+	p.offering = ps
+	return r, p.changed
+}
+
+// sent records that Fetch delivered up to end.
+func (p *pump) sent(ps *pstate, end int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ps.next = end
+	p.inEnd = end
+	p.offering = nil
+	p.cond.Broadcast()
+}
+
+func (p *pump) unoffer() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.offering = nil
+	p.cond.Broadcast()
+}
+
+// checkin ends a checkout. With commit, what was sent counts as processed
+// and is returned; without, the partition rewinds to its processed offset.
+// ok is false when there is nothing to commit.
+func (p *pump) checkin(ps *pstate, commit bool) (int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inflight == ps {
+		p.inflight = nil
+		p.cond.Broadcast()
+	}
+	if commit {
+		moved := p.inEnd > ps.processed
+		ps.processed = max(ps.processed, p.inEnd)
+		return ps.processed, moved
+	}
+	if !ps.stopped && ps.next != ps.processed {
+		ps.next = ps.processed
+		ps.queue = nil
+		ps.paused = false
+		tp := ps.tp
+		cl := p.g.client
+		cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(ps.processed)}})
+	}
+	return 0, false
+}

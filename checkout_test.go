@@ -1,0 +1,91 @@
+package consumergroup_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	cg "github.com/consumergroup/consumergroup"
+)
+
+// TestCheckoutRotates: with CheckoutInterval, Checkout hands every claimed
+// partition out in turn, commits what the callback consumed, and
+// DiscardCommit delivers it again.
+func TestCheckoutRotates(t *testing.T) {
+	const parts = 4
+	c := startCluster(t, map[string]int32{"t": parts})
+	c.produce("t", parts, 400)
+	cfg := groupConfig()
+	cfg.CheckoutInterval = 50 * time.Millisecond
+	z := dialZK(t, c.chroot)
+	g, err := cg.JoinConsumerGroup("g", "t", []string{testenvAddr(t) + c.chroot}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+
+	seen := map[int32]int{} // partition to messages consumed (committed)
+	var order []int32
+	discarded := false
+	deadline := time.Now().Add(testTimeout)
+	for total(seen) < 400 {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed %d of 400 messages: %v", total(seen), seen)
+		}
+		err := g.Checkout(func(pc *cg.PartitionConsumer) error {
+			ch := make(chan *cg.ConsumerEvent, 1000)
+			if err := pc.Fetch(ch, 20*time.Millisecond, nil); err != nil {
+				return err
+			}
+			close(ch)
+			n := 0
+			for ev := range ch {
+				if ev.Partition != pc.Partition() {
+					t.Errorf("Fetch of partition %d delivered partition %d", pc.Partition(), ev.Partition)
+				}
+				n++
+			}
+			if n > 0 && !discarded {
+				discarded = true
+				return cg.DiscardCommit // delivered again next time
+			}
+			order = append(order, pc.Partition())
+			seen[pc.Partition()] += n
+			return nil
+		})
+		if errors.Is(err, cg.NoCheckout) {
+			time.Sleep(10 * time.Millisecond) // nothing claimed yet: the documented way is to call again
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != parts || total(seen) != 400 {
+		t.Fatalf("consumed %v, want 100 of each of %d partitions, each once", seen, parts)
+	}
+	// Rotation: four consecutive checkouts name four different partitions.
+	for i := 0; i+parts <= len(order); i++ {
+		distinct := map[int32]bool{}
+		for _, p := range order[i : i+parts] {
+			distinct[p] = true
+		}
+		if len(distinct) != parts {
+			t.Fatalf("checkouts %v do not rotate through the %d partitions", order, parts)
+		}
+	}
+	for p := range int32(parts) {
+		off, err := z.Offset(testCtx(t), "g", "t", p)
+		if err != nil || off != 100 {
+			t.Fatalf("committed offset of %d = %d, %v; want 100", p, off, err)
+		}
+	}
+}
+
+func total(m map[int32]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

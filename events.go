@@ -1,0 +1,77 @@
+package consumergroup
+
+import (
+	"errors"
+	"time"
+)
+
+// Errors of the consumer group API, named as in the seed.
+var (
+	// DiscardCommit is returned by a Checkout callback to skip the commit of
+	// what it consumed: the messages are delivered again.
+	DiscardCommit = errors.New("consumergroup: commit discarded") //nolint:revive,staticcheck // the seed's name
+	// NoCheckout is returned by Checkout when the member holds no partition.
+	NoCheckout = errors.New("consumergroup: no partition to check out") //nolint:revive,staticcheck // the seed's name
+)
+
+// ErrStrategyMismatch is reported (REBALANCE_ERROR) by a member whose
+// ConsumerGroupConfig.Strategy differs from the one the group's leader
+// publishes: the member takes no partition until the two agree.
+var ErrStrategyMismatch = errors.New("consumergroup: members disagree on the assignment strategy")
+
+// ErrUnknownTopic: a subscribed topic exists neither in ZooKeeper nor in
+// Kafka's metadata.
+var ErrUnknownTopic = errors.New("consumergroup: unknown topic")
+
+// ErrOffsetReset is reported (REBALANCE_ERROR, with the partition) when a
+// committed offset was out of range, retention having removed it, and the
+// partition restarted at the initial offset.
+var ErrOffsetReset = errors.New("consumergroup: committed offset out of range, reset")
+
+// Notification types, as in the seed.
+const (
+	REBALANCE_START uint8 = iota + 1 //nolint:revive // the seed's names
+	REBALANCE_OK
+	REBALANCE_ERROR
+)
+
+// Notification is sent to the listener of a group (see NewConsumerGroup) at
+// the start and at the end of every rebalance and on errors.
+//
+// Notifications are sent without blocking: when the listener's channel is
+// full, the notification is dropped and counted (DroppedNotifications). A
+// listener nobody reads never slows the group; give the channel a buffer
+// if you want them all.
+type Notification struct {
+	Type uint8          // REBALANCE_START, REBALANCE_OK or REBALANCE_ERROR
+	Src  *ConsumerGroup // the group it comes from
+	Err  error          // with REBALANCE_ERROR: what went wrong
+
+	Generation int              // the assignment's generation
+	Claimed    []TopicPartition // REBALANCE_OK: partitions this member took
+	Released   []TopicPartition // REBALANCE_OK: partitions this member gave up
+}
+
+// Header is a Kafka record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// ConsumerEvent is one message, with the seed's field names.
+type ConsumerEvent struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	Timestamp time.Time
+}
+
+// EventBatch is a batch of messages of one topic-partition, in offset order.
+type EventBatch struct {
+	Topic     string
+	Partition int32
+	Events    []ConsumerEvent
+}

@@ -1,0 +1,146 @@
+package consumergroup_test
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	cg "github.com/consumergroup/consumergroup"
+)
+
+// TestGroupChaos: 4 members on 32 partitions consume 50,000
+// sequence-numbered messages while members join, leave gracefully and crash
+// (session expiry through the proxy), and partitions are added. Every
+// message is processed; never by two members at once; duplicates only from
+// the crash, and only inside its uncommitted window.
+func TestGroupChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	const topic = "chaos"
+	c := startCluster(t, map[string]int32{topic: 32})
+	l := newLedger()
+	cfg := groupConfig()
+	join := func(name string, proxy bool) *testMember {
+		return c.join(name, "g", []string{topic}, cfg, proxy, l.handle)
+	}
+	watcher := dialZK(t, c.chroot)
+
+	a, b := join("a", false), join("b", false)
+	c.produce(topic, 32, 10000)
+	crashy := join("c", true) // c and d join while messages flow
+	d := join("d", false)
+	l.waitProcessed(t, 10000)
+
+	c.produce(topic, 32, 10000)
+	l.waitProcessed(t, 20000)
+
+	// b leaves gracefully.
+	b.close(t)
+	c.produce(topic, 32, 10000)
+	l.waitProcessed(t, 30000)
+
+	// c crashes: cut off from ZooKeeper, it gets no chance to commit.
+	oldID := crashy.group.ID()
+	held := crashy.group.ClaimedPartitions()
+	sess, err := crashy.zk.Session(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashy.proxy.Cut()
+	waitClosed(t, sess.Done(), "c's session end")
+	// From here c delivers nothing and can commit nothing: what is committed
+	// now bounds what may be delivered twice.
+	committedAtCrash := map[cg.TopicPartition]int64{}
+	for _, tp := range held {
+		off, err := watcher.Offset(testCtx(t), "g", tp.Topic, tp.Partition)
+		if err != nil {
+			t.Fatal(err)
+		}
+		committedAtCrash[tp] = off
+	}
+	l.mu.Lock()
+	processedAtCrash := map[cg.TopicPartition]int64{}
+	for tp, off := range l.perMember["c"] {
+		processedAtCrash[tp] = off
+	}
+	l.mu.Unlock()
+	c.produce(topic, 32, 10000)
+	l.waitProcessed(t, 40000)
+
+	// Partitions are added; c comes back (a new session, a new id); e joins.
+	if err := c.kafka.AddPartitions(testCtx(t), topic, 40); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, watcher, "g", oldID)
+	crashy.proxy.Restore()
+	e := join("e", false)
+	c.produce(topic, 40, 10000)
+	l.waitProcessed(t, 50000)
+
+	for _, m := range []*testMember{a, crashy, d, e} {
+		m.close(t)
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.overlaps) > 0 {
+		t.Errorf("partitions processed by two members at once: %v", l.overlaps[:min(10, len(l.overlaps))])
+	}
+	inWindow, outside := 0, []string{}
+	for seq, n := range l.count {
+		if n == 1 {
+			continue
+		}
+		// The only duplicates allowed: first processed by c before the
+		// crash, above what c had committed.
+		tp, off := l.where[seq].tp, l.where[seq].off
+		first := l.by[seq][0]
+		if first == "c" && off >= committedAtCrash[tp] && off <= processedAtCrash[tp] && n == 2 {
+			inWindow++
+			continue
+		}
+		outside = append(outside, fmt.Sprintf("seq %d (%s/%d@%d) %d× by %v", seq, tp.Topic, tp.Partition, off, n, l.by[seq]))
+	}
+	sort.Strings(outside)
+	if len(outside) > 0 {
+		t.Errorf("%d duplicates outside the crash's uncommitted window: %s", len(outside), strings.Join(outside[:min(10, len(outside))], "; "))
+	}
+	window := int64(0)
+	for tp, committed := range committedAtCrash {
+		if p, ok := processedAtCrash[tp]; ok && p >= committed {
+			window += p - committed + 1
+		}
+	}
+	missing := 0
+	for seq := range 50000 {
+		if l.count[seq] == 0 {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d messages never processed", missing)
+	}
+	t.Logf("produced 50000, processed %d distinct, lost %d, duplicates %d (crash window %d messages over %d partitions)",
+		l.processed, missing, inWindow, window, len(committedAtCrash))
+	l.mu.Unlock()
+	checkClean(t, c, "g", l)
+	l.mu.Lock()
+}
+
+// waitGone waits until member id's registration is gone from group.
+func waitGone(t *testing.T, z *cg.ZK, group, id string) {
+	t.Helper()
+	for {
+		ids, w, err := z.Consumers(testCtx(t), group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(ids, id) {
+			return
+		}
+		waitEvent(t, w, "the crashed member's registration to go")
+	}
+}

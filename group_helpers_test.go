@@ -1,0 +1,261 @@
+package consumergroup_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
+)
+
+// cluster is a Kafka registered in the shared ZooKeeper under a chroot of
+// the test's.
+type cluster struct {
+	t        *testing.T
+	chroot   string
+	kafka    *testenv.Kafka
+	producer *kgo.Client
+	seq      int // next sequence number to produce
+}
+
+func startCluster(t *testing.T, topics map[string]int32) *cluster {
+	t.Helper()
+	chroot := testenv.Chroot(t)
+	kafka, err := testenv.StartKafka(testenv.ZooKeeperAddrs(t), chroot, 1, topics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kafka.Close() })
+	producer, err := kgo.NewClient(kgo.SeedBrokers(kafka.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(time.Millisecond), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(producer.Close)
+	return &cluster{t: t, chroot: chroot, kafka: kafka, producer: producer}
+}
+
+// produce writes n sequence-numbered messages spread over partitions
+// 0..partitions-1 of topic; the value is the sequence number.
+func (c *cluster) produce(topic string, partitions int32, n int) {
+	c.t.Helper()
+	ctx := testCtx(c.t)
+	const batch = 2000
+	for n > 0 {
+		k := min(n, batch)
+		recs := make([]*kgo.Record, k)
+		for i := range recs {
+			recs[i] = &kgo.Record{Topic: topic, Partition: int32(c.seq % int(partitions)), Value: []byte(strconv.Itoa(c.seq))}
+			c.seq++
+		}
+		for attempt := 0; len(recs) > 0; attempt++ {
+			var failed []*kgo.Record
+			for _, r := range c.producer.ProduceSync(ctx, recs...) {
+				if r.Err == nil {
+					continue
+				}
+				if attempt == 100 || !strings.Contains(r.Err.Error(), "invalid record partitioning") {
+					c.t.Fatalf("produce: %v", r.Err)
+				}
+				failed = append(failed, r.Record)
+			}
+			if recs = failed; len(recs) > 0 {
+				// Partitions were added: wait for the producer to see them.
+				c.producer.ForceMetadataRefresh()
+				time.Sleep(20 * time.Millisecond) // polling the producer's metadata, not synchronizing
+			}
+		}
+		n -= k
+	}
+}
+
+// groupConfig is the tests' configuration: short intervals.
+func groupConfig() *cg.ConsumerGroupConfig {
+	cfg := cg.NewConsumerGroupConfig()
+	cfg.ZookeeperTimeout = testSession
+	cfg.CommitInterval = 100 * time.Millisecond
+	cfg.HandoffTimeout = 2 * time.Second
+	cfg.MetadataInterval = 200 * time.Millisecond
+	if os.Getenv("CONSUMERGROUP_TEST_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return cfg
+}
+
+// testMember is one member of a group under test, with its own ZK (through
+// a proxy when asked) and franz-go client.
+type testMember struct {
+	name   string
+	group  *cg.ConsumerGroup
+	zk     *cg.ZK
+	proxy  *testenv.Proxy
+	client *kgo.Client
+	events chan *cg.Notification
+	done   chan struct{} // the consuming loop ended
+}
+
+// join starts a member of group; viaProxy puts a proxy between it and
+// ZooKeeper. Its loop hands every message to handle.
+func (c *cluster) join(name, group string, topics []string, cfg *cg.ConsumerGroupConfig, viaProxy bool, handle func(*testMember, *cg.ConsumerEvent)) *testMember {
+	c.t.Helper()
+	m := &testMember{name: name, events: make(chan *cg.Notification, 1000), done: make(chan struct{})}
+	servers := testenv.ZooKeeperAddrs(c.t)
+	if viaProxy {
+		p, err := testenv.NewProxy(servers[0])
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.t.Cleanup(func() { p.Close() })
+		m.proxy = p
+		servers = []string{p.Addr()}
+	}
+	z, err := cg.DialZK(testCtx(c.t), cg.ZKConfig{Servers: servers, Chroot: c.chroot, SessionTimeout: cfg.ZookeeperTimeout})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { z.Close() })
+	m.zk = z
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...), kgo.FetchMaxWait(50*time.Millisecond), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(cl.Close)
+	m.client = cl
+	g, err := cg.NewConsumerGroupTopics(testCtx(c.t), cl, z, group, topics, m.events, cfg)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	m.group = g
+	c.t.Cleanup(func() { g.Close() })
+	stream := g.Stream()
+	go func() {
+		defer close(m.done)
+		for ev := range stream {
+			handle(m, ev)
+		}
+	}()
+	return m
+}
+
+// close leaves gracefully and waits for the member's loop to end.
+func (m *testMember) close(t *testing.T) {
+	t.Helper()
+	if err := m.group.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, m.done, m.name+"'s loop end")
+}
+
+// ledger records what every member processed, and checks that no partition
+// is processed by two members at the same time.
+type ledger struct {
+	mu        sync.Mutex
+	count     map[int]int                            // sequence number to times processed
+	by        map[int][]string                       // sequence number to members that processed it
+	last      map[cg.TopicPartition]int64            // last processed offset
+	inHand    map[cg.TopicPartition]string           // member processing a message of the partition now
+	overlaps  []string                               // violations
+	processed int                                    // distinct messages
+	changed   chan struct{}                          // closed and replaced on every message
+	perMember map[string]map[cg.TopicPartition]int64 // member to partition to last offset processed
+	where     map[int]location                       // sequence number to its partition and offset
+}
+
+type location struct {
+	tp  cg.TopicPartition
+	off int64
+}
+
+func newLedger() *ledger {
+	return &ledger{
+		count: map[int]int{}, by: map[int][]string{}, last: map[cg.TopicPartition]int64{},
+		inHand: map[cg.TopicPartition]string{}, changed: make(chan struct{}),
+		perMember: map[string]map[cg.TopicPartition]int64{},
+		where:     map[int]location{},
+	}
+}
+
+// handle is a member loop's processing of one message.
+func (l *ledger) handle(m *testMember, ev *cg.ConsumerEvent) {
+	tp := cg.TopicPartition{Topic: ev.Topic, Partition: ev.Partition}
+	seq, err := strconv.Atoi(string(ev.Value))
+	if err != nil {
+		panic(fmt.Sprintf("message %s/%d@%d holds %q", ev.Topic, ev.Partition, ev.Offset, ev.Value))
+	}
+	l.mu.Lock()
+	if other, busy := l.inHand[tp]; busy && other != m.name {
+		l.overlaps = append(l.overlaps, fmt.Sprintf("%s/%d@%d: %s started while %s was processing it", tp.Topic, tp.Partition, ev.Offset, m.name, other))
+	}
+	l.inHand[tp] = m.name
+	l.mu.Unlock()
+
+	time.Sleep(20 * time.Microsecond) // the work, long enough to overlap if ownership did
+
+	l.mu.Lock()
+	delete(l.inHand, tp)
+	if l.count[seq] == 0 {
+		l.processed++
+	}
+	l.count[seq]++
+	l.where[seq] = location{tp, ev.Offset}
+	l.by[seq] = append(l.by[seq], m.name)
+	l.last[tp] = max(l.last[tp], ev.Offset)
+	if l.perMember[m.name] == nil {
+		l.perMember[m.name] = map[cg.TopicPartition]int64{}
+	}
+	l.perMember[m.name][tp] = max(l.perMember[m.name][tp], ev.Offset)
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// waitProcessed waits until n distinct messages were processed.
+func (l *ledger) waitProcessed(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.After(2 * testTimeout)
+	for {
+		l.mu.Lock()
+		got, ch := l.processed, l.changed
+		l.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("processed %d distinct messages of %d", got, n)
+		}
+	}
+}
+
+// waitFor waits until cond holds, checking after every event of ch.
+func waitNotification(t *testing.T, m *testMember, typ uint8, what string) *cg.Notification {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		select {
+		case n := <-m.events:
+			if n.Type == typ {
+				return n
+			}
+		case <-deadline:
+			t.Fatalf("%s: no notification of type %d within %v", what, typ, testTimeout)
+		}
+	}
+}
+
+func ctxWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
+
+// testenvAddr is the first address of the shared ZooKeeper.
+func testenvAddr(t *testing.T) string { return testenv.ZooKeeperAddrs(t)[0] }

@@ -1,0 +1,106 @@
+package consumergroup_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	cg "github.com/consumergroup/consumergroup"
+)
+
+// checkClean checks, after every member closed, that no owner node and no
+// registration is left, and that the committed offsets are the last
+// processed ones plus one.
+func checkClean(t *testing.T, c *cluster, group string, l *ledger) {
+	t.Helper()
+	z := dialZK(t, c.chroot)
+	ctx := testCtx(t)
+	ids, _, err := z.Consumers(ctx, group)
+	if err != nil || len(ids) != 0 {
+		t.Fatalf("registrations left after Close: %v, %v", ids, err)
+	}
+	offsets, err := z.Offsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for tp, last := range l.last {
+		owners, err := z.Owners(ctx, group, tp.Topic)
+		if err != nil || len(owners) != 0 {
+			t.Fatalf("owner nodes left after Close: %v, %v", owners, err)
+		}
+		if got := offsets[tp.Topic][tp.Partition]; got != last+1 {
+			t.Errorf("committed offset of %s/%d is %d, want the last processed %d plus one", tp.Topic, tp.Partition, got, last)
+		}
+	}
+}
+
+// TestGroupGracefulChanges: members join and leave gracefully while
+// messages flow: every message is processed exactly once, never by two
+// members at once.
+func TestGroupGracefulChanges(t *testing.T) {
+	const topic, parts = "events", 8
+	c := startCluster(t, map[string]int32{topic: parts})
+	l := newLedger()
+	cfg := groupConfig()
+	a := c.join("a", "g", []string{topic}, cfg, false, l.handle)
+	b := c.join("b", "g", []string{topic}, cfg, false, l.handle)
+	c.produce(topic, parts, 2000)
+	l.waitProcessed(t, 2000)
+
+	d := c.join("c", "g", []string{topic}, cfg, false, l.handle)
+	c.produce(topic, parts, 2000)
+	l.waitProcessed(t, 4000)
+
+	b.close(t)
+	c.produce(topic, parts, 2000)
+	l.waitProcessed(t, 6000)
+	for _, m := range []*testMember{a, d} {
+		if got := len(m.group.ClaimedPartitions()); got < 3 || got > 5 {
+			t.Errorf("%s holds %d partitions after b left, want 4", m.name, got)
+		}
+	}
+	a.close(t)
+	d.close(t)
+
+	l.mu.Lock()
+	var dups []string
+	for seq, n := range l.count {
+		if n != 1 {
+			dups = append(dups, fmt.Sprintf("%d×%d by %v", seq, n, l.by[seq]))
+		}
+	}
+	sort.Strings(dups)
+	overlaps := l.overlaps
+	l.mu.Unlock()
+	if len(dups) > 0 {
+		t.Errorf("%d messages processed more than once across graceful changes: %s", len(dups), strings.Join(dups[:min(10, len(dups))], ", "))
+	}
+	if len(overlaps) > 0 {
+		t.Errorf("partitions processed by two members at once: %v", overlaps)
+	}
+	checkClean(t, c, "g", l)
+}
+
+// TestGroupNotifications checks the notifications of a join.
+func TestGroupNotifications(t *testing.T) {
+	c := startCluster(t, map[string]int32{"t": 4})
+	l := newLedger()
+	a := c.join("a", "g", []string{"t"}, groupConfig(), false, l.handle)
+	waitNotification(t, a, cg.REBALANCE_START, "a's first rebalance")
+	ok := waitNotification(t, a, cg.REBALANCE_OK, "a's first rebalance")
+	if len(ok.Claimed) != 4 || ok.Src != a.group || ok.Generation < 1 {
+		t.Fatalf("first REBALANCE_OK = %+v, want 4 partitions claimed", ok)
+	}
+	b := c.join("b", "g", []string{"t"}, groupConfig(), false, l.handle)
+	ok = waitNotification(t, a, cg.REBALANCE_OK, "a's rebalance on b's join")
+	if len(ok.Released) != 2 {
+		t.Fatalf("REBALANCE_OK on b's join = %+v, want 2 partitions released", ok)
+	}
+	ok = waitNotification(t, b, cg.REBALANCE_OK, "b's first rebalance")
+	if len(ok.Claimed) != 2 {
+		t.Fatalf("b's REBALANCE_OK = %+v, want 2 partitions claimed", ok)
+	}
+}

@@ -1,0 +1,415 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// mine returns the partitions the published assignment gives this member.
+func (m *member) mine() map[TopicPartition]bool {
+	out := make(map[TopicPartition]bool)
+	for t, ps := range m.assign.Members[m.id] {
+		for _, p := range ps {
+			out[TopicPartition{t, p}] = true
+		}
+	}
+	return out
+}
+
+// apply moves the member toward the published assignment: it gives up what
+// moved away (stop, drain, commit, release) and starts claiming what moved
+// to it. Partitions that stay are not touched.
+func (m *member) apply() error {
+	g := m.g
+	if m.assign.Generation == 0 {
+		return nil // nothing published yet
+	}
+	if m.assign.Strategy != g.strategy.Name() && m.mismatch != m.assign.Generation {
+		m.mismatch = m.assign.Generation
+		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: fmt.Errorf(
+			"%w: the leader %s uses %q, this member %q", ErrStrategyMismatch, m.assign.Leader, m.assign.Strategy, g.strategy.Name())})
+	}
+	mine := m.mine()
+	var give []TopicPartition
+	for tp := range m.held {
+		if !mine[tp] {
+			give = append(give, tp)
+		}
+	}
+	for tp, cancel := range m.claiming {
+		if !mine[tp] {
+			cancel()
+			delete(m.claiming, tp)
+		}
+	}
+	var take []TopicPartition
+	for tp := range mine {
+		if !m.held[tp] && m.claiming[tp] == nil {
+			take = append(take, tp)
+		}
+	}
+	if len(give) == 0 && len(take) == 0 {
+		m.maybeDone()
+		return nil
+	}
+	if !m.rebalancing {
+		m.rebalancing = true
+		g.notify(&Notification{Type: REBALANCE_START, Generation: m.assign.Generation})
+	}
+	sortPartitions(give)
+	sortPartitions(take)
+	// A hand-off under way completes even if Close comes meanwhile: Close
+	// only cancels m.ctx; the session's end still stops it (fenced).
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 2*g.cfg.HandoffTimeout+g.cfg.ZookeeperTimeout)
+	err := m.giveUp(hctx, give, g.cfg.HandoffTimeout)
+	cancel()
+	for _, tp := range take {
+		m.claim(tp)
+	}
+	m.maybeDone()
+	return err
+}
+
+// maybeDone sends REBALANCE_OK once nothing is being claimed.
+func (m *member) maybeDone() {
+	if !m.rebalancing || len(m.claiming) > 0 {
+		return
+	}
+	m.rebalancing = false
+	sortPartitions(m.gotNow)
+	sortPartitions(m.gaveNow)
+	m.g.notify(&Notification{Type: REBALANCE_OK, Generation: m.assign.Generation, Claimed: m.gotNow, Released: m.gaveNow})
+	m.gotNow, m.gaveNow = nil, nil
+}
+
+// giveUp hands tps over: it stops delivering them, waits (at most wait) for
+// the message in the application's hands if it is one of theirs, commits
+// their processed offsets in one fenced write, and releases them.
+func (m *member) giveUp(ctx context.Context, tps []TopicPartition, wait time.Duration) error {
+	if len(tps) == 0 {
+		return nil
+	}
+	g := m.g
+	states := g.pump.stop(tps)
+	g.pump.waitProcessed(states, wait)
+	offsets := make(map[TopicPartition]int64, len(states))
+	for _, ps := range states {
+		if c, ok := m.committed[ps.tp]; !ok || c != ps.processed {
+			offsets[ps.tp] = ps.processed
+		}
+	}
+	var errs []error
+	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); err != nil {
+		errs = append(errs, fmt.Errorf("commit on release: %w", err))
+	}
+	for _, tp := range tps {
+		if err := g.zk.Release(ctx, g.name, tp.Topic, tp.Partition, m.id); err != nil {
+			errs = append(errs, err)
+		}
+		delete(m.held, tp)
+		delete(m.committed, tp)
+		m.gaveNow = append(m.gaveNow, tp)
+	}
+	m.publishHeld()
+	g.log.Debug("released", "id", m.id, "partitions", tps)
+	return errors.Join(errs...)
+}
+
+// claim starts a claimer for tp: it waits, through a watch on the owner
+// node, until nobody owns tp, claims it and reports it on m.claimed.
+func (m *member) claim(tp TopicPartition) {
+	g := m.g
+	ctx, cancel := context.WithCancel(m.ctx)
+	m.claiming[tp] = cancel
+	m.claimers.Add(1)
+	go func() {
+		defer m.claimers.Done()
+		for ctx.Err() == nil {
+			owner, w, err := g.zk.OwnerW(ctx, g.name, tp.Topic, tp.Partition)
+			if err == nil && owner == "" {
+				err = g.zk.Claim(ctx, g.name, tp.Topic, tp.Partition, m.id)
+				if err == nil {
+					select {
+					case m.claimed <- claimResult{tp}:
+						return
+					case <-ctx.Done():
+					}
+				}
+				if ctx.Err() != nil {
+					// Given up meanwhile, maybe after the claim reached
+					// ZooKeeper: let go of it again.
+					rctx, rcancel := context.WithTimeout(context.Background(), g.cfg.ZookeeperTimeout)
+					g.zk.Release(rctx, g.name, tp.Topic, tp.Partition, m.id)
+					rcancel()
+					return
+				}
+				if errors.Is(err, ErrAlreadyClaimed) {
+					continue
+				}
+			}
+			switch {
+			case err == nil, errors.Is(err, ErrBadData):
+				// Owned by someone (or by a node we cannot read): wait
+				// for it to change.
+				if w != nil {
+					select {
+					case <-w:
+					case <-ctx.Done():
+					}
+					continue
+				}
+			case errors.Is(err, ErrNotRegistered), errors.Is(err, ErrSessionExpired), errors.Is(err, ErrClosed):
+				return // the member is over; run starts again
+			}
+			if ctx.Err() == nil && err != nil {
+				g.log.Debug("claim failed, retrying", "partition", tp, "err", err)
+			}
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+	}()
+}
+
+// started takes over claimed partitions: it reads their committed offsets
+// (or applies InitialOffset and writes it at once, in one write for all, so
+// that tools enumerating offsets see every partition) and starts fetching.
+func (m *member) started(batch []claimResult) error {
+	g := m.g
+	mine := m.mine()
+	var tps []TopicPartition
+	for _, r := range batch {
+		cancel := m.claiming[r.tp]
+		if cancel != nil {
+			cancel()
+			delete(m.claiming, r.tp)
+		}
+		if m.held[r.tp] {
+			continue
+		}
+		if cancel == nil || !mine[r.tp] {
+			// Claimed for a generation that has passed: let go of it.
+			if err := g.zk.Release(m.ctx, g.name, r.tp.Topic, r.tp.Partition, m.id); err != nil {
+				return err
+			}
+			continue
+		}
+		tps = append(tps, r.tp)
+	}
+	if len(tps) == 0 {
+		m.maybeDone()
+		return nil
+	}
+	sortPartitions(tps)
+	starts, err := m.startOffsets(tps)
+	if err != nil {
+		// Could not read offsets: give the partitions back; the leader's
+		// assignment still names this member, so apply claims them again.
+		for _, tp := range tps {
+			g.zk.Release(m.ctx, g.name, tp.Topic, tp.Partition, m.id)
+		}
+		return err
+	}
+	initial := make(map[TopicPartition]int64)
+	for _, tp := range tps {
+		if s := starts[tp]; s.initial {
+			initial[tp] = s.offset
+		}
+	}
+	for _, tp := range tps {
+		m.held[tp] = true
+	}
+	if err := g.zk.CommitOffsets(m.ctx, g.name, m.id, initial); err != nil {
+		return err
+	}
+	for _, tp := range tps {
+		m.committed[tp] = starts[tp].offset
+		g.pump.add(tp, starts[tp].offset)
+		m.gotNow = append(m.gotNow, tp)
+	}
+	m.publishHeld()
+	g.log.Debug("claimed", "id", m.id, "partitions", tps)
+	m.maybeDone()
+	return nil
+}
+
+// start is where a partition starts, and whether it had no committed offset
+// (or one out of range).
+type start struct {
+	offset  int64
+	initial bool
+}
+
+// startOffsets reads the committed offsets of tps and checks them against
+// the log's bounds; partitions without a usable one start at InitialOffset.
+func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, error) {
+	g := m.g
+	topics := make([]string, 0, len(tps))
+	for _, tp := range tps {
+		if !slices.Contains(topics, tp.Topic) {
+			topics = append(topics, tp.Topic)
+		}
+	}
+	lows, err := g.admin.ListStartOffsets(m.ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("consumergroup: list start offsets: %w", err)
+	}
+	highs, err := g.admin.ListEndOffsets(m.ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("consumergroup: list end offsets: %w", err)
+	}
+	bound := func(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
+		o, ok := l.Lookup(tp.Topic, tp.Partition)
+		if !ok {
+			return 0, fmt.Errorf("consumergroup: no offsets listed for %s/%d", tp.Topic, tp.Partition)
+		}
+		return o.Offset, o.Err
+	}
+	out := make(map[TopicPartition]start, len(tps))
+	for _, tp := range tps {
+		low, err := bound(lows, tp)
+		if err != nil {
+			return nil, err
+		}
+		high, err := bound(highs, tp)
+		if err != nil {
+			return nil, err
+		}
+		policy := low
+		if g.cfg.InitialOffset == OffsetNewest {
+			policy = high
+		}
+		off, err := g.zk.Offset(m.ctx, g.name, tp.Topic, tp.Partition)
+		switch {
+		case errors.Is(err, ErrNoNode):
+			out[tp] = start{policy, true}
+		case errors.Is(err, ErrBadData):
+			// Nothing is lost from the oldest message still in the log.
+			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: err})
+			out[tp] = start{low, true}
+		case err != nil:
+			return nil, err
+		case off < low || off > high:
+			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: fmt.Errorf(
+				"%w: %s/%d committed %d, log holds %d..%d: restarting at %d", ErrOffsetReset, tp.Topic, tp.Partition, off, low, high, policy)})
+			out[tp] = start{policy, true}
+		default:
+			out[tp] = start{off, false}
+		}
+	}
+	return out, nil
+}
+
+// commit commits the processed offsets of the held partitions that moved
+// since the last commit, in one fenced write.
+func (m *member) commit(ctx context.Context) error {
+	g := m.g
+	offsets := g.pump.processedOffsets()
+	for tp, off := range offsets {
+		if !m.held[tp] || m.committed[tp] == off {
+			delete(offsets, tp)
+		}
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); err != nil {
+		return err
+	}
+	for tp, off := range offsets {
+		m.committed[tp] = off
+	}
+	g.mu.Lock()
+	for tp, off := range offsets {
+		g.commits[tp] = off
+	}
+	g.mu.Unlock()
+	return nil
+}
+
+// cancelClaims stops every claimer and waits for them. It returns what
+// they claimed and reported without the loop taking it over.
+func (m *member) cancelClaims() []TopicPartition {
+	for tp, cancel := range m.claiming {
+		cancel()
+		delete(m.claiming, tp)
+	}
+	m.claimers.Wait()
+	var orphans []TopicPartition
+	for {
+		select {
+		case r := <-m.claimed:
+			if !m.held[r.tp] {
+				orphans = append(orphans, r.tp)
+			}
+		default:
+			return orphans
+		}
+	}
+}
+
+// leave is the graceful end (Close): stop delivering, count the message in
+// hand as processed, commit, release, deregister.
+func (m *member) leave(orphans []TopicPartition) {
+	g := m.g
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.HandoffTimeout+g.cfg.ZookeeperTimeout)
+	defer cancel()
+	for _, tp := range orphans {
+		if err := g.zk.Release(ctx, g.name, tp.Topic, tp.Partition, m.id); err != nil {
+			g.log.Warn("leaving", "err", err)
+		}
+	}
+	var tps []TopicPartition
+	for tp := range m.held {
+		tps = append(tps, tp)
+	}
+	sortPartitions(tps)
+	if err := m.giveUp(ctx, tps, 0); err != nil {
+		g.log.Warn("leaving", "err", err)
+	}
+	if err := g.zk.DeregisterConsumer(ctx, g.name, m.id); err != nil {
+		g.log.Warn("deregistering", "err", err)
+	}
+	g.log.Info("left", "id", m.id)
+}
+
+// drop is the end of a registration whose session is gone: stop delivering
+// at once; nothing can be committed or released any more (the fence would
+// refuse it, and the owner nodes are gone with the session).
+func (m *member) drop() {
+	g := m.g
+	var tps []TopicPartition
+	for tp := range m.held {
+		tps = append(tps, tp)
+	}
+	g.pump.stop(tps)
+	clear(m.held)
+	m.publishHeld()
+	g.mu.Lock()
+	g.id = ""
+	g.mu.Unlock()
+	g.log.Warn("lost the session: stopped every partition", "id", m.id, "partitions", len(tps))
+}
+
+// publishHeld refreshes the snapshot read by Claims.
+func (m *member) publishHeld() {
+	held := make([]TopicPartition, 0, len(m.held))
+	for tp := range m.held {
+		held = append(held, tp)
+	}
+	sortPartitions(held)
+	m.g.mu.Lock()
+	m.g.held = held
+	for tp := range m.g.commits {
+		if !m.held[tp] {
+			delete(m.g.commits, tp)
+		}
+	}
+	m.g.mu.Unlock()
+}

@@ -1,0 +1,388 @@
+package consumergroup
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Delivery modes: how the member hands messages to the application. The
+// first of Stream, Batches or Checkout chooses.
+const (
+	modeNone = iota
+	modeStream
+	modeBatches
+	modeCheckout
+)
+
+// pstate is the delivery state of one partition the member holds.
+type pstate struct {
+	tp        TopicPartition
+	next      int64 // next offset to deliver: records below it are stale
+	processed int64 // next offset to commit: everything before it is processed
+	stopped   bool  // given up: deliver nothing more
+	queue     []*kgo.Record
+	paused    bool
+}
+
+// pump polls the member's franz-go client and delivers what it fetches to
+// the application, one message (Stream) or one batch (Batches) at a time
+// over an unbuffered channel, so that at most one unit is in the
+// application's hands: the unit delivered last. It counts as processed when
+// the application takes the next one.
+//
+// The pump goroutine is the only sender on the output channels; Close closes
+// them after it has returned.
+type pump struct {
+	g    *ConsumerGroup
+	mode chan int // receives the mode once; see choose
+
+	mu       sync.Mutex
+	cond     *sync.Cond // on mu: offering or inflight changed
+	modeVal  int
+	parts    map[TopicPartition]*pstate
+	changed  chan struct{}  // closed and replaced when partitions are stopped
+	offering *pstate        // the partition whose unit is being offered
+	inflight *pstate        // the partition of the unit in the application's hands
+	inEnd    int64          // its offset after that unit
+	closed   bool           // outputs closed
+	lastOut  TopicPartition // checkout: the partition checked out last
+
+	stream  chan *ConsumerEvent
+	batches chan *EventBatch
+	wake    chan struct{} // checkout: a queue was drained or filled
+}
+
+func newPump(g *ConsumerGroup) *pump {
+	p := &pump{
+		g:       g,
+		mode:    make(chan int, 1),
+		parts:   make(map[TopicPartition]*pstate),
+		changed: make(chan struct{}),
+		stream:  make(chan *ConsumerEvent),
+		batches: make(chan *EventBatch),
+		wake:    make(chan struct{}, 1),
+	}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+// choose sets the delivery mode if none is set, and reports whether the
+// mode is m.
+func (p *pump) choose(m int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.modeVal == modeNone {
+		p.modeVal = m
+		p.mode <- m
+		p.g.wg.Add(1)
+		go func() {
+			defer p.g.wg.Done()
+			if m == modeCheckout {
+				p.runCheckout(p.g.ctx)
+			} else {
+				p.run(p.g.ctx)
+			}
+		}()
+	}
+	return p.modeVal == m
+}
+
+// add starts fetching tp at offset.
+func (p *pump) add(tp TopicPartition, offset int64) {
+	p.mu.Lock()
+	p.parts[tp] = &pstate{tp: tp, next: offset, processed: offset}
+	p.mu.Unlock()
+	select { // checkout: a partition to hand out
+	case p.wake <- struct{}{}:
+	default:
+	}
+	p.g.client.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(offset)}})
+}
+
+// stop stops delivering tps and fetching them, and returns their states
+// once no unit of theirs is being offered: from then on, nothing of theirs
+// reaches the application.
+func (p *pump) stop(tps []TopicPartition) []*pstate {
+	if len(tps) == 0 {
+		return nil
+	}
+	remove := make(map[string][]int32)
+	p.mu.Lock()
+	var states []*pstate
+	for _, tp := range tps {
+		if ps := p.parts[tp]; ps != nil {
+			ps.stopped = true
+			delete(p.parts, tp)
+			states = append(states, ps)
+			remove[tp.Topic] = append(remove[tp.Topic], tp.Partition)
+		}
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+	for p.offering != nil && p.offering.stopped {
+		p.cond.Wait()
+	}
+	p.mu.Unlock()
+	p.g.client.RemoveConsumePartitions(remove)
+	return states
+}
+
+// waitProcessed waits until the unit in the application's hands, if it is
+// of one of states, is processed, at most timeout; then it counts it as
+// processed.
+func (p *pump) waitProcessed(states []*pstate, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	t := time.AfterFunc(timeout, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer t.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.inflight != nil && contains(states, p.inflight) && time.Now().Before(deadline) {
+		p.cond.Wait()
+	}
+	if p.inflight != nil && contains(states, p.inflight) {
+		p.ackLocked()
+	}
+}
+
+func contains(states []*pstate, ps *pstate) bool {
+	for _, s := range states {
+		if s == ps {
+			return true
+		}
+	}
+	return false
+}
+
+// ackLocked counts the unit in the application's hands as processed.
+func (p *pump) ackLocked() {
+	if p.inflight != nil {
+		p.inflight.processed = max(p.inflight.processed, p.inEnd)
+		p.inflight = nil
+		p.cond.Broadcast()
+	}
+}
+
+// processed returns the processed offsets of the partitions held.
+func (p *pump) processedOffsets() map[TopicPartition]int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[TopicPartition]int64, len(p.parts))
+	for tp, ps := range p.parts {
+		out[tp] = ps.processed
+	}
+	return out
+}
+
+// setProcessed records a manual commit.
+func (p *pump) setProcessed(tp TopicPartition, off int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ps := p.parts[tp]; ps != nil {
+		ps.processed = off
+	}
+}
+
+// closeOutputs closes Stream and Batches; the pump goroutine has returned.
+func (p *pump) closeOutputs() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		close(p.stream)
+		close(p.batches)
+	}
+}
+
+// run polls and delivers until ctx ends.
+func (p *pump) run(ctx context.Context) {
+	mode := <-p.mode
+	defer func() {
+		p.mu.Lock()
+		p.offering = nil
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}()
+	for ctx.Err() == nil {
+		fetches := p.g.client.PollRecords(ctx, 10000)
+		if ctx.Err() != nil {
+			return
+		}
+		fetches.EachError(func(t string, part int32, err error) {
+			if err != context.Canceled {
+				p.g.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
+			}
+		})
+		for _, f := range fetches {
+			for _, ft := range f.Topics {
+				for _, fp := range ft.Partitions {
+					if len(fp.Records) == 0 {
+						continue
+					}
+					tp := TopicPartition{ft.Topic, fp.Partition}
+					if mode == modeBatches {
+						p.deliverBatch(ctx, tp, fp.Records)
+					} else {
+						for _, r := range fp.Records {
+							p.deliverOne(ctx, tp, r)
+						}
+					}
+					if ctx.Err() != nil {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+// offer marks tp's unit as being offered; it returns nil when tp is not
+// held, and the first record not yet delivered.
+func (p *pump) offer(tp TopicPartition, first int64) (*pstate, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ps := p.parts[tp]
+	if ps == nil || ps.stopped || first < ps.next {
+		return nil, nil
+	}
+	p.offering = ps
+	return ps, p.changed
+}
+
+// offered records the outcome of an offer: sent, the unit ending at end is
+// in the application's hands and the previous one is processed.
+func (p *pump) offered(ps *pstate, sent bool, end int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.offering = nil
+	if sent {
+		p.ackLocked()
+		ps.next = end
+		p.inflight, p.inEnd = ps, end
+	}
+	p.cond.Broadcast()
+}
+
+// retry reports, after a change of partitions, whether ps is still held,
+// and the channel of the next change.
+func (p *pump) retry(ps *pstate) (bool, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !ps.stopped, p.changed
+}
+
+func (p *pump) deliverOne(ctx context.Context, tp TopicPartition, r *kgo.Record) {
+	ps, changed := p.offer(tp, r.Offset)
+	if ps == nil {
+		return
+	}
+	ev := toEvent(r)
+	for {
+		select {
+		case p.stream <- ev:
+			p.offered(ps, true, r.Offset+1)
+			return
+		case <-changed:
+			var held bool
+			if held, changed = p.retry(ps); !held {
+				p.offered(ps, false, 0)
+				return
+			}
+		case <-ctx.Done():
+			p.offered(ps, false, 0)
+			return
+		}
+	}
+}
+
+func (p *pump) deliverBatch(ctx context.Context, tp TopicPartition, records []*kgo.Record) {
+	p.mu.Lock()
+	ps := p.parts[tp]
+	var next int64
+	if ps != nil {
+		next = ps.next
+	}
+	p.mu.Unlock()
+	for len(records) > 0 && records[0].Offset < next {
+		records = records[1:]
+	}
+	if ps == nil || len(records) == 0 {
+		return
+	}
+	ps, changed := p.offer(tp, records[0].Offset)
+	if ps == nil {
+		return
+	}
+	b := &EventBatch{Topic: tp.Topic, Partition: tp.Partition, Events: make([]ConsumerEvent, len(records))}
+	for i, r := range records {
+		fillEvent(&b.Events[i], r)
+	}
+	end := records[len(records)-1].Offset + 1
+	for {
+		select {
+		case p.batches <- b:
+			p.offered(ps, true, end)
+			return
+		case <-changed:
+			var held bool
+			if held, changed = p.retry(ps); !held {
+				p.offered(ps, false, 0)
+				return
+			}
+		case <-ctx.Done():
+			p.offered(ps, false, 0)
+			return
+		}
+	}
+}
+
+func toEvent(r *kgo.Record) *ConsumerEvent {
+	ev := new(ConsumerEvent)
+	fillEvent(ev, r)
+	return ev
+}
+
+func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
+	ev.Topic = r.Topic
+	ev.Partition = r.Partition
+	ev.Offset = r.Offset
+	ev.Key = r.Key
+	ev.Value = r.Value
+	ev.Timestamp = r.Timestamp
+	if len(r.Headers) > 0 {
+		ev.Headers = make([]Header, len(r.Headers))
+		for i, h := range r.Headers {
+			ev.Headers[i] = Header{Key: h.Key, Value: h.Value}
+		}
+	}
+}
+
+// Stream returns the channel of messages of every partition the member
+// holds. A message counts as processed, and is committed, once the loop
+// reading the channel takes the next one, or at Close; a partition given up
+// in a rebalance waits for that (at most HandoffTimeout) before it is
+// handed over. The channel is closed by Close. nil if Batches or Checkout
+// was chosen first.
+func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
+	if !g.pump.choose(modeStream) {
+		return nil
+	}
+	return g.pump.stream
+}
+
+// Batches returns the channel of message batches, one topic-partition per
+// batch, for throughput: the same guarantees as Stream with a batch as the
+// unit (a batch counts as processed when the next one is taken). nil if
+// Stream or Checkout was chosen first.
+func (g *ConsumerGroup) Batches() <-chan *EventBatch {
+	if !g.pump.choose(modeBatches) {
+		return nil
+	}
+	return g.pump.batches
+}
