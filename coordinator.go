@@ -128,8 +128,13 @@ func (g *ConsumerGroup) member(sess *Session) error {
 		version:   -1,
 	}
 	err = m.loop(sess)
+	if sess.Err() != nil {
+		m.drop() // first: stop delivering at once
+		m.cancelClaims()
+		return err
+	}
 	orphans := m.cancelClaims()
-	if g.ctx.Err() != nil && sess.Err() == nil {
+	if g.ctx.Err() != nil {
 		m.leave(orphans)
 		return nil
 	}

@@ -21,6 +21,7 @@ import (
 // the test's.
 type cluster struct {
 	t        *testing.T
+	servers  []string // ZooKeeper; the shared one when nil
 	chroot   string
 	kafka    *testenv.Kafka
 	producer *kgo.Client
@@ -29,8 +30,14 @@ type cluster struct {
 
 func startCluster(t *testing.T, topics map[string]int32) *cluster {
 	t.Helper()
+	return startClusterOn(t, testenv.ZooKeeperAddrs(t), topics)
+}
+
+// startClusterOn is startCluster on the ZooKeeper at servers.
+func startClusterOn(t *testing.T, servers []string, topics map[string]int32) *cluster {
+	t.Helper()
 	chroot := testenv.Chroot(t)
-	kafka, err := testenv.StartKafka(testenv.ZooKeeperAddrs(t), chroot, 1, topics)
+	kafka, err := testenv.StartKafka(servers, chroot, 1, topics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +48,7 @@ func startCluster(t *testing.T, topics map[string]int32) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(producer.Close)
-	return &cluster{t: t, chroot: chroot, kafka: kafka, producer: producer}
+	return &cluster{t: t, servers: servers, chroot: chroot, kafka: kafka, producer: producer}
 }
 
 // produce writes n sequence-numbered messages spread over partitions
@@ -108,7 +115,7 @@ type testMember struct {
 func (c *cluster) join(name, group string, topics []string, cfg *cg.ConsumerGroupConfig, viaProxy bool, handle func(*testMember, *cg.ConsumerEvent)) *testMember {
 	c.t.Helper()
 	m := &testMember{name: name, events: make(chan *cg.Notification, 1000), done: make(chan struct{})}
-	servers := testenv.ZooKeeperAddrs(c.t)
+	servers := c.servers
 	if viaProxy {
 		p, err := testenv.NewProxy(servers[0])
 		if err != nil {
@@ -259,3 +266,10 @@ func ctxWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 
 // testenvAddr is the first address of the shared ZooKeeper.
 func testenvAddr(t *testing.T) string { return testenv.ZooKeeperAddrs(t)[0] }
+
+// processedNow returns how many distinct messages were processed.
+func (l *ledger) processedNow() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.processed
+}

@@ -14,7 +14,7 @@ import (
 // processed ones plus one.
 func checkClean(t *testing.T, c *cluster, group string, l *ledger) {
 	t.Helper()
-	z := dialZK(t, c.chroot)
+	z := dialZK(t, c.chroot, func(cfg *cg.ZKConfig) { cfg.Servers = c.servers })
 	ctx := testCtx(t)
 	ids, _, err := z.Consumers(ctx, group)
 	if err != nil || len(ids) != 0 {
