@@ -71,6 +71,7 @@ type member struct {
 	subs    map[string][]string // member id to its topics (cache)
 	assign  layout.Assignment   // published
 	version int32               // of the assignment node, -1 when absent
+	corrupt bool                // the assignment node could not be read: the leader rewrites it
 	topicsW map[string]bool     // topics with an armed partition-count watch
 	meta    bool                // some count comes from Kafka metadata: poll
 
@@ -181,14 +182,14 @@ func (m *member) loop(sess *Session) error {
 				// The leader overwrites it; until then keep what we have.
 				g.notify(&Notification{Type: REBALANCE_ERROR, Err: err})
 				m.forward(w, watchEvent{kind: evAssignment})
-				m.version, readAssign, dirty = v, false, true
+				m.version, m.corrupt, readAssign, dirty = v, true, false, true
 			case err != nil:
 				if e := failed(err); e != nil {
 					return e
 				}
 			default:
 				m.forward(w, watchEvent{kind: evAssignment})
-				m.assign, m.version, readAssign, dirty = a, v, false, true
+				m.assign, m.version, m.corrupt, readAssign, dirty = a, v, false, false, true
 			}
 		}
 		if dirty && !readIDs && !readAssign {
@@ -331,7 +332,7 @@ func (m *member) lead() error {
 		return err
 	}
 	desired := g.strategy.Assign(assign.Input{Members: members, Partitions: counts, Previous: assign.Assignment(m.assign.Members)})
-	if m.version >= 0 && m.assign.Strategy == g.strategy.Name() && maps.Equal(m.assign.Partitions, counts) &&
+	if m.version >= 0 && !m.corrupt && m.assign.Strategy == g.strategy.Name() && maps.Equal(m.assign.Partitions, counts) &&
 		reflect.DeepEqual(map[string]map[string][]int32(desired), m.assign.Members) {
 		return nil
 	}

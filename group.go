@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -78,7 +79,7 @@ func JoinConsumerGroupTopics(ctx context.Context, name string, topics []string, 
 	}
 	zookeeper, chroot := splitChroot(zookeeper)
 	if chroot != "" {
-		if cfg.ZookeeperChroot != "" && cfg.ZookeeperChroot != chroot {
+		if own, _ := layout.NormalizeChroot(cfg.ZookeeperChroot); own != "" && own != chroot {
 			return nil, fmt.Errorf("%w: chroot %q in the ZooKeeper address and ConsumerGroupConfig.ZookeeperChroot %q differ", ErrInvalidArgument, chroot, cfg.ZookeeperChroot)
 		}
 		cfg.ZookeeperChroot = chroot
@@ -105,7 +106,9 @@ func JoinConsumerGroupTopics(ctx context.Context, name string, topics []string, 
 			return nil, fmt.Errorf("consumergroup: discover Kafka brokers in ZooKeeper: %w", err)
 		}
 	}
-	opts := append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, cfg.KafkaOptions...)
+	// A partition claimed while a fetch waits starts with the next fetch:
+	// a short wait keeps hand-offs fast (franz-go's default is 5 s).
+	opts := append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.FetchMaxWait(250 * time.Millisecond)}, cfg.KafkaOptions...)
 	client, err := kgo.NewClient(opts...)
 	if err != nil {
 		z.Close()
@@ -127,6 +130,10 @@ func JoinConsumerGroupTopics(ctx context.Context, name string, topics []string, 
 // ConsumeTopics, ConsumePartitions, ConsumerGroup or regex): the group adds
 // and removes partitions as it claims and releases them. Notifications go
 // to listener, when not nil, without ever blocking (see Notification).
+//
+// A partition the group adds while the client waits in a fetch starts with
+// the next fetch: give the client a short kgo.FetchMaxWait (JoinConsumerGroup
+// uses 250 ms) so that hand-offs stay fast.
 func NewConsumerGroup(client *kgo.Client, zoo *ZK, name string, topic string, listener chan *Notification, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
 	return NewConsumerGroupTopics(context.Background(), client, zoo, name, []string{topic}, listener, config)
 }
@@ -139,8 +146,13 @@ func NewConsumerGroupTopics(ctx context.Context, client *kgo.Client, zoo *ZK, na
 	if g, _ := client.OptValue(kgo.ConsumerGroup).(string); g != "" {
 		return nil, fmt.Errorf("%w: the client is a member of Kafka group %q: give a client without kgo.ConsumerGroup", ErrInvalidArgument, g)
 	}
-	if ts, _ := client.OptValue(kgo.ConsumeTopics).([]string); len(ts) > 0 {
-		return nil, fmt.Errorf("%w: the client consumes topics %v itself: give a client without kgo.ConsumeTopics", ErrInvalidArgument, ts)
+	for _, opt := range []struct {
+		name string
+		fn   any
+	}{{"kgo.ConsumeTopics", kgo.ConsumeTopics}, {"kgo.ConsumePartitions", kgo.ConsumePartitions}, {"kgo.ConsumeRegex", kgo.ConsumeRegex}} {
+		if set(client.OptValue(opt.fn)) {
+			return nil, fmt.Errorf("%w: the client consumes by itself (%s): give a client without it; the group adds and removes partitions", ErrInvalidArgument, opt.name)
+		}
 	}
 	cfg, err := prepareConfig(name, topics, config)
 	if err != nil {
@@ -376,4 +388,16 @@ func splitChroot(servers []string) ([]string, string) {
 		return out, strings.TrimRight(last[i:], "/")
 	}
 	return out, ""
+}
+
+// set reports whether an option value read with kgo's OptValue is set: a
+// non-empty map or slice, or true.
+func set(v any) bool {
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Map, reflect.Slice:
+		return rv.Len() > 0
+	case reflect.Bool:
+		return rv.Bool()
+	}
+	return false
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // TestBadInputValidate: Validate refuses every bad value with an error that
@@ -191,10 +192,15 @@ func TestBadInputChrootInAddress(t *testing.T) {
 		{"trailing slash", "g2", []string{addr + c.chroot + "/"}, ""},
 		{"on the last of two", "g3", []string{addr, addr + c.chroot}, ""},
 		{"same chroot in the config", "g4", []string{addr + c.chroot}, c.chroot},
+		// "A trailing slash is removed" (ConsumerGroupConfig.ZookeeperChroot).
+		{"same chroot in the config with a trailing slash", "g5", []string{addr + c.chroot}, c.chroot + "/"},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			cfg := groupConfig()
 			cfg.ZookeeperChroot = tc.chroot
+			// A newly claimed partition waits for the fetch in flight: keep
+			// it short (the default is 5 s).
+			cfg.KafkaOptions = []kgo.Opt{kgo.FetchMaxWait(50 * time.Millisecond)}
 			g, err := cg.JoinConsumerGroup(tc.group, topic, tc.addrs, cfg)
 			if err != nil {
 				t.Fatalf("JoinConsumerGroup(%v): %v", tc.addrs, err)
@@ -298,7 +304,7 @@ func TestBadInputCorruptAssignment(t *testing.T) {
 
 	// The leader overwrites the node with a valid assignment.
 	deadline = time.After(5 * time.Second)
-	for {
+	for gaveUp := false; !gaveUp; {
 		data, _, w, err := conn.GetW(node)
 		if err != nil {
 			t.Fatal(err)
@@ -313,7 +319,9 @@ func TestBadInputCorruptAssignment(t *testing.T) {
 		select {
 		case <-w:
 		case <-deadline:
-			t.Fatalf("the assignment node still holds %q 5 s after it was corrupted (generation before: %d): the leader did not publish a valid one", data, before)
+			// Go on: the group must still consume.
+			t.Errorf("the assignment node still holds %q 5 s after it was corrupted (generation before: %d): the leader did not publish a valid one", data, before)
+			gaveUp = true
 		}
 	}
 
@@ -334,7 +342,7 @@ func TestBadInputCorruptAssignment(t *testing.T) {
 // TestBadInputNewConsumerGroupClient: NewConsumerGroup refuses a client
 // that consumes by itself, and missing clients.
 func TestBadInputNewConsumerGroupClient(t *testing.T) {
-	z := dialZK(t, "/badinput-newgroup")
+	z := dialZK(t, testenv.Chroot(t))
 	seed := kgo.SeedBrokers(closedPort(t))
 	for _, tc := range []struct {
 		name string

@@ -36,6 +36,21 @@ func (z *ZK) readAssignment(ctx context.Context, group string) (layout.Assignmen
 	}
 }
 
+// getAssignment reads the group's published assignment without a watch; a
+// zero assignment when there is none.
+func (z *ZK) getAssignment(ctx context.Context, group string) (layout.Assignment, error) {
+	p := z.paths.Assignment(group)
+	data, _, err := z.get(ctx, "read assignment", p)
+	if errors.Is(err, ErrNoNode) {
+		return layout.Assignment{}, nil
+	}
+	if err != nil {
+		return layout.Assignment{}, err
+	}
+	a, err := layout.ParseAssignment(data)
+	return a, pathErr("read assignment", p, err)
+}
+
 // errConflict: another member published first.
 var errConflict = errors.New("consumergroup: assignment changed meanwhile")
 

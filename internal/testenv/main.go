@@ -7,11 +7,21 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 )
+
+// M is what Main needs of a *testing.M. The package does not import
+// testing, so that programs (the demo) can use its servers.
+type M interface{ Run() int }
+
+// TB is what the package needs of a *testing.T or *testing.B.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Name() string
+}
 
 // EnvZooKeeper names the environment variable that points tests at an
 // existing ZooKeeper: a comma-separated list of host:port addresses.
@@ -36,7 +46,7 @@ const leakCheckTimeout = 5 * time.Second
 // binary if goroutines are left running, printing them.
 //
 //	func TestMain(m *testing.M) { testenv.Main(m) }
-func Main(m *testing.M) {
+func Main(m M) {
 	code := m.Run()
 	if err := stopShared(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -90,7 +100,7 @@ func stopShared() error {
 // Main), unless CONSUMERGROUP_TEST_ZOOKEEPER lists the addresses of one
 // to use instead. It fails the test when ZooKeeper is not installed or
 // does not start. Isolate tests from each other with Chroot.
-func ZooKeeperAddrs(t testing.TB) []string {
+func ZooKeeperAddrs(t TB) []string {
 	t.Helper()
 	addrs, err := SharedAddrs()
 	if err != nil {
@@ -156,7 +166,7 @@ var notZnodeChar = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // Chroot returns a ZooKeeper path unique to the test in this process,
 // "/t/<test name>-<n>": no trailing slash, and only characters legal in a
 // znode path. Nothing is created.
-func Chroot(t testing.TB) string {
+func Chroot(t TB) string {
 	name := notZnodeChar.ReplaceAllString(t.Name(), "_")
 	return fmt.Sprintf("/t/%s-%d", name, chrootSeq.Add(1))
 }

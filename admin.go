@@ -1,0 +1,295 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
+)
+
+// ErrGroupActive: an operation that needs a group without members (offset
+// resets, deletion) found members; nothing was changed.
+var ErrGroupActive = errors.New("consumergroup: the group has members")
+
+// ErrUnknownGroup: the group does not exist in ZooKeeper.
+var ErrUnknownGroup = errors.New("consumergroup: no such group")
+
+// Group states, as DescribeGroup reports them.
+const (
+	StateStable      = "stable"      // every member holds what the assignment gives it
+	StateRebalancing = "rebalancing" // the assignment is being published or taken over
+	StateEmpty       = "empty"       // no member
+)
+
+// GroupDescription is what DescribeGroup tells of a group.
+type GroupDescription struct {
+	Group      string                 `json:"group"`
+	State      string                 `json:"state"`
+	Generation int                    `json:"generation"`
+	Strategy   string                 `json:"strategy,omitempty"`
+	Members    []MemberDescription    `json:"members"`
+	Partitions []PartitionDescription `json:"partitions"`
+	TotalLag   int64                  `json:"total_lag"`
+}
+
+// MemberDescription is one registered member.
+type MemberDescription struct {
+	ID     string    `json:"id"`
+	Host   string    `json:"host"`
+	Start  time.Time `json:"start"`
+	Topics []string  `json:"topics"`
+}
+
+// PartitionDescription is one partition of a topic the group consumes or has
+// offsets for. Committed and LogEnd are -1 when unknown; Lag is LogEnd minus
+// Committed (the whole log when nothing is committed), -1 when LogEnd is
+// unknown.
+type PartitionDescription struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Owner     string `json:"owner"`
+	Committed int64  `json:"committed"`
+	LogEnd    int64  `json:"log_end"`
+	Lag       int64  `json:"lag"`
+}
+
+// DescribeGroup reads a group's members, owners, committed offsets and, with
+// admin (nil to skip Kafka), its log end offsets and lag. A group that does
+// not exist gives ErrUnknownGroup.
+func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string) (*GroupDescription, error) {
+	if err := checkNames("describe group", "group", group); err != nil {
+		return nil, err
+	}
+	ok, err := z.exists(ctx, "describe group", z.paths.Group(group))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %q under %q", ErrUnknownGroup, group, z.paths.Consumers())
+	}
+	d := &GroupDescription{Group: group, Members: []MemberDescription{}, Partitions: []PartitionDescription{}}
+	ids, err := z.members(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	topics := map[string]bool{}
+	for _, id := range ids {
+		m := MemberDescription{ID: id}
+		if info, ok := layout.ParseConsumerID(group, id); ok {
+			m.Host, m.Start = info.Host, info.Start
+		}
+		r, err := z.Registration(ctx, group, id)
+		switch {
+		case errors.Is(err, ErrNoNode):
+			continue
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			m.Topics = r.Topics
+			if m.Start.IsZero() {
+				m.Start = r.Timestamp
+			}
+			for _, t := range r.Topics {
+				topics[t] = true
+			}
+		}
+		d.Members = append(d.Members, m)
+	}
+	offsets, err := z.Offsets(ctx, group)
+	if offsets == nil {
+		return nil, err
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for t := range offsets {
+		topics[t] = true
+	}
+	owned, err := z.children(ctx, "describe group", z.paths.Owners(group))
+	if err != nil && !errors.Is(err, ErrNoNode) {
+		return nil, err
+	}
+	for _, t := range owned {
+		topics[t] = true
+	}
+	a, aerr := z.getAssignment(ctx, group)
+	if aerr != nil && !errors.Is(aerr, ErrBadData) {
+		return nil, aerr
+	}
+	if aerr != nil {
+		errs = append(errs, aerr)
+	}
+	d.Generation, d.Strategy = a.Generation, a.Strategy
+
+	sorted := slices.Sorted(func(yield func(string) bool) {
+		for t := range topics {
+			if !yield(t) {
+				return
+			}
+		}
+	})
+	var ends kadm.ListedOffsets
+	if admin != nil && len(sorted) > 0 {
+		ends, err = admin.ListEndOffsets(ctx, sorted...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("consumergroup: list end offsets: %w", err))
+		}
+	}
+	stable := len(ids) > 0 && a.Generation > 0
+	for _, id := range ids {
+		if _, ok := a.Members[id]; !ok {
+			stable = false
+		}
+	}
+	for _, t := range sorted {
+		owners, err := z.Owners(ctx, group, t)
+		if owners == nil {
+			return nil, err
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		count := int32(0)
+		for p := range offsets[t] {
+			count = max(count, p+1)
+		}
+		for p := range owners {
+			count = max(count, p+1)
+		}
+		count = max(count, a.Partitions[t])
+		if n, _, err := z.Partitions(ctx, t); err == nil {
+			count = max(count, n)
+		}
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Topic == t && o.Err == nil {
+				count = max(count, o.Partition+1)
+			}
+		})
+		assigned := map[int32]string{}
+		for id, ts := range a.Members {
+			for _, p := range ts[t] {
+				assigned[p] = id
+			}
+		}
+		for p := int32(0); p < count; p++ {
+			pd := PartitionDescription{Topic: t, Partition: p, Owner: owners[p], Committed: -1, LogEnd: -1, Lag: -1}
+			if off, ok := offsets[t][p]; ok {
+				pd.Committed = off
+			}
+			if o, ok := ends.Lookup(t, p); ok && o.Err == nil {
+				pd.LogEnd = o.Offset
+				pd.Lag = o.Offset - max(pd.Committed, 0)
+				d.TotalLag += pd.Lag
+			}
+			if assigned[p] != pd.Owner {
+				stable = false
+			}
+			d.Partitions = append(d.Partitions, pd)
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		d.State = StateEmpty
+	case stable:
+		d.State = StateStable
+	default:
+		d.State = StateRebalancing
+	}
+	return d, errors.Join(errs...)
+}
+
+// ResetOffsets writes the committed offsets of a group that has no members,
+// all in one atomic multi: the next offsets to consume. It refuses, changing
+// nothing, with ErrGroupActive while the group has members. (A member that
+// joins between the check and the write is not prevented: stop the group's
+// consumers first.)
+func (z *ZK) ResetOffsets(ctx context.Context, group string, offsets map[TopicPartition]int64) error {
+	if err := checkNames("reset offsets", "group", group); err != nil {
+		return err
+	}
+	ids, err := z.members(ctx, group)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		return &PathError{Op: "reset offsets", Path: z.paths.IDs(group), Err: ErrGroupActive, Cause: fmt.Errorf("%d members: %v", len(ids), ids)}
+	}
+	tps := make([]TopicPartition, 0, len(offsets))
+	for tp, off := range offsets {
+		if err := checkOffsetArgs("reset offsets", group, tp.Topic, tp.Partition, off); err != nil {
+			return err
+		}
+		tps = append(tps, tp)
+	}
+	sortPartitions(tps)
+	ops := make([]any, 0, len(tps))
+	for _, tp := range tps {
+		p := z.paths.Offset(group, tp.Topic, tp.Partition)
+		ok, err := z.exists(ctx, "reset offsets", p)
+		if err != nil {
+			return err
+		}
+		data := layout.EncodeOffset(offsets[tp])
+		if ok {
+			ops = append(ops, &zk.SetDataRequest{Path: p, Data: data, Version: -1})
+			continue
+		}
+		if err := z.mkdirAll(ctx, z.paths.OffsetsTopic(group, tp.Topic)); err != nil {
+			return err
+		}
+		ops = append(ops, &zk.CreateRequest{Path: p, Data: data, Acl: z.acl})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	i, err := z.multi(ctx, ops...)
+	if err != nil {
+		p := ""
+		if i >= 0 {
+			p = opPath(ops[i])
+		}
+		return pathErr("reset offsets", p, err)
+	}
+	return nil
+}
+
+// DeleteGroup deletes everything of a group that has no members: its
+// offsets, owners, assignment. It refuses, changing nothing, with
+// ErrGroupActive while the group has members, and gives ErrUnknownGroup for
+// a group that does not exist.
+func (z *ZK) DeleteGroup(ctx context.Context, group string) error {
+	if err := checkNames("delete group", "group", group); err != nil {
+		return err
+	}
+	ok, err := z.exists(ctx, "delete group", z.paths.Group(group))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q under %q", ErrUnknownGroup, group, z.paths.Consumers())
+	}
+	ids, err := z.members(ctx, group)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		return &PathError{Op: "delete group", Path: z.paths.IDs(group), Err: ErrGroupActive, Cause: fmt.Errorf("%d members: %v", len(ids), ids)}
+	}
+	return z.deleteAll(ctx, z.paths.Group(group))
+}
+
+// members lists a group's member ids without setting a watch.
+func (z *ZK) members(ctx context.Context, group string) ([]string, error) {
+	ids, err := z.children(ctx, "list consumers", z.paths.IDs(group))
+	if errors.Is(err, ErrNoNode) {
+		return nil, nil
+	}
+	return ids, err
+}
