@@ -3,7 +3,15 @@ GO ?= go
 FUZZTIME ?= 3s
 FUZZ_PKG := ./internal/layout
 
-.PHONY: test check zookeeper unit fuzz
+.PHONY: demo test check zookeeper unit fuzz build
+
+## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000").
+demo: zookeeper build
+	bin/groupctl demo $(ARGS)
+
+## build: the groupctl binary, in bin/.
+build:
+	$(GO) build -o bin/groupctl ./cmd/groupctl
 
 ## test: install ZooKeeper if missing, check formatting, vet, run every test with -race, fuzz briefly.
 test: zookeeper check unit fuzz

@@ -256,13 +256,9 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 			topics = append(topics, tp.Topic)
 		}
 	}
-	lows, err := g.admin.ListStartOffsets(m.ctx, topics...)
+	lows, highs, err := m.listBounds(topics, tps)
 	if err != nil {
-		return nil, fmt.Errorf("consumergroup: list start offsets: %w", err)
-	}
-	highs, err := g.admin.ListEndOffsets(m.ctx, topics...)
-	if err != nil {
-		return nil, fmt.Errorf("consumergroup: list end offsets: %w", err)
+		return nil, err
 	}
 	bound := func(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
 		o, ok := l.Lookup(tp.Topic, tp.Partition)
@@ -304,6 +300,38 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 		}
 	}
 	return out, nil
+}
+
+// listBounds lists the first and end offsets of topics. Partitions just
+// added may be unknown to the client's metadata for a moment: it refreshes
+// and asks again, for a few seconds at most.
+func (m *member) listBounds(topics []string, tps []TopicPartition) (lows, highs kadm.ListedOffsets, err error) {
+	g := m.g
+	for attempt := 0; ; attempt++ {
+		if lows, err = g.admin.ListStartOffsets(m.ctx, topics...); err != nil {
+			return nil, nil, fmt.Errorf("consumergroup: list start offsets: %w", err)
+		}
+		if highs, err = g.admin.ListEndOffsets(m.ctx, topics...); err != nil {
+			return nil, nil, fmt.Errorf("consumergroup: list end offsets: %w", err)
+		}
+		complete := true
+		for _, tp := range tps {
+			l, ok1 := lows.Lookup(tp.Topic, tp.Partition)
+			h, ok2 := highs.Lookup(tp.Topic, tp.Partition)
+			if !ok1 || !ok2 || l.Err != nil || h.Err != nil {
+				complete = false
+			}
+		}
+		if complete || attempt == 50 {
+			return lows, highs, nil
+		}
+		g.client.ForceMetadataRefresh()
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-m.ctx.Done():
+			return nil, nil, m.ctx.Err()
+		}
+	}
 }
 
 // commit commits the processed offsets of the held partitions that moved

@@ -15,10 +15,11 @@ import (
 
 func runList(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "list", "")
-	if err := parse(fs, c, args); err != nil {
+	pos, err := parse(fs, c, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 0 {
+	if len(pos) != 0 {
 		return usageError{msg: "list takes no argument", usage: usageText(fs)}
 	}
 	ctx, cancel := c.withTimeout(ctx)
@@ -71,10 +72,11 @@ func describe(ctx context.Context, c *common, z *consumergroup.ZK, group string)
 
 func runDescribe(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "describe", "GROUP")
-	if err := parse(fs, c, args); err != nil {
+	pos, err := parse(fs, c, args)
+	if err != nil {
 		return err
 	}
-	group, err := groupArg(fs)
+	group, err := groupArg(fs, pos)
 	if err != nil {
 		return err
 	}
@@ -112,10 +114,11 @@ func runLag(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "lag", "GROUP")
 	watch := fs.Bool("watch", false, "refresh until interrupted")
 	every := fs.Duration("interval", 2*time.Second, "refresh interval with --watch")
-	if err := parse(fs, c, args); err != nil {
+	pos, err := parse(fs, c, args)
+	if err != nil {
 		return err
 	}
-	group, err := groupArg(fs)
+	group, err := groupArg(fs, pos)
 	if err != nil {
 		return err
 	}
@@ -177,10 +180,11 @@ func runLag(ctx context.Context, e *env, args []string) error {
 
 func runDelete(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "delete", "GROUP")
-	if err := parse(fs, c, args); err != nil {
+	pos, err := parse(fs, c, args)
+	if err != nil {
 		return err
 	}
-	group, err := groupArg(fs)
+	group, err := groupArg(fs, pos)
 	if err != nil {
 		return err
 	}
@@ -211,10 +215,11 @@ func runReset(ctx context.Context, e *env, args []string) error {
 	shift := fs.String("shift-by", "", "by N (negative: back), from the committed offset (bounded by the log)")
 	partsFlag := fs.String("partitions", "", "comma-separated partitions (default: all)")
 	execute := fs.Bool("execute", false, "write the new offsets (default: a dry run)")
-	if err := parse(fs, c, args); err != nil {
+	pos, err := parse(fs, c, args)
+	if err != nil {
 		return err
 	}
-	group, err := groupArg(fs)
+	group, err := groupArg(fs, pos)
 	if err != nil {
 		return err
 	}

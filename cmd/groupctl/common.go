@@ -52,28 +52,43 @@ func newFlags(e *env, name, args string) (*flag.FlagSet, *common) {
 	return fs, c
 }
 
-// parse parses args; a bad flag is a usageError carrying the usage text.
-func parse(fs *flag.FlagSet, c *common, args []string) error {
-	err := fs.Parse(args)
-	out := fs.Output().(*bytes.Buffer)
-	if errors.Is(err, flag.ErrHelp) {
-		return usageError{msg: "help requested", usage: out.String()}
-	}
-	if err != nil {
-		return usageError{msg: err.Error(), usage: usageText(fs)}
+// parse parses args, flags and positional arguments in any order (as in
+// "describe GROUP --output json"), and returns the positional ones. A bad
+// flag is a usageError carrying the usage text.
+func parse(fs *flag.FlagSet, c *common, args []string) ([]string, error) {
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		out := fs.Output().(*bytes.Buffer)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, usageError{msg: "help requested", usage: out.String()}
+		}
+		if err != nil {
+			return nil, usageError{msg: err.Error(), usage: usageText(fs)}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] == "--" {
+			positional = append(positional, rest[1:]...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
 	if c != nil {
 		if c.output != "table" && c.output != "json" {
-			return usageError{msg: fmt.Sprintf("--output must be table or json, not %q", c.output), usage: usageText(fs)}
+			return nil, usageError{msg: fmt.Sprintf("--output must be table or json, not %q", c.output), usage: usageText(fs)}
 		}
 		if c.timeout <= 0 {
-			return usageError{msg: fmt.Sprintf("--timeout must be positive, not %v", c.timeout), usage: usageText(fs)}
+			return nil, usageError{msg: fmt.Sprintf("--timeout must be positive, not %v", c.timeout), usage: usageText(fs)}
 		}
 		if strings.TrimSpace(c.zookeeper) == "" {
-			return usageError{msg: "--zookeeper is empty", usage: usageText(fs)}
+			return nil, usageError{msg: "--zookeeper is empty", usage: usageText(fs)}
 		}
 	}
-	return nil
+	return positional, nil
 }
 
 func usageText(fs *flag.FlagSet) string {
@@ -154,11 +169,11 @@ func (c *common) kafka(ctx context.Context, z *consumergroup.ZK, opts ...kgo.Opt
 }
 
 // groupArg returns the single GROUP argument.
-func groupArg(fs *flag.FlagSet) (string, error) {
-	if fs.NArg() != 1 {
-		return "", usageError{msg: fmt.Sprintf("want exactly one GROUP argument, got %d", fs.NArg()), usage: usageText(fs)}
+func groupArg(fs *flag.FlagSet, args []string) (string, error) {
+	if len(args) != 1 {
+		return "", usageError{msg: fmt.Sprintf("want exactly one GROUP argument, got %d", len(args)), usage: usageText(fs)}
 	}
-	return fs.Arg(0), nil
+	return args[0], nil
 }
 
 // withTimeout bounds one command's work by --timeout.

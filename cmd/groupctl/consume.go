@@ -21,14 +21,15 @@ func runConsume(ctx context.Context, e *env, args []string) error {
 	maxN := fs.Int("max", 0, "stop after this many messages (0: until interrupted)")
 	commitEvery := fs.Duration("commit-interval", time.Second, "how often processed offsets are committed")
 	session := fs.Duration("session-timeout", 6*time.Second, "ZooKeeper session timeout: how long a crashed consumer keeps its partitions")
-	if err := parse(fs, c, args); err != nil {
+	pos, err := parse(fs, c, args)
+	if err != nil {
 		return err
 	}
 	bad := func(msg string) error { return usageError{msg: msg, usage: usageText(fs)} }
 	if *group == "" || *topics == "" {
 		return bad("--group and --topic are required")
 	}
-	if fs.NArg() != 0 {
+	if len(pos) != 0 {
 		return bad("consume takes no argument")
 	}
 	cfg := consumergroup.NewConsumerGroupConfig()
@@ -129,11 +130,12 @@ func runProduce(ctx context.Context, e *env, args []string) error {
 	prefix := fs.String("value-prefix", "", "values are PREFIX<n>, n from --start")
 	start := fs.Int("start", 0, "the first n")
 	partition := fs.Int("partition", -1, "write every message to this partition (default: spread by key)")
-	if err := parse(fs, c, args); err != nil {
+	pos, err := parse(fs, c, args)
+	if err != nil {
 		return err
 	}
-	if *topic == "" || *count < 1 {
-		return usageError{msg: "--topic is required and --count must be at least 1", usage: usageText(fs)}
+	if *topic == "" || *count < 1 || len(pos) != 0 {
+		return usageError{msg: "--topic is required, --count must be at least 1, and produce takes no argument", usage: usageText(fs)}
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()

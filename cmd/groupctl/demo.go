@@ -38,11 +38,14 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "give up after this long")
 	fs.DurationVar(&o.work, "work", 100*time.Microsecond, "processing time of one message")
 	fs.BoolVar(&o.plain, "plain", false, "plain lines instead of the live view (the default when stdout is not a terminal)")
-	if err := parse(fs, nil, args); err != nil {
+	pos, err := parse(fs, nil, args)
+	if err != nil {
 		return err
 	}
 	bad := func(msg string) error { return usageError{msg: msg, usage: usageText(fs)} }
 	switch {
+	case len(pos) != 0:
+		return bad("demo takes no argument")
 	case o.messages < 100:
 		return bad("--messages must be at least 100")
 	case o.partitions < 2:
@@ -65,9 +68,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := d.setup(ctx); err != nil {
 		return err
 	}
-	err := d.run(ctx)
+	err = d.run(ctx)
 	d.stopView()
 	s := d.summary()
+	s.Interrupted = err != nil
 	d.printSummary(s)
 	if err != nil {
 		return err
@@ -348,16 +352,13 @@ func (d *demo) waitDistinct(ctx context.Context, n int) error {
 
 // demoSummary is the demo's result.
 type demoSummary struct {
-	Produced        int           `json:"produced"`
-	Processed       int           `json:"processed_distinct"`
-	Lost            int           `json:"lost"`
-	Duplicates      int           `json:"duplicates"`
-	FromCrash       int           `json:"duplicates_from_crash"`
-	CrashWindow     int64         `json:"crash_uncommitted_window"`
-	Unexplained     int           `json:"duplicates_unexplained"`
-	Rebalances      []rebalance   `json:"-"`
-	Elapsed         time.Duration `json:"-"`
-	MembersAtTheEnd int           `json:"members_at_the_end"`
+	Produced, Processed, Lost    int
+	Duplicates, FromCrash        int
+	Unexplained, MembersAtTheEnd int
+	CrashWindow                  int64
+	Interrupted                  bool
+	Rebalances                   []rebalance
+	Elapsed                      time.Duration
 }
 
 func (d *demo) summary() demoSummary {
@@ -402,7 +403,11 @@ func (d *demo) printSummary(s demoSummary) {
 	fmt.Fprintln(w, "Summary")
 	fmt.Fprintf(w, "  produced             %d\n", s.Produced)
 	fmt.Fprintf(w, "  processed (distinct) %d\n", s.Processed)
-	fmt.Fprintf(w, "  lost                 %d\n", s.Lost)
+	if s.Interrupted {
+		fmt.Fprintf(w, "  not yet processed    %d (interrupted before the end: not lost, still in Kafka)\n", s.Lost)
+	} else {
+		fmt.Fprintf(w, "  lost                 %d\n", s.Lost)
+	}
 	fmt.Fprintf(w, "  duplicates           %d (from the crash: %d, inside its uncommitted window of %d; unexplained: %d)\n", s.Duplicates, s.FromCrash, s.CrashWindow, s.Unexplained)
 	fmt.Fprintln(w, "  rebalances (from the change until every partition is owned and delivering again):")
 	rb := slices.Clone(s.Rebalances)
@@ -410,7 +415,9 @@ func (d *demo) printSummary(s demoSummary) {
 		fmt.Fprintf(w, "    %-28s %v\n", r.what, r.took.Round(time.Millisecond))
 	}
 	fmt.Fprintf(w, "  elapsed              %v\n", s.Elapsed.Round(time.Millisecond))
-	if s.Lost == 0 {
+	if s.Interrupted {
+		fmt.Fprintln(w, "  result               interrupted")
+	} else if s.Lost == 0 {
 		fmt.Fprintln(w, "  result               nothing lost")
 	} else {
 		fmt.Fprintf(w, "  result               %d MESSAGES LOST\n", s.Lost)
