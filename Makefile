@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 3s
 FUZZ_PKG := ./internal/layout
 
-.PHONY: demo test check zookeeper unit fuzz build
+.PHONY: demo test check zookeeper unit fuzz build bench bench-short
 
 ## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000").
 demo: zookeeper build
@@ -36,3 +36,11 @@ fuzz:
 		echo "fuzz $$f ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x $(FUZZ_PKG) || exit 1; \
 	done
+
+## bench: install ZooKeeper if missing, run the benchmarks against franz-go and sarama (about 12 minutes); writes bench/RESULTS.md.
+bench: zookeeper
+	cd bench && $(GO) run ./cmd/bench
+
+## bench-short: the benchmarks at small sizes (under 2 minutes); writes bench/RESULTS-short.md.
+bench-short: zookeeper
+	cd bench && $(GO) run ./cmd/bench -short

@@ -124,16 +124,23 @@ func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error 
 // the partitions whose queue is full.
 func (p *pump) runCheckout(ctx context.Context) {
 	for ctx.Err() == nil {
+		seq := p.nextPoll()
 		fetches := p.g.client.PollRecords(ctx, 10000)
 		if ctx.Err() != nil {
 			return
 		}
 		pause := map[string][]int32{}
+		stale := map[*pstate]bool{}
+		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			if ps := p.held(TopicPartition{fp.Topic, fp.Partition}); ps != nil && len(fp.Records) > 0 && p.stale(ps, seq, fp.Records[0].Offset) {
+				stale[ps] = true
+			}
+		})
 		p.mu.Lock()
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			ps := p.parts[TopicPartition{fp.Topic, fp.Partition}]
-			if ps == nil {
-				return
+			if ps == nil || stale[ps] {
+				return // not held, or rewound
 			}
 			for _, r := range fp.Records {
 				last := ps.next - 1
@@ -254,6 +261,7 @@ func (p *pump) checkin(ps *pstate, commit bool) (int64, bool) {
 		ps.queue = nil
 		ps.paused = false
 		tp := ps.tp
+		ps.addedAt = p.polls
 		cl := p.g.client
 		cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
 		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(ps.processed)}})

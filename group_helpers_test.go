@@ -273,3 +273,15 @@ func (l *ledger) processedNow() int {
 	defer l.mu.Unlock()
 	return l.processed
 }
+
+// newClient returns a franz-go client of the cluster for NewConsumerGroup,
+// closed when the test ends.
+func newClient(t *testing.T, c *cluster) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...), kgo.FetchMaxWait(50*time.Millisecond), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}

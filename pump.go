@@ -23,6 +23,7 @@ type pstate struct {
 	next      int64 // next offset to deliver: records below it are stale
 	processed int64 // next offset to commit: everything before it is processed
 	stopped   bool  // given up: deliver nothing more
+	addedAt   int64 // the pump's poll count when fetching (re)started: see stale
 	queue     []*kgo.Record
 	paused    bool
 }
@@ -49,6 +50,7 @@ type pump struct {
 	inEnd    int64          // its offset after that unit
 	closed   bool           // outputs closed
 	lastOut  TopicPartition // checkout: the partition checked out last
+	polls    int64          // polls issued by the pump
 
 	stream  chan *ConsumerEvent
 	batches chan *EventBatch
@@ -93,7 +95,7 @@ func (p *pump) choose(m int) bool {
 // add starts fetching tp at offset.
 func (p *pump) add(tp TopicPartition, offset int64) {
 	p.mu.Lock()
-	p.parts[tp] = &pstate{tp: tp, next: offset, processed: offset}
+	p.parts[tp] = &pstate{tp: tp, next: offset, processed: offset, addedAt: p.polls}
 	p.mu.Unlock()
 	select { // checkout: a partition to hand out
 	case p.wake <- struct{}{}:
@@ -200,7 +202,9 @@ func (p *pump) closeOutputs() {
 	}
 }
 
-// run polls and delivers until ctx ends.
+// run polls and delivers until ctx ends. Once ctx ends it delivers nothing
+// more: a record is never skipped for a later one of the same partition to
+// be delivered.
 func (p *pump) run(ctx context.Context) {
 	mode := <-p.mode
 	defer func() {
@@ -210,6 +214,7 @@ func (p *pump) run(ctx context.Context) {
 		p.mu.Unlock()
 	}()
 	for ctx.Err() == nil {
+		seq := p.nextPoll()
 		fetches := p.g.client.PollRecords(ctx, 10000)
 		if ctx.Err() != nil {
 			return
@@ -225,12 +230,23 @@ func (p *pump) run(ctx context.Context) {
 					if len(fp.Records) == 0 {
 						continue
 					}
-					tp := TopicPartition{ft.Topic, fp.Partition}
+					// The state is pinned for the whole slice: if the
+					// partition is given up (and maybe claimed again)
+					// meanwhile, the rest of this fetch is stale.
+					ps := p.held(TopicPartition{ft.Topic, fp.Partition})
+					if ps == nil {
+						continue
+					}
+					if p.stale(ps, seq, fp.Records[0].Offset) {
+						continue
+					}
 					if mode == modeBatches {
-						p.deliverBatch(ctx, tp, fp.Records)
+						p.deliverBatch(ctx, ps, fp.Records)
 					} else {
 						for _, r := range fp.Records {
-							p.deliverOne(ctx, tp, r)
+							if !p.deliverOne(ctx, ps, r) {
+								break
+							}
 						}
 					}
 					if ctx.Err() != nil {
@@ -242,17 +258,58 @@ func (p *pump) run(ctx context.Context) {
 	}
 }
 
-// offer marks tp's unit as being offered; it returns nil when tp is not
-// held, and the first record not yet delivered.
-func (p *pump) offer(tp TopicPartition, first int64) (*pstate, chan struct{}) {
+// nextPoll counts a poll about to be issued and returns its number.
+func (p *pump) nextPoll() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ps := p.parts[tp]
-	if ps == nil || ps.stopped || first < ps.next {
-		return nil, nil
+	p.polls++
+	return p.polls
+}
+
+// stale reports whether records of ps starting at first, from poll seq,
+// may predate ps: a poll issued before the partition was (re)added may
+// hold what franz-go fetched for an earlier holding of it, at offsets that
+// do not follow ps.next. Records at or below ps.next are harmless (they
+// are skipped or are the very next message); above it, from such a poll,
+// they could leave a gap: the partition is rewound to ps.next (franz-go
+// fetches it again from there) and the records are dropped. Gaps in fresh
+// fetches are the log's own (compaction) and are delivered.
+func (p *pump) stale(ps *pstate, seq, first int64) bool {
+	p.mu.Lock()
+	if ps.stopped || first <= ps.next || ps.addedAt < seq {
+		p.mu.Unlock()
+		return false
+	}
+	next := ps.next
+	ps.addedAt = p.polls
+	p.mu.Unlock()
+	tp := ps.tp
+	p.g.client.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	p.g.client.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(next)}})
+	p.g.log.Debug("dropped records fetched before the partition was taken again", "partition", tp, "first", first, "next", next)
+	return true
+}
+
+// held returns the state of tp, nil when it is not held.
+func (p *pump) held(tp TopicPartition) *pstate {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.parts[tp]
+}
+
+// offer marks ps's unit starting at first as being offered. ok is false
+// when ps was given up; skip is true when first was delivered already.
+func (p *pump) offer(ps *pstate, first int64) (changed chan struct{}, skip, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ps.stopped {
+		return nil, false, false
+	}
+	if first < ps.next {
+		return nil, true, true
 	}
 	p.offering = ps
-	return ps, p.changed
+	return p.changed, false, true
 }
 
 // offered records the outcome of an offer: sent, the unit ending at end is
@@ -277,49 +334,48 @@ func (p *pump) retry(ps *pstate) (bool, chan struct{}) {
 	return !ps.stopped, p.changed
 }
 
-func (p *pump) deliverOne(ctx context.Context, tp TopicPartition, r *kgo.Record) {
-	ps, changed := p.offer(tp, r.Offset)
-	if ps == nil {
-		return
+// deliverOne offers r until the application takes it; false when ps was
+// given up or ctx ended (deliver nothing more of ps from this fetch).
+func (p *pump) deliverOne(ctx context.Context, ps *pstate, r *kgo.Record) bool {
+	changed, skip, ok := p.offer(ps, r.Offset)
+	if !ok || skip {
+		return ok
 	}
 	ev := toEvent(r)
 	for {
 		select {
 		case p.stream <- ev:
 			p.offered(ps, true, r.Offset+1)
-			return
+			return true
 		case <-changed:
 			var held bool
 			if held, changed = p.retry(ps); !held {
 				p.offered(ps, false, 0)
-				return
+				return false
 			}
 		case <-ctx.Done():
 			p.offered(ps, false, 0)
-			return
+			return false
 		}
 	}
 }
 
-func (p *pump) deliverBatch(ctx context.Context, tp TopicPartition, records []*kgo.Record) {
+// deliverBatch offers records not yet delivered, as one batch.
+func (p *pump) deliverBatch(ctx context.Context, ps *pstate, records []*kgo.Record) {
 	p.mu.Lock()
-	ps := p.parts[tp]
-	var next int64
-	if ps != nil {
-		next = ps.next
-	}
+	next := ps.next
 	p.mu.Unlock()
 	for len(records) > 0 && records[0].Offset < next {
 		records = records[1:]
 	}
-	if ps == nil || len(records) == 0 {
+	if len(records) == 0 {
 		return
 	}
-	ps, changed := p.offer(tp, records[0].Offset)
-	if ps == nil {
+	changed, skip, ok := p.offer(ps, records[0].Offset)
+	if !ok || skip {
 		return
 	}
-	b := &EventBatch{Topic: tp.Topic, Partition: tp.Partition, Events: make([]ConsumerEvent, len(records))}
+	b := &EventBatch{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Events: make([]ConsumerEvent, len(records))}
 	for i, r := range records {
 		fillEvent(&b.Events[i], r)
 	}

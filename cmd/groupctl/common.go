@@ -70,8 +70,9 @@ func parse(fs *flag.FlagSet, c *common, args []string) ([]string, error) {
 		if len(rest) == 0 {
 			break
 		}
-		if rest[0] == "--" {
-			positional = append(positional, rest[1:]...)
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			// Parse consumed a "--": what follows are arguments.
+			positional = append(positional, rest...)
 			break
 		}
 		positional = append(positional, rest[0])
@@ -105,6 +106,9 @@ func (c *common) servers() ([]string, string, error) {
 		if s = strings.TrimSpace(s); s != "" {
 			servers = append(servers, s)
 		}
+	}
+	if len(servers) == 0 {
+		return nil, "", usageError{msg: fmt.Sprintf("--zookeeper %q names no server", c.zookeeper)}
 	}
 	chroot := c.chroot
 	last := servers[len(servers)-1]

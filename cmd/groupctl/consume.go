@@ -70,7 +70,15 @@ func runConsume(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer g.Close()
-	fmt.Fprintf(e.stderr, "joined group %s as %s\n", *group, g.ID())
+	// The member registers in the background: its id comes a moment later.
+	id := g.ID()
+	for deadline := time.Now().Add(c.timeout); id == "" && ctx.Err() == nil && time.Now().Before(deadline); id = g.ID() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if id == "" {
+		id = "(not registered yet)"
+	}
+	fmt.Fprintf(e.stderr, "joined group %s as %s\n", *group, id)
 	stream := g.Stream()
 	n := 0
 	for {

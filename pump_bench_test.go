@@ -1,0 +1,76 @@
+package consumergroup
+
+import (
+	"context"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// benchPump is a pump holding one partition, with no Kafka behind it: what
+// the micro-benchmarks measure is the hand-off to the application.
+func benchPump(b *testing.B) (*pump, *pstate) {
+	b.Helper()
+	p := newPump(&ConsumerGroup{})
+	tp := TopicPartition{"t", 0}
+	p.parts[tp] = &pstate{tp: tp}
+	return p, p.parts[tp]
+}
+
+func benchRecords(n int, size int) []*kgo.Record {
+	value := make([]byte, size)
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: "t", Partition: 0, Offset: int64(i), Value: value}
+	}
+	return recs
+}
+
+// BenchmarkStreamHandoff: one message from the pump to a Stream reader.
+func BenchmarkStreamHandoff(b *testing.B) {
+	p, tp := benchPump(b)
+	recs := benchRecords(b.N, 100)
+	done := make(chan int)
+	go func() {
+		n := 0
+		for range p.stream {
+			n++
+			if n == b.N {
+				break
+			}
+		}
+		done <- n
+	}()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for _, r := range recs {
+		p.deliverOne(ctx, tp, r)
+	}
+	<-done
+}
+
+// BenchmarkBatchHandoff: batches of 500 messages to a Batches reader; the
+// figure is per message.
+func BenchmarkBatchHandoff(b *testing.B) {
+	p, tp := benchPump(b)
+	const size = 500
+	batches := (b.N + size - 1) / size
+	recs := benchRecords(batches*size, 100)
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i < batches; i++ {
+			<-p.batches
+		}
+		close(done)
+	}()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < batches; i++ {
+		p.deliverBatch(ctx, tp, recs[i*size:(i+1)*size])
+	}
+	<-done
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(batches*size), "ns/msg")
+}
