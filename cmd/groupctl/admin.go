@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -55,6 +56,26 @@ func runList(ctx context.Context, e *env, args []string) error {
 	})
 }
 
+// openGroup parses the flags and the GROUP argument and connects to
+// ZooKeeper; the context ends after --timeout. Close the ZK and cancel.
+func openGroup(ctx context.Context, fs *flag.FlagSet, c *common, args []string) (context.Context, context.CancelFunc, *consumergroup.ZK, string, error) {
+	pos, err := parse(fs, c, args)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	group, err := groupArg(fs, pos)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	z, err := c.dial(ctx)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, "", err
+	}
+	return ctx, cancel, z, group, nil
+}
+
 // describe reads a group, with Kafka's log end offsets when Kafka can be
 // reached.
 func describe(ctx context.Context, c *common, z *consumergroup.ZK, group string) (*consumergroup.GroupDescription, error) {
@@ -72,20 +93,11 @@ func describe(ctx context.Context, c *common, z *consumergroup.ZK, group string)
 
 func runDescribe(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "describe", "GROUP")
-	pos, err := parse(fs, c, args)
+	ctx, cancel, z, group, err := openGroup(ctx, fs, c, args)
 	if err != nil {
 		return err
 	}
-	group, err := groupArg(fs, pos)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	z, err := c.dial(ctx)
-	if err != nil {
-		return err
-	}
 	defer z.Close()
 	d, derr := describe(ctx, c, z, group)
 	if d == nil {
@@ -180,20 +192,11 @@ func runLag(ctx context.Context, e *env, args []string) error {
 
 func runDelete(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "delete", "GROUP")
-	pos, err := parse(fs, c, args)
+	ctx, cancel, z, group, err := openGroup(ctx, fs, c, args)
 	if err != nil {
 		return err
 	}
-	group, err := groupArg(fs, pos)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	z, err := c.dial(ctx)
-	if err != nil {
-		return err
-	}
 	defer z.Close()
 	if err := z.DeleteGroup(ctx, group); err != nil {
 		return err

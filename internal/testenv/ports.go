@@ -36,3 +36,14 @@ func freePort() (int, error) {
 	}
 	return ports[0], nil
 }
+
+// UnusedAddr returns a loopback address nothing listens on (a port just
+// released), for tests of unreachable servers.
+func UnusedAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}
