@@ -1,0 +1,145 @@
+// Command bench measures the consumer group against franz-go and sarama on
+// an in-process kfake cluster and a real ZooKeeper, all on loopback, and
+// writes a markdown report (RESULTS.md, or RESULTS-short.md with -short).
+//
+// Three parts: throughput of one consumer reading a backlog, rebalance
+// latency of a group of 8 under steady production, and the scale of one
+// group of 50 members on 1,000 partitions (ours only). See README.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/consumergroup/consumergroup/bench/env"
+)
+
+// sizes are the sizes of one run.
+type sizes struct {
+	messages        int           // throughput: messages per run
+	tries           int           // throughput: runs of each consumer (but Checkout), the best reported
+	reps            int           // rebalance: repetitions of each scenario
+	scaleMembers    int           // scale: members
+	scalePartitions int32         // scale: partitions
+	scaleReps       int           // scale: joins and leaves measured
+	zkWindow        time.Duration // scale: window of the ZooKeeper counters
+}
+
+var (
+	full  = sizes{messages: 2_000_000, tries: 2, reps: 20, scaleMembers: 50, scalePartitions: 1000, scaleReps: 3, zkWindow: 10 * time.Second}
+	small = sizes{messages: 200_000, tries: 1, reps: 3, scaleMembers: 50, scalePartitions: 1000, scaleReps: 1, zkWindow: 3 * time.Second}
+)
+
+// bench is what every part runs against.
+type bench struct {
+	sz    sizes
+	only  []string // consumers and systems whose name contains one of these (all when empty)
+	prof  string   // throughput: CPU profile of each consumer run to prof-SIZE-INDEX
+	zk    *env.ZooKeeper
+	kafka *env.Kafka
+	rep   *report
+	start time.Time
+}
+
+// logf prints progress to stderr.
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%7.1fs] %s\n", time.Since(b.start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func main() {
+	short := flag.Bool("short", false, "small sizes (under 2 minutes); writes RESULTS-short.md")
+	only := flag.String("only", "throughput,rebalance,scale", "parts to run, comma-separated")
+	out := flag.String("out", "", "report file (default RESULTS.md, or RESULTS-short.md with -short)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file; with -only throughput, one per consumer run: FILE-SIZE-INDEX")
+	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
+	flag.Parse()
+	var filter []string
+	if *cons != "" {
+		filter = strings.Split(*cons, ",")
+	}
+	if err := run(*short, strings.Split(*only, ","), filter, *out, *cpuprofile); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(short bool, parts, consumers []string, out, cpuprofile string) (err error) {
+	b := &bench{sz: full, start: time.Now(), only: consumers}
+	if short {
+		b.sz = small
+	}
+	if out == "" {
+		out = "RESULTS.md"
+		if short {
+			out = "RESULTS-short.md"
+		}
+	}
+	if cpuprofile != "" && slices.Equal(parts, []string{"throughput"}) {
+		b.prof = cpuprofile
+	} else if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	b.logf("starting ZooKeeper")
+	if b.zk, err = env.StartZooKeeper(); err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := b.zk.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	// A second interrupt while cleaning up still kills ZooKeeper: its
+	// process gets SIGKILL when this process dies (Pdeathsig).
+	if b.kafka, err = env.StartKafka(b.zk.Addr()); err != nil {
+		return err
+	}
+	defer b.kafka.Close()
+	b.logf("ZooKeeper at %s, kfake at %v", b.zk.Addr(), b.kafka.Addrs())
+
+	mode := "full"
+	if short {
+		mode = "short (-short)"
+	}
+	b.rep = newReport(mode)
+	if slices.Contains(parts, "throughput") {
+		if err := throughput(ctx, b); err != nil {
+			return fmt.Errorf("throughput: %w", err)
+		}
+	}
+	if slices.Contains(parts, "rebalance") {
+		if err := rebalance(ctx, b); err != nil {
+			return fmt.Errorf("rebalance: %w", err)
+		}
+	}
+	if slices.Contains(parts, "scale") {
+		if err := scale(ctx, b); err != nil {
+			return fmt.Errorf("scale: %w", err)
+		}
+	}
+	text := b.rep.render(time.Since(b.start))
+	fmt.Print(text)
+	if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
+		return err
+	}
+	b.logf("wrote %s", out)
+	return nil
+}

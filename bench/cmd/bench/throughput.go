@@ -1,0 +1,496 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/consumergroup/consumergroup"
+)
+
+// tpPartitions is the partition count of the throughput topics.
+const tpPartitions = 16
+
+// counter counts messages, possibly from several goroutines, and notes
+// when the first and the last expected one arrived.
+type counter struct {
+	target int64
+	n      atomic.Int64
+	first  atomic.Int64 // unix ns
+	last   atomic.Int64
+	done   chan struct{}
+}
+
+func newCounter(target int) *counter {
+	return &counter{target: int64(target), done: make(chan struct{})}
+}
+
+// add counts k messages and reports whether the target is reached.
+func (c *counter) add(k int) bool {
+	if k == 0 {
+		return c.n.Load() >= c.target
+	}
+	v := c.n.Add(int64(k))
+	if v == int64(k) {
+		c.first.Store(time.Now().UnixNano())
+	}
+	if v >= c.target {
+		if v-int64(k) < c.target {
+			c.last.Store(time.Now().UnixNano())
+			close(c.done)
+		}
+		return true
+	}
+	return false
+}
+
+// consumer reads topic until c reaches its target, then stops.
+type consumer struct {
+	name string
+	run  func(ctx context.Context, b *bench, topic, group string, c *counter) error
+	slow bool // run once even when tries > 1
+}
+
+var consumers = []consumer{
+	{"raw franz-go (direct partitions)", runRaw, false},
+	{"ours: Stream()", runStream, false},
+	{"ours: Batches()", runBatches, false},
+	{"ours: Checkout (100 ms)", runCheckout, true},
+	{"franz-go group (cooperative-sticky)", runKgoGroup, false},
+	{"sarama ConsumerGroup", runSarama, false},
+}
+
+// tpResult is one consumer's reading of one backlog.
+type tpResult struct {
+	name    string
+	msgs    int
+	size    int
+	startup time.Duration // from the start to the first message
+	elapsed time.Duration // from the first message to the last
+	mallocs uint64        // heap allocations of the whole process, start to last
+	stalled bool          // stopped delivering before the end: msgs is what it delivered
+}
+
+// stallAfter is how long a consumer may deliver nothing before it counts as
+// stalled.
+const stallAfter = 15 * time.Second
+
+func (r tpResult) rate() float64 {
+	if r.elapsed <= 0 || r.stalled {
+		return 0
+	}
+	return float64(r.msgs) / r.elapsed.Seconds()
+}
+
+// selected reports whether the consumer named name is to run.
+func (b *bench) selected(name string) bool {
+	if len(b.only) == 0 {
+		return true
+	}
+	for _, w := range b.only {
+		if w != "" && strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func throughput(ctx context.Context, b *bench) error {
+	var sb strings.Builder
+	sb.WriteString("## 1. Throughput: one consumer reading a backlog\n\n")
+	fmt.Fprintf(&sb, "%d messages in %d partitions, produced beforehand; each consumer reads them all from the oldest "+
+		"(a fresh group each), after one unreported warm-up reading by the raw consumer. Rate from the first message to "+
+		"the last, the best of %d runs (Checkout: one run); start-up (from the start to the first message: joining, claiming) apart. "+
+		"Allocations: the process's heap allocations (runtime.MemStats.Mallocs, kfake's included) from the start "+
+		"to the last message, per message.\n\n", b.sz.messages, tpPartitions, b.sz.tries)
+	results := map[int][]tpResult{}
+	for _, size := range []int{100, 1000} {
+		topic := fmt.Sprintf("tp-%d", size)
+		b.logf("throughput: producing %d messages of %d bytes", b.sz.messages, size)
+		if err := b.kafka.CreateTopic(ctx, topic, tpPartitions); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if err := produceBacklog(ctx, b, topic, size, b.sz.messages); err != nil {
+			return err
+		}
+		b.logf("throughput: produced in %v", time.Since(t0).Round(time.Millisecond))
+		// The first reading of a fresh backlog is slower, whoever reads it
+		// (kfake and the runtime warming up): one reading unreported.
+		if _, err := measure(ctx, b, consumers[0], topic, fmt.Sprintf("tp-%d-warmup", size), size, ""); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+		for i, c := range consumers {
+			if i > 0 && !b.selected(c.name) {
+				results[size] = append(results[size], tpResult{name: c.name})
+				continue
+			}
+			tries := b.sz.tries
+			if c.slow {
+				tries = 1
+			}
+			var best tpResult
+			for try := range tries {
+				group := fmt.Sprintf("tp-%d-%d-%d", size, i, try)
+				prof := ""
+				if b.prof != "" && i > 0 {
+					prof = fmt.Sprintf("%s-%d-%d", b.prof, size, i)
+				}
+				r, err := measure(ctx, b, c, topic, group, size, prof)
+				if err != nil {
+					return fmt.Errorf("%s: %w", c.name, err)
+				}
+				if r.stalled {
+					b.logf("throughput: %-38s %5d B: STALLED after %d of %d messages", c.name, size, r.msgs, b.sz.messages)
+				} else {
+					b.logf("throughput: %-38s %5d B: %9.0f msg/s, %.2f allocs/msg, start-up %v", c.name, size, r.rate(),
+						float64(r.mallocs)/float64(r.msgs), r.startup.Round(time.Millisecond))
+				}
+				if try == 0 || (!r.stalled && (best.stalled || r.rate() > best.rate())) {
+					best = r
+				}
+			}
+			results[size] = append(results[size], best)
+		}
+		if err := b.kafka.DeleteTopic(ctx, topic); err != nil {
+			b.logf("throughput: deleting %s: %v", topic, err)
+		}
+	}
+	for _, size := range []int{100, 1000} {
+		rs := results[size]
+		raw := rs[0].rate()
+		fmt.Fprintf(&sb, "### %d-byte messages\n\n", size)
+		var rows [][]string
+		for _, r := range rs {
+			if r.stalled {
+				rows = append(rows, []string{r.name, fmt.Sprintf("stalled: delivered %d of %d, then nothing for %v", r.msgs, b.sz.messages, stallAfter),
+					"", "", "", ""})
+				continue
+			}
+			rows = append(rows, []string{r.name, fmt.Sprintf("%.0f", r.rate()),
+				fmt.Sprintf("%.1f", r.rate()*float64(size)/1e6),
+				fmt.Sprintf("%.2f", float64(r.mallocs)/float64(r.msgs)),
+				fmt.Sprintf("%.2f×", r.rate()/raw),
+				ms(r.startup)})
+		}
+		sb.WriteString(table([]string{"consumer", "msg/s", "MB/s", "allocs/msg", "vs raw", "start-up ms"}, rows))
+		sb.WriteString("\n")
+	}
+	b.rep.section(sb.String())
+
+	if len(b.only) > 0 {
+		return nil // some consumers did not run: no targets
+	}
+	// Targets, on each size.
+	for _, size := range []int{100, 1000} {
+		rs := results[size]
+		x := rs[1].rate() / rs[0].rate()
+		b.rep.target(fmt.Sprintf("Stream ≥ 0.7× raw (%d B)", size), x >= 0.7, "%.2f×", x)
+	}
+	for _, size := range []int{100, 1000} {
+		rs := results[size]
+		x := rs[2].rate() / rs[0].rate()
+		b.rep.target(fmt.Sprintf("Batches ≥ 0.95× raw (%d B)", size), x >= 0.95, "%.2f×", x)
+	}
+	for _, size := range []int{100, 1000} {
+		rs := results[size]
+		b.rep.target(fmt.Sprintf("Stream ≥ 2× sarama (%d B)", size), rs[1].rate() >= 2*rs[5].rate(), "%.2f×", rs[1].rate()/rs[5].rate())
+		b.rep.target(fmt.Sprintf("Batches ≥ 2× sarama (%d B)", size), rs[2].rate() >= 2*rs[5].rate(), "%.2f×", rs[2].rate()/rs[5].rate())
+	}
+	var extra []string
+	met := true
+	for _, size := range []int{100, 1000} {
+		rs := results[size]
+		d := float64(rs[2].mallocs)/float64(rs[2].msgs) - float64(rs[0].mallocs)/float64(rs[0].msgs)
+		extra = append(extra, fmt.Sprintf("%+.3f at %d B", d, size))
+		met = met && d < 0.05
+	}
+	b.rep.target("no allocation per message in the batch path (Batches' allocs/msg minus raw's < 0.05)", met, "%s", strings.Join(extra, ", "))
+	return nil
+}
+
+// produceBacklog writes n messages of size bytes, spread over the
+// partitions, as fast as kfake takes them.
+func produceBacklog(ctx context.Context, b *bench, topic string, size, n int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.kafka.Addrs()...), kgo.DefaultProduceTopic(topic),
+		kgo.ProducerLinger(5*time.Millisecond), kgo.ProducerBatchMaxBytes(1<<20-1024),
+		kgo.MaxBufferedRecords(100_000), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	value := make([]byte, size)
+	_, _ = rand.Read(value)
+	var failed atomic.Pointer[error]
+	for i := 0; i < n && failed.Load() == nil; i++ {
+		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.CompareAndSwap(nil, &err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return err
+	}
+	if e := failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// measure runs one consumer over the backlog.
+func measure(ctx context.Context, b *bench, c consumer, topic, group string, size int, prof string) (tpResult, error) {
+	cnt := newCounter(b.sz.messages)
+	if prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			return tpResult{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return tpResult{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- c.run(cctx, b, topic, group, cnt) }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastN, lastAt := int64(0), time.Now()
+wait:
+	for {
+		select {
+		case <-cnt.done:
+			break wait
+		case err := <-errc:
+			if err == nil {
+				err = errors.New("stopped before reading every message")
+			}
+			return tpResult{}, err
+		case <-cctx.Done():
+			return tpResult{}, cctx.Err()
+		case now := <-tick.C:
+			if n := cnt.n.Load(); n != lastN {
+				lastN, lastAt = n, now
+			} else if now.Sub(lastAt) > stallAfter {
+				// Report it and go on with the next consumer.
+				cancel()
+				select {
+				case <-errc:
+				case <-time.After(30 * time.Second):
+				}
+				return tpResult{name: c.name, msgs: int(n), size: size, stalled: true}, nil
+			}
+		}
+	}
+	runtime.ReadMemStats(&m1)
+	cancel()
+	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+		return tpResult{}, err
+	}
+	first, last := time.Unix(0, cnt.first.Load()), time.Unix(0, cnt.last.Load())
+	return tpResult{name: c.name, msgs: b.sz.messages, size: size, startup: first.Sub(start), elapsed: last.Sub(first),
+		mallocs: m1.Mallocs - m0.Mallocs}, nil
+}
+
+// kafkaOpts are the client options every franz-go consumer here shares,
+// those JoinConsumerGroup sets.
+func kafkaOpts(b *bench, more ...kgo.Opt) []kgo.Opt {
+	return append([]kgo.Opt{kgo.SeedBrokers(b.kafka.Addrs()...), kgo.FetchMaxWait(250 * time.Millisecond)}, more...)
+}
+
+// runRaw: franz-go's direct consumer on every partition, from the start.
+func runRaw(ctx context.Context, b *bench, topic, _ string, c *counter) error {
+	offsets := map[int32]kgo.Offset{}
+	for p := int32(0); p < tpPartitions; p++ {
+		offsets[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kafkaOpts(b, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		n := 0
+		fs.EachRecord(func(*kgo.Record) { n++ })
+		if c.add(n) {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+func joinOurs(ctx context.Context, b *bench, topic, group string, cfg *consumergroup.ConsumerGroupConfig) (*consumergroup.ConsumerGroup, error) {
+	if cfg == nil {
+		cfg = consumergroup.NewConsumerGroupConfig()
+	}
+	return consumergroup.JoinConsumerGroupTopics(ctx, group, []string{topic}, []string{b.zk.Addr()}, cfg)
+}
+
+// runStream: our Stream, the loop only counts. Close (at the end, or when
+// ctx ends) closes the channel.
+func runStream(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	g, err := joinOurs(ctx, b, topic, group, nil)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { g.Close() })
+	defer stop()
+	defer g.Close()
+	for range g.Stream() {
+		if c.add(1) {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// runBatches: our Batches, the loop only counts.
+func runBatches(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	g, err := joinOurs(ctx, b, topic, group, nil)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { g.Close() })
+	defer stop()
+	defer g.Close()
+	for bt := range g.Batches() {
+		if c.add(len(bt.Events)) {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// runCheckout: our Checkout, CheckoutInterval 100 ms, the callback Fetches
+// into a buffered channel that another goroutine counts.
+func runCheckout(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	cfg := consumergroup.NewConsumerGroupConfig()
+	cfg.CheckoutInterval = 100 * time.Millisecond
+	g, err := joinOurs(ctx, b, topic, group, cfg)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	events := make(chan *consumergroup.ConsumerEvent, 4096)
+	stopper := make(chan bool)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range events {
+			if c.add(1) {
+				close(stopper)
+				for range events { // let Fetch finish
+				}
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(events)
+		wg.Wait()
+	}()
+	for ctx.Err() == nil {
+		select {
+		case <-c.done:
+			return nil
+		default:
+		}
+		err := g.Checkout(func(pc *consumergroup.PartitionConsumer) error {
+			return pc.Fetch(events, 100*time.Millisecond, stopper)
+		})
+		switch {
+		case errors.Is(err, consumergroup.NoCheckout):
+			time.Sleep(time.Millisecond)
+		case err != nil:
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// runKgoGroup: franz-go's group consumer, cooperative-sticky, against
+// kfake's coordinator.
+func runKgoGroup(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	cl, err := kgo.NewClient(kafkaOpts(b, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()))...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		n := 0
+		fs.EachRecord(func(*kgo.Record) { n++ })
+		if c.add(n) {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// saramaVersion is the protocol version sarama speaks to kfake.
+var saramaVersion = sarama.V2_8_0_0
+
+// runSarama: sarama's ConsumerGroup with a handler that counts and marks.
+func runSarama(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	cfg := sarama.NewConfig()
+	cfg.Version = saramaVersion
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Consumer.MaxWaitTime = 250 * time.Millisecond
+	cg, err := sarama.NewConsumerGroup(b.kafka.Addrs(), group, cfg)
+	if err != nil {
+		return err
+	}
+	defer cg.Close()
+	h := saramaCounter{c}
+	for ctx.Err() == nil {
+		if err := cg.Consume(ctx, []string{topic}, h); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+type saramaCounter struct{ c *counter }
+
+func (saramaCounter) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (saramaCounter) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+func (h saramaCounter) ConsumeClaim(s sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	for {
+		select {
+		case msg, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			s.MarkMessage(msg, "")
+			h.c.add(1)
+		case <-s.Context().Done():
+			return nil
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package env
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Kafka is an in-process kfake cluster whose brokers and topics are
+// registered in ZooKeeper as Kafka brokers in ZooKeeper mode register them:
+// /brokers/ids/<id> (ephemeral, v4 JSON with endpoints) and
+// /brokers/topics/<topic> ({"version":1,"partitions":{"0":[0],...}}). The
+// library reads nothing else there: broker addresses and partition counts.
+type Kafka struct {
+	cluster *kfake.Cluster
+	addrs   []string
+	client  *kgo.Client
+	admin   *kadm.Client
+	zk      *zk.Conn
+}
+
+// StartKafka starts a kfake cluster with opts (plus a group session
+// timeout floor low enough for short sessions) and registers its brokers in
+// the ZooKeeper at zkAddr.
+func StartKafka(zkAddr string, opts ...kfake.Opt) (*Kafka, error) {
+	opts = append([]kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond)}, opts...)
+	cluster, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("env: starting kfake: %w", err)
+	}
+	k := &Kafka{cluster: cluster, addrs: cluster.ListenAddrs()}
+	if k.client, err = kgo.NewClient(kgo.SeedBrokers(k.addrs...)); err != nil {
+		cluster.Close()
+		return nil, err
+	}
+	k.admin = kadm.NewClient(k.client)
+	if k.zk, err = Connect(zkAddr, 10*time.Second, 10*time.Second); err != nil {
+		k.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	brokers, err := k.admin.BrokerMetadata(ctx)
+	if err != nil {
+		k.Close()
+		return nil, fmt.Errorf("env: kfake metadata: %w", err)
+	}
+	for _, b := range brokers.Brokers {
+		hp := net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port)))
+		data, _ := json.Marshal(map[string]any{
+			"listener_security_protocol_map": map[string]string{"PLAINTEXT": "PLAINTEXT"},
+			"endpoints":                      []string{"PLAINTEXT://" + hp},
+			"jmx_port":                       -1,
+			"host":                           b.Host,
+			"timestamp":                      strconv.FormatInt(time.Now().UnixMilli(), 10),
+			"port":                           b.Port,
+			"version":                        4,
+		})
+		if err := k.create("/brokers/ids/"+strconv.Itoa(int(b.NodeID)), data, zk.FlagEphemeral); err != nil {
+			k.Close()
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// create creates path (and its missing parents, persistent and empty).
+func (k *Kafka) create(path string, data []byte, flags int32) error {
+	for i := 1; i < len(path); i++ {
+		if path[i] == '/' {
+			if _, err := k.zk.Create(path[:i], nil, 0, zk.WorldACL(zk.PermAll)); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+				return fmt.Errorf("env: creating %s: %w", path[:i], err)
+			}
+		}
+	}
+	if _, err := k.zk.Create(path, data, flags, zk.WorldACL(zk.PermAll)); err != nil {
+		return fmt.Errorf("env: creating %s: %w", path, err)
+	}
+	return nil
+}
+
+// Addrs returns the brokers' addresses.
+func (k *Kafka) Addrs() []string { return k.addrs }
+
+// CreateTopic creates topic in the cluster (unless it exists, e.g. from
+// kfake.SeedTopics) and registers it in ZooKeeper.
+func (k *Kafka) CreateTopic(ctx context.Context, topic string, partitions int32) error {
+	if _, err := k.admin.CreateTopic(ctx, partitions, 1, nil, topic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("env: creating topic %s: %w", topic, err)
+	}
+	var details kadm.TopicDetail
+	for {
+		ts, err := k.admin.ListTopics(ctx, topic)
+		if err != nil {
+			return err
+		}
+		details = ts[topic]
+		if details.Err == nil && int32(len(details.Partitions)) == partitions {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("env: topic %s not in metadata: %w", topic, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	parts := make(map[string][]int32, partitions)
+	for p, d := range details.Partitions {
+		replicas := d.Replicas
+		if len(replicas) == 0 {
+			replicas = []int32{d.Leader}
+		}
+		parts[strconv.Itoa(int(p))] = replicas
+	}
+	data, _ := json.Marshal(map[string]any{"version": 1, "partitions": parts})
+	return k.create("/brokers/topics/"+topic, data, 0)
+}
+
+// DeleteTopic deletes topic from the cluster (freeing its data) and from
+// ZooKeeper.
+func (k *Kafka) DeleteTopic(ctx context.Context, topic string) error {
+	if _, err := k.admin.DeleteTopics(ctx, topic); err != nil {
+		return err
+	}
+	return k.zk.Delete("/brokers/topics/"+topic, -1)
+}
+
+// Close stops the cluster and the ZooKeeper session (the broker
+// registrations go with it).
+func (k *Kafka) Close() {
+	if k.zk != nil {
+		k.zk.Close()
+	}
+	if k.client != nil {
+		k.client.Close()
+	}
+	k.cluster.Close()
+}
