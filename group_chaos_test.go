@@ -85,7 +85,6 @@ func TestGroupChaos(t *testing.T) {
 	}
 
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if len(l.overlaps) > 0 {
 		t.Errorf("partitions processed by two members at once: %v", l.overlaps[:min(10, len(l.overlaps))])
 	}
@@ -127,7 +126,6 @@ func TestGroupChaos(t *testing.T) {
 		l.processed, missing, inWindow, window, len(committedAtCrash))
 	l.mu.Unlock()
 	checkClean(t, c, "g", l)
-	l.mu.Lock()
 }
 
 // waitGone waits until member id's registration is gone from group.

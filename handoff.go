@@ -195,7 +195,7 @@ func (m *member) started(batch []claimResult) error {
 		}
 		if cancel == nil || !mine[r.tp] {
 			// Claimed for a generation that has passed: let go of it.
-			if err := g.zk.Release(m.ctx, g.name, r.tp.Topic, r.tp.Partition, m.id); err != nil {
+			if err := m.release(r.tp); err != nil {
 				return err
 			}
 			continue
@@ -212,7 +212,9 @@ func (m *member) started(batch []claimResult) error {
 		// Could not read offsets: give the partitions back; the leader's
 		// assignment still names this member, so apply claims them again.
 		for _, tp := range tps {
-			g.zk.Release(m.ctx, g.name, tp.Topic, tp.Partition, m.id)
+			if rerr := m.release(tp); rerr != nil {
+				g.log.Warn("releasing after a failed start", "partition", tp, "err", rerr)
+			}
 		}
 		return err
 	}
@@ -237,6 +239,15 @@ func (m *member) started(batch []claimResult) error {
 	g.log.Debug("claimed", "id", m.id, "partitions", tps)
 	m.maybeDone()
 	return nil
+}
+
+// release lets go of a claimed partition this member does not hold, even
+// when Close is under way (Close cancels m.ctx; the session's end still
+// stops it, and takes the claim with it).
+func (m *member) release(tp TopicPartition) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), m.g.cfg.ZookeeperTimeout)
+	defer cancel()
+	return m.g.zk.Release(ctx, m.g.name, tp.Topic, tp.Partition, m.id)
 }
 
 // start is where a partition starts, and whether it had no committed offset
