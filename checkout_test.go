@@ -61,11 +61,33 @@ func TestCheckoutRotates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A few more turns, with nothing left to read: the rotation goes on.
+	for range 3 * parts {
+		if err := g.Checkout(func(pc *cg.PartitionConsumer) error {
+			order = append(order, pc.Partition())
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if len(seen) != parts || total(seen) != 400 {
 		t.Fatalf("consumed %v, want 100 of each of %d partitions, each once", seen, parts)
 	}
-	// Rotation: four consecutive checkouts name four different partitions.
-	for i := 0; i+parts <= len(order); i++ {
+	// Rotation: once the member holds every partition (claims arrive one by
+	// one at the start), four consecutive checkouts name four different
+	// partitions.
+	start, seenAll := 0, map[int32]bool{}
+	for i, p := range order {
+		seenAll[p] = true
+		if len(seenAll) == parts {
+			start = i + 1
+			break
+		}
+	}
+	if len(order)-start < 2*parts {
+		t.Fatalf("too few checkouts after the member held every partition to judge rotation: %v", order)
+	}
+	for i := start; i+parts <= len(order); i++ {
 		distinct := map[int32]bool{}
 		for _, p := range order[i : i+parts] {
 			distinct[p] = true
