@@ -156,10 +156,12 @@ func (p *pump) runCheckout(ctx context.Context) {
 				pause[fp.Topic] = append(pause[fp.Topic], fp.Partition)
 			}
 		})
-		p.mu.Unlock()
 		if len(pause) > 0 {
+			// Under p.mu, so that take cannot resume a partition before
+			// this pause lands (and then never resume it).
 			p.g.client.PauseFetchPartitions(pause)
 		}
+		p.mu.Unlock()
 		select {
 		case p.wake <- struct{}{}:
 		default:
@@ -264,6 +266,7 @@ func (p *pump) checkin(ps *pstate, commit bool) (int64, bool) {
 		ps.addedAt = p.polls
 		cl := p.g.client
 		cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+		cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}}) // a pause outlives removal
 		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(ps.processed)}})
 	}
 	return 0, false

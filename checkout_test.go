@@ -111,3 +111,48 @@ func total(m map[int32]int) int {
 	}
 	return n
 }
+
+// TestCheckoutDiscardWhilePaused is the regression test of a stall: a
+// DiscardCommit on a partition whose fetching was paused (its queue full)
+// rewound it but left franz-go's pause in place, and nothing of it came
+// again.
+func TestCheckoutDiscardWhilePaused(t *testing.T) {
+	c := startCluster(t, map[string]int32{"t": 1})
+	c.produce("t", 1, 20000) // more than a queue holds: fetching pauses
+	cfg := groupConfig()
+	cfg.CheckoutInterval = 200 * time.Millisecond
+	g, err := cg.NewConsumerGroup(newClient(t, c), dialZK(t, c.chroot), "g", "t", nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	got, discarded := 0, false
+	deadline := time.Now().Add(testTimeout)
+	for got < 20000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed %d of 20000 messages", got)
+		}
+		err := g.Checkout(func(pc *cg.PartitionConsumer) error {
+			ch := make(chan *cg.ConsumerEvent, 20000)
+			if err := pc.Fetch(ch, 100*time.Millisecond, nil); err != nil {
+				return err
+			}
+			if !discarded && len(ch) > 0 {
+				discarded = true
+				return cg.DiscardCommit
+			}
+			got += len(ch)
+			return nil
+		})
+		if errors.Is(err, cg.NoCheckout) {
+			time.Sleep(10 * time.Millisecond) // nothing claimed yet: call again, as documented
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got != 20000 {
+		t.Fatalf("consumed %d messages, want 20000 exactly once", got)
+	}
+}

@@ -101,6 +101,9 @@ func (p *pump) add(tp TopicPartition, offset int64) {
 	case p.wake <- struct{}{}:
 	default:
 	}
+	// franz-go keeps a pause across removal: a partition paused in an
+	// earlier holding (checkout) would never be fetched again.
+	p.g.client.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
 	p.g.client.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(offset)}})
 }
 
