@@ -37,8 +37,7 @@ type pstate struct {
 // The pump goroutine is the only sender on the output channels; Close closes
 // them after it has returned.
 type pump struct {
-	g    *ConsumerGroup
-	mode chan int // receives the mode once; see choose
+	g *ConsumerGroup
 
 	mu       sync.Mutex
 	cond     *sync.Cond // on mu: offering or inflight changed
@@ -60,7 +59,6 @@ type pump struct {
 func newPump(g *ConsumerGroup) *pump {
 	p := &pump{
 		g:       g,
-		mode:    make(chan int, 1),
 		parts:   make(map[TopicPartition]*pstate),
 		changed: make(chan struct{}),
 		stream:  make(chan *ConsumerEvent),
@@ -78,14 +76,13 @@ func (p *pump) choose(m int) bool {
 	defer p.mu.Unlock()
 	if p.modeVal == modeNone {
 		p.modeVal = m
-		p.mode <- m
 		p.g.wg.Add(1)
 		go func() {
 			defer p.g.wg.Done()
 			if m == modeCheckout {
 				p.runCheckout(p.g.ctx)
 			} else {
-				p.run(p.g.ctx)
+				p.run(p.g.ctx, m)
 			}
 		}()
 	}
@@ -208,8 +205,7 @@ func (p *pump) closeOutputs() {
 // run polls and delivers until ctx ends. Once ctx ends it delivers nothing
 // more: a record is never skipped for a later one of the same partition to
 // be delivered.
-func (p *pump) run(ctx context.Context) {
-	mode := <-p.mode
+func (p *pump) run(ctx context.Context, mode int) {
 	defer func() {
 		p.mu.Lock()
 		p.offering = nil
