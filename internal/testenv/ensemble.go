@@ -29,6 +29,17 @@ func StartEnsemble(n int, opts ...Option) (*Ensemble, error) {
 	if err := Installed(); err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		e, err := startEnsemble(cfg, n)
+		if errors.Is(err, errPortTaken) && attempt < startAttempts {
+			continue // drawn again: another process bound a port first
+		}
+		return e, err
+	}
+}
+
+// startEnsemble makes one attempt of StartEnsemble.
+func startEnsemble(cfg config, n int) (*Ensemble, error) {
 	// Each server needs a client port, a peer port and an election port.
 	ports, err := freePorts(3 * n)
 	if err != nil {

@@ -82,6 +82,17 @@ func StartZooKeeper(opts ...Option) (*ZooKeeper, error) {
 	if err := Installed(); err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		z, err := startStandalone(cfg)
+		if errors.Is(err, errPortTaken) && attempt < startAttempts {
+			continue // drawn again: another process bound the port first
+		}
+		return z, err
+	}
+}
+
+// startStandalone makes one attempt of StartZooKeeper.
+func startStandalone(cfg config) (*ZooKeeper, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -285,14 +296,32 @@ func (z *ZooKeeper) waitReadyLocked() error {
 		}
 		select {
 		case <-z.proc.done:
-			return errorf("%s exited before serving: %v\n%s", z.name, z.proc.exitError(), z.proc.out.describe())
+			err := errorf("%s exited before serving: %v\n%s", z.name, z.proc.exitError(), z.proc.out.describe())
+			return z.portTaken(err)
 		case <-ticker.C:
 		}
 	}
 	killErr := z.proc.kill()
 	err := errorf("%s not serving after %v: last probe: %v\n%s", z.name, z.cfg.startTimeout, last, z.proc.out.describe())
-	return errors.Join(err, killErr)
+	return z.portTaken(errors.Join(err, killErr))
 }
+
+// errPortTaken marks a start that failed because another process bound one
+// of the server's ports between our check and the server's bind.
+var errPortTaken = errors.New("testenv: a port was taken by another process")
+
+// portTaken wraps err with errPortTaken when the server's output reports a
+// failed bind.
+func (z *ZooKeeper) portTaken(err error) error {
+	if strings.Contains(z.proc.out.lastLines(200), "Address already in use") {
+		return fmt.Errorf("%w: %w", errPortTaken, err)
+	}
+	return err
+}
+
+// startAttempts is how many times a fresh server or ensemble is started on
+// newly drawn ports when another process took one of them.
+const startAttempts = 4
 
 // probe returns nil when the server answers ruok with imok and reports a
 // serving state in mntr.
