@@ -124,8 +124,9 @@ func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error 
 // the partitions whose queue is full.
 func (p *pump) runCheckout(ctx context.Context) {
 	for ctx.Err() == nil {
-		seq := p.nextPoll()
-		fetches := p.g.client.PollRecords(ctx, 10000)
+		seq, pctx, cancel := p.nextPoll(ctx)
+		fetches := p.g.client.PollRecords(pctx, 10000)
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}

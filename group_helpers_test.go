@@ -239,7 +239,29 @@ func (l *ledger) waitProcessed(t *testing.T, n int) {
 		select {
 		case <-ch:
 		case <-deadline:
-			t.Fatalf("processed %d distinct messages of %d", got, n)
+			l.mu.Lock()
+			var missing []int
+			for seq := 0; seq < n && len(missing) < 10; seq++ {
+				if l.count[seq] == 0 {
+					missing = append(missing, seq)
+				}
+			}
+			var dups []string
+			for seq, c := range l.count {
+				if c > 1 {
+					dups = append(dups, fmt.Sprintf("%d×%d@%v by %v", seq, c, l.where[seq], l.by[seq]))
+				}
+			}
+			near := map[string]int{}
+			for seq, loc := range l.where {
+				for _, m := range missing {
+					if loc.tp.Partition == int32(m%8) && loc.off >= int64(m/8)-3 && loc.off <= int64(m/8)+3 {
+						near[fmt.Sprintf("%d@%d", loc.tp.Partition, loc.off)] = seq
+					}
+				}
+			}
+			l.mu.Unlock()
+			t.Fatalf("processed %d distinct messages of %d; missing (first ten) %v; dups %v; near %v", got, n, missing, dups, near)
 		}
 	}
 }

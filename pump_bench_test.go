@@ -26,7 +26,8 @@ func benchRecords(n int, size int) []*kgo.Record {
 	return recs
 }
 
-// BenchmarkStreamHandoff: one message from the pump to a Stream reader.
+// BenchmarkStreamHandoff: one message from the pump to a Stream reader,
+// fetched in slices of 500 records.
 func BenchmarkStreamHandoff(b *testing.B) {
 	p, tp := benchPump(b)
 	recs := benchRecords(b.N, 100)
@@ -44,8 +45,9 @@ func BenchmarkStreamHandoff(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	for _, r := range recs {
-		p.deliverOne(ctx, tp, r)
+	// As franz-go hands them over: a slice of records per partition.
+	for i := 0; i < len(recs); i += 500 {
+		p.deliverStream(ctx, tp, recs[i:min(i+500, len(recs))])
 	}
 	<-done
 }
