@@ -29,13 +29,7 @@ func StartEnsemble(n int, opts ...Option) (*Ensemble, error) {
 	if err := Installed(); err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
-		e, err := startEnsemble(cfg, n)
-		if errors.Is(err, errPortTaken) && attempt < startAttempts {
-			continue // drawn again: another process bound a port first
-		}
-		return e, err
-	}
+	return onFreshPorts(func() (*Ensemble, error) { return startEnsemble(cfg, n) })
 }
 
 // startEnsemble makes one attempt of StartEnsemble.

@@ -82,13 +82,7 @@ func StartZooKeeper(opts ...Option) (*ZooKeeper, error) {
 	if err := Installed(); err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
-		z, err := startStandalone(cfg)
-		if errors.Is(err, errPortTaken) && attempt < startAttempts {
-			continue // drawn again: another process bound the port first
-		}
-		return z, err
-	}
+	return onFreshPorts(func() (*ZooKeeper, error) { return startStandalone(cfg) })
 }
 
 // startStandalone makes one attempt of StartZooKeeper.
@@ -322,6 +316,18 @@ func (z *ZooKeeper) portTaken(err error) error {
 // startAttempts is how many times a fresh server or ensemble is started on
 // newly drawn ports when another process took one of them.
 const startAttempts = 4
+
+// onFreshPorts runs start, which draws its own ports, again while it fails
+// because another process bound one of them first, at most startAttempts
+// times.
+func onFreshPorts[T any](start func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := start()
+		if !errors.Is(err, errPortTaken) || attempt == startAttempts {
+			return v, err
+		}
+	}
+}
 
 // probe returns nil when the server answers ruok with imok and reports a
 // serving state in mntr.

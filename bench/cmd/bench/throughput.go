@@ -329,15 +329,7 @@ func runRaw(ctx context.Context, b *bench, topic, _ string, c *counter) error {
 		return err
 	}
 	defer cl.Close()
-	for ctx.Err() == nil {
-		fs := cl.PollFetches(ctx)
-		n := 0
-		fs.EachRecord(func(*kgo.Record) { n++ })
-		if c.add(n) {
-			return nil
-		}
-	}
-	return ctx.Err()
+	return countPolled(ctx, cl, c)
 }
 
 func joinOurs(ctx context.Context, b *bench, topic, group string, cfg *consumergroup.ConsumerGroupConfig) (*consumergroup.ConsumerGroup, error) {
@@ -432,6 +424,18 @@ func runCheckout(ctx context.Context, b *bench, topic, group string, c *counter)
 
 // runKgoGroup: franz-go's group consumer, cooperative-sticky, against
 // kfake's coordinator.
+// countPolled polls cl and counts the records until c reaches its target.
+func countPolled(ctx context.Context, cl *kgo.Client, c *counter) error {
+	for ctx.Err() == nil {
+		n := 0
+		cl.PollFetches(ctx).EachRecord(func(*kgo.Record) { n++ })
+		if c.add(n) {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
 func runKgoGroup(ctx context.Context, b *bench, topic, group string, c *counter) error {
 	cl, err := kgo.NewClient(kafkaOpts(b, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()))...)
@@ -439,15 +443,7 @@ func runKgoGroup(ctx context.Context, b *bench, topic, group string, c *counter)
 		return err
 	}
 	defer cl.Close()
-	for ctx.Err() == nil {
-		fs := cl.PollFetches(ctx)
-		n := 0
-		fs.EachRecord(func(*kgo.Record) { n++ })
-		if c.add(n) {
-			return nil
-		}
-	}
-	return ctx.Err()
+	return countPolled(ctx, cl, c)
 }
 
 // saramaVersion is the protocol version sarama speaks to kfake.

@@ -53,6 +53,11 @@ func (t *tracker) deliver(m int, p int32, now time.Time) {
 func (t *tracker) resetGaps() time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.takeGapsLocked()
+}
+
+// takeGapsLocked returns the longest gap of any partition and zeroes them.
+func (t *tracker) takeGapsLocked() time.Duration {
 	var longest time.Duration
 	for i := range t.parts {
 		longest = max(longest, t.parts[i].maxGap)
@@ -67,10 +72,8 @@ func (t *tracker) resetGaps() time.Duration {
 func (t *tracker) startEvent(now time.Time, dead ...int) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var longest time.Duration
+	longest := t.takeGapsLocked()
 	for i := range t.parts {
-		longest = max(longest, t.parts[i].maxGap)
-		t.parts[i].maxGap = 0
 		t.parts[i].first = map[int]time.Time{}
 	}
 	for _, m := range dead {
