@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // TestGroupChaos: 4 members on 32 partitions consume 50,000
@@ -19,12 +20,16 @@ func TestGroupChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	const topic = "chaos"
-	c := startCluster(t, map[string]int32{topic: 32})
+	forEachKind(t, testGroupChaos)
+}
+
+func testGroupChaos(t *testing.T, kind testenv.Kind) {
+	c := startClusterKind(t, kind, map[string]int32{"chaos": 32})
+	topic, group := c.topic("chaos"), c.group("g")
 	l := newLedger()
 	cfg := groupConfig()
 	join := func(name string, proxy bool) *testMember {
-		return c.join(name, "g", []string{topic}, cfg, proxy, l.handle)
+		return c.join(name, group, []string{topic}, cfg, proxy, l.handle)
 	}
 	watcher := dialZK(t, c.chroot)
 
@@ -55,7 +60,7 @@ func TestGroupChaos(t *testing.T) {
 	// now bounds what may be delivered twice.
 	committedAtCrash := map[cg.TopicPartition]int64{}
 	for _, tp := range held {
-		off, err := watcher.Offset(testCtx(t), "g", tp.Topic, tp.Partition)
+		off, err := watcher.Offset(testCtx(t), group, tp.Topic, tp.Partition)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +79,7 @@ func TestGroupChaos(t *testing.T) {
 	if err := c.kafka.AddPartitions(testCtx(t), topic, 40); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, watcher, "g", oldID)
+	waitGone(t, watcher, group, oldID)
 	crashy.proxy.Restore()
 	e := join("e", false)
 	c.produce(topic, 40, 10000)
@@ -125,7 +130,7 @@ func TestGroupChaos(t *testing.T) {
 	t.Logf("produced 50000, processed %d distinct, lost %d, duplicates %d (crash window %d messages over %d partitions)",
 		l.processed, missing, inWindow, window, len(committedAtCrash))
 	l.mu.Unlock()
-	checkClean(t, c, "g", l)
+	checkClean(t, c, group, l)
 }
 
 // waitGone waits until member id's registration is gone from group.

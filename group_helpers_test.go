@@ -2,12 +2,14 @@ package consumergroup_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,15 +19,18 @@ import (
 	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
-// cluster is a Kafka registered in the shared ZooKeeper under a chroot of
-// the test's.
+// cluster is the Kafka a test runs against, and the ZooKeeper chroot its
+// groups live under: a kfake of the test's own registered under a chroot
+// of the test's, or a shared real broker (see startClusterKind).
 type cluster struct {
 	t        *testing.T
-	servers  []string // ZooKeeper; the shared one when nil
-	chroot   string
-	kafka    *testenv.Kafka
+	kind     testenv.Kind
+	servers  []string // ZooKeeper
+	chroot   string   // the groups' chroot
+	kafka    testenv.Cluster
 	producer *kgo.Client
-	seq      int // next sequence number to produce
+	seq      int    // next sequence number to produce
+	suffix   string // makes topic and group names unique on a shared cluster; "" on kfake
 }
 
 func startCluster(t *testing.T, topics map[string]int32) *cluster {
@@ -42,14 +47,77 @@ func startClusterOn(t *testing.T, servers []string, topics map[string]int32) *cl
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { kafka.Close() })
+	return newCluster(t, testenv.KindKfake, servers, chroot, kafka, "")
+}
+
+// forEachKind runs scenario as a subtest on every kind of Kafka cluster
+// (testenv.KafkaKinds): kfake, Apache Kafka 3.9 in ZooKeeper mode, Apache
+// Kafka 4 (KRaft). A kind whose jars are not installed is skipped with the
+// reason.
+func forEachKind(t *testing.T, scenario func(t *testing.T, kind testenv.Kind)) {
+	for _, kind := range testenv.KafkaKinds() {
+		t.Run(string(kind), func(t *testing.T) { scenario(t, kind) })
+	}
+}
+
+var nameSeq atomic.Int64
+
+// startClusterKind returns a cluster of kind with topics (base names: the
+// test reaches them through c.topic) created. kfake is the test's own, as
+// in startCluster; a real broker is the package's shared one, so topics and
+// groups get names of the test's own. A 3.9 broker registers itself in
+// ZooKeeper: groups live under its chroot, where the group sees the
+// broker's own /brokers writes. A KRaft broker registers nowhere: groups
+// live under a chroot of the test's and read partition counts from Kafka.
+func startClusterKind(t *testing.T, kind testenv.Kind, topics map[string]int32) *cluster {
+	t.Helper()
+	servers := testenv.ZooKeeperAddrs(t)
+	if kind == testenv.KindKfake {
+		return startClusterOn(t, servers, topics)
+	}
+	kafka, err := testenv.SharedCluster(kind)
+	if errors.Is(err, testenv.ErrKafkaNotInstalled) {
+		t.Skipf("%s: %v", kind, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	chroot, registered := kafka.Registration()
+	if !registered {
+		chroot = testenv.Chroot(t)
+	}
+	suffix := fmt.Sprintf(".%s-%d", strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()), nameSeq.Add(1))
+	c := newCluster(t, kind, servers, chroot, kafka, suffix)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for base, n := range topics {
+		if err := kafka.CreateTopic(ctx, c.topic(base), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// newCluster adds the producer.
+func newCluster(t *testing.T, kind testenv.Kind, servers []string, chroot string, kafka testenv.Cluster, suffix string) *cluster {
+	t.Helper()
 	producer, err := kgo.NewClient(kgo.SeedBrokers(kafka.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(time.Millisecond), kgo.MetadataMinAge(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(producer.Close)
-	return &cluster{t: t, servers: servers, chroot: chroot, kafka: kafka, producer: producer}
+	return &cluster{t: t, kind: kind, servers: servers, chroot: chroot, kafka: kafka, producer: producer, suffix: suffix}
 }
+
+// topic returns the cluster's name for the test's topic base.
+func (c *cluster) topic(base string) string { return base + c.suffix }
+
+// group returns the cluster's name for the test's group base.
+func (c *cluster) group(base string) string { return base + c.suffix }
+
+// real reports whether the cluster is a real Kafka.
+func (c *cluster) real() bool { return c.kind != testenv.KindKfake }
 
 // produce writes n sequence-numbered messages spread over partitions
 // 0..partitions-1 of topic; the value is the sequence number.

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -48,6 +49,11 @@ const leakCheckTimeout = 5 * time.Second
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 func Main(m M) {
 	code := m.Run()
+	// The brokers first: a 3.9 broker shuts down through ZooKeeper.
+	if err := stopSharedKafka(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
 	if err := stopShared(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		code = 1
@@ -169,4 +175,97 @@ var notZnodeChar = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 func Chroot(t TB) string {
 	name := notZnodeChar.ReplaceAllString(t.Name(), "_")
 	return fmt.Sprintf("/t/%s-%d", name, chrootSeq.Add(1))
+}
+
+// sharedKafka holds the package's real clusters, started at first use by
+// SharedCluster and stopped by Main.
+var sharedKafka struct {
+	mu       sync.Mutex // guards the fields below; held while starting
+	ended    bool       // Main stopped them: nothing may start again
+	clusters map[Kind]Cluster
+	errs     map[Kind]error
+}
+
+// Chroot39 is where the shared Kafka 3.9 broker registers in the shared
+// ZooKeeper: tests on it keep their groups under this chroot, with names
+// of their own.
+const Chroot39 = "/kafka-3.9"
+
+// SharedCluster returns the package's shared real cluster of kind,
+// starting it at first use (Main stops it): a KindKafka39 broker
+// registered in the shared ZooKeeper under Chroot39, a KindKafka4 KRaft
+// node, or, for KindExternal, the cluster CONSUMERGROUP_TEST_KAFKA names.
+// The error wraps ErrKafkaNotInstalled when the kind's jars are missing:
+// skip the test with it. Tests on a shared cluster must use topic and
+// group names of their own.
+func SharedCluster(kind Kind) (Cluster, error) {
+	sharedKafka.mu.Lock()
+	defer sharedKafka.mu.Unlock()
+	if sharedKafka.ended {
+		return nil, errorf("SharedCluster(%s) called after the tests ended", kind)
+	}
+	if c, ok := sharedKafka.clusters[kind]; ok {
+		return c, nil
+	}
+	if err, ok := sharedKafka.errs[kind]; ok {
+		return nil, err
+	}
+	c, err := startSharedCluster(kind)
+	if err != nil {
+		if sharedKafka.errs == nil {
+			sharedKafka.errs = make(map[Kind]error)
+		}
+		sharedKafka.errs[kind] = err
+		return nil, err
+	}
+	if sharedKafka.clusters == nil {
+		sharedKafka.clusters = make(map[Kind]Cluster)
+	}
+	sharedKafka.clusters[kind] = c
+	return c, nil
+}
+
+// startSharedCluster starts (or dials) the shared cluster of kind.
+func startSharedCluster(kind Kind) (Cluster, error) {
+	switch kind {
+	case KindExternal:
+		addrs := externalAddrs()
+		if len(addrs) == 0 {
+			return nil, errorf("%s is not set", EnvKafka)
+		}
+		return DialExternal(addrs)
+	case KindKafka39:
+		if _, _, err := ApacheInstalled(kind); err != nil {
+			return nil, err
+		}
+		shared.mu.Lock()
+		if !shared.started {
+			shared.started = true
+			startShared()
+		}
+		zk, err := append([]string(nil), shared.addrs...), shared.err
+		shared.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		return StartApache(kind, zk, Chroot39)
+	case KindKafka4:
+		return StartApache(kind, nil, "")
+	}
+	return nil, errorf("no shared cluster of kind %q (want %s, %s or %s)", kind, KindKafka39, KindKafka4, KindExternal)
+}
+
+// stopSharedKafka stops the clusters SharedCluster started.
+func stopSharedKafka() error {
+	sharedKafka.mu.Lock()
+	defer sharedKafka.mu.Unlock()
+	sharedKafka.ended = true
+	var errs []error
+	for _, c := range sharedKafka.clusters {
+		if cl, ok := c.(interface{ Close() error }); ok {
+			errs = append(errs, cl.Close())
+		}
+	}
+	sharedKafka.clusters = nil
+	return errors.Join(errs...)
 }

@@ -1,0 +1,465 @@
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Kind names a kind of Kafka cluster the tests, the demo and the
+// benchmarks run against.
+type Kind string
+
+// The kinds of Kafka cluster.
+const (
+	// KindKfake is franz-go's in-process fake broker (StartKafka),
+	// registered in ZooKeeper by this package.
+	KindKfake Kind = "kfake"
+	// KindKafka39 is Apache Kafka 3.9 in ZooKeeper mode: it registers
+	// itself under /brokers in ZooKeeper, as production ZooKeeper-era
+	// clusters do.
+	KindKafka39 Kind = "kafka-3.9"
+	// KindKafka4 is Apache Kafka 4.x, one KRaft node (broker and
+	// controller): nothing in ZooKeeper.
+	KindKafka4 Kind = "kafka-4"
+	// KindExternal is the cluster that CONSUMERGROUP_TEST_KAFKA names:
+	// treated as a cluster without ZooKeeper registration.
+	KindExternal Kind = "external"
+)
+
+// ApacheKinds are the kinds of real Apache Kafka broker StartApache runs.
+var ApacheKinds = []Kind{KindKafka39, KindKafka4}
+
+// Environment variables of the real brokers.
+const (
+	// EnvKafka points the tests at an existing cluster (host:port[,...])
+	// instead of the brokers this package starts.
+	EnvKafka = "CONSUMERGROUP_TEST_KAFKA"
+	// EnvKafkaCache overrides where scripts/ensure-kafka.sh puts the jars.
+	EnvKafkaCache = "CONSUMERGROUP_KAFKA_CACHE"
+	// envKafkaLog, set to 1, makes the brokers print their log to stderr.
+	envKafkaLog = "CONSUMERGROUP_KAFKA_LOG"
+)
+
+// Settings of the real brokers.
+const (
+	// apacheStartTimeout bounds a broker's start: a JVM, storage
+	// recovery and, on 2 busy cores, a slow first metadata answer.
+	apacheStartTimeout = 90 * time.Second
+	// apacheZKSession is a 3.9 broker's ZooKeeper session timeout: after
+	// a kill, its registration lingers this long.
+	apacheZKSession = 3 * time.Second
+	// apacheReadyPoll is how often a starting broker is asked for metadata.
+	apacheReadyPoll = 200 * time.Millisecond
+)
+
+// ErrKafkaNotInstalled is returned (wrapped, saying which) when a real
+// broker's jars are not in the cache.
+var ErrKafkaNotInstalled = errors.New("apache Kafka is not installed")
+
+// KafkaCache returns the directory scripts/ensure-kafka.sh fills: one
+// directory per kind, with lib/ and VERSION, or UNAVAILABLE saying why not.
+func KafkaCache() string {
+	if d := os.Getenv(EnvKafkaCache); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "consumergroup", "kafka")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = os.TempDir()
+	}
+	return filepath.Join(home, ".cache", "consumergroup", "kafka")
+}
+
+// ApacheInstalled returns the version of the kind's jars in the cache and
+// their lib directory, or an error wrapping ErrKafkaNotInstalled that says
+// why they are missing (what scripts/ensure-kafka.sh reported) and what
+// to run.
+func ApacheInstalled(kind Kind) (version, lib string, err error) {
+	if kind != KindKafka39 && kind != KindKafka4 {
+		return "", "", errorf("%q is not a kind of Apache Kafka broker (want %s or %s)", kind, KindKafka39, KindKafka4)
+	}
+	dir := filepath.Join(KafkaCache(), string(kind))
+	if why, err := os.ReadFile(filepath.Join(dir, "UNAVAILABLE")); err == nil {
+		return "", "", fmt.Errorf("%w: %s", ErrKafkaNotInstalled, strings.TrimSpace(string(why)))
+	}
+	v, err := os.ReadFile(filepath.Join(dir, "VERSION"))
+	if err != nil {
+		return "", "", fmt.Errorf("%w: no %s jars in %s: run scripts/ensure-kafka.sh (make test runs it)", ErrKafkaNotInstalled, kind, dir)
+	}
+	lib = filepath.Join(dir, "lib")
+	if _, err := os.Stat(lib); err != nil {
+		return "", "", fmt.Errorf("%w: %s: %v: run scripts/ensure-kafka.sh again", ErrKafkaNotInstalled, kind, err)
+	}
+	if _, err := exec.LookPath("java"); err != nil {
+		return "", "", fmt.Errorf("%w: no java on PATH (Kafka needs Java 17 or newer)", ErrKafkaNotInstalled)
+	}
+	return strings.TrimSpace(string(v)), lib, nil
+}
+
+// Apache is one real Apache Kafka broker process: a 3.9 broker in
+// ZooKeeper mode or a 4.x KRaft node. Its ports and data stay the same
+// across Stop, Kill and Restart. Its methods are safe for concurrent use.
+type Apache struct {
+	kind      Kind
+	version   string
+	lib       string
+	dir       string // temporary: server.properties and data/; removed by Close
+	props     string
+	addr      string    // the PLAINTEXT listener, 127.0.0.1:port
+	zkServers []string  // 3.9 only
+	chroot    string    // 3.9 only: where it registers in ZooKeeper
+	logOut    io.Writer // the broker's log, or nil
+
+	topicAdmin
+	client *kgo.Client // admin requests
+
+	mu     sync.Mutex // guards proc and closed; held across start and stop
+	proc   *process
+	closed bool
+}
+
+// StartApache starts a real broker of kind on free 127.0.0.1 ports with a
+// fresh temporary data dir, and returns once it answers requests. A
+// KindKafka39 broker registers in the ZooKeeper at zkServers under chroot
+// ("" or "/path"); a KindKafka4 node takes neither. Close it to stop it and
+// remove its data.
+func StartApache(kind Kind, zkServers []string, chroot string) (*Apache, error) {
+	version, lib, err := ApacheInstalled(kind)
+	if err != nil {
+		return nil, err
+	}
+	if err := validChroot(chroot); err != nil {
+		return nil, err
+	}
+	if kind == KindKafka39 && len(zkServers) == 0 {
+		return nil, errorf("a Kafka 3.9 broker in ZooKeeper mode needs ZooKeeper servers")
+	}
+	if kind == KindKafka4 && (len(zkServers) > 0 || chroot != "") {
+		return nil, errorf("a Kafka 4 (KRaft) node takes no ZooKeeper")
+	}
+	return onFreshPorts(func() (*Apache, error) { return startApache(kind, version, lib, zkServers, chroot) })
+}
+
+// startApache makes one attempt of StartApache.
+func startApache(kind Kind, version, lib string, zkServers []string, chroot string) (*Apache, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "consumergroup-kafka-")
+	if err != nil {
+		return nil, fmt.Errorf("testenv: creating the Kafka directory: %w", err)
+	}
+	a := &Apache{
+		kind: kind, version: version, lib: lib, dir: dir,
+		props:     filepath.Join(dir, "server.properties"),
+		addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
+		zkServers: zkServers, chroot: chroot,
+	}
+	a.name = fmt.Sprintf("kafka %s %s", version, a.addr)
+	if os.Getenv(envKafkaLog) == "1" {
+		a.logOut = &prefixWriter{w: os.Stderr, prefix: a.name + ": "}
+	}
+	fail := func(err error) (*Apache, error) { return nil, errors.Join(err, a.Close()) }
+	if err := a.writeConfig(ports[1]); err != nil {
+		return fail(err)
+	}
+	if kind == KindKafka4 {
+		if err := a.format(); err != nil {
+			return fail(err)
+		}
+	}
+	if a.client, err = kgo.NewClient(kgo.SeedBrokers(a.addr), kgo.MetadataMinAge(50*time.Millisecond)); err != nil {
+		return fail(fmt.Errorf("testenv: creating the Kafka admin client: %w", err))
+	}
+	a.admin = kadm.NewClient(a.client)
+	if err := a.Restart(); err != nil {
+		return fail(err)
+	}
+	return a, nil
+}
+
+// writeConfig writes server.properties: one node, replication factor 1,
+// one __consumer_offsets partition, no initial rebalance delay, short
+// group sessions for both group protocols.
+func (a *Apache) writeConfig(controllerPort int) error {
+	data := filepath.Join(a.dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		return fmt.Errorf("testenv: creating the Kafka data dir: %w", err)
+	}
+	lines := []string{
+		"log.dirs=" + data,
+		"advertised.listeners=PLAINTEXT://" + a.addr,
+		"offsets.topic.replication.factor=1",
+		"offsets.topic.num.partitions=1",
+		"transaction.state.log.replication.factor=1",
+		"transaction.state.log.min.isr=1",
+		"min.insync.replicas=1",
+		"default.replication.factor=1",
+		"num.partitions=1",
+		"auto.create.topics.enable=false",
+		"group.initial.rebalance.delay.ms=0",
+		"group.min.session.timeout.ms=500",
+		"num.network.threads=2",
+		"num.io.threads=2",
+		"num.recovery.threads.per.data.dir=1",
+		"log.cleaner.enable=false",
+		"delete.topic.enable=true",
+	}
+	switch a.kind {
+	case KindKafka39:
+		zkConnect := strings.Join(a.zkServers, ",") + a.chroot
+		lines = append(lines,
+			"broker.id=0",
+			"zookeeper.connect="+zkConnect,
+			fmt.Sprintf("zookeeper.session.timeout.ms=%d", apacheZKSession.Milliseconds()),
+			"listeners=PLAINTEXT://"+a.addr,
+		)
+	case KindKafka4:
+		caddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(controllerPort))
+		lines = append(lines,
+			"process.roles=broker,controller",
+			"node.id=1",
+			"controller.quorum.voters=1@"+caddr,
+			"listeners=PLAINTEXT://"+a.addr+",CONTROLLER://"+caddr,
+			"controller.listener.names=CONTROLLER",
+			"inter.broker.listener.name=PLAINTEXT",
+			"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+			"share.coordinator.state.topic.replication.factor=1",
+			"share.coordinator.state.topic.min.isr=1",
+			// A node restarted after a kill registers again at once
+			// instead of waiting out its old registration (default 9 s).
+			"broker.heartbeat.interval.ms=200",
+			"broker.session.timeout.ms=1500",
+			// KIP-848 groups: sessions and heartbeats short enough for tests.
+			"group.consumer.min.session.timeout.ms=500",
+			"group.consumer.session.timeout.ms=3000",
+			"group.consumer.min.heartbeat.interval.ms=100",
+			"group.consumer.heartbeat.interval.ms=250",
+		)
+	}
+	body := strings.Join(lines, "\n") + "\n"
+	if err := os.WriteFile(a.props, []byte(body), 0o600); err != nil {
+		return fmt.Errorf("testenv: writing %s: %w", a.props, err)
+	}
+	return nil
+}
+
+// jvmArgs are the java options of every broker command: a small heap, one
+// GC thread, quick start-up, logging at warn unless asked for.
+func (a *Apache) jvmArgs(mainClass string, args ...string) []string {
+	level := "warn"
+	if a.logOut != nil {
+		level = "info"
+	}
+	out := []string{
+		"-Xms128m", "-Xmx512m",
+		"-XX:+UseSerialGC",
+		"-XX:TieredStopAtLevel=1", // C1 only: a faster start, fast enough for tests
+		"-XX:-UsePerfData",
+		"-Djava.awt.headless=true",
+		"-Dorg.slf4j.simpleLogger.defaultLogLevel=" + level,
+		"-Dorg.slf4j.simpleLogger.showDateTime=true",
+		"-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
+		"-Dlog4j2.level=" + level,
+		"-cp", filepath.Join(a.lib, "*"),
+		mainClass,
+	}
+	return append(out, args...)
+}
+
+// format prepares a KRaft node's storage with a random cluster id.
+func (a *Apache) format() error {
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return fmt.Errorf("testenv: drawing a cluster id: %w", err)
+	}
+	clusterID := base64.RawURLEncoding.EncodeToString(id)
+	cmd := exec.Command("java", a.jvmArgs("kafka.tools.StorageTool", "format", "-t", clusterID, "-c", a.props)...)
+	cmd.Dir = a.dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return errorf("%s: formatting its storage: %v\n%s", a.name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Kind returns the broker's kind.
+func (a *Apache) Kind() Kind { return a.kind }
+
+// Version returns the Apache Kafka version, such as "4.4.0".
+func (a *Apache) Version() string { return a.version }
+
+// Addrs returns the broker's address, for seed brokers.
+func (a *Apache) Addrs() []string { return []string{a.addr} }
+
+// Admin returns an admin client of the broker, closed by Close.
+func (a *Apache) Admin() *kadm.Client { return a.admin }
+
+// Stop stops the broker gracefully (SIGTERM, then SIGKILL after 10 s) and
+// returns once the process is reaped. Stopping a stopped broker does
+// nothing.
+func (a *Apache) Stop() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.proc == nil {
+		return nil
+	}
+	if err := a.proc.stop(stopGrace); err != nil {
+		return fmt.Errorf("%w (%s)", err, a.name)
+	}
+	return nil
+}
+
+// Kill kills the broker at once (SIGKILL), as a crash would, and returns
+// once the process is reaped.
+func (a *Apache) Kill() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.proc == nil {
+		return nil
+	}
+	if err := a.proc.kill(); err != nil {
+		return fmt.Errorf("%w (%s)", err, a.name)
+	}
+	return nil
+}
+
+// Restart starts the broker again on the same ports and data (stopping it
+// gracefully first if it runs) and returns once it answers metadata
+// requests with itself as a live broker and a controller.
+func (a *Apache) Restart() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return errorf("%s: restart after Close", a.name)
+	}
+	if a.proc != nil {
+		if err := a.proc.stop(stopGrace); err != nil {
+			return fmt.Errorf("%w (%s)", err, a.name)
+		}
+	}
+	deadline := time.Now().Add(apacheStartTimeout)
+	for {
+		cmd := exec.Command("java", a.jvmArgs("kafka.Kafka", a.props)...)
+		cmd.Dir = a.dir
+		proc, err := startProcess(cmd, a.logOut)
+		if err != nil {
+			return fmt.Errorf("%w (%s)", err, a.name)
+		}
+		a.proc = proc
+		err = a.waitReadyLocked(deadline)
+		// A 3.9 broker killed a moment ago is still registered under its
+		// old ZooKeeper session until that expires: the new one exits at
+		// once; start it again once the old registration is gone.
+		if err != nil && a.kind == KindKafka39 && a.proc.exited() && time.Now().Before(deadline) &&
+			strings.Contains(a.proc.out.lastLines(200), "NodeExists") {
+			time.Sleep(apacheZKSession / 4) // polling for the old session's expiry, not synchronizing
+			continue
+		}
+		return err
+	}
+}
+
+// waitReadyLocked polls the broker until it lists itself in a metadata
+// answer with a controller, exits, or the deadline passes; on failure it
+// kills it. a.mu is held.
+func (a *Apache) waitReadyLocked(deadline time.Time) error {
+	ticker := time.NewTicker(apacheReadyPoll)
+	defer ticker.Stop()
+	var last error
+	for {
+		last = a.probe()
+		if last == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-a.proc.done:
+			err := errorf("%s exited before serving: %v\n%s", a.name, a.proc.exitError(), a.proc.out.describe())
+			return a.portTaken(err)
+		case <-ticker.C:
+		}
+	}
+	killErr := a.proc.kill()
+	err := errorf("%s not serving after %v: last probe: %v\n%s", a.name, apacheStartTimeout, last, a.proc.out.describe())
+	return a.portTaken(errors.Join(err, killErr))
+}
+
+// portTaken wraps err with errPortTaken when the broker's output reports
+// a failed bind.
+func (a *Apache) portTaken(err error) error {
+	if strings.Contains(a.proc.out.lastLines(200), "Address already in use") {
+		return fmt.Errorf("%w: %w", errPortTaken, err)
+	}
+	return err
+}
+
+// probe returns nil when the broker answers a metadata request that lists
+// a live broker and a controller. It asks the broker itself: the client's
+// own metadata answers may come from its cache.
+func (a *Apache) probe() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	seeds := a.client.SeedBrokers()
+	if len(seeds) == 0 {
+		return errorf("%s: the admin client has no seed broker", a.name)
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{} // brokers only
+	resp, err := req.RequestWith(ctx, seeds[0])
+	if err != nil {
+		return err
+	}
+	if len(resp.Brokers) == 0 {
+		return errorf("%s lists no live broker yet", a.name)
+	}
+	if resp.ControllerID < 0 {
+		return errorf("%s has no controller yet", a.name)
+	}
+	return nil
+}
+
+// Close stops the broker if it runs and removes its data. It is
+// idempotent; later calls return nil.
+func (a *Apache) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	var err error
+	if a.client != nil {
+		a.client.Close()
+	}
+	if a.proc != nil {
+		if stopErr := a.proc.stop(stopGrace); stopErr != nil {
+			err = fmt.Errorf("%w (%s)", stopErr, a.name)
+		}
+	}
+	if rmErr := os.RemoveAll(a.dir); rmErr != nil {
+		err = errors.Join(err, fmt.Errorf("testenv: removing %s's data: %w", a.name, rmErr))
+	}
+	return err
+}

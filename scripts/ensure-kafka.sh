@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Makes sure the jars of two Apache Kafka brokers are in the cache, fetched
+# from Maven Central with Maven (no tarballs):
+#   kafka-4    the newest Apache Kafka 4.x that resolves (KRaft)
+#   kafka-3.9  Apache Kafka 3.9.x, the last line with ZooKeeper mode
+# Each lands in $CACHE/<kind>/lib with a VERSION file, once: a second run
+# does nothing. Where a kind cannot be resolved, $CACHE/<kind>/UNAVAILABLE
+# says why, the tests that need it are skipped with that message, and this
+# script still exits 0; it exits 1 only when Java or Maven is missing.
+#
+# CACHE is $CONSUMERGROUP_KAFKA_CACHE, else $XDG_CACHE_HOME/consumergroup/kafka,
+# else ~/.cache/consumergroup/kafka. Nothing to do when CONSUMERGROUP_TEST_KAFKA
+# names a cluster of your own. Arguments choose the kinds (default: both).
+set -euo pipefail
+
+cache=${CONSUMERGROUP_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/consumergroup/kafka}
+kinds=("$@")
+[ ${#kinds[@]} -gt 0 ] || kinds=(kafka-4 kafka-3.9)
+
+# Candidate versions, newest first. The logging binding matches the slf4j API
+# that each line's broker brings (1.7.x for both).
+candidates() {
+	case "$1" in
+	kafka-4) echo 4.4.0 4.3.1 4.3.0 4.2.2 4.2.1 4.2.0 4.1.2 4.1.1 4.1.0 ;;
+	kafka-3.9) echo 3.9.2 3.9.1 3.9.0 ;;
+	*) echo "error: unknown kind $1 (want kafka-4 or kafka-3.9)" >&2; exit 2 ;;
+	esac
+}
+slf4jBinding=1.7.36
+
+complete() { [ -f "$cache/$1/VERSION" ] && [ -d "$cache/$1/lib" ]; }
+
+if [ -n "${CONSUMERGROUP_TEST_KAFKA:-}" ]; then
+	exit 0
+fi
+todo=()
+for k in "${kinds[@]}"; do
+	candidates "$k" >/dev/null
+	complete "$k" || todo+=("$k")
+done
+[ ${#todo[@]} -gt 0 ] || exit 0
+
+missing=()
+command -v java >/dev/null 2>&1 || missing+=("Java 17 or newer (Debian: apt-get install -y openjdk-17-jre-headless)")
+command -v mvn >/dev/null 2>&1 || missing+=("Maven (Debian: apt-get install -y maven)")
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "error: fetching Apache Kafka's jars needs:" >&2
+	printf '  - %s\n' "${missing[@]}" >&2
+	echo "  or point the tests at a cluster of your own: CONSUMERGROUP_TEST_KAFKA=host:port" >&2
+	exit 1
+fi
+
+fetch() { # kind version: copies the broker's runtime jars into a fresh directory
+	local kind=$1 version=$2 work
+	work=$(mktemp -d)
+	cat >"$work/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>consumergroup.local</groupId>
+  <artifactId>$kind-broker</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$version</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-simple</artifactId>
+      <version>$slf4jBinding</version>
+    </dependency>
+  </dependencies>
+</project>
+POM
+	if mvn -q -B -f "$work/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+		-DoutputDirectory="$work/lib" >"$work/mvn.log" 2>&1 && [ -f "$work/lib/kafka_2.13-$version.jar" ]; then
+		rm -rf "$cache/$kind"
+		mkdir -p "$cache/$kind"
+		mv "$work/lib" "$cache/$kind/lib"
+		echo "$version" >"$cache/$kind/VERSION"
+		rm -rf "$work"
+		return 0
+	fi
+	tail -n 5 "$work/mvn.log" | sed 's/^/    /' >&2
+	rm -rf "$work"
+	return 1
+}
+
+for k in "${todo[@]}"; do
+	mkdir -p "$cache/$k"
+	tried=()
+	ok=
+	for v in $(candidates "$k"); do
+		echo "Fetching Apache Kafka $v ($k) from Maven Central into $cache/$k ..." >&2
+		if fetch "$k" "$v"; then
+			ok=$v
+			break
+		fi
+		echo "  Apache Kafka $v did not resolve." >&2
+		tried+=("$v")
+	done
+	if [ -n "$ok" ]; then
+		rm -f "$cache/$k/UNAVAILABLE"
+		echo "Apache Kafka $ok ready ($k)." >&2
+	else
+		msg="no version of Apache Kafka for $k resolved from Maven Central (tried ${tried[*]}); the tests that need it are skipped"
+		echo "$msg" >"$cache/$k/UNAVAILABLE"
+		echo "warning: $msg" >&2
+	fi
+done
