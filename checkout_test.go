@@ -6,19 +6,23 @@ import (
 	"time"
 
 	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // TestCheckoutRotates: with CheckoutInterval, Checkout hands every claimed
 // partition out in turn, commits what the callback consumed, and
 // DiscardCommit delivers it again.
-func TestCheckoutRotates(t *testing.T) {
+func TestCheckoutRotates(t *testing.T) { forEachKind(t, testCheckoutRotates) }
+
+func testCheckoutRotates(t *testing.T, kind testenv.Kind) {
 	const parts = 4
-	c := startCluster(t, map[string]int32{"t": parts})
-	c.produce("t", parts, 400)
+	c := startClusterKind(t, kind, map[string]int32{"t": parts})
+	topic, group := c.topic("t"), c.group("g")
+	c.produce(topic, parts, 400)
 	cfg := groupConfig()
 	cfg.CheckoutInterval = 50 * time.Millisecond
 	z := dialZK(t, c.chroot)
-	g, err := cg.JoinConsumerGroup("g", "t", []string{testenvAddr(t) + c.chroot}, cfg)
+	g, err := cg.JoinConsumerGroup(group, topic, c.joinAddrs(cfg), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +101,7 @@ func TestCheckoutRotates(t *testing.T) {
 		}
 	}
 	for p := range int32(parts) {
-		off, err := z.Offset(testCtx(t), "g", "t", p)
+		off, err := z.Offset(testCtx(t), group, topic, p)
 		if err != nil || off != 100 {
 			t.Fatalf("committed offset of %d = %d, %v; want 100", p, off, err)
 		}

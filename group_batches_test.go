@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // batchLog checks the batches every member receives: one topic-partition
@@ -106,13 +107,16 @@ var batchFetchOpts = []kgo.Opt{kgo.FetchMaxWait(50 * time.Millisecond), kgo.Meta
 // message exactly once, in batches of one topic-partition in offset order,
 // while a second member joins and the first leaves, with messages flowing;
 // the committed offsets are the last processed plus one.
-func TestBatchesGracefulChanges(t *testing.T) {
+func TestBatchesGracefulChanges(t *testing.T) { forEachKind(t, testBatchesGracefulChanges) }
+
+func testBatchesGracefulChanges(t *testing.T, kind testenv.Kind) {
 	topics := map[string]int32{"b1": 4, "b2": 2}
 	total := int32(0)
 	for _, n := range topics {
 		total += n
 	}
-	c := startCluster(t, topics)
+	c := startClusterKind(t, kind, topics)
+	b1, b2, group := c.topic("b1"), c.topic("b2"), c.group("g")
 	l := newLedger()
 	bl := newBatchLog()
 	cfg := groupConfig()
@@ -120,7 +124,7 @@ func TestBatchesGracefulChanges(t *testing.T) {
 
 	// a: created by JoinConsumerGroupTopics, chroot in the address.
 	a := &testMember{name: "a", done: make(chan struct{})}
-	g, err := cg.JoinConsumerGroupTopics(testCtx(t), "g", []string{"b1", "b2"}, []string{testenvAddr(t) + c.chroot}, cfg)
+	g, err := cg.JoinConsumerGroupTopics(testCtx(t), group, []string{b1, b2}, c.joinAddrs(cfg), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,23 +147,23 @@ func TestBatchesGracefulChanges(t *testing.T) {
 	leave, closed := make(chan struct{}), make(chan error, 1)
 	consumeBatches(a, batches, l, bl, leave, closed)
 
-	c.produce("b1", topics["b1"], 1000)
-	c.produce("b2", topics["b2"], 500)
+	c.produce(b1, topics["b1"], 1000)
+	c.produce(b2, topics["b2"], 500)
 	l.waitProcessed(t, 1500)
 
 	// b joins, created by NewConsumerGroupTopics, while messages flow.
-	b := joinBatches(t, c, "b", "g", []string{"b1", "b2"}, cfg, l, bl)
-	c.produce("b1", topics["b1"], 2000)
-	c.produce("b2", topics["b2"], 1000)
+	b := joinBatches(t, c, "b", group, []string{b1, b2}, cfg, l, bl)
+	c.produce(b1, topics["b1"], 2000)
+	c.produce(b2, topics["b2"], 1000)
 	l.waitProcessed(t, 4500)
 	waitHolds(t, b, int(total)/2, "b's share after it joined")
-	c.produce("b1", topics["b1"], 1000)
+	c.produce(b1, topics["b1"], 1000)
 	l.waitProcessed(t, 5500)
 
 	// a leaves while messages flow.
 	close(leave)
-	c.produce("b1", topics["b1"], 2000)
-	c.produce("b2", topics["b2"], 1000)
+	c.produce(b1, topics["b1"], 2000)
+	c.produce(b2, topics["b2"], 1000)
 	select {
 	case err := <-closed:
 		if err != nil {
@@ -170,7 +174,7 @@ func TestBatchesGracefulChanges(t *testing.T) {
 	}
 	waitClosed(t, a.done, "a's loop end")
 	waitHolds(t, b, int(total), "every partition after a left")
-	c.produce("b1", topics["b1"], 1000)
+	c.produce(b1, topics["b1"], 1000)
 	l.waitProcessed(t, 9500)
 	b.close(t)
 
@@ -202,7 +206,7 @@ func TestBatchesGracefulChanges(t *testing.T) {
 		t.Errorf("b processed messages of %d partitions, want all %d", bProcessed, total)
 	}
 	t.Logf("batches per member: %s", perMember)
-	checkClean(t, c, "g", l)
+	checkClean(t, c, group, l)
 }
 
 // joinBatches starts a member created with NewConsumerGroupTopics, with its

@@ -14,9 +14,12 @@ import (
 
 // TestGroupSessionExpiryFences: a member cut off from ZooKeeper stops
 // delivering as soon as its session ends, and can commit nothing after.
-func TestGroupSessionExpiryFences(t *testing.T) {
-	const topic, parts = "t", 8
-	c := startCluster(t, map[string]int32{topic: parts})
+func TestGroupSessionExpiryFences(t *testing.T) { forEachKind(t, testGroupSessionExpiryFences) }
+
+func testGroupSessionExpiryFences(t *testing.T, kind testenv.Kind) {
+	const base, parts = "t", 8
+	c := startClusterKind(t, kind, map[string]int32{base: parts})
+	topic, group := c.topic(base), c.group("g")
 	l := newLedger()
 	var mu sync.Mutex
 	var afterEnd []string // messages a started processing after its session ended
@@ -32,8 +35,8 @@ func TestGroupSessionExpiryFences(t *testing.T) {
 		l.handle(m, ev)
 	}
 	cfg := groupConfig()
-	a := c.join("a", "g", []string{topic}, cfg, true, handle)
-	b := c.join("b", "g", []string{topic}, cfg, false, handle)
+	a := c.join("a", group, []string{topic}, cfg, true, handle)
+	b := c.join("b", group, []string{topic}, cfg, false, handle)
 	c.produce(topic, parts, 2000)
 	l.waitProcessed(t, 2000)
 	held := a.group.ClaimedPartitions()
@@ -45,7 +48,7 @@ func TestGroupSessionExpiryFences(t *testing.T) {
 		t.Fatal(err)
 	}
 	watcher := dialZK(t, c.chroot)
-	before, err := watcher.Offsets(testCtx(t), "g")
+	before, err := watcher.Offsets(testCtx(t), group)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +75,7 @@ func TestGroupSessionExpiryFences(t *testing.T) {
 	if !errors.Is(err, cg.ErrNotOwner) && !errors.Is(err, cg.ErrNotRegistered) {
 		t.Fatalf("commit by a member whose session expired: %v, want ErrNotOwner", err)
 	}
-	after, err := watcher.Offsets(testCtx(t), "g")
+	after, err := watcher.Offsets(testCtx(t), group)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +98,12 @@ func TestGroupSessionExpiryFences(t *testing.T) {
 // TestGroupUnmovedPartitions: a rebalance stops only the partitions that
 // move; the others are neither released nor claimed again, and keep
 // delivering (their longest gap is logged).
-func TestGroupUnmovedPartitions(t *testing.T) {
-	const topic, parts = "t", 16
-	c := startCluster(t, map[string]int32{topic: parts})
+func TestGroupUnmovedPartitions(t *testing.T) { forEachKind(t, testGroupUnmovedPartitions) }
+
+func testGroupUnmovedPartitions(t *testing.T, kind testenv.Kind) {
+	const base, parts = "t", 16
+	c := startClusterKind(t, kind, map[string]int32{base: parts})
+	topic, group := c.topic(base), c.group("g")
 	l := newLedger()
 	var mu sync.Mutex
 	lastSeen := map[cg.TopicPartition]time.Time{}
@@ -116,7 +122,7 @@ func TestGroupUnmovedPartitions(t *testing.T) {
 	}
 	cfg := groupConfig()
 	cfg.Strategy = cg.StrategySticky
-	a := c.join("a", "g", []string{topic}, cfg, false, handle)
+	a := c.join("a", group, []string{topic}, cfg, false, handle)
 	waitNotification(t, a, cg.REBALANCE_OK, "a's first assignment")
 	if got := len(a.group.ClaimedPartitions()); got != parts {
 		t.Fatalf("a holds %d partitions", got)
@@ -142,7 +148,7 @@ func TestGroupUnmovedPartitions(t *testing.T) {
 	mu.Lock()
 	measuring = true
 	mu.Unlock()
-	b := c.join("b", "g", []string{topic}, cfg, false, handle)
+	b := c.join("b", group, []string{topic}, cfg, false, handle)
 	n := waitNotification(t, a, cg.REBALANCE_OK, "a's rebalance on b's join")
 	waitNotification(t, b, cg.REBALANCE_OK, "b's first assignment")
 	l.waitProcessed(t, l.processedNow()+10*parts)

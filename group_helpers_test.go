@@ -31,6 +31,8 @@ type cluster struct {
 	producer *kgo.Client
 	seq      int    // next sequence number to produce
 	suffix   string // makes topic and group names unique on a shared cluster; "" on kfake
+	// clientOpts are added to the options of the members' clients.
+	clientOpts []kgo.Opt
 }
 
 func startCluster(t *testing.T, topics map[string]int32) *cluster {
@@ -116,6 +118,16 @@ func (c *cluster) topic(base string) string { return base + c.suffix }
 // group returns the cluster's name for the test's group base.
 func (c *cluster) group(base string) string { return base + c.suffix }
 
+// joinAddrs returns the ZooKeeper connect string, chroot last, for
+// JoinConsumerGroup; it sets cfg.Brokers when the cluster's brokers are not
+// registered in ZooKeeper (KRaft), as users of such clusters must.
+func (c *cluster) joinAddrs(cfg *cg.ConsumerGroupConfig) []string {
+	if _, ok := c.kafka.Registration(); !ok {
+		cfg.Brokers = c.kafka.Addrs()
+	}
+	return []string{c.servers[0] + c.chroot}
+}
+
 // real reports whether the cluster is a real Kafka.
 func (c *cluster) real() bool { return c.kind != testenv.KindKfake }
 
@@ -199,7 +211,8 @@ func (c *cluster) join(name, group string, topics []string, cfg *cg.ConsumerGrou
 	}
 	c.t.Cleanup(func() { z.Close() })
 	m.zk = z
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...), kgo.FetchMaxWait(50*time.Millisecond), kgo.MetadataMinAge(50*time.Millisecond))
+	opts := append([]kgo.Opt{kgo.SeedBrokers(c.kafka.Addrs()...), kgo.FetchMaxWait(50 * time.Millisecond), kgo.MetadataMinAge(50 * time.Millisecond)}, c.clientOpts...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // checkClean checks, after every member closed, that no owner node and no
@@ -41,17 +42,20 @@ func checkClean(t *testing.T, c *cluster, group string, l *ledger) {
 // TestGroupGracefulChanges: members join and leave gracefully while
 // messages flow: every message is processed exactly once, never by two
 // members at once.
-func TestGroupGracefulChanges(t *testing.T) {
-	const topic, parts = "events", 8
-	c := startCluster(t, map[string]int32{topic: parts})
+func TestGroupGracefulChanges(t *testing.T) { forEachKind(t, testGroupGracefulChanges) }
+
+func testGroupGracefulChanges(t *testing.T, kind testenv.Kind) {
+	const base, parts = "events", 8
+	c := startClusterKind(t, kind, map[string]int32{base: parts})
+	topic, group := c.topic(base), c.group("g")
 	l := newLedger()
 	cfg := groupConfig()
-	a := c.join("a", "g", []string{topic}, cfg, false, l.handle)
-	b := c.join("b", "g", []string{topic}, cfg, false, l.handle)
+	a := c.join("a", group, []string{topic}, cfg, false, l.handle)
+	b := c.join("b", group, []string{topic}, cfg, false, l.handle)
 	c.produce(topic, parts, 2000)
 	l.waitProcessed(t, 2000)
 
-	d := c.join("c", "g", []string{topic}, cfg, false, l.handle)
+	d := c.join("c", group, []string{topic}, cfg, false, l.handle)
 	c.produce(topic, parts, 2000)
 	l.waitProcessed(t, 4000)
 
@@ -66,7 +70,7 @@ func TestGroupGracefulChanges(t *testing.T) {
 	a.close(t)
 	d.close(t)
 	checkExactlyOnce(t, l)
-	checkClean(t, c, "g", l)
+	checkClean(t, c, group, l)
 }
 
 // checkExactlyOnce fails t if a message was processed more than once or a
@@ -96,8 +100,13 @@ func checkExactlyOnce(t *testing.T, l *ledger) {
 // partitions' messages queued in the Stream buffer: none of them reaches
 // the old owner after the hand-off, none is lost or processed twice.
 func TestGroupGracefulChangesUnderBacklog(t *testing.T) {
-	const topic, parts, total = "backlog", 8, 12000
-	c := startCluster(t, map[string]int32{topic: parts})
+	forEachKind(t, testGroupGracefulChangesUnderBacklog)
+}
+
+func testGroupGracefulChangesUnderBacklog(t *testing.T, kind testenv.Kind) {
+	const base, parts, total = "backlog", 8, 12000
+	c := startClusterKind(t, kind, map[string]int32{base: parts})
+	topic, group := c.topic(base), c.group("g")
 	l := newLedger()
 	slow := func(m *testMember, ev *cg.ConsumerEvent) {
 		time.Sleep(100 * time.Microsecond) // slower than fetching: the buffer stays full
@@ -105,17 +114,17 @@ func TestGroupGracefulChangesUnderBacklog(t *testing.T) {
 	}
 	c.produce(topic, parts, total)
 	cfg := groupConfig()
-	a := c.join("a", "g", []string{topic}, cfg, false, slow)
-	b := c.join("b", "g", []string{topic}, cfg, false, slow)
+	a := c.join("a", group, []string{topic}, cfg, false, slow)
+	b := c.join("b", group, []string{topic}, cfg, false, slow)
 	l.waitProcessed(t, 2000)
-	d := c.join("c", "g", []string{topic}, cfg, false, slow)
+	d := c.join("c", group, []string{topic}, cfg, false, slow)
 	l.waitProcessed(t, 5000)
 	b.close(t)
 	l.waitProcessed(t, total)
 	a.close(t)
 	d.close(t)
 	checkExactlyOnce(t, l)
-	checkClean(t, c, "g", l)
+	checkClean(t, c, group, l)
 }
 
 // TestGroupNotifications checks the notifications of a join.

@@ -293,7 +293,7 @@ func (a *Apache) format() error {
 		return fmt.Errorf("testenv: drawing a cluster id: %w", err)
 	}
 	clusterID := base64.RawURLEncoding.EncodeToString(id)
-	cmd := exec.Command("java", a.jvmArgs("kafka.tools.StorageTool", "format", "-t", clusterID, "-c", a.props)...)
+	cmd := exec.Command("java", a.jvmArgs("kafka.tools.StorageTool", "format", "--cluster-id="+clusterID, "--config="+a.props)...)
 	cmd.Dir = a.dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
