@@ -3,22 +3,33 @@ GO ?= go
 FUZZTIME ?= 3s
 FUZZ_PKG := ./internal/layout
 
-.PHONY: demo test check zookeeper unit fuzz build bench bench-short
+.PHONY: demo test check zookeeper kafka kafka-for-demo unit fuzz build bench bench-short
 
-## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000").
-demo: zookeeper build
+## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000";
+## ARGS="--kafka apache" runs it on a real Apache Kafka 3.9 broker, fetched from Maven Central first).
+demo: zookeeper kafka-for-demo build
 	bin/groupctl demo $(ARGS)
+
+## kafka-for-demo: fetch Kafka 3.9's jars when the demo runs on a real broker.
+kafka-for-demo:
+	@case "$(ARGS)" in *apache*) scripts/ensure-kafka.sh kafka-3.9 ;; esac
 
 ## build: the groupctl binary, in bin/.
 build:
 	$(GO) build -o bin/groupctl ./cmd/groupctl
 
-## test: install ZooKeeper if missing, check formatting, vet, run every test with -race, fuzz briefly.
-test: zookeeper check unit fuzz
+## test: install ZooKeeper and Apache Kafka's jars if missing, check formatting, vet, run every test with -race
+## (the behaviour suites on kfake, Kafka 3.9 and Kafka 4), fuzz briefly.
+test: zookeeper kafka check unit fuzz
 
 ## zookeeper: install Debian's ZooKeeper when it is missing.
 zookeeper:
 	@scripts/ensure-zookeeper.sh
+
+## kafka: fetch Apache Kafka 4.x and 3.9's jars from Maven Central when missing (once; see scripts/ensure-kafka.sh).
+kafka:
+	@scripts/ensure-kafka.sh
+	@scripts/ensure-kafka.sh --report
 
 ## check: gofmt and go vet.
 check:
@@ -38,9 +49,9 @@ fuzz:
 	done
 
 ## bench: install ZooKeeper if missing, run the benchmarks against franz-go and sarama (about 12 minutes); writes bench/RESULTS.md.
-bench: zookeeper
+bench: zookeeper kafka
 	cd bench && $(GO) run ./cmd/bench
 
 ## bench-short: the benchmarks at small sizes (under 2 minutes); writes bench/RESULTS-short.md.
-bench-short: zookeeper
+bench-short: zookeeper kafka
 	cd bench && $(GO) run ./cmd/bench -short

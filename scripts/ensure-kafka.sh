@@ -14,8 +14,33 @@
 set -euo pipefail
 
 cache=${CONSUMERGROUP_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/consumergroup/kafka}
+complete() { [ -f "$cache/$1/VERSION" ] && [ -d "$cache/$1/lib" ]; }
+
 kinds=("$@")
+report=
+if [ "${1:-}" = --report ]; then
+	report=1
+	kinds=()
+fi
 [ ${#kinds[@]} -gt 0 ] || kinds=(kafka-4 kafka-3.9)
+
+# --report: one line saying which brokers the behaviour suites run on.
+if [ -n "$report" ]; then
+	if [ -n "${CONSUMERGROUP_TEST_KAFKA:-}" ]; then
+		echo "Kafka under the tests: kfake and your cluster at $CONSUMERGROUP_TEST_KAFKA"
+		exit 0
+	fi
+	line="Kafka under the tests: kfake"
+	for k in "${kinds[@]}"; do
+		if complete "$k"; then
+			line+=", $k (Apache Kafka $(cat "$cache/$k/VERSION"))"
+		else
+			line+=", $k SKIPPED: $(cat "$cache/$k/UNAVAILABLE" 2>/dev/null || echo "not fetched: run scripts/ensure-kafka.sh")"
+		fi
+	done
+	echo "$line"
+	exit 0
+fi
 
 # Candidate versions, newest first. The logging binding matches the slf4j API
 # that each line's broker brings (1.7.x for both).
@@ -27,8 +52,6 @@ candidates() {
 	esac
 }
 slf4jBinding=1.7.36
-
-complete() { [ -f "$cache/$1/VERSION" ] && [ -d "$cache/$1/lib" ]; }
 
 if [ -n "${CONSUMERGROUP_TEST_KAFKA:-}" ]; then
 	exit 0

@@ -27,6 +27,7 @@ type demoOpts struct {
 	duration   time.Duration
 	work       time.Duration
 	plain      bool
+	kafka      string // kfake or apache
 }
 
 func runDemo(ctx context.Context, e *env, args []string) error {
@@ -37,6 +38,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.members, "members", 3, "members at the start")
 	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "give up after this long")
 	fs.DurationVar(&o.work, "work", 100*time.Microsecond, "processing time of one message")
+	fs.StringVar(&o.kafka, "kafka", "kfake", "the Kafka to run on: kfake (in-process, 3 brokers) or apache (a real Apache Kafka 3.9 broker in ZooKeeper mode; make demo fetches it)")
 	fs.BoolVar(&o.plain, "plain", false, "plain lines instead of the live view (the default when stdout is not a terminal)")
 	pos, err := parse(fs, nil, args)
 	if err != nil {
@@ -54,12 +56,19 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		return bad("--members must be at least 2 (one leaves, one crashes)")
 	case o.duration <= 0 || o.work < 0:
 		return bad("--duration must be positive and --work not negative")
+	case o.kafka != "kfake" && o.kafka != "apache":
+		return bad(fmt.Sprintf("--kafka %q: want kfake or apache", o.kafka))
 	}
 	if f, ok := e.stdout.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
 		o.plain = true
 	}
 	if err := testenv.Installed(); err != nil {
 		return err
+	}
+	if o.kafka == "apache" {
+		if _, _, err := testenv.ApacheInstalled(testenv.KindKafka39); err != nil {
+			return fmt.Errorf("%w (make demo ARGS=\"--kafka apache\" fetches it)", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
@@ -94,13 +103,14 @@ type demo struct {
 	e     *env
 	start time.Time
 
-	zk       *testenv.ZooKeeper
-	kafka    *testenv.Kafka
-	producer *kgo.Client
-	admin    *kadm.Client
-	watcher  *consumergroup.ZK
-	produced int
-	parts    int32
+	zk        *testenv.ZooKeeper
+	kafka     testenv.Cluster
+	stopKafka func() error
+	producer  *kgo.Client
+	admin     *kadm.Client
+	watcher   *consumergroup.ZK
+	produced  int
+	parts     int32
 
 	mu       sync.Mutex
 	members  []*demoMember
@@ -152,10 +162,9 @@ func (d *demo) setup(ctx context.Context) error {
 	}
 	d.logf("ZooKeeper %s started (Debian's package, a temporary data dir)", d.zk.Addr())
 	d.parts = int32(d.o.partitions)
-	if d.kafka, err = testenv.StartKafka([]string{d.zk.Addr()}, "", 3, map[string]int32{demoTopic: d.parts}); err != nil {
+	if err := d.startKafka(ctx); err != nil {
 		return fmt.Errorf("start Kafka: %w", err)
 	}
-	d.logf("Kafka (kfake, 3 brokers) at %v, registered in ZooKeeper; topic %q with %d partitions", d.kafka.Addrs(), demoTopic, d.parts)
 	d.producer, err = kgo.NewClient(kgo.SeedBrokers(d.kafka.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(time.Millisecond), kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
@@ -166,6 +175,32 @@ func (d *demo) setup(ctx context.Context) error {
 	defer cancel()
 	d.watcher, err = consumergroup.DialZK(wctx, consumergroup.ZKConfig{Servers: []string{d.zk.Addr()}})
 	return err
+}
+
+// startKafka starts the demo's Kafka, registered in its ZooKeeper, with
+// the topic created.
+func (d *demo) startKafka(ctx context.Context) error {
+	if d.o.kafka == "kfake" {
+		k, err := testenv.StartKafka([]string{d.zk.Addr()}, "", 3, map[string]int32{demoTopic: d.parts})
+		if err != nil {
+			return err
+		}
+		d.kafka, d.stopKafka = k, k.Close
+		d.logf("Kafka (kfake, 3 brokers) at %v, registered in ZooKeeper; topic %q with %d partitions", k.Addrs(), demoTopic, d.parts)
+		return nil
+	}
+	started := time.Now()
+	a, err := testenv.StartApache(testenv.KindKafka39, []string{d.zk.Addr()}, "")
+	if err != nil {
+		return err
+	}
+	d.kafka, d.stopKafka = a, a.Close
+	if err := a.CreateTopic(ctx, demoTopic, d.parts); err != nil {
+		return err
+	}
+	d.logf("Kafka (Apache Kafka %s, one broker in ZooKeeper mode, started in %v) at %v, registered in ZooKeeper by itself; topic %q with %d partitions",
+		a.Version(), time.Since(started).Round(time.Millisecond), a.Addrs(), demoTopic, d.parts)
+	return nil
 }
 
 func (d *demo) cleanup() {
@@ -181,8 +216,8 @@ func (d *demo) cleanup() {
 	if d.producer != nil {
 		d.producer.Close()
 	}
-	if d.kafka != nil {
-		d.kafka.Close()
+	if d.stopKafka != nil {
+		d.stopKafka()
 	}
 	if d.zk != nil {
 		d.zk.Close()

@@ -44,7 +44,7 @@ type bench struct {
 	only  []string // consumers and systems whose name contains one of these (all when empty)
 	prof  string   // throughput: CPU profile of each consumer run to prof-SIZE-INDEX
 	zk    *env.ZooKeeper
-	kafka *env.Kafka
+	kafka env.Broker
 	rep   *report
 	start time.Time
 }
@@ -59,19 +59,24 @@ func main() {
 	only := flag.String("only", "throughput,rebalance,scale", "parts to run, comma-separated")
 	out := flag.String("out", "", "report file (default RESULTS.md, or RESULTS-short.md with -short)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file; with -only throughput, one per consumer run: FILE-SIZE-INDEX")
+	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process) or apache (a real Apache Kafka 3.9 broker; make bench fetches it)")
 	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
 	flag.Parse()
 	var filter []string
 	if *cons != "" {
 		filter = strings.Split(*cons, ",")
 	}
-	if err := run(*short, strings.Split(*only, ","), filter, *out, *cpuprofile); err != nil {
+	if *kafka != "kfake" && *kafka != "apache" {
+		fmt.Fprintf(os.Stderr, "bench: -kafka %q: want kfake or apache\n", *kafka)
+		os.Exit(2)
+	}
+	if err := run(*short, *kafka, strings.Split(*only, ","), filter, *out, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(short bool, parts, consumers []string, out, cpuprofile string) (err error) {
+func run(short bool, kafka string, parts, consumers []string, out, cpuprofile string) (err error) {
 	b := &bench{sz: full, start: time.Now(), only: consumers}
 	if short {
 		b.sz = small
@@ -80,6 +85,9 @@ func run(short bool, parts, consumers []string, out, cpuprofile string) (err err
 		out = "RESULTS.md"
 		if short {
 			out = "RESULTS-short.md"
+		}
+		if kafka == "apache" {
+			out = strings.TrimSuffix(out, ".md") + "-apache.md"
 		}
 	}
 	if cpuprofile != "" && slices.Equal(parts, []string{"throughput"}) {
@@ -109,17 +117,23 @@ func run(short bool, parts, consumers []string, out, cpuprofile string) (err err
 	}()
 	// A second interrupt while cleaning up still kills ZooKeeper: its
 	// process gets SIGKILL when this process dies (Pdeathsig).
-	if b.kafka, err = env.StartKafka(b.zk.Addr()); err != nil {
+	if kafka == "apache" {
+		b.kafka, err = env.StartApache(b.zk.Addr())
+	} else {
+		b.kafka, err = env.StartKafka(b.zk.Addr())
+	}
+	if err != nil {
 		return err
 	}
 	defer b.kafka.Close()
-	b.logf("ZooKeeper at %s, kfake at %v", b.zk.Addr(), b.kafka.Addrs())
+	b.logf("ZooKeeper at %s, %s at %v", b.zk.Addr(), b.kafka.Describe(), b.kafka.Addrs())
 
 	mode := "full"
 	if short {
 		mode = "short (-short)"
 	}
 	b.rep = newReport(mode)
+	b.rep.kafka = b.kafka.Describe()
 	if slices.Contains(parts, "throughput") {
 		if err := throughput(ctx, b); err != nil {
 			return fmt.Errorf("throughput: %w", err)

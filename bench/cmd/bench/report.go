@@ -13,6 +13,7 @@ import (
 // report collects the sections of the markdown report and the targets.
 type report struct {
 	mode     string
+	kafka    string // the broker, when not the default
 	started  time.Time
 	sections []string
 	targets  []target
@@ -37,6 +38,9 @@ func (r *report) render(elapsed time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Benchmark results (%s run)\n\n", r.mode)
 	b.WriteString(machine(r.started))
+	if r.kafka != "" {
+		fmt.Fprintf(&b, "- Kafka: %s\n", r.kafka)
+	}
 	fmt.Fprintf(&b, "- run time: %s\n\n", elapsed.Round(time.Second))
 	b.WriteString("kfake runs in this process and shares its cores with every consumer and with the\n" +
 		"producer; ZooKeeper is a local Java process. Absolute numbers are low: compare the ratios.\n\n")
