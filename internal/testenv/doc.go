@@ -3,7 +3,10 @@
 // Debian installs (standalone or as an ensemble), a TCP proxy that cuts
 // connections on demand to force disconnects and session expiry, and an
 // in-process Kafka cluster (kfake) registered in ZooKeeper exactly as Kafka
-// brokers in ZooKeeper mode register themselves.
+// brokers in ZooKeeper mode register themselves, and real Apache Kafka
+// brokers (StartApache: 3.9 in ZooKeeper mode, 4.x KRaft) from the jars
+// scripts/ensure-kafka.sh fetches. SharedCluster gives a test package one
+// broker of each kind, started at first use and stopped by Main.
 //
 // A test package shares one ZooKeeper server through Main and
 // ZooKeeperAddrs:
@@ -27,4 +30,10 @@
 //     nothing.
 //   - CONSUMERGROUP_ZK_LOG=1: servers started here print their log to
 //     stderr (the default is silent; see WithServerLog).
+//   - CONSUMERGROUP_TEST_KAFKA: a comma-separated list of Kafka brokers;
+//     when set, KafkaKinds is kfake and that cluster (KindExternal), and no
+//     Apache Kafka broker is started.
+//   - CONSUMERGROUP_KAFKA_CACHE: where scripts/ensure-kafka.sh keeps the
+//     Apache Kafka jars StartApache runs (see KafkaCache).
+//   - CONSUMERGROUP_KAFKA_LOG=1: Apache Kafka brokers print their log.
 package testenv
