@@ -42,8 +42,14 @@ func (r *report) render(elapsed time.Duration) string {
 		fmt.Fprintf(&b, "- Kafka: %s\n", r.kafka)
 	}
 	fmt.Fprintf(&b, "- run time: %s\n\n", elapsed.Round(time.Second))
-	b.WriteString("kfake runs in this process and shares its cores with every consumer and with the\n" +
-		"producer; ZooKeeper is a local Java process. Absolute numbers are low: compare the ratios.\n\n")
+	if r.kafka == "" || strings.HasPrefix(r.kafka, "kfake") {
+		b.WriteString("kfake runs in this process and shares its cores with every consumer and with the\n" +
+			"producer; ZooKeeper is a local Java process. Absolute numbers are low: compare the ratios.\n\n")
+	} else {
+		b.WriteString("The broker is a Java process on the same 2 cores as the consumers and the producer;\n" +
+			"ZooKeeper is another. Absolute numbers are low: compare the ratios. The limits below that\n" +
+			"speak of kfake's coordinator apply to this broker's instead.\n\n")
+	}
 	for _, s := range r.sections {
 		b.WriteString(s)
 		b.WriteString("\n")
