@@ -91,13 +91,17 @@ func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Dur
 // commit and delivers the messages again. Checkout returns NoCheckout when
 // the member holds no partition (wait and call again: a rebalance may be
 // under way). A rebalance that takes the partition away waits for the
-// callback to return, at most HandoffTimeout.
+// callback to return, at most HandoffTimeout. After Close it returns
+// ErrClosed.
 func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error {
-	if !g.pump.choose(modeCheckout) {
-		return fmt.Errorf("%w: Checkout cannot be used with Stream or Batches", ErrInvalidArgument)
+	if callback == nil {
+		return fmt.Errorf("%w: Checkout: nil callback", ErrInvalidArgument)
 	}
 	if g.ctx.Err() != nil {
 		return ErrClosed
+	}
+	if !g.pump.choose(modeCheckout) {
+		return fmt.Errorf("%w: Checkout cannot be used with Stream or Batches", ErrInvalidArgument)
 	}
 	ps := g.pump.checkout()
 	if ps == nil {

@@ -42,7 +42,8 @@ type ConsumerGroupConfig struct {
 	ZookeeperChroot string
 
 	// ZookeeperAuth and ZookeeperACL: credentials added to the session and
-	// the ACL set on every node the group creates (see ZKConfig).
+	// the ACL set on every node the group creates (see ZKConfig). A nil
+	// ZookeeperACL means the default, open to all; an empty one is refused.
 	ZookeeperAuth []ZKAuth
 	ZookeeperACL  []zk.ACL
 
@@ -143,6 +144,14 @@ func (c *ConsumerGroupConfig) Validate() error {
 	for i, a := range c.ZookeeperAuth {
 		if a.Scheme == "" {
 			return bad(fmt.Sprintf("ZookeeperAuth[%d]", i), "empty scheme")
+		}
+	}
+	if err := checkACL(c.ZookeeperACL); err != nil {
+		return bad("ZookeeperACL", "%v", err)
+	}
+	for i, o := range c.KafkaOptions {
+		if o == nil {
+			return bad(fmt.Sprintf("KafkaOptions[%d]", i), "nil")
 		}
 	}
 	return nil

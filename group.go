@@ -362,6 +362,7 @@ func (g *ConsumerGroup) Close() error {
 		return nil
 	}
 	g.closed = true
+	g.pump.shutdown()
 	g.cancel()
 	g.wg.Wait()
 	g.pump.closeOutputs()

@@ -80,6 +80,7 @@ type pump struct {
 	changed  chan struct{}           // closed and replaced when partitions are stopped or the pump's context ends
 	polls    int64                   // polls issued by the pump
 	closed   bool                    // outputs closed
+	shut     bool                    // Close began: no pump goroutine starts any more
 	running  bool                    // the Stream or Batches pump goroutine runs
 	cancel   context.CancelFunc      // ends the pump's poll in progress
 	drainReq int64                   // drains asked for (stop)
@@ -116,12 +117,16 @@ func newPump(g *ConsumerGroup) *pump {
 }
 
 // choose sets the delivery mode if none is set, and reports whether the
-// mode is m.
+// mode is m. Once Close began (shutdown), it starts no goroutine: the
+// outputs are closed, or about to be, by Close.
 func (p *pump) choose(m int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.modeVal == modeNone {
 		p.modeVal = m
+		if p.shut {
+			return true
+		}
 		p.running = m != modeCheckout
 		p.g.wg.Add(1)
 		go func() {
@@ -324,6 +329,15 @@ func (p *pump) setProcessed(tp TopicPartition, off int64) {
 	if ps := p.parts[tp]; ps != nil {
 		ps.processed = off
 	}
+}
+
+// shutdown is the start of Close: from then on choose starts no pump
+// goroutine (one started after Close's wait would drain closed channels
+// for good, under the lock).
+func (p *pump) shutdown() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.shut = true
 }
 
 // closeOutputs closes Stream and Batches; the pump goroutine has returned.
@@ -645,8 +659,8 @@ func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
 // holds. A message counts as processed, and is committed, once the loop
 // reading the channel takes the next one, or at Close; a partition given up
 // in a rebalance waits for that (at most HandoffTimeout) before it is
-// handed over. The channel is closed by Close. nil if Batches or Checkout
-// was chosen first.
+// handed over. The channel is closed by Close; called after Close, Stream
+// returns a closed channel. nil if Batches or Checkout was chosen first.
 func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 	if !g.pump.choose(modeStream) {
 		return nil
@@ -656,8 +670,9 @@ func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 
 // Batches returns the channel of message batches, one topic-partition per
 // batch, for throughput: the same guarantees as Stream with a batch as the
-// unit (a batch counts as processed when the next one is taken). nil if
-// Stream or Checkout was chosen first.
+// unit (a batch counts as processed when the next one is taken). Called
+// after Close, it returns a closed channel. nil if Stream or Checkout was
+// chosen first.
 func (g *ConsumerGroup) Batches() <-chan *EventBatch {
 	if !g.pump.choose(modeBatches) {
 		return nil
