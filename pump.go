@@ -3,6 +3,7 @@ package consumergroup
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -81,6 +82,7 @@ type pump struct {
 	polls    int64                   // polls issued by the pump
 	closed   bool                    // outputs closed
 	shut     bool                    // Close began: no pump goroutine starts any more
+	lost     bool                    // the session the partitions were claimed in ended: add nothing until bind
 	running  bool                    // the Stream or Batches pump goroutine runs
 	cancel   context.CancelFunc      // ends the pump's poll in progress
 	drainReq int64                   // drains asked for (stop)
@@ -141,9 +143,35 @@ func (p *pump) choose(m int) bool {
 	return p.modeVal == m
 }
 
-// add starts fetching tp at offset.
+// bind starts a new session's holding: add takes partitions again.
+func (p *pump) bind() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lost = false
+}
+
+// sessionLost stops every partition held, at once: the session they were
+// claimed in has ended, another member may own them already. It runs before
+// the session's Done is closed (see Session.beforeEnd), so that the unit
+// queued in the output channel is taken back before anyone can know the
+// session is over: nothing is delivered after that. Partitions claimed
+// meanwhile are not added (until bind).
+func (p *pump) sessionLost() {
+	p.mu.Lock()
+	p.lost = true
+	tps := slices.Collect(maps.Keys(p.parts))
+	p.mu.Unlock()
+	p.stop(tps)
+}
+
+// add starts fetching tp at offset, unless the session it was claimed in
+// has ended.
 func (p *pump) add(tp TopicPartition, offset int64) {
 	p.mu.Lock()
+	if p.lost {
+		p.mu.Unlock()
+		return
+	}
 	p.parts[tp] = &pstate{tp: tp, next: offset, processed: offset, addedAt: p.polls}
 	parked := p.parked[tp]
 	delete(p.parked, tp)
