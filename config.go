@@ -73,7 +73,12 @@ type ConsumerGroupConfig struct {
 
 	// HandoffTimeout bounds how long a member giving up a partition waits
 	// for the message it delivered last to be processed before it commits
-	// and lets go. Default 5 s.
+	// and lets go. Default 5 s. A message still in the application's hands
+	// when it runs out is not counted as processed: the commit stops before
+	// it, the partition's next owner delivers it again (at least once, never
+	// lost), and the listener gets a HANDOFF_TIMEOUT notification naming the
+	// partition and the offset; a warning is logged. Set it above the
+	// longest time a message may take to process.
 	HandoffTimeout time.Duration
 
 	// Strategy is the assignment strategy: StrategyRange (default),

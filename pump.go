@@ -244,32 +244,68 @@ func (p *pump) stop(tps []TopicPartition) []*pstate {
 	return states
 }
 
+// inHand is the unit of a partition being given up that the application
+// holds: a Stream message, a batch, or what a checkout sent.
+type inHand struct {
+	tp     TopicPartition
+	offset int64 // its first message's offset
+}
+
+// holding returns the unit of states in the application's hands, nil when
+// none. The states were stopped: none of their units is queued any more.
+func (p *pump) holding(states []*pstate) *inHand {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.settleLocked()
+	return p.inHandLocked(states)
+}
+
 // waitProcessed waits until the unit in the application's hands, if it is
-// of one of states, is processed, at most timeout; then it counts every
-// unit of states the application took as processed. The states were
-// stopped: none of their units is queued any more.
-func (p *pump) waitProcessed(states []*pstate, timeout time.Duration) {
+// of one of states, is processed, at most timeout. It returns the states'
+// processed offsets, and the unit still in hand at the timeout (nil when
+// none). That unit does not count as processed: the offsets stop before
+// it, so that the partition's next owner delivers it again (the
+// application may still be processing it, or crash before it is done).
+// With countInHand (Close), it counts as processed.
+func (p *pump) waitProcessed(states []*pstate, timeout time.Duration, countInHand bool) (map[TopicPartition]int64, *inHand) {
 	deadline := time.Now().Add(timeout)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.waiters++
 	defer func() { p.waiters-- }()
+	processed := func() map[TopicPartition]int64 {
+		out := make(map[TopicPartition]int64, len(states))
+		for _, ps := range states {
+			out[ps.tp] = ps.processed
+		}
+		return out
+	}
 	for {
 		p.settleLocked()
-		if !p.pendingLocked(states) {
-			return
+		held := p.inHandLocked(states)
+		if held == nil {
+			return processed(), nil
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			for _, u := range p.out {
-				if contains(states, u.ps) {
-					u.ps.processed = max(u.ps.processed, u.end)
+			if countInHand {
+				for _, u := range p.out {
+					if contains(states, u.ps) {
+						u.ps.processed = max(u.ps.processed, u.end)
+					}
 				}
+				if contains(states, p.inflight) {
+					p.ackLocked()
+				}
+				return processed(), nil
 			}
 			if contains(states, p.inflight) {
-				p.ackLocked()
+				// The checkout is no longer counted: its checkin
+				// commits nothing (see checkin).
+				p.inflight = nil
+				p.cond.Broadcast()
 			}
-			return
+			return processed(), held
 		}
 		// The pump wakes us when it sends; the application taking a
 		// queued unit wakes nobody: look again within a millisecond.
@@ -283,18 +319,25 @@ func (p *pump) waitProcessed(states []*pstate, timeout time.Duration) {
 	}
 }
 
-// pendingLocked reports whether a unit of states may still be in the
-// application's hands.
-func (p *pump) pendingLocked(states []*pstate) bool {
+// inHandLocked returns the unit of states that may still be in the
+// application's hands, nil when none.
+func (p *pump) inHandLocked(states []*pstate) *inHand {
 	if contains(states, p.inflight) {
-		return true
+		return &inHand{p.inflight.tp, p.inflight.processed}
 	}
 	for _, u := range p.out {
-		if contains(states, u.ps) {
-			return true
+		if !contains(states, u.ps) {
+			continue
 		}
+		off := u.end - 1
+		if u.ev != nil {
+			off = u.ev.Offset
+		} else if u.b != nil && len(u.b.Events) > 0 {
+			off = u.b.Events[0].Offset
+		}
+		return &inHand{u.ps.tp, off}
 	}
-	return false
+	return nil
 }
 
 func contains(states []*pstate, ps *pstate) bool {
@@ -687,7 +730,11 @@ func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
 // holds. A message counts as processed, and is committed, once the loop
 // reading the channel takes the next one, or at Close; a partition given up
 // in a rebalance waits for that (at most HandoffTimeout) before it is
-// handed over. The channel is closed by Close; called after Close, Stream
+// handed over. A message still in the loop's hands at HandoffTimeout does
+// not count as processed: the commit stops before it, its partition is
+// handed over and its new owner delivers it again (at least once), and the
+// listener gets a HANDOFF_TIMEOUT notification naming it; nothing more of
+// that partition reaches the loop. The channel is closed by Close; called after Close, Stream
 // returns a closed channel. nil if Batches or Checkout was chosen first.
 func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 	if !g.pump.choose(modeStream) {

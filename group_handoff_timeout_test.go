@@ -1,0 +1,147 @@
+package consumergroup_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	cg "github.com/consumergroup/consumergroup"
+)
+
+// TestGroupHandoffTimeout is the regression test of a slow handler during a
+// hand-off: a holds partition 1's message at offset 0 longer than
+// HandoffTimeout while b joins and gets partition 1. a must not count that
+// message as processed: its commit stops at offset 0, b starts at offset 0
+// (delivers it again), a's listener gets HANDOFF_TIMEOUT naming partition 1
+// and offset 0, a's loop gets nothing more of partition 1, and when a's
+// handler finishes nothing commits partition 1 past what b processed.
+func TestGroupHandoffTimeout(t *testing.T) {
+	const topic, perPartition = "t", 10
+	p1 := cg.TopicPartition{Topic: topic, Partition: 1}
+	c := startCluster(t, map[string]int32{topic: 2})
+	c.produce(topic, 2, 2*perPartition) // sequence numbers alternate: partition seq%2
+
+	var mu sync.Mutex
+	var aFinished bool
+	var aAfter []location      // what a's loop received after its slow handler finished
+	aLast := map[int32]int64{} // a's last processed offset per partition
+	bLast := map[int32]int64{0: -1, 1: -1}
+	holding := make(chan struct{}) // closed when a holds partition 1's offset 0
+	finish := make(chan struct{})  // closed to let a's slow handler finish
+	bFirst := make(chan *cg.ConsumerEvent, 1)
+	bGo := make(chan struct{}) // closed to let b's first message go
+	var finishOnce, bGoOnce sync.Once
+	letAGo := func() { finishOnce.Do(func() { close(finish) }) }
+	letBGo := func() { bGoOnce.Do(func() { close(bGo) }) }
+	t.Cleanup(letAGo)
+	t.Cleanup(letBGo)
+	var slow, bStarted sync.Once
+	handleA := func(m *testMember, ev *cg.ConsumerEvent) {
+		if ev.Partition == 1 && ev.Offset == 0 {
+			held := false
+			slow.Do(func() { held = true })
+			if held {
+				close(holding)
+				<-finish
+				mu.Lock()
+				aFinished = true
+				mu.Unlock()
+				return
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if aFinished {
+			aAfter = append(aAfter, location{cg.TopicPartition{Topic: ev.Topic, Partition: ev.Partition}, ev.Offset})
+		}
+		aLast[ev.Partition] = max(aLast[ev.Partition], ev.Offset)
+	}
+	handleB := func(m *testMember, ev *cg.ConsumerEvent) {
+		bStarted.Do(func() {
+			bFirst <- ev
+			<-bGo
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		bLast[ev.Partition] = max(bLast[ev.Partition], ev.Offset)
+	}
+	cfg := groupConfig()
+	cfg.HandoffTimeout = 500 * time.Millisecond
+	a := c.join("a", "g", []string{topic}, cfg, false, handleA)
+	waitClosed(t, holding, "a holding partition 1's offset 0")
+	b := c.join("b", "g", []string{topic}, cfg, false, handleB)
+
+	// Consumer ids sort by join time: the range strategy gives a
+	// partition 0 and b partition 1.
+	var first *cg.ConsumerEvent
+	select {
+	case first = <-bFirst:
+	case <-time.After(testTimeout):
+		t.Fatal("b received nothing")
+	}
+	if first.Partition != 1 || first.Offset != 0 {
+		t.Fatalf("b's first message is %d@%d, want 1@0: the message a still held was not delivered again", first.Partition, first.Offset)
+	}
+	n := waitNotification(t, a, cg.HANDOFF_TIMEOUT, "a's hand-off timeout")
+	if n.Topic != topic || n.Partition != 1 || n.Offset != 0 {
+		t.Fatalf("HANDOFF_TIMEOUT names %s/%d@%d, want %s/1@0", n.Topic, n.Partition, n.Offset, topic)
+	}
+	watcher := dialZK(t, c.chroot)
+	committed := func(tp cg.TopicPartition) int64 {
+		t.Helper()
+		off, err := watcher.Offset(testCtx(t), "g", tp.Topic, tp.Partition)
+		if err != nil {
+			t.Fatalf("offset of %v: %v", tp, err)
+		}
+		return off
+	}
+	// Both hold 1@0 now: nobody processed it.
+	if off := committed(p1); off != 0 {
+		t.Fatalf("partition 1 committed at %d while its offset 0 is in both members' hands", off)
+	}
+
+	// a's handler finishes; a goes on with partition 0 only.
+	letAGo()
+	c.produce(topic, 2, 2*perPartition)
+	p0 := cg.TopicPartition{Topic: topic, Partition: 0}
+	for deadline := time.Now().Add(testTimeout); committed(p0) < 2*perPartition-1; {
+		// a commits every CommitInterval: once partition 0's commit
+		// covers all of it but the last message (in hand until the
+		// next), a has committed after its slow handler finished (one
+		// write holds every partition that moved).
+		if time.Now().After(deadline) {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("a did not commit partition 0 up to %d: committed %d, a processed up to %v", 2*perPartition-1, committed(p0), aLast)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the server, not synchronizing
+	}
+	if off := committed(p1); off != 0 {
+		t.Fatalf("partition 1 committed at %d after a's slow handler finished, while b still holds offset 0", off)
+	}
+	mu.Lock()
+	after := aAfter
+	mu.Unlock()
+	for _, l := range after {
+		if l.tp == p1 {
+			t.Fatalf("a's loop received %d@%d after the hand-off timed out; want nothing of partition 1", l.tp.Partition, l.off)
+		}
+	}
+
+	// b goes on: it processes partition 1 from offset 0 and commits it.
+	letBGo()
+	for deadline := time.Now().Add(testTimeout); committed(p1) < 2*perPartition-1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("b did not commit partition 1 up to %d", 2*perPartition-1)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the server, not synchronizing
+	}
+	if got := a.group.ClaimedPartitions(); len(got) != 1 || got[0] != p0 {
+		t.Fatalf("a holds %v, want partition 0 only", got)
+	}
+	a.close(t)
+	b.close(t)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("a received %d messages of partition 0 after its slow handler; b processed partition 1 up to %d", len(after), bLast[1])
+}
