@@ -1,6 +1,7 @@
 package consumergroup_test
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -144,4 +145,117 @@ func TestGroupHandoffTimeout(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("a received %d messages of partition 0 after its slow handler; b processed partition 1 up to %d", len(after), bLast[1])
+}
+
+// TestCheckoutHandoffTimeout: a Checkout callback that holds partition 1
+// longer than HandoffTimeout while b joins and gets partition 1 commits
+// nothing of it when it returns: b starts at offset 0, a's listener gets
+// HANDOFF_TIMEOUT naming partition 1 and offset 0, and the committed
+// offset stays at 0 after a's callback returned nil.
+func TestCheckoutHandoffTimeout(t *testing.T) {
+	const topic, perPartition = "t", 10
+	c := startCluster(t, map[string]int32{topic: 2})
+	c.produce(topic, 2, 2*perPartition)
+	cfg := groupConfig()
+	cfg.HandoffTimeout = 500 * time.Millisecond
+	events := make(chan *cg.Notification, 100)
+	g, err := cg.NewConsumerGroup(newClient(t, c), dialZK(t, c.chroot), "g", topic, events, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+
+	holding := make(chan int) // how many messages the slow callback consumed
+	finish := make(chan struct{})
+	returned := make(chan error, 1) // the slow callback's Checkout returned
+	stop := make(chan struct{})
+	loopDone := make(chan struct{})
+	var finishOnce sync.Once
+	letGo := func() { finishOnce.Do(func() { close(finish) }) }
+	defer func() { letGo(); close(stop); <-loopDone }()
+	go func() {
+		defer close(loopDone)
+		slowDone := false
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			slow := false
+			err := g.Checkout(func(pc *cg.PartitionConsumer) error {
+				ch := make(chan *cg.ConsumerEvent, 100)
+				if err := pc.Fetch(ch, 50*time.Millisecond, nil); err != nil {
+					return err
+				}
+				if pc.Partition() == 1 && !slowDone && len(ch) > 0 {
+					slow, slowDone = true, true
+					holding <- len(ch)
+					<-finish
+				}
+				return nil
+			})
+			if slow {
+				returned <- err
+			}
+			if errors.Is(err, cg.NoCheckout) {
+				time.Sleep(10 * time.Millisecond) // nothing claimed yet: call again, as documented
+			}
+		}
+	}()
+	select {
+	case n := <-holding:
+		t.Logf("the slow callback holds %d messages of partition 1", n)
+	case <-time.After(testTimeout):
+		t.Fatal("no callback got partition 1's messages")
+	}
+	c.produce(topic, 2, 2*perPartition) // beyond what the slow callback holds
+
+	bFirst := make(chan *cg.ConsumerEvent, 1)
+	bGo := make(chan struct{})
+	var bOnce, bGoOnce sync.Once
+	t.Cleanup(func() { bGoOnce.Do(func() { close(bGo) }) })
+	b := c.join("b", "g", []string{topic}, cfg, false, func(_ *testMember, ev *cg.ConsumerEvent) {
+		bOnce.Do(func() {
+			bFirst <- ev
+			<-bGo
+		})
+	})
+	select {
+	case ev := <-bFirst:
+		if ev.Partition != 1 || ev.Offset != 0 {
+			t.Fatalf("b's first message is %d@%d, want 1@0: what the slow callback held was committed", ev.Partition, ev.Offset)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("b received nothing")
+	}
+	for deadline := time.After(testTimeout); ; {
+		var n *cg.Notification
+		select {
+		case n = <-events:
+		case <-deadline:
+			t.Fatal("no HANDOFF_TIMEOUT notification")
+		}
+		if n.Type == cg.HANDOFF_TIMEOUT {
+			if n.Partition != 1 || n.Offset != 0 {
+				t.Fatalf("HANDOFF_TIMEOUT names %s/%d@%d, want %s/1@0", n.Topic, n.Partition, n.Offset, topic)
+			}
+			break
+		}
+	}
+	letGo()
+	select {
+	case err := <-returned:
+		if err != nil {
+			t.Fatalf("the slow callback's Checkout = %v", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the slow callback's Checkout did not return")
+	}
+	off, err := dialZK(t, c.chroot).Offset(testCtx(t), "g", topic, 1)
+	if err != nil || off != 0 {
+		t.Fatalf("partition 1 committed at %d (%v) after the slow callback returned, while b holds offset 0", off, err)
+	}
+	bGoOnce.Do(func() { close(bGo) })
+	b.close(t)
 }
