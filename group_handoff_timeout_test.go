@@ -259,3 +259,34 @@ func TestCheckoutHandoffTimeout(t *testing.T) {
 	bGoOnce.Do(func() { close(bGo) })
 	b.close(t)
 }
+
+// handoffTimeouts drains the notifications of members (call it once they
+// are closed) and returns the messages announced by HANDOFF_TIMEOUT, with
+// the member that announced each. Such a message is delivered again to the
+// partition's next owner, by design: a Stream loop that went idle keeps its
+// last message "in hand" (it counts as processed when the next is taken),
+// so a hand-off of that partition times out and redelivers it.
+func handoffTimeouts(members ...*testMember) map[location]string {
+	out := map[location]string{}
+	for _, m := range members {
+		for more := true; more; {
+			select {
+			case n := <-m.events:
+				if n.Type == cg.HANDOFF_TIMEOUT {
+					out[location{cg.TopicPartition{Topic: n.Topic, Partition: n.Partition}, n.Offset}] = m.name
+				}
+			default:
+				more = false
+			}
+		}
+	}
+	return out
+}
+
+// announcedDuplicate reports whether message seq, processed n times, is a
+// redelivery announced by HANDOFF_TIMEOUT: processed twice, first by the
+// member that announced it. l.mu is held.
+func announcedDuplicate(l *ledger, announced map[location]string, seq, n int) bool {
+	by, ok := announced[l.where[seq]]
+	return ok && n == 2 && l.by[seq][0] == by
+}

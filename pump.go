@@ -734,7 +734,10 @@ func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
 // not count as processed: the commit stops before it, its partition is
 // handed over and its new owner delivers it again (at least once), and the
 // listener gets a HANDOFF_TIMEOUT notification naming it; nothing more of
-// that partition reaches the loop. The channel is closed by Close; called after Close, Stream
+// that partition reaches the loop. On a quiet partition the last message
+// stays in the loop's hands until another one arrives: a hand-off of its
+// partition waits the whole HandoffTimeout and the new owner delivers that
+// message again (announced by HANDOFF_TIMEOUT). The channel is closed by Close; called after Close, Stream
 // returns a closed channel. nil if Batches or Checkout was chosen first.
 func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 	if !g.pump.choose(modeStream) {
