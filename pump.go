@@ -737,8 +737,9 @@ func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
 // that partition reaches the loop. On a quiet partition the last message
 // stays in the loop's hands until another one arrives: a hand-off of its
 // partition waits the whole HandoffTimeout and the new owner delivers that
-// message again (announced by HANDOFF_TIMEOUT). The channel is closed by Close; called after Close, Stream
-// returns a closed channel. nil if Batches or Checkout was chosen first.
+// message again (announced by HANDOFF_TIMEOUT). The channel is closed by
+// Close; called after Close, Stream returns a closed channel. nil if
+// Batches or Checkout was chosen first.
 func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 	if !g.pump.choose(modeStream) {
 		return nil
