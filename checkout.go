@@ -91,13 +91,18 @@ func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Dur
 // commit and delivers the messages again. Checkout returns NoCheckout when
 // the member holds no partition (wait and call again: a rebalance may be
 // under way). A rebalance that takes the partition away waits for the
-// callback to return, at most HandoffTimeout.
+// callback to return, at most HandoffTimeout; past it, what the callback
+// consumed is not committed, its new owner delivers it again, and the
+// listener gets HANDOFF_TIMEOUT. After Close it returns ErrClosed.
 func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error {
-	if !g.pump.choose(modeCheckout) {
-		return fmt.Errorf("%w: Checkout cannot be used with Stream or Batches", ErrInvalidArgument)
+	if callback == nil {
+		return fmt.Errorf("%w: Checkout: nil callback", ErrInvalidArgument)
 	}
 	if g.ctx.Err() != nil {
 		return ErrClosed
+	}
+	if !g.pump.choose(modeCheckout) {
+		return fmt.Errorf("%w: Checkout cannot be used with Stream or Batches", ErrInvalidArgument)
 	}
 	ps := g.pump.checkout()
 	if ps == nil {
@@ -250,9 +255,16 @@ func (p *pump) unoffer() {
 func (p *pump) checkin(ps *pstate, commit bool) (int64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.inflight == ps {
+	counted := p.inflight == ps
+	if counted {
 		p.inflight = nil
 		p.cond.Broadcast()
+	}
+	if commit && !counted {
+		// The partition was handed over when HandoffTimeout ran out
+		// (waitProcessed): its new owner delivers again what this
+		// checkout consumed; nothing is committed here.
+		return 0, false
 	}
 	if commit {
 		moved := p.inEnd > ps.processed

@@ -42,7 +42,8 @@ type ConsumerGroupConfig struct {
 	ZookeeperChroot string
 
 	// ZookeeperAuth and ZookeeperACL: credentials added to the session and
-	// the ACL set on every node the group creates (see ZKConfig).
+	// the ACL set on every node the group creates (see ZKConfig). A nil
+	// ZookeeperACL means the default, open to all; an empty one is refused.
 	ZookeeperAuth []ZKAuth
 	ZookeeperACL  []zk.ACL
 
@@ -72,7 +73,12 @@ type ConsumerGroupConfig struct {
 
 	// HandoffTimeout bounds how long a member giving up a partition waits
 	// for the message it delivered last to be processed before it commits
-	// and lets go. Default 5 s.
+	// and lets go. Default 5 s. A message still in the application's hands
+	// when it runs out is not counted as processed: the commit stops before
+	// it, the partition's next owner delivers it again (at least once, never
+	// lost), and the listener gets a HANDOFF_TIMEOUT notification naming the
+	// partition and the offset; a warning is logged. Set it above the
+	// longest time a message may take to process.
 	HandoffTimeout time.Duration
 
 	// Strategy is the assignment strategy: StrategyRange (default),
@@ -143,6 +149,14 @@ func (c *ConsumerGroupConfig) Validate() error {
 	for i, a := range c.ZookeeperAuth {
 		if a.Scheme == "" {
 			return bad(fmt.Sprintf("ZookeeperAuth[%d]", i), "empty scheme")
+		}
+	}
+	if err := checkACL(c.ZookeeperACL); err != nil {
+		return bad("ZookeeperACL", "%v", err)
+	}
+	for i, o := range c.KafkaOptions {
+		if o == nil {
+			return bad(fmt.Sprintf("KafkaOptions[%d]", i), "nil")
 		}
 	}
 	return nil

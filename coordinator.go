@@ -92,6 +92,15 @@ type member struct {
 func (g *ConsumerGroup) member(sess *Session) error {
 	ctx, cancel := context.WithCancel(g.ctx)
 	defer cancel()
+	// Stop delivering before the session's end is known (Done): a message
+	// queued in Stream's channel would still reach the application while
+	// the run goroutine wakes up to drop the partitions.
+	g.pump.bind()
+	unhook, live := sess.beforeEnd(g.pump.sessionLost)
+	defer unhook()
+	if !live {
+		return sess.Err()
+	}
 	g.wg.Add(1)
 	go func() { // end the registration's context with the session
 		defer g.wg.Done()

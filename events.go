@@ -28,28 +28,42 @@ var ErrUnknownTopic = errors.New("consumergroup: unknown topic")
 // partition restarted at the initial offset.
 var ErrOffsetReset = errors.New("consumergroup: committed offset out of range, reset")
 
-// Notification types, as in the seed.
+// Notification types, as in the seed, and HANDOFF_TIMEOUT.
 const (
 	REBALANCE_START uint8 = iota + 1 //nolint:revive // the seed's names
 	REBALANCE_OK
 	REBALANCE_ERROR
+	// HANDOFF_TIMEOUT: a partition was handed over while the application
+	// still held one of its messages when HandoffTimeout ran out. That
+	// message was not committed: the partition's next owner delivers it
+	// again, maybe while the application here is still processing it.
+	HANDOFF_TIMEOUT
 )
 
 // Notification is sent to the listener of a group (see NewConsumerGroup) at
-// the start and at the end of every rebalance and on errors.
+// the start and at the end of every rebalance, on errors, and when a
+// hand-off times out with a message in the application's hands.
 //
 // Notifications are sent without blocking: when the listener's channel is
 // full, the notification is dropped and counted (DroppedNotifications). A
 // listener nobody reads never slows the group; give the channel a buffer
 // if you want them all.
 type Notification struct {
-	Type uint8          // REBALANCE_START, REBALANCE_OK or REBALANCE_ERROR
+	Type uint8          // REBALANCE_START, REBALANCE_OK, REBALANCE_ERROR or HANDOFF_TIMEOUT
 	Src  *ConsumerGroup // the group it comes from
 	Err  error          // with REBALANCE_ERROR: what went wrong
 
 	Generation int              // the assignment's generation
 	Claimed    []TopicPartition // REBALANCE_OK: partitions this member took
 	Released   []TopicPartition // REBALANCE_OK: partitions this member gave up
+
+	// HANDOFF_TIMEOUT: the partition handed over and the offset of the
+	// message still in the application's hands (with Batches, the first of
+	// the batch; with Checkout, the first the callback consumed). The
+	// partition's commit stopped before it.
+	Topic     string
+	Partition int32
+	Offset    int64
 }
 
 // Header is a Kafka record header.

@@ -26,9 +26,11 @@ import (
 //
 // Messages are delivered through exactly one of Stream, Batches or Checkout,
 // whichever is called first. Delivery is at least once: no message is lost;
-// graceful rebalances and Close deliver nothing twice; after a crash, what
-// was processed but not yet committed (at most CommitInterval's worth) is
-// delivered again to the partition's next owner.
+// graceful rebalances and Close deliver nothing twice, but for a message
+// still in the application's hands when a hand-off's HandoffTimeout runs
+// out (announced by HANDOFF_TIMEOUT); after a crash, what was processed but
+// not yet committed (at most CommitInterval's worth) is delivered again to
+// the partition's next owner.
 type ConsumerGroup struct {
 	name     string
 	topics   []string
@@ -362,6 +364,7 @@ func (g *ConsumerGroup) Close() error {
 		return nil
 	}
 	g.closed = true
+	g.pump.shutdown()
 	g.cancel()
 	g.wg.Wait()
 	g.pump.closeOutputs()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	cg "github.com/consumergroup/consumergroup"
@@ -43,6 +44,13 @@ func TestBadInputValidate(t *testing.T) {
 		{"broker with port 0", "Brokers[1]", func(c *cg.ConsumerGroupConfig) { c.Brokers = []string{"h:9092", "h:0"} }},
 		{"auth without scheme", "ZookeeperAuth[0]", func(c *cg.ConsumerGroupConfig) {
 			c.ZookeeperAuth = []cg.ZKAuth{{Scheme: "", Credentials: "user:password"}}
+		}},
+		{"nil KafkaOptions entry", "KafkaOptions[1]: nil", func(c *cg.ConsumerGroupConfig) {
+			c.KafkaOptions = []kgo.Opt{kgo.ClientID("x"), nil}
+		}},
+		{"empty non-nil ZookeeperACL", "ZookeeperACL: empty", func(c *cg.ConsumerGroupConfig) { c.ZookeeperACL = []zk.ACL{} }},
+		{"ZookeeperACL entry without scheme", "ZookeeperACL", func(c *cg.ConsumerGroupConfig) {
+			c.ZookeeperACL = []zk.ACL{{Perms: zk.PermAll, ID: "anyone"}}
 		}},
 	}
 	for _, tc := range cases {

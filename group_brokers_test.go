@@ -88,7 +88,7 @@ func testGroupPartitionsAdded(t *testing.T, kind testenv.Kind) {
 	}
 	a.close(t)
 	b.close(t)
-	checkExactlyOnce(t, l)
+	checkExactlyOnce(t, l, a, b)
 	checkClean(t, c, group, l)
 }
 
@@ -201,7 +201,7 @@ func testBrokerKilled(t *testing.T, kind testenv.Kind) {
 	l.waitProcessed(t, total)
 	a.close(t)
 	b.close(t)
-	checkExactlyOnce(t, l)
+	checkExactlyOnce(t, l, a, b)
 	checkClean(t, c, "g", l)
 
 	mu.Lock()

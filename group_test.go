@@ -69,17 +69,25 @@ func testGroupGracefulChanges(t *testing.T, kind testenv.Kind) {
 	}
 	a.close(t)
 	d.close(t)
-	checkExactlyOnce(t, l)
+	checkExactlyOnce(t, l, a, b, d)
 	checkClean(t, c, group, l)
 }
 
 // checkExactlyOnce fails t if a message was processed more than once or a
-// partition by two members at once.
-func checkExactlyOnce(t *testing.T, l *ledger) {
+// partition by two members at once. The members (closed) tell which
+// messages they announced as delivered again (HANDOFF_TIMEOUT: an idle
+// loop's last message, see handoffTimeouts): those may be processed twice.
+func checkExactlyOnce(t *testing.T, l *ledger, members ...*testMember) {
 	t.Helper()
+	announced := handoffTimeouts(members...)
 	l.mu.Lock()
 	var dups []string
+	redelivered := 0
 	for seq, n := range l.count {
+		if announcedDuplicate(l, announced, seq, n) {
+			redelivered++
+			continue
+		}
 		if n != 1 {
 			dups = append(dups, fmt.Sprintf("%d×%d by %v", seq, n, l.by[seq]))
 		}
@@ -87,6 +95,9 @@ func checkExactlyOnce(t *testing.T, l *ledger) {
 	sort.Strings(dups)
 	overlaps := l.overlaps
 	l.mu.Unlock()
+	if redelivered > 0 {
+		t.Logf("%d messages delivered again after a hand-off timed out with them in an idle loop's hands (announced)", redelivered)
+	}
 	if len(dups) > 0 {
 		t.Errorf("%d messages processed more than once across graceful changes: %s", len(dups), strings.Join(dups[:min(10, len(dups))], ", "))
 	}
@@ -123,7 +134,7 @@ func testGroupGracefulChangesUnderBacklog(t *testing.T, kind testenv.Kind) {
 	l.waitProcessed(t, total)
 	a.close(t)
 	d.close(t)
-	checkExactlyOnce(t, l)
+	checkExactlyOnce(t, l, a, b, d)
 	checkClean(t, c, group, l)
 }
 

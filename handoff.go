@@ -66,7 +66,7 @@ func (m *member) apply() error {
 	// A hand-off under way completes even if Close comes meanwhile: Close
 	// only cancels m.ctx; the session's end still stops it (fenced).
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 2*g.cfg.HandoffTimeout+g.cfg.ZookeeperTimeout)
-	err := m.giveUp(hctx, give, g.cfg.HandoffTimeout)
+	err := m.giveUp(hctx, give, false)
 	cancel()
 	for _, tp := range take {
 		m.claim(tp)
@@ -87,20 +87,27 @@ func (m *member) maybeDone() {
 	m.gotNow, m.gaveNow = nil, nil
 }
 
-// giveUp hands tps over: it stops delivering them, waits (at most wait) for
-// the message in the application's hands if it is one of theirs, commits
-// their processed offsets in one fenced write, and releases them.
-func (m *member) giveUp(ctx context.Context, tps []TopicPartition, wait time.Duration) error {
+// giveUp hands tps over: it stops delivering them, waits (at most
+// HandoffTimeout) for the message in the application's hands if it is one
+// of theirs, commits their processed offsets in one fenced write, and
+// releases them. When closing, it does not wait: the message in hand
+// counts as processed (Close).
+func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool) error {
 	if len(tps) == 0 {
 		return nil
 	}
 	g := m.g
 	states := g.pump.stop(tps)
-	g.pump.waitProcessed(states, wait)
-	offsets := make(map[TopicPartition]int64, len(states))
-	for _, ps := range states {
-		if c, ok := m.committed[ps.tp]; !ok || c != ps.processed {
-			offsets[ps.tp] = ps.processed
+	var processed map[TopicPartition]int64
+	if closing {
+		processed, _ = g.pump.waitProcessed(states, 0, true)
+	} else {
+		processed = m.waitInHand(states)
+	}
+	offsets := make(map[TopicPartition]int64, len(processed))
+	for tp, off := range processed {
+		if c, ok := m.committed[tp]; !ok || c != off {
+			offsets[tp] = off
 		}
 	}
 	var errs []error
@@ -118,6 +125,33 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, wait time.Dur
 	m.publishHeld()
 	g.log.Debug("released", "id", m.id, "partitions", tps)
 	return errors.Join(errs...)
+}
+
+// waitInHand waits, at most HandoffTimeout, for the message in the
+// application's hands to be processed if it is of states, and returns the
+// states' processed offsets. At the timeout that message does not count as
+// processed: the offsets stop before it, and its partition's next owner
+// delivers it again; the application is told (HANDOFF_TIMEOUT).
+func (m *member) waitInHand(states []*pstate) map[TopicPartition]int64 {
+	g := m.g
+	timeout := g.cfg.HandoffTimeout
+	held := g.pump.holding(states)
+	if held != nil {
+		g.log.Debug("hand-off waits for the message in hand", "partition", held.tp, "offset", held.offset, "timeout", timeout)
+	}
+	start := time.Now()
+	processed, late := g.pump.waitProcessed(states, timeout, false)
+	waited := time.Since(start)
+	switch {
+	case late != nil:
+		g.log.Warn("hand-off timed out with a message in hand: committed before it and handed over; its next owner delivers it again",
+			"partition", late.tp, "offset", late.offset, "waited", waited)
+		g.notify(&Notification{Type: HANDOFF_TIMEOUT, Generation: m.assign.Generation,
+			Topic: late.tp.Topic, Partition: late.tp.Partition, Offset: late.offset})
+	case held != nil:
+		g.log.Debug("hand-off: the message in hand was processed", "partition", held.tp, "offset", held.offset, "waited", waited)
+	}
+	return processed
 }
 
 // claim starts a claimer for tp: it waits, through a watch on the owner
@@ -409,7 +443,7 @@ func (m *member) leave(orphans []TopicPartition) {
 		tps = append(tps, tp)
 	}
 	sortPartitions(tps)
-	if err := m.giveUp(ctx, tps, 0); err != nil {
+	if err := m.giveUp(ctx, tps, true); err != nil {
 		g.log.Warn("leaving", "err", err)
 	}
 	if err := g.zk.DeregisterConsumer(ctx, g.name, m.id); err != nil {

@@ -3,6 +3,7 @@ package consumergroup
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -80,6 +81,8 @@ type pump struct {
 	changed  chan struct{}           // closed and replaced when partitions are stopped or the pump's context ends
 	polls    int64                   // polls issued by the pump
 	closed   bool                    // outputs closed
+	shut     bool                    // Close began: no pump goroutine starts any more
+	lost     bool                    // the session the partitions were claimed in ended: add nothing until bind
 	running  bool                    // the Stream or Batches pump goroutine runs
 	cancel   context.CancelFunc      // ends the pump's poll in progress
 	drainReq int64                   // drains asked for (stop)
@@ -116,12 +119,16 @@ func newPump(g *ConsumerGroup) *pump {
 }
 
 // choose sets the delivery mode if none is set, and reports whether the
-// mode is m.
+// mode is m. Once Close began (shutdown), it starts no goroutine: the
+// outputs are closed, or about to be, by Close.
 func (p *pump) choose(m int) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.modeVal == modeNone {
 		p.modeVal = m
+		if p.shut {
+			return true
+		}
 		p.running = m != modeCheckout
 		p.g.wg.Add(1)
 		go func() {
@@ -136,9 +143,35 @@ func (p *pump) choose(m int) bool {
 	return p.modeVal == m
 }
 
-// add starts fetching tp at offset.
+// bind starts a new session's holding: add takes partitions again.
+func (p *pump) bind() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lost = false
+}
+
+// sessionLost stops every partition held, at once: the session they were
+// claimed in has ended, another member may own them already. It runs before
+// the session's Done is closed (see Session.beforeEnd), so that the unit
+// queued in the output channel is taken back before anyone can know the
+// session is over: nothing is delivered after that. Partitions claimed
+// meanwhile are not added (until bind).
+func (p *pump) sessionLost() {
+	p.mu.Lock()
+	p.lost = true
+	tps := slices.Collect(maps.Keys(p.parts))
+	p.mu.Unlock()
+	p.stop(tps)
+}
+
+// add starts fetching tp at offset, unless the session it was claimed in
+// has ended.
 func (p *pump) add(tp TopicPartition, offset int64) {
 	p.mu.Lock()
+	if p.lost {
+		p.mu.Unlock()
+		return
+	}
 	p.parts[tp] = &pstate{tp: tp, next: offset, processed: offset, addedAt: p.polls}
 	parked := p.parked[tp]
 	delete(p.parked, tp)
@@ -211,32 +244,68 @@ func (p *pump) stop(tps []TopicPartition) []*pstate {
 	return states
 }
 
+// inHand is the unit of a partition being given up that the application
+// holds: a Stream message, a batch, or what a checkout sent.
+type inHand struct {
+	tp     TopicPartition
+	offset int64 // its first message's offset
+}
+
+// holding returns the unit of states in the application's hands, nil when
+// none. The states were stopped: none of their units is queued any more.
+func (p *pump) holding(states []*pstate) *inHand {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.settleLocked()
+	return p.inHandLocked(states)
+}
+
 // waitProcessed waits until the unit in the application's hands, if it is
-// of one of states, is processed, at most timeout; then it counts every
-// unit of states the application took as processed. The states were
-// stopped: none of their units is queued any more.
-func (p *pump) waitProcessed(states []*pstate, timeout time.Duration) {
+// of one of states, is processed, at most timeout. It returns the states'
+// processed offsets, and the unit still in hand at the timeout (nil when
+// none). That unit does not count as processed: the offsets stop before
+// it, so that the partition's next owner delivers it again (the
+// application may still be processing it, or crash before it is done).
+// With countInHand (Close), it counts as processed.
+func (p *pump) waitProcessed(states []*pstate, timeout time.Duration, countInHand bool) (map[TopicPartition]int64, *inHand) {
 	deadline := time.Now().Add(timeout)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.waiters++
 	defer func() { p.waiters-- }()
+	processed := func() map[TopicPartition]int64 {
+		out := make(map[TopicPartition]int64, len(states))
+		for _, ps := range states {
+			out[ps.tp] = ps.processed
+		}
+		return out
+	}
 	for {
 		p.settleLocked()
-		if !p.pendingLocked(states) {
-			return
+		held := p.inHandLocked(states)
+		if held == nil {
+			return processed(), nil
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			for _, u := range p.out {
-				if contains(states, u.ps) {
-					u.ps.processed = max(u.ps.processed, u.end)
+			if countInHand {
+				for _, u := range p.out {
+					if contains(states, u.ps) {
+						u.ps.processed = max(u.ps.processed, u.end)
+					}
 				}
+				if contains(states, p.inflight) {
+					p.ackLocked()
+				}
+				return processed(), nil
 			}
 			if contains(states, p.inflight) {
-				p.ackLocked()
+				// The checkout is no longer counted: its checkin
+				// commits nothing (see checkin).
+				p.inflight = nil
+				p.cond.Broadcast()
 			}
-			return
+			return processed(), held
 		}
 		// The pump wakes us when it sends; the application taking a
 		// queued unit wakes nobody: look again within a millisecond.
@@ -250,18 +319,25 @@ func (p *pump) waitProcessed(states []*pstate, timeout time.Duration) {
 	}
 }
 
-// pendingLocked reports whether a unit of states may still be in the
-// application's hands.
-func (p *pump) pendingLocked(states []*pstate) bool {
+// inHandLocked returns the unit of states that may still be in the
+// application's hands, nil when none.
+func (p *pump) inHandLocked(states []*pstate) *inHand {
 	if contains(states, p.inflight) {
-		return true
+		return &inHand{p.inflight.tp, p.inflight.processed}
 	}
 	for _, u := range p.out {
-		if contains(states, u.ps) {
-			return true
+		if !contains(states, u.ps) {
+			continue
 		}
+		off := u.end - 1
+		if u.ev != nil {
+			off = u.ev.Offset
+		} else if u.b != nil && len(u.b.Events) > 0 {
+			off = u.b.Events[0].Offset
+		}
+		return &inHand{u.ps.tp, off}
 	}
-	return false
+	return nil
 }
 
 func contains(states []*pstate, ps *pstate) bool {
@@ -324,6 +400,15 @@ func (p *pump) setProcessed(tp TopicPartition, off int64) {
 	if ps := p.parts[tp]; ps != nil {
 		ps.processed = off
 	}
+}
+
+// shutdown is the start of Close: from then on choose starts no pump
+// goroutine (one started after Close's wait would drain closed channels
+// for good, under the lock).
+func (p *pump) shutdown() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.shut = true
 }
 
 // closeOutputs closes Stream and Batches; the pump goroutine has returned.
@@ -645,8 +730,16 @@ func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
 // holds. A message counts as processed, and is committed, once the loop
 // reading the channel takes the next one, or at Close; a partition given up
 // in a rebalance waits for that (at most HandoffTimeout) before it is
-// handed over. The channel is closed by Close. nil if Batches or Checkout
-// was chosen first.
+// handed over. A message still in the loop's hands at HandoffTimeout does
+// not count as processed: the commit stops before it, its partition is
+// handed over and its new owner delivers it again (at least once), and the
+// listener gets a HANDOFF_TIMEOUT notification naming it; nothing more of
+// that partition reaches the loop. On a quiet partition the last message
+// stays in the loop's hands until another one arrives: a hand-off of its
+// partition waits the whole HandoffTimeout and the new owner delivers that
+// message again (announced by HANDOFF_TIMEOUT). The channel is closed by
+// Close; called after Close, Stream returns a closed channel. nil if
+// Batches or Checkout was chosen first.
 func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 	if !g.pump.choose(modeStream) {
 		return nil
@@ -656,8 +749,9 @@ func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 
 // Batches returns the channel of message batches, one topic-partition per
 // batch, for throughput: the same guarantees as Stream with a batch as the
-// unit (a batch counts as processed when the next one is taken). nil if
-// Stream or Checkout was chosen first.
+// unit (a batch counts as processed when the next one is taken). Called
+// after Close, it returns a closed channel. nil if Stream or Checkout was
+// chosen first.
 func (g *ConsumerGroup) Batches() <-chan *EventBatch {
 	if !g.pump.choose(modeBatches) {
 		return nil

@@ -2,6 +2,9 @@ package consumergroup
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -24,6 +27,35 @@ type Session struct {
 	id   int64
 	done chan struct{}
 	err  error // set before done is closed
+
+	mu     sync.Mutex
+	ended  bool           // the hooks have been taken to run
+	hooks  map[int]func() // run when the session ends, before done is closed
+	nextID int
+}
+
+// beforeEnd registers f to run when the session ends, before Done is
+// closed: whoever sees Done closed knows that f has run. f runs under ZK's
+// lock, on the goroutine that ends the session: it must not call ZK and
+// must return soon. beforeEnd returns the function that unregisters f, and
+// false (f not registered) when the session has ended already.
+func (s *Session) beforeEnd(f func()) (func(), bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return func() {}, false
+	}
+	if s.hooks == nil {
+		s.hooks = make(map[int]func())
+	}
+	id := s.nextID
+	s.nextID++
+	s.hooks[id] = f
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.hooks, id)
+	}, true
 }
 
 // ID returns ZooKeeper's id of the session.
@@ -162,8 +194,16 @@ func (z *ZK) endSession(err error) {
 		return
 	}
 	z.log.Info("zookeeper session ended", "session", z.sess.id, "err", err)
-	z.sess.err = err
-	close(z.sess.done)
+	s := z.sess
+	s.mu.Lock()
+	s.ended = true
+	hooks := slices.Collect(maps.Values(s.hooks))
+	s.mu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
+	s.err = err
+	close(s.done)
 	z.sess = nil
 }
 

@@ -44,8 +44,8 @@ type ZKConfig struct {
 	// request, e.g. {Scheme: "digest", Credentials: "user:password"}.
 	Auth []ZKAuth
 
-	// ACL is set on every node this ZK creates. Default: open to all
-	// (zk.WorldACL(zk.PermAll)). With digest auth, a usual choice is
+	// ACL is set on every node this ZK creates. Default (nil): open to all
+	// (zk.WorldACL(zk.PermAll)); an empty non-nil ACL is refused. With digest auth, a usual choice is
 	// zk.DigestACL(zk.PermAll, user, password), optionally with
 	// zk.WorldACL(zk.PermRead) so that monitoring tools can read.
 	ACL []zk.ACL
@@ -99,6 +99,24 @@ func (c *ZKConfig) Validate() error {
 	for i, a := range c.Auth {
 		if a.Scheme == "" {
 			return fmt.Errorf("%w: ZKConfig.Auth[%d]: empty scheme", ErrInvalidArgument, i)
+		}
+	}
+	if err := checkACL(c.ACL); err != nil {
+		return fmt.Errorf("%w: ZKConfig.ACL: %v", ErrInvalidArgument, err)
+	}
+	return nil
+}
+
+// checkACL checks an ACL to set on created nodes: ZooKeeper refuses an
+// empty one, or an entry without a scheme, at every create (InvalidACL),
+// so the member would never register.
+func checkACL(acl []zk.ACL) error {
+	if acl != nil && len(acl) == 0 {
+		return errors.New("empty: ZooKeeper refuses to create nodes with no ACL entry (nil means the default, open to all)")
+	}
+	for i, a := range acl {
+		if a.Scheme == "" {
+			return fmt.Errorf("entry %d has an empty scheme", i)
 		}
 	}
 	return nil

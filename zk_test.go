@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
 )
@@ -268,6 +270,8 @@ func TestBadArguments(t *testing.T) {
 		{Servers: []string{"127.0.0.1:1"}, Chroot: "kafka"},
 		{Servers: []string{"127.0.0.1:1"}, SessionTimeout: -time.Second},
 		{Servers: []string{"127.0.0.1:1"}, Auth: []cg.ZKAuth{{}}},
+		{Servers: []string{"127.0.0.1:1"}, ACL: []zk.ACL{}},
+		{Servers: []string{"127.0.0.1:1"}, ACL: []zk.ACL{{Perms: zk.PermAll}}},
 	} {
 		if _, err := cg.DialZK(ctx, cfg); !errors.Is(err, cg.ErrInvalidArgument) {
 			t.Errorf("DialZK(%+v): %v, want ErrInvalidArgument", cfg, err)
