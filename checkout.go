@@ -130,7 +130,7 @@ func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error 
 func (p *pump) runCheckout(ctx context.Context) {
 	for ctx.Err() == nil {
 		seq, pctx, cancel := p.nextPoll(ctx)
-		fetches := p.g.client.PollRecords(pctx, 10000)
+		fetches := p.pos.poll(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -165,7 +165,7 @@ func (p *pump) runCheckout(ctx context.Context) {
 		if len(pause) > 0 {
 			// Under p.mu, so that take cannot resume a partition before
 			// this pause lands (and then never resume it).
-			p.g.client.PauseFetchPartitions(pause)
+			p.pos.pause(pause)
 		}
 		p.mu.Unlock()
 		select {
@@ -222,7 +222,7 @@ func (p *pump) take(ps *pstate) (*kgo.Record, chan struct{}) {
 	}
 	if ps.paused && len(ps.queue) < queueLimit/2 {
 		ps.paused = false
-		p.g.client.ResumeFetchPartitions(map[string][]int32{ps.tp.Topic: {ps.tp.Partition}})
+		p.pos.resume(map[string][]int32{ps.tp.Topic: {ps.tp.Partition}})
 	}
 	if len(ps.queue) == 0 {
 		return nil, p.changed
@@ -277,10 +277,8 @@ func (p *pump) checkin(ps *pstate, commit bool) (int64, bool) {
 		ps.paused = false
 		tp := ps.tp
 		ps.addedAt = p.polls
-		cl := p.g.client
-		cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
-		cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}}) // a pause outlives removal
-		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(ps.processed)}})
+		p.pos.resume(map[string][]int32{tp.Topic: {tp.Partition}}) // a pause outlives removal
+		p.pos.rewind(tp, ps.processed)
 	}
 	return 0, false
 }

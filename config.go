@@ -19,6 +19,19 @@ const (
 	OffsetNewest int64 = -1 // the next message produced
 )
 
+// Group protocols of Kafka's coordinator (ConsumerGroupConfig.GroupProtocol),
+// Kafka's own names (group.protocol).
+const (
+	// GroupProtocolClassic: JoinGroup/SyncGroup, the assignment computed by
+	// the group's leader with franz-go's cooperative-sticky balancer
+	// (incremental: only what moves stops). Every Kafka since 2.4.
+	GroupProtocolClassic = "classic"
+	// GroupProtocolConsumer: KIP-848, the broker assigns (server-side
+	// assignors "uniform" or "range"), each member acknowledges its
+	// revocations with its heartbeats. Kafka 4.0+.
+	GroupProtocolConsumer = "consumer"
+)
+
 // Assignment strategies.
 const (
 	StrategyRange      = assign.RangeName      // contiguous ranges per topic, balanced within one
@@ -81,10 +94,47 @@ type ConsumerGroupConfig struct {
 	// longest time a message may take to process.
 	HandoffTimeout time.Duration
 
-	// Strategy is the assignment strategy: StrategyRange (default),
-	// StrategyRoundRobin or StrategySticky. Every member of a group must
-	// use the same one.
+	// Strategy is the assignment strategy: StrategyRange,
+	// StrategyRoundRobin or StrategySticky; "" (the default) is the
+	// coordinator's default. Every member of a group must use the same
+	// one. On ZooKeeper the default is StrategyRange. On Kafka's
+	// coordinator the strategy maps to the protocol's own: classic runs
+	// franz-go's cooperative-sticky balancer (StrategySticky, the default:
+	// range and round robin would be eager, stopping every partition at
+	// every rebalance, and are refused); consumer (KIP-848) runs the
+	// broker's assignors, "uniform" for StrategySticky (the default) and
+	// "range" for StrategyRange (round robin has none, and is refused).
 	Strategy string
+
+	// GroupProtocol (Kafka's coordinator only: JoinKafkaConsumerGroup) is
+	// the group protocol: GroupProtocolClassic or GroupProtocolConsumer
+	// (KIP-848); "" (the default) is classic. Classic is the default
+	// because it is safe on every broker we test (Kafka 3.9 and 4.x):
+	// franz-go recommends KIP-848 only from Kafka 4.3, as before KIP-1251
+	// an offset commit during a revocation can fail with
+	// STALE_MEMBER_EPOCH; with consumer, a commit refused that way is
+	// reported (ErrNotOwner) and its messages delivered again. Consumer
+	// needs Kafka 4.0+: JoinKafkaConsumerGroup refuses brokers without it
+	// rather than falling back silently.
+	GroupProtocol string
+
+	// InstanceID (Kafka's coordinator only) makes the member static
+	// (KIP-345): a member that restarts with the same InstanceID within
+	// SessionTimeout gets its partitions back without a rebalance, and
+	// Close does not leave the group (its partitions wait for it for
+	// SessionTimeout). Unique per member. Default "": dynamic membership.
+	InstanceID string
+
+	// SessionTimeout (Kafka's coordinator only) is how long the group
+	// coordinator keeps a member it does not hear from: how long a
+	// crashed member keeps its partitions. Classic sends it in JoinGroup
+	// (within the broker's group.min/max.session.timeout.ms); with
+	// consumer (KIP-848) the broker's group.consumer.session.timeout.ms
+	// decides, and this must not exceed it. The member itself stops
+	// delivering when the coordinator has not answered for two thirds of
+	// it (ErrSessionExpired), so that it never delivers what another
+	// member may own. Default 45 s, Kafka's.
+	SessionTimeout time.Duration
 
 	// MetadataInterval is how often partition counts are read from Kafka
 	// for topics that ZooKeeper does not describe (no /brokers/topics).
@@ -95,6 +145,14 @@ type ConsumerGroupConfig struct {
 	// (JoinConsumerGroup), after the group's own: for TLS, SASL, fetch
 	// sizes. Options that choose what to consume are the group's.
 	KafkaOptions []kgo.Opt
+
+	// Notifications, when not nil, receives the group's notifications
+	// (see Notification): rebalances, errors, hand-off timeouts, on both
+	// coordinators. They are sent without blocking: when the channel is
+	// full, a notification is dropped and counted (DroppedNotifications);
+	// give it a buffer. NewConsumerGroup's listener argument, when not
+	// nil, takes precedence. Default nil.
+	Notifications chan<- *Notification
 
 	// Logger receives the group's events. Default: silent.
 	Logger *slog.Logger
@@ -108,7 +166,7 @@ func NewConsumerGroupConfig() *ConsumerGroupConfig {
 		InitialOffset:    OffsetOldest,
 		CommitInterval:   time.Second,
 		HandoffTimeout:   5 * time.Second,
-		Strategy:         StrategyRange,
+		SessionTimeout:   45 * time.Second,
 		MetadataInterval: 10 * time.Second,
 	}
 }
@@ -127,6 +185,7 @@ func (c *ConsumerGroupConfig) Validate() error {
 		{"CommitInterval", c.CommitInterval},
 		{"HandoffTimeout", c.HandoffTimeout},
 		{"MetadataInterval", c.MetadataInterval},
+		{"SessionTimeout", c.SessionTimeout},
 	} {
 		if d.v <= 0 {
 			return bad(d.name, "must be positive, got %v (start from NewConsumerGroupConfig)", d.v)
@@ -138,8 +197,18 @@ func (c *ConsumerGroupConfig) Validate() error {
 	if c.InitialOffset != OffsetOldest && c.InitialOffset != OffsetNewest {
 		return bad("InitialOffset", "must be OffsetOldest (-2) or OffsetNewest (-1), got %d", c.InitialOffset)
 	}
-	if _, err := assign.ByName(c.Strategy); err != nil {
-		return bad("Strategy", "%v", err)
+	if c.Strategy != "" {
+		if _, err := assign.ByName(c.Strategy); err != nil {
+			return bad("Strategy", "%v", err)
+		}
+	}
+	switch c.GroupProtocol {
+	case "", GroupProtocolClassic, GroupProtocolConsumer:
+	default:
+		return bad("GroupProtocol", "%q: want %q or %q", c.GroupProtocol, GroupProtocolClassic, GroupProtocolConsumer)
+	}
+	if c.InstanceID != "" && !validInstanceID(c.InstanceID) {
+		return bad("InstanceID", "%q: at most 249 of a-z, A-Z, 0-9, '.', '_', '-'", c.InstanceID)
 	}
 	for i, b := range c.Brokers {
 		if err := checkAddr(b); err != nil {
@@ -160,4 +229,67 @@ func (c *ConsumerGroupConfig) Validate() error {
 		}
 	}
 	return nil
+}
+
+// configError is Validate's error for field.
+func configError(field, format string, args ...any) error {
+	return fmt.Errorf("%w: ConsumerGroupConfig.%s: %s", ErrInvalidArgument, field, fmt.Sprintf(format, args...))
+}
+
+// groupProtocol is GroupProtocol with the default applied.
+func (c *ConsumerGroupConfig) groupProtocol() string {
+	if c.GroupProtocol == "" {
+		return GroupProtocolClassic
+	}
+	return c.GroupProtocol
+}
+
+// validateZK refuses what only Kafka's coordinator uses.
+func (c *ConsumerGroupConfig) validateZK() error {
+	if c.GroupProtocol != "" {
+		return configError("GroupProtocol", "applies to Kafka's coordinator only (JoinKafkaConsumerGroup); leave it empty with ZooKeeper")
+	}
+	if c.InstanceID != "" {
+		return configError("InstanceID", "applies to Kafka's coordinator only (JoinKafkaConsumerGroup); leave it empty with ZooKeeper")
+	}
+	return nil
+}
+
+// validateKafka refuses what only ZooKeeper uses, and strategies the
+// group protocol cannot run.
+func (c *ConsumerGroupConfig) validateKafka() error {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"ZookeeperChroot", c.ZookeeperChroot != ""},
+		{"ZookeeperAuth", len(c.ZookeeperAuth) > 0},
+		{"ZookeeperACL", c.ZookeeperACL != nil},
+		{"Brokers", len(c.Brokers) > 0},
+		{"BrokerListener", c.BrokerListener != ""},
+	} {
+		if f.set {
+			return configError(f.name, "applies to ZooKeeper coordination only; leave it empty with JoinKafkaConsumerGroup (brokers are its argument)")
+		}
+	}
+	switch {
+	case c.groupProtocol() == GroupProtocolClassic && c.Strategy != "" && c.Strategy != StrategySticky:
+		return configError("Strategy", "%q cannot run on the classic protocol without stopping every partition at every rebalance (eager): use StrategySticky (franz-go's cooperative-sticky balancer, the default)", c.Strategy)
+	case c.groupProtocol() == GroupProtocolConsumer && c.Strategy == StrategyRoundRobin:
+		return configError("Strategy", "%q has no server-side assignor in KIP-848: use StrategySticky (\"uniform\", the default) or StrategyRange (\"range\")", c.Strategy)
+	}
+	return nil
+}
+
+// validInstanceID reports whether id is a legal Kafka group instance id.
+func validInstanceID(id string) bool {
+	if len(id) > 249 || id == "." || id == ".." {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -3,11 +3,32 @@ package consumergroup
 import (
 	"errors"
 	"fmt"
-
-	"github.com/go-zookeeper/zk"
-
-	"github.com/consumergroup/consumergroup/internal/layout"
 )
+
+// Every sentinel of the package is in this file, one doc line each.
+
+// Errors of the consumer group API, named as in the seed.
+var (
+	// DiscardCommit is returned by a Checkout callback to skip the commit of
+	// what it consumed: the messages are delivered again.
+	DiscardCommit = errors.New("consumergroup: commit discarded") //nolint:revive,staticcheck // the seed's name
+	// NoCheckout is returned by Checkout when the member holds no partition.
+	NoCheckout = errors.New("consumergroup: no partition to check out") //nolint:revive,staticcheck // the seed's name
+)
+
+// ErrStrategyMismatch is reported (REBALANCE_ERROR) by a member whose
+// ConsumerGroupConfig.Strategy differs from the one the group's leader
+// publishes: the member takes no partition until the two agree.
+var ErrStrategyMismatch = errors.New("consumergroup: members disagree on the assignment strategy")
+
+// ErrUnknownTopic: a subscribed topic exists neither in ZooKeeper nor in
+// Kafka's metadata.
+var ErrUnknownTopic = errors.New("consumergroup: unknown topic")
+
+// ErrOffsetReset is reported (REBALANCE_ERROR, with the partition) when a
+// committed offset was out of range, retention having removed it, and the
+// partition restarted at the initial offset.
+var ErrOffsetReset = errors.New("consumergroup: committed offset out of range, reset")
 
 // Errors of the ZooKeeper layer. Compare with errors.Is: they come wrapped
 // in a *PathError that names the operation and the znode, and that also
@@ -88,41 +109,4 @@ func trimPrefix(err error) string {
 		return s[len(p):]
 	}
 	return s
-}
-
-// pathErr wraps err, a go-zookeeper, context or parse error, for op on path,
-// mapping it to the package's sentinel.
-func pathErr(op, path string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var pe *PathError
-	if errors.As(err, &pe) {
-		return err
-	}
-	sentinel := sentinelOf(err)
-	if sentinel == err {
-		return &PathError{Op: op, Path: path, Err: sentinel}
-	}
-	return &PathError{Op: op, Path: path, Err: sentinel, Cause: err}
-}
-
-func sentinelOf(err error) error {
-	switch {
-	case errors.Is(err, zk.ErrNoNode):
-		return ErrNoNode
-	case errors.Is(err, zk.ErrNodeExists):
-		return ErrNodeExists
-	case errors.Is(err, zk.ErrSessionExpired), errors.Is(err, zk.ErrSessionMoved):
-		return ErrSessionExpired
-	case errors.Is(err, zk.ErrConnectionClosed), errors.Is(err, zk.ErrNoServer):
-		return ErrConnectionLoss
-	case errors.Is(err, zk.ErrClosing), errors.Is(err, ErrClosed):
-		return ErrClosed
-	case errors.Is(err, layout.ErrBadData):
-		return ErrBadData
-	case errors.Is(err, layout.ErrInvalidName), errors.Is(err, layout.ErrInvalidChroot), errors.Is(err, zk.ErrInvalidPath):
-		return ErrInvalidArgument
-	}
-	return nil
 }

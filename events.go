@@ -1,32 +1,25 @@
 package consumergroup
 
 import (
-	"errors"
+	"sort"
 	"time"
 )
 
-// Errors of the consumer group API, named as in the seed.
-var (
-	// DiscardCommit is returned by a Checkout callback to skip the commit of
-	// what it consumed: the messages are delivered again.
-	DiscardCommit = errors.New("consumergroup: commit discarded") //nolint:revive,staticcheck // the seed's name
-	// NoCheckout is returned by Checkout when the member holds no partition.
-	NoCheckout = errors.New("consumergroup: no partition to check out") //nolint:revive,staticcheck // the seed's name
-)
+// TopicPartition names one partition of a topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
 
-// ErrStrategyMismatch is reported (REBALANCE_ERROR) by a member whose
-// ConsumerGroupConfig.Strategy differs from the one the group's leader
-// publishes: the member takes no partition until the two agree.
-var ErrStrategyMismatch = errors.New("consumergroup: members disagree on the assignment strategy")
-
-// ErrUnknownTopic: a subscribed topic exists neither in ZooKeeper nor in
-// Kafka's metadata.
-var ErrUnknownTopic = errors.New("consumergroup: unknown topic")
-
-// ErrOffsetReset is reported (REBALANCE_ERROR, with the partition) when a
-// committed offset was out of range, retention having removed it, and the
-// partition restarted at the initial offset.
-var ErrOffsetReset = errors.New("consumergroup: committed offset out of range, reset")
+// sortPartitions sorts topic-partitions by topic, then partition.
+func sortPartitions(tps []TopicPartition) {
+	sort.Slice(tps, func(i, j int) bool {
+		if tps[i].Topic != tps[j].Topic {
+			return tps[i].Topic < tps[j].Topic
+		}
+		return tps[i].Partition < tps[j].Partition
+	})
+}
 
 // Notification types, as in the seed, and HANDOFF_TIMEOUT.
 const (

@@ -2,7 +2,6 @@ package consumergroup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -37,7 +36,7 @@ type ConsumerGroup struct {
 	cfg      ConsumerGroupConfig
 	log      *slog.Logger
 	strategy assign.Strategy
-	zk       *ZK
+	zk       *ZK // the ZooKeeper coordinator's; nil on Kafka's
 	ownZK    bool
 	client   *kgo.Client
 	ownCl    bool
@@ -45,7 +44,9 @@ type ConsumerGroup struct {
 	listener chan<- *Notification
 	dropped  atomic.Int64
 
-	pump *pump
+	pump  *pump       // the delivery engine
+	eng   deliverer   // the engine as the coordinator drives it (= pump)
+	coord coordinator // ZooKeeper's or Kafka's
 
 	ctx     context.Context // canceled by Close
 	cancel  context.CancelFunc
@@ -74,6 +75,9 @@ func JoinConsumerGroup(name string, topic string, zookeeper []string, config *Co
 func JoinConsumerGroupTopics(ctx context.Context, name string, topics []string, zookeeper []string, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
 	cfg, err := prepareConfig(name, topics, config)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.validateZK(); err != nil {
 		return nil, err
 	}
 	if len(zookeeper) == 0 {
@@ -160,6 +164,9 @@ func NewConsumerGroupTopics(ctx context.Context, client *kgo.Client, zoo *ZK, na
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.validateZK(); err != nil {
+		return nil, err
+	}
 	return newGroup(ctx, client, zoo, name, topics, listener, cfg)
 }
 
@@ -184,40 +191,61 @@ func prepareConfig(name string, topics []string, config *ConsumerGroupConfig) (C
 	return *config, nil
 }
 
+// newGroup starts a member coordinated through ZooKeeper.
 func newGroup(ctx context.Context, client *kgo.Client, z *ZK, name string, topics []string, listener chan *Notification, cfg ConsumerGroupConfig) (*ConsumerGroup, error) {
-	strategy, _ := assign.ByName(cfg.Strategy) // checked by Validate
-	g := &ConsumerGroup{
-		name:     name,
-		topics:   slices.Compact(slices.Sorted(slices.Values(topics))),
-		cfg:      cfg,
-		log:      cfg.Logger,
-		strategy: strategy,
-		zk:       z,
-		client:   client,
-		admin:    kadm.NewClient(client),
-		done:     make(chan struct{}),
-		commits:  make(map[TopicPartition]int64),
-	}
+	var l chan<- *Notification
 	if listener != nil {
-		g.listener = listener
+		l = listener
 	}
-	if g.log == nil {
-		g.log = slog.New(slog.DiscardHandler)
-	}
-	g.log = g.log.With("group", name)
+	g := newMember(client, name, topics, l, cfg)
+	g.zk = z
 	// The topics must exist: in ZooKeeper or in Kafka.
 	if _, err := g.partitionCounts(ctx, nil); err != nil {
 		return nil, err
 	}
-	g.ctx, g.cancel = context.WithCancel(context.Background())
-	g.pump = newPump(g)
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		defer close(g.done)
-		g.run()
-	}()
+	g.start(directPositioner{client}, &zkCoordinator{g: g})
 	return g, nil
+}
+
+// newMember returns a member not started yet.
+func newMember(client *kgo.Client, group string, topics []string, listener chan<- *Notification, cfg ConsumerGroupConfig) *ConsumerGroup {
+	name := cfg.Strategy
+	if name == "" {
+		name = StrategyRange // ZooKeeper's default
+	}
+	strategy, _ := assign.ByName(name) // checked by Validate
+	g := &ConsumerGroup{
+		name:     group,
+		topics:   slices.Compact(slices.Sorted(slices.Values(topics))),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		strategy: strategy,
+		client:   client,
+		admin:    kadm.NewClient(client),
+		done:     make(chan struct{}),
+		commits:  make(map[TopicPartition]int64),
+		listener: listener,
+	}
+	if g.listener == nil {
+		g.listener = cfg.Notifications
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	g.log = g.log.With("group", group)
+	return g
+}
+
+// start starts the engine, positioned by pos, and the coordinator's run.
+func (g *ConsumerGroup) start(pos positioner, coord coordinator) {
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.pump = newPump(g.ctx, pos, g.log, g.goFunc)
+	g.eng = g.pump
+	g.coord = coord
+	g.goFunc(func() {
+		defer close(g.done)
+		coord.run(g.ctx)
+	})
 }
 
 // notify sends n to the listener without blocking.
@@ -278,7 +306,7 @@ func (g *ConsumerGroup) Offset(partition int32) (int64, error) {
 
 // OffsetOf returns the committed offset of a partition.
 func (g *ConsumerGroup) OffsetOf(ctx context.Context, topic string, partition int32) (int64, error) {
-	return g.zk.Offset(ctx, g.name, topic, partition)
+	return g.coord.offset(ctx, TopicPartition{topic, partition})
 }
 
 // Commit commits offset, the next offset to consume (the last processed
@@ -293,13 +321,7 @@ func (g *ConsumerGroup) Commit(partition int32, offset int64) error {
 // Commit). Later automatic commits start from it.
 func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partition int32, offset int64) error {
 	tp := TopicPartition{topic, partition}
-	g.mu.Lock()
-	id := g.id
-	g.mu.Unlock()
-	if id == "" {
-		return &PathError{Op: "commit", Err: ErrNotOwner, Cause: errors.New("the member has no session")}
-	}
-	if err := g.zk.CommitOffsets(ctx, g.name, id, map[TopicPartition]int64{tp: offset}); err != nil {
+	if err := g.coord.commit(ctx, map[TopicPartition]int64{tp: offset}); err != nil {
 		return err
 	}
 	g.pump.setProcessed(tp, offset)
@@ -328,7 +350,7 @@ func (g *ConsumerGroup) Lag(ctx context.Context) (map[string]map[int32]int64, er
 	if err != nil {
 		return nil, fmt.Errorf("consumergroup: list start offsets: %w", err)
 	}
-	committed, cerr := g.zk.Offsets(ctx, g.name)
+	committed, cerr := g.coord.committed(ctx)
 	if committed == nil {
 		return nil, cerr
 	}
@@ -368,11 +390,9 @@ func (g *ConsumerGroup) Close() error {
 	g.cancel()
 	g.wg.Wait()
 	g.pump.closeOutputs()
+	g.coord.close()
 	if g.ownCl {
 		g.client.Close()
-	}
-	if g.ownZK {
-		g.zk.Close()
 	}
 	return nil
 }
@@ -403,4 +423,13 @@ func set(v any) bool {
 		return rv.Bool()
 	}
 	return false
+}
+
+// goFunc runs f on a goroutine owned by the group: Close waits for it.
+func (g *ConsumerGroup) goFunc(f func()) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		f()
+	}()
 }

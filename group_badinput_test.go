@@ -37,7 +37,6 @@ func TestBadInputValidate(t *testing.T) {
 		{"zero MetadataInterval", "MetadataInterval", func(c *cg.ConsumerGroupConfig) { c.MetadataInterval = 0 }},
 		{"negative MetadataInterval", "MetadataInterval", func(c *cg.ConsumerGroupConfig) { c.MetadataInterval = -time.Second }},
 		{"unknown Strategy", "Strategy", func(c *cg.ConsumerGroupConfig) { c.Strategy = "bogus" }},
-		{"empty Strategy", "Strategy", func(c *cg.ConsumerGroupConfig) { c.Strategy = "" }},
 		{"InitialOffset 5", "InitialOffset", func(c *cg.ConsumerGroupConfig) { c.InitialOffset = 5 }},
 		{"relative chroot", "ZookeeperChroot", func(c *cg.ConsumerGroupConfig) { c.ZookeeperChroot = "kafka" }},
 		{"broker without port", "Brokers[0]", func(c *cg.ConsumerGroupConfig) { c.Brokers = []string{"nohost"} }},

@@ -5,19 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"time"
 
 	"github.com/go-zookeeper/zk"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
-
-// TopicPartition names one partition of a topic.
-type TopicPartition struct {
-	Topic     string
-	Partition int32
-}
 
 // Registration is what a member writes at /consumers/<group>/ids/<id>.
 type Registration struct {
@@ -182,14 +175,4 @@ func (z *ZK) sessionID() int64 {
 		return 0
 	}
 	return z.sess.id
-}
-
-// sortPartitions sorts topic-partitions by topic, then partition.
-func sortPartitions(tps []TopicPartition) {
-	sort.Slice(tps, func(i, j int) bool {
-		if tps[i].Topic != tps[j].Topic {
-			return tps[i].Topic < tps[j].Topic
-		}
-		return tps[i].Partition < tps[j].Partition
-	})
 }

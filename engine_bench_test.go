@@ -2,6 +2,7 @@ package consumergroup
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -11,7 +12,7 @@ import (
 // the micro-benchmarks measure is the hand-off to the application.
 func benchPump(b *testing.B) (*pump, *pstate) {
 	b.Helper()
-	p := newPump(&ConsumerGroup{})
+	p := newPump(context.Background(), nil, slog.New(slog.DiscardHandler), nil) // the engine knows no group
 	tp := TopicPartition{"t", 0}
 	p.parts[tp] = &pstate{tp: tp}
 	return p, p.parts[tp]

@@ -17,6 +17,41 @@ import (
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
+// zkCoordinator coordinates the group through ZooKeeper, on Kafka's layout:
+// members register under ids/, the first one computes the assignment and
+// publishes it, each member claims its partitions (owner nodes, ephemeral)
+// and hands over what moved away: revoked through the engine, committed in
+// one fenced write, released. Its member loop (run, member, loop) and
+// hand-off (zkgroup_handoff.go) run on the group's run goroutine.
+type zkCoordinator struct{ g *ConsumerGroup }
+
+func (c *zkCoordinator) run(ctx context.Context) { c.g.run() }
+
+func (c *zkCoordinator) commit(ctx context.Context, offsets map[TopicPartition]int64) error {
+	g := c.g
+	g.mu.Lock()
+	id := g.id
+	g.mu.Unlock()
+	if id == "" {
+		return &PathError{Op: "commit", Err: ErrNotOwner, Cause: errors.New("the member has no session")}
+	}
+	return g.zk.CommitOffsets(ctx, g.name, id, offsets)
+}
+
+func (c *zkCoordinator) offset(ctx context.Context, tp TopicPartition) (int64, error) {
+	return c.g.zk.Offset(ctx, c.g.name, tp.Topic, tp.Partition)
+}
+
+func (c *zkCoordinator) committed(ctx context.Context) (map[string]map[int32]int64, error) {
+	return c.g.zk.Offsets(ctx, c.g.name)
+}
+
+func (c *zkCoordinator) close() {
+	if c.g.ownZK {
+		c.g.zk.Close()
+	}
+}
+
 // run is the member's life: register, follow the group until the session
 // ends or Close, register again under a new id after a session loss.
 func (g *ConsumerGroup) run() {

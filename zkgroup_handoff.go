@@ -97,12 +97,11 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 		return nil
 	}
 	g := m.g
-	states := g.pump.stop(tps)
 	var processed map[TopicPartition]int64
 	if closing {
-		processed, _ = g.pump.waitProcessed(states, 0, true)
+		processed = g.eng.closing(tps)
 	} else {
-		processed = m.waitInHand(states)
+		processed = g.handOff(g.eng, tps, m.assign.Generation)
 	}
 	offsets := make(map[TopicPartition]int64, len(processed))
 	for tp, off := range processed {
@@ -125,33 +124,6 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 	m.publishHeld()
 	g.log.Debug("released", "id", m.id, "partitions", tps)
 	return errors.Join(errs...)
-}
-
-// waitInHand waits, at most HandoffTimeout, for the message in the
-// application's hands to be processed if it is of states, and returns the
-// states' processed offsets. At the timeout that message does not count as
-// processed: the offsets stop before it, and its partition's next owner
-// delivers it again; the application is told (HANDOFF_TIMEOUT).
-func (m *member) waitInHand(states []*pstate) map[TopicPartition]int64 {
-	g := m.g
-	timeout := g.cfg.HandoffTimeout
-	held := g.pump.holding(states)
-	if held != nil {
-		g.log.Debug("hand-off waits for the message in hand", "partition", held.tp, "offset", held.offset, "timeout", timeout)
-	}
-	start := time.Now()
-	processed, late := g.pump.waitProcessed(states, timeout, false)
-	waited := time.Since(start)
-	switch {
-	case late != nil:
-		g.log.Warn("hand-off timed out with a message in hand: committed before it and handed over; its next owner delivers it again",
-			"partition", late.tp, "offset", late.offset, "waited", waited)
-		g.notify(&Notification{Type: HANDOFF_TIMEOUT, Generation: m.assign.Generation,
-			Topic: late.tp.Topic, Partition: late.tp.Partition, Offset: late.offset})
-	case held != nil:
-		g.log.Debug("hand-off: the message in hand was processed", "partition", held.tp, "offset", held.offset, "waited", waited)
-	}
-	return processed
 }
 
 // claim starts a claimer for tp: it waits, through a watch on the owner
@@ -264,11 +236,13 @@ func (m *member) started(batch []claimResult) error {
 	if err := g.zk.CommitOffsets(m.ctx, g.name, m.id, initial); err != nil {
 		return err
 	}
+	begin := make(map[TopicPartition]int64, len(tps))
 	for _, tp := range tps {
 		m.committed[tp] = starts[tp].offset
-		g.pump.add(tp, starts[tp].offset)
+		begin[tp] = starts[tp].offset
 		m.gotNow = append(m.gotNow, tp)
 	}
+	g.eng.assigned(begin)
 	m.publishHeld()
 	g.log.Debug("claimed", "id", m.id, "partitions", tps)
 	m.maybeDone()
@@ -383,7 +357,7 @@ func (m *member) listBounds(topics []string, tps []TopicPartition) (lows, highs 
 // since the last commit, in one fenced write.
 func (m *member) commit(ctx context.Context) error {
 	g := m.g
-	offsets := g.pump.processedOffsets()
+	offsets := g.eng.processed()
 	for tp, off := range offsets {
 		if !m.held[tp] || m.committed[tp] == off {
 			delete(offsets, tp)
@@ -461,7 +435,7 @@ func (m *member) drop() {
 	for tp := range m.held {
 		tps = append(tps, tp)
 	}
-	g.pump.stop(tps)
+	g.eng.lost(tps)
 	clear(m.held)
 	m.publishHeld()
 	g.mu.Lock()

@@ -3,6 +3,7 @@ package consumergroup
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"maps"
 	"slices"
 	"sync"
@@ -71,7 +72,10 @@ type unit struct {
 // goroutine besides the application that receives from them; Close closes
 // them after it has returned.
 type pump struct {
-	g *ConsumerGroup
+	pos    positioner      // places partitions in the franz-go client
+	log    *slog.Logger    // the group's
+	ctx    context.Context // the group's life: Close ends it
+	goFunc func(f func())  // starts a goroutine owned (and waited for) by the group
 
 	mu       sync.Mutex
 	cond     *sync.Cond // on mu: offering, inflight, out or drained changed
@@ -82,7 +86,7 @@ type pump struct {
 	polls    int64                   // polls issued by the pump
 	closed   bool                    // outputs closed
 	shut     bool                    // Close began: no pump goroutine starts any more
-	lost     bool                    // the session the partitions were claimed in ended: add nothing until bind
+	unbound  bool                    // the session the partitions were claimed in ended: add nothing until bind
 	running  bool                    // the Stream or Batches pump goroutine runs
 	cancel   context.CancelFunc      // ends the pump's poll in progress
 	drainReq int64                   // drains asked for (stop)
@@ -104,9 +108,15 @@ type pump struct {
 	wake    chan struct{} // checkout: a queue was drained or filled
 }
 
-func newPump(g *ConsumerGroup) *pump {
+// newPump returns the engine of a group: pos positions its partitions,
+// goFunc starts its goroutine under the group's owner, ctx is the group's
+// life.
+func newPump(ctx context.Context, pos positioner, log *slog.Logger, goFunc func(func())) *pump {
 	p := &pump{
-		g:       g,
+		pos:     pos,
+		log:     log,
+		ctx:     ctx,
+		goFunc:  goFunc,
 		parts:   make(map[TopicPartition]*pstate),
 		parked:  make(map[TopicPartition]bool),
 		changed: make(chan struct{}),
@@ -130,15 +140,13 @@ func (p *pump) choose(m int) bool {
 			return true
 		}
 		p.running = m != modeCheckout
-		p.g.wg.Add(1)
-		go func() {
-			defer p.g.wg.Done()
+		p.goFunc(func() {
 			if m == modeCheckout {
-				p.runCheckout(p.g.ctx)
+				p.runCheckout(p.ctx)
 			} else {
-				p.run(p.g.ctx, m)
+				p.run(p.ctx, m)
 			}
-		}()
+		})
 	}
 	return p.modeVal == m
 }
@@ -147,7 +155,7 @@ func (p *pump) choose(m int) bool {
 func (p *pump) bind() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.lost = false
+	p.unbound = false
 }
 
 // sessionLost stops every partition held, at once: the session they were
@@ -158,7 +166,7 @@ func (p *pump) bind() {
 // meanwhile are not added (until bind).
 func (p *pump) sessionLost() {
 	p.mu.Lock()
-	p.lost = true
+	p.unbound = true
 	tps := slices.Collect(maps.Keys(p.parts))
 	p.mu.Unlock()
 	p.stop(tps)
@@ -168,7 +176,7 @@ func (p *pump) sessionLost() {
 // has ended.
 func (p *pump) add(tp TopicPartition, offset int64) {
 	p.mu.Lock()
-	if p.lost {
+	if p.unbound {
 		p.mu.Unlock()
 		return
 	}
@@ -180,19 +188,7 @@ func (p *pump) add(tp TopicPartition, offset int64) {
 	case p.wake <- struct{}{}:
 	default:
 	}
-	cl := p.g.client
-	if parked {
-		// Given up earlier and still in franz-go, at whatever offset it
-		// had fetched to: remove it so that it starts again at offset.
-		// This is the one path where taking a partition costs the
-		// client's other partitions their buffered fetches (see stop).
-		cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
-	}
-	// franz-go keeps a pause across removal: a partition paused in an
-	// earlier holding (given up, or checkout's queue limit) would never be
-	// fetched again.
-	cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(offset)}})
+	p.pos.start(tp, offset, parked)
 }
 
 // stop stops delivering tps and fetching them, and returns their states
@@ -240,7 +236,7 @@ func (p *pump) stop(tps []TopicPartition) []*pstate {
 		p.cond.Wait()
 	}
 	p.mu.Unlock()
-	p.g.client.PauseFetchPartitions(pause)
+	p.pos.park(pause)
 	return states
 }
 
@@ -440,14 +436,14 @@ func (p *pump) run(ctx context.Context, mode int) {
 		if pctx == nil {
 			continue // drained meanwhile: send that first
 		}
-		fetches := p.g.client.PollRecords(pctx, 10000)
+		fetches := p.pos.poll(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
 		fetches.EachError(func(t string, part int32, err error) {
 			if !errors.Is(err, context.Canceled) {
-				p.g.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
+				p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
 			}
 		})
 		for _, f := range fetches {
@@ -548,8 +544,14 @@ func (p *pump) drainLocked() {
 // they could leave a gap: the partition is rewound to ps.next (franz-go
 // fetches it again from there) and the records are dropped. Gaps in fresh
 // fetches are the log's own (compaction) and are delivered.
+//
+// A partition added at offsetUnknown (a group consumer, which franz-go
+// positions at the committed offset) starts at the first record fetched.
 func (p *pump) stale(ps *pstate, seq, first int64) bool {
 	p.mu.Lock()
+	if ps.next == offsetUnknown && !ps.stopped {
+		ps.next, ps.processed = first, first
+	}
 	if ps.stopped || first <= ps.next || ps.addedAt < seq {
 		p.mu.Unlock()
 		return false
@@ -558,9 +560,8 @@ func (p *pump) stale(ps *pstate, seq, first int64) bool {
 	ps.addedAt = p.polls
 	p.mu.Unlock()
 	tp := ps.tp
-	p.g.client.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
-	p.g.client.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(next)}})
-	p.g.log.Debug("dropped records fetched before the partition was taken again", "partition", tp, "first", first, "next", next)
+	p.pos.rewind(tp, next)
+	p.log.Debug("dropped records fetched before the partition was taken again", "partition", tp, "first", first, "next", next)
 	return true
 }
 

@@ -1,0 +1,94 @@
+package consumergroup
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// pollMax is how many records one poll of the engine returns at most.
+const pollMax = 10000
+
+// positioner places the engine's partitions in its franz-go client: what is
+// fetched, from where. A direct consumer (ZooKeeper coordination: the group
+// decides what is consumed) is positioned with Add, Remove and Pause; a
+// group consumer (Kafka's coordinator decides, and franz-go starts each
+// assigned partition at its committed offset) with SetOffsets. Pause and
+// Resume are the same for both.
+type positioner interface {
+	// poll returns the next fetches, waiting until some arrive or ctx ends.
+	poll(ctx context.Context) kgo.Fetches
+	// start begins fetching tp at offset (a direct consumer; a group
+	// consumer starts where franz-go positioned it). parked: tp was
+	// given up earlier by this member and is still paused in the client.
+	start(tp TopicPartition, offset int64, parked bool)
+	// park stops fetching partitions given up, keeping what the client
+	// fetched for the others.
+	park(tps map[string][]int32)
+	// rewind fetches tp again from offset.
+	rewind(tp TopicPartition, offset int64)
+	pause(tps map[string][]int32)
+	resume(tps map[string][]int32)
+}
+
+// directPositioner positions a direct consumer: the ZooKeeper coordinator's
+// client, which consumes only what the group adds.
+type directPositioner struct{ cl *kgo.Client }
+
+func (d directPositioner) poll(ctx context.Context) kgo.Fetches {
+	return d.cl.PollRecords(ctx, pollMax)
+}
+
+func (d directPositioner) start(tp TopicPartition, offset int64, parked bool) {
+	if parked {
+		// Given up earlier and still in franz-go, at whatever offset it
+		// had fetched to: remove it so that it starts again at offset.
+		// This is the one path where taking a partition costs the
+		// client's other partitions their buffered fetches (see stop).
+		d.cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	}
+	// franz-go keeps a pause across removal: a partition paused in an
+	// earlier holding (given up, or checkout's queue limit) would never be
+	// fetched again.
+	d.cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	d.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(offset)}})
+}
+
+// park pauses: RemoveConsumePartitions would stop the client's whole fetch
+// session (see pump.stop).
+func (d directPositioner) park(tps map[string][]int32) { d.cl.PauseFetchPartitions(tps) }
+
+func (d directPositioner) rewind(tp TopicPartition, offset int64) {
+	d.cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	d.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(offset)}})
+}
+
+func (d directPositioner) pause(tps map[string][]int32)  { d.cl.PauseFetchPartitions(tps) }
+func (d directPositioner) resume(tps map[string][]int32) { d.cl.ResumeFetchPartitions(tps) }
+
+// groupPositioner positions a group consumer (Kafka's coordinator):
+// franz-go starts each assigned partition at its committed offset; the
+// engine only moves it back (SetOffsets) and pauses it.
+type groupPositioner struct{ cl *kgo.Client }
+
+func (p groupPositioner) poll(ctx context.Context) kgo.Fetches { return p.cl.PollRecords(ctx, pollMax) }
+
+// start resumes tp (a pause outlives a revocation); a known offset
+// (a partition resumed after a suspension) is set.
+func (p groupPositioner) start(tp TopicPartition, offset int64, _ bool) {
+	p.cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	if offset >= 0 {
+		p.rewind(tp, offset)
+	}
+}
+
+// park pauses: franz-go stops fetching revoked partitions itself once
+// OnPartitionsRevoked returns; until then, what it fetches is dropped.
+func (p groupPositioner) park(tps map[string][]int32) { p.cl.PauseFetchPartitions(tps) }
+
+func (p groupPositioner) rewind(tp TopicPartition, offset int64) {
+	p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{tp.Topic: {tp.Partition: {Epoch: -1, Offset: offset}}})
+}
+
+func (p groupPositioner) pause(tps map[string][]int32)  { p.cl.PauseFetchPartitions(tps) }
+func (p groupPositioner) resume(tps map[string][]int32) { p.cl.ResumeFetchPartitions(tps) }

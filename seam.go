@@ -1,0 +1,126 @@
+package consumergroup
+
+import (
+	"context"
+	"time"
+)
+
+// The seam between the delivery engine (engine*.go: what is held and
+// processed, the hand-over to Stream, Batches and Checkout) and the two
+// coordinators that decide what this member holds: ZooKeeper on Kafka's
+// layout (zkgroup*.go) and Kafka's own group coordinator through franz-go's
+// group consumer (kafkagroup*.go). The engine knows no coordinator; a
+// coordinator reaches the engine only through deliverer.
+
+// coordinator is one member's membership of the group.
+type coordinator interface {
+	// run is the member's life in the group, on a goroutine of the
+	// group's: join, follow the group's rebalances (calling the
+	// deliverer), commit what was processed every CommitInterval. When
+	// ctx ends (Close) it leaves gracefully (closing: the unit in hand
+	// counts as processed, the last commit, the partitions released) and
+	// returns.
+	run(ctx context.Context)
+	// commit writes offsets (the next offset to consume) of partitions
+	// this member holds. It is fenced: when the member does not hold one
+	// of them any more (another member may own it), it fails with an
+	// error matching ErrNotOwner and writes nothing of it.
+	commit(ctx context.Context, offsets map[TopicPartition]int64) error
+	// offset returns the committed offset of tp; ErrNoNode when none.
+	offset(ctx context.Context, tp TopicPartition) (int64, error)
+	// committed returns the group's committed offsets, per topic and
+	// partition. A partial result may come with an error.
+	committed(ctx context.Context) (map[string]map[int32]int64, error)
+	// close releases what the coordinator owns, after run has returned.
+	close()
+}
+
+// deliverer is the engine as a coordinator drives it. Its guarantees, which
+// both coordinators build on, in the shape of franz-go's
+// OnPartitionsAssigned/Revoked/Lost:
+//
+//   - A coordinator calls it from one goroutine at a time: never two calls
+//     at once.
+//   - assigned starts delivering partitions from the given offsets (or,
+//     at offsetUnknown, from the first record fetched: a group consumer
+//     that franz-go positions at the committed offset).
+//   - revoked stops delivering tps: when it returns, no record of theirs is
+//     queued for the application, none is delivered any more, and the unit
+//     the application held of theirs was processed, or wait ran out (late:
+//     that unit is not counted, the offsets stop before it). The offsets it
+//     returns are what the coordinator commits before letting go.
+//   - closing is revoked for Close: it does not wait; the unit in hand
+//     counts as processed.
+//   - lost stops delivering tps at once, without waiting: another member
+//     may own them already; nothing is committed for them.
+//   - processed returns the processed offsets of every partition held, for
+//     the periodic commit.
+type deliverer interface {
+	assigned(starts map[TopicPartition]int64)
+	revoked(tps []TopicPartition, wait time.Duration) (processed map[TopicPartition]int64, late *inHand)
+	closing(tps []TopicPartition) map[TopicPartition]int64
+	lost(tps []TopicPartition)
+	processed() map[TopicPartition]int64
+}
+
+// offsetUnknown starts a partition at the first record fetched (see
+// deliverer.assigned).
+const offsetUnknown int64 = -1
+
+// The engine implements the seam.
+var _ deliverer = (*pump)(nil)
+
+func (p *pump) assigned(starts map[TopicPartition]int64) {
+	tps := make([]TopicPartition, 0, len(starts))
+	for tp := range starts {
+		tps = append(tps, tp)
+	}
+	sortPartitions(tps)
+	for _, tp := range tps {
+		p.add(tp, starts[tp])
+	}
+}
+
+func (p *pump) revoked(tps []TopicPartition, wait time.Duration) (map[TopicPartition]int64, *inHand) {
+	states := p.stop(tps)
+	held := p.holding(states)
+	if held == nil {
+		return p.waitProcessed(states, wait, false)
+	}
+	p.log.Debug("hand-off waits for the message in hand", "partition", held.tp, "offset", held.offset, "timeout", wait)
+	start := time.Now()
+	processed, late := p.waitProcessed(states, wait, false)
+	if late == nil {
+		p.log.Debug("hand-off: the message in hand was processed", "partition", held.tp, "offset", held.offset, "waited", time.Since(start))
+	}
+	return processed, late
+}
+
+func (p *pump) closing(tps []TopicPartition) map[TopicPartition]int64 {
+	processed, _ := p.waitProcessed(p.stop(tps), 0, true)
+	return processed
+}
+
+func (p *pump) lost(tps []TopicPartition) { p.stop(tps) }
+
+func (p *pump) processed() map[TopicPartition]int64 { return p.processedOffsets() }
+
+// handOff gives tps up through the engine: it waits, at most
+// HandoffTimeout, for the unit in the application's hands if it is of tps,
+// logs the wait, and announces a timeout (HANDOFF_TIMEOUT). It returns
+// the offsets to commit before the partitions go. Both coordinators hand
+// partitions over through it.
+func (g *ConsumerGroup) handOff(d deliverer, tps []TopicPartition, generation int) map[TopicPartition]int64 {
+	timeout := g.cfg.HandoffTimeout
+	start := time.Now()
+	processed, late := d.revoked(tps, timeout)
+	waited := time.Since(start)
+	switch {
+	case late != nil:
+		g.log.Warn("hand-off timed out with a message in hand: committed before it and handed over; its next owner delivers it again",
+			"partition", late.tp, "offset", late.offset, "waited", waited)
+		g.notify(&Notification{Type: HANDOFF_TIMEOUT, Generation: generation,
+			Topic: late.tp.Topic, Partition: late.tp.Partition, Offset: late.offset})
+	}
+	return processed
+}
