@@ -128,9 +128,6 @@ func (c *cluster) joinAddrs(cfg *cg.ConsumerGroupConfig) []string {
 	return []string{c.servers[0] + c.chroot}
 }
 
-// real reports whether the cluster is a real Kafka.
-func (c *cluster) real() bool { return c.kind != testenv.KindKfake }
-
 // produce writes n sequence-numbered messages spread over partitions
 // 0..partitions-1 of topic; the value is the sequence number.
 func (c *cluster) produce(topic string, partitions int32, n int) {
