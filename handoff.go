@@ -96,7 +96,9 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, wait time.Dur
 	}
 	g := m.g
 	states := g.pump.stop(tps)
+	t0 := g.obs.handoff()
 	g.pump.waitProcessed(states, wait)
+	g.obs.handedOff(tps, t0, wait)
 	offsets := make(map[TopicPartition]int64, len(states))
 	for _, ps := range states {
 		if c, ok := m.committed[ps.tp]; !ok || c != ps.processed {
@@ -104,7 +106,8 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, wait time.Dur
 		}
 	}
 	var errs []error
-	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); err != nil {
+	tc := time.Now()
+	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); g.obs.committedErr(offsets, tc, err) != nil {
 		errs = append(errs, fmt.Errorf("commit on release: %w", err))
 	}
 	for _, tp := range tps {
@@ -132,10 +135,11 @@ func (m *member) claim(tp TopicPartition) {
 		for ctx.Err() == nil {
 			owner, w, err := g.zk.OwnerW(ctx, g.name, tp.Topic, tp.Partition)
 			if err == nil && owner == "" {
+				free := time.Now()
 				err = g.zk.Claim(ctx, g.name, tp.Topic, tp.Partition, m.id)
 				if err == nil {
 					select {
-					case m.claimed <- claimResult{tp}:
+					case m.claimed <- claimResult{tp, free}:
 						return
 					case <-ctx.Done():
 					}
@@ -185,6 +189,7 @@ func (m *member) started(batch []claimResult) error {
 	mine := m.mine()
 	var tps []TopicPartition
 	for _, r := range batch {
+		g.obs.claimed(r.free)
 		cancel := m.claiming[r.tp]
 		if cancel != nil {
 			cancel()
@@ -358,7 +363,8 @@ func (m *member) commit(ctx context.Context) error {
 	if len(offsets) == 0 {
 		return nil
 	}
-	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); err != nil {
+	t0 := time.Now()
+	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); g.obs.committedErr(offsets, t0, err) != nil {
 		return err
 	}
 	for tp, off := range offsets {
@@ -443,6 +449,7 @@ func (m *member) publishHeld() {
 		held = append(held, tp)
 	}
 	sortPartitions(held)
+	m.g.obs.held(held)
 	m.g.mu.Lock()
 	m.g.held = held
 	for tp := range m.g.commits {

@@ -140,6 +140,7 @@ func (p *pump) choose(m int) bool {
 func (p *pump) add(tp TopicPartition, offset int64) {
 	p.mu.Lock()
 	p.parts[tp] = &pstate{tp: tp, next: offset, processed: offset, addedAt: p.polls}
+	p.g.obs.started(tp, offset)
 	parked := p.parked[tp]
 	delete(p.parked, tp)
 	p.mu.Unlock()
@@ -360,6 +361,7 @@ func (p *pump) run(ctx context.Context, mode int) {
 		if ctx.Err() != nil {
 			return
 		}
+		p.g.obs.polled(fetches.NumRecords(), p.g.client)
 		fetches.EachError(func(t string, part int32, err error) {
 			if !errors.Is(err, context.Canceled) {
 				p.g.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
@@ -368,6 +370,7 @@ func (p *pump) run(ctx context.Context, mode int) {
 		for _, f := range fetches {
 			for _, ft := range f.Topics {
 				for _, fp := range ft.Partitions {
+					p.g.obs.fetched(ft.Topic, fp.Partition, fp.HighWatermark)
 					if len(fp.Records) == 0 {
 						continue
 					}
@@ -558,6 +561,7 @@ func (p *pump) send(ctx context.Context, u unit) bool {
 				p.resend = p.resend[1:]
 			} else {
 				u.ps.next = u.end
+				p.g.obs.delivered(u)
 			}
 			p.out = append(p.out, next)
 			p.settleLocked()

@@ -141,6 +141,7 @@ type ZK struct {
 	expiry    *time.Timer   // while disconnected: when the session is assumed lost
 	isClosed  bool
 	sessCount int // sessions established, for tests and metrics
+	watchers  connWatchers // told when connected changes (health.go)
 }
 
 // connection is one go-zookeeper connection and what ZK tracks of it.
