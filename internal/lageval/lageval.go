@@ -167,18 +167,21 @@ func stoppedCommitting(w []Sample, full bool) (bool, string) {
 }
 
 // GroupStatus is a group's status from its partitions': ERR if one is
-// STOP, STALL, REWIND or ERR; else WARN if one is WARN; else OK if one is
-// OK; UNKNOWN when there is no partition or none is known.
+// STOP, STALL, REWIND or ERR; else WARN if one is WARN; else UNKNOWN if one
+// is UNKNOWN (or there is none); else OK.
 func GroupStatus(partitions []Status) Status {
-	out := Unknown
+	out := OK
+	if len(partitions) == 0 {
+		out = Unknown
+	}
 	for _, s := range partitions {
 		switch {
 		case s.Severity() == 2:
 			return Err
 		case s == Warn:
 			out = Warn
-		case s == OK && out == Unknown:
-			out = OK
+		case s == Unknown && out == OK:
+			out = Unknown
 		}
 	}
 	return out

@@ -78,7 +78,8 @@ func TestGroupStatus(t *testing.T) {
 	}{
 		{nil, Unknown},
 		{[]Status{Unknown, Unknown}, Unknown},
-		{[]Status{OK, Unknown}, OK},
+		{[]Status{OK, Unknown}, Unknown},
+		{[]Status{Unknown, Warn}, Warn},
 		{[]Status{OK, OK}, OK},
 		{[]Status{OK, Warn, Unknown}, Warn},
 		{[]Status{Warn, Stall}, Err},
