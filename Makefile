@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 3s
 FUZZ_PKG := ./internal/layout
 
-.PHONY: demo test check zookeeper unit fuzz build bench bench-short
+.PHONY: demo test check zookeeper chromium unit e2e fuzz build bench bench-short screenshot
 
 ## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000").
 demo: zookeeper build
@@ -13,12 +13,16 @@ demo: zookeeper build
 build:
 	$(GO) build -o bin/groupctl ./cmd/groupctl
 
-## test: install ZooKeeper if missing, check formatting, vet, run every test with -race, fuzz briefly.
-test: zookeeper check unit fuzz
+## test: install ZooKeeper and Chromium if missing, check formatting, vet, run every test with -race (the browser test of groupctl serve included), fuzz briefly.
+test: zookeeper chromium check unit e2e fuzz
 
 ## zookeeper: install Debian's ZooKeeper when it is missing.
 zookeeper:
 	@scripts/ensure-zookeeper.sh
+
+## chromium: install Debian's chromium when it is missing (the browser test of groupctl serve).
+chromium:
+	@scripts/ensure-chromium.sh
 
 ## check: gofmt and go vet.
 check:
@@ -26,11 +30,20 @@ check:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd plugin/cgprom && $(GO) vet ./...
+	cd e2e && $(GO) vet ./...
 
 ## unit: the test suite, with the race detector.
 unit:
 	$(GO) test -race -count=1 ./...
 	cd plugin/cgprom && $(GO) test -race -count=1 ./...
+
+## e2e: groupctl serve in Chromium, with a consuming group (its own module: chromedp, Prometheus' parser).
+e2e: zookeeper chromium
+	cd e2e && $(GO) test -race -count=1 ./...
+
+## screenshot: run the browser test and write its screenshot to docs/groupctl-serve.png.
+screenshot: zookeeper chromium
+	cd e2e && $(GO) test -race -count=1 -run TestServeInChromium -update-screenshot ./...
 
 ## fuzz: each fuzz target of the parsers of data read from ZooKeeper, for FUZZTIME.
 fuzz:
