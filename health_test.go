@@ -238,3 +238,31 @@ func waitFor(t *testing.T, what string, cond func() bool, state func() string) {
 		time.Sleep(10 * time.Millisecond) // polling a condition with a deadline
 	}
 }
+
+// TestMetricsHandoff: a member giving a partition up to a newcomer reports
+// the hand-off and the rebalance that released it; every message and its
+// bytes are counted once.
+func TestMetricsHandoff(t *testing.T) {
+	c := startCluster(t, map[string]int32{"t": 2})
+	c.produce("t", 2, 40)
+	rec := newRecorder()
+	cfg := groupConfig()
+	cfg.Metrics = rec
+	l := newLedger()
+	a := c.join("a", "g", []string{"t"}, cfg, false, l.handle)
+	l.waitProcessed(t, 40)
+	b := c.join("b", "g", []string{"t"}, groupConfig(), false, l.handle)
+	waitFor(t, "a's hand-off", func() bool {
+		s := rec.snapshot()
+		if s.handoffs == 0 || len(s.rebalances) < 2 {
+			return false
+		}
+		last := s.rebalances[len(s.rebalances)-1]
+		return len(last.Released) == 1 && last.Held == 1
+	}, func() string { return fmt.Sprintf("%+v", rec.snapshot()) })
+	if got := rec.snapshot(); got.delivered != 40 || got.bytes < 40 {
+		t.Fatalf("delivered %d messages, %d bytes", got.delivered, got.bytes)
+	}
+	b.close(t)
+	a.close(t)
+}
