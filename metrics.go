@@ -122,7 +122,8 @@ type PollEvent struct {
 
 // observer turns what the group does into Metrics calls and its Health.
 // Every method is safe on a group without Metrics; those on the delivery
-// path return at once then.
+// path return at once then, and also on a nil observer (a pump without a
+// group, in benchmarks).
 type observer struct {
 	m     Metrics // nil: measure nothing
 	group string
@@ -146,7 +147,7 @@ func newObserver(group string, m Metrics) *observer {
 
 // delivered counts u, which was put into the output channel.
 func (o *observer) delivered(u unit) {
-	if o.m != nil {
+	if o != nil && o.m != nil {
 		o.deliveredSlow(u)
 	}
 }
@@ -174,14 +175,14 @@ func eventBytes(ev *ConsumerEvent) int {
 
 // polled records a fetch of n records.
 func (o *observer) polled(n int, cl *kgo.Client) {
-	if o.m != nil {
+	if o != nil && o.m != nil {
 		o.m.Polled(PollEvent{Group: o.group, Fetched: n, Buffered: cl.BufferedFetchRecords()})
 	}
 }
 
 // fetched records the log end Kafka reported with a fetch of a partition.
 func (o *observer) fetched(topic string, partition int32, highWatermark int64) {
-	if o.m != nil && highWatermark >= 0 {
+	if o != nil && o.m != nil && highWatermark >= 0 {
 		o.fetchedSlow(TopicPartition{topic, partition}, highWatermark)
 	}
 }
@@ -202,7 +203,7 @@ func (o *observer) fetchedSlow(tp TopicPartition, end int64) {
 // started records that the member starts consuming tp at offset (its
 // committed offset).
 func (o *observer) started(tp TopicPartition, offset int64) {
-	if o.m == nil {
+	if o == nil || o.m == nil {
 		return
 	}
 	o.mu.Lock()
