@@ -303,6 +303,7 @@ func TestServeInChromium(t *testing.T) {
 	})
 	// They update: the log ends grow, and a second member shows up.
 	firstEnds, _ := sum(first.LogEnds)
+	firstLag, _ := sum(first.Lags)
 	b := join(t, zkAddr)
 	waitPage(t, ctx, "a second member and growing log ends", func(s pageState) error {
 		ends, err := sum(s.LogEnds)
@@ -327,7 +328,10 @@ func TestServeInChromium(t *testing.T) {
 	// The consumers stop: the lag grows and the status turns to ERR.
 	a.pause(true)
 	b.pause(true)
-	waitPage(t, ctx, "status ERR with the consumers stopped", func(s pageState) error {
+	waitPage(t, ctx, "status ERR and a grown lag with the consumers stopped", func(s pageState) error {
+		if lag, err := sum(s.Lags); err != nil || lag <= firstLag+100 {
+			return fmt.Errorf("total lag %d (%v), was %d", lag, err, firstLag)
+		}
 		if s.Status != "ERR" {
 			return fmt.Errorf("group status %q (partitions %v)", s.Status, s.Statuses)
 		}

@@ -243,3 +243,20 @@ func TestPromWriterEscapes(t *testing.T) {
 		t.Errorf("unknown lag exported:\n%s", out)
 	}
 }
+
+func TestServeBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--interval", "0s"}, "--interval and --history must be positive"},
+		{[]string{"--history", "-1h"}, "--interval and --history must be positive"},
+		{[]string{"--window", "2"}, "--window must be at least 3 samples"},
+		{[]string{"extra"}, "serve takes no argument"},
+	} {
+		runTool(t, append([]string{"serve", "--zookeeper", "127.0.0.1:1"}, tc.args...)...).want(t, exitUsage).wantStderr(t, tc.want)
+	}
+	// A ZooKeeper that does not answer.
+	runTool(t, "serve", "--zookeeper", freeAddr(t), "--timeout", "500ms").want(t, exitUsage).wantStderr(t, "unreachable")
+}
