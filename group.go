@@ -46,6 +46,7 @@ type ConsumerGroup struct {
 	dropped  atomic.Int64
 
 	pump *pump
+	obs  *observer // metrics and health
 
 	ctx     context.Context // canceled by Close
 	cancel  context.CancelFunc
@@ -197,6 +198,7 @@ func newGroup(ctx context.Context, client *kgo.Client, z *ZK, name string, topic
 		admin:    kadm.NewClient(client),
 		done:     make(chan struct{}),
 		commits:  make(map[TopicPartition]int64),
+		obs:      newObserver(name, cfg.Metrics),
 	}
 	if listener != nil {
 		g.listener = listener
@@ -210,6 +212,7 @@ func newGroup(ctx context.Context, client *kgo.Client, z *ZK, name string, topic
 		return nil, err
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.obs.watch(g)
 	g.pump = newPump(g)
 	g.wg.Add(1)
 	go func() {
@@ -223,6 +226,7 @@ func newGroup(ctx context.Context, client *kgo.Client, z *ZK, name string, topic
 // notify sends n to the listener without blocking.
 func (g *ConsumerGroup) notify(n *Notification) {
 	n.Src = g
+	g.obs.notified(n)
 	if n.Type == REBALANCE_ERROR {
 		g.log.Warn("rebalance error", "generation", n.Generation, "err", n.Err)
 	}
@@ -299,7 +303,10 @@ func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partitio
 	if id == "" {
 		return &PathError{Op: "commit", Err: ErrNotOwner, Cause: errors.New("the member has no session")}
 	}
-	if err := g.zk.CommitOffsets(ctx, g.name, id, map[TopicPartition]int64{tp: offset}); err != nil {
+	t0, offsets := time.Now(), map[TopicPartition]int64{tp: offset}
+	err := g.zk.CommitOffsets(ctx, g.name, id, offsets)
+	g.obs.committed(offsets, t0, err)
+	if err != nil {
 		return err
 	}
 	g.pump.setProcessed(tp, offset)
@@ -367,6 +374,7 @@ func (g *ConsumerGroup) Close() error {
 	g.pump.shutdown()
 	g.cancel()
 	g.wg.Wait()
+	g.obs.closed()
 	g.pump.closeOutputs()
 	if g.ownCl {
 		g.client.Close()

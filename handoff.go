@@ -98,12 +98,16 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 	}
 	g := m.g
 	states := g.pump.stop(tps)
+	t0 := g.obs.handoff()
 	var processed map[TopicPartition]int64
+	var limit time.Duration // what the wait was bounded by; 0 when closing
 	if closing {
 		processed, _ = g.pump.waitProcessed(states, 0, true)
 	} else {
+		limit = g.cfg.HandoffTimeout
 		processed = m.waitInHand(states)
 	}
+	g.obs.handedOff(tps, t0, limit)
 	offsets := make(map[TopicPartition]int64, len(processed))
 	for tp, off := range processed {
 		if c, ok := m.committed[tp]; !ok || c != off {
@@ -111,7 +115,8 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 		}
 	}
 	var errs []error
-	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); err != nil {
+	tc := time.Now()
+	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); g.obs.committedErr(offsets, tc, err) != nil {
 		errs = append(errs, fmt.Errorf("commit on release: %w", err))
 	}
 	for _, tp := range tps {
@@ -166,10 +171,11 @@ func (m *member) claim(tp TopicPartition) {
 		for ctx.Err() == nil {
 			owner, w, err := g.zk.OwnerW(ctx, g.name, tp.Topic, tp.Partition)
 			if err == nil && owner == "" {
+				free := time.Now()
 				err = g.zk.Claim(ctx, g.name, tp.Topic, tp.Partition, m.id)
 				if err == nil {
 					select {
-					case m.claimed <- claimResult{tp}:
+					case m.claimed <- claimResult{tp, free}:
 						return
 					case <-ctx.Done():
 					}
@@ -219,6 +225,7 @@ func (m *member) started(batch []claimResult) error {
 	mine := m.mine()
 	var tps []TopicPartition
 	for _, r := range batch {
+		g.obs.claimed(r.free)
 		cancel := m.claiming[r.tp]
 		if cancel != nil {
 			cancel()
@@ -392,7 +399,8 @@ func (m *member) commit(ctx context.Context) error {
 	if len(offsets) == 0 {
 		return nil
 	}
-	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); err != nil {
+	t0 := time.Now()
+	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); g.obs.committedErr(offsets, t0, err) != nil {
 		return err
 	}
 	for tp, off := range offsets {
@@ -477,6 +485,7 @@ func (m *member) publishHeld() {
 		held = append(held, tp)
 	}
 	sortPartitions(held)
+	m.g.obs.held(held)
 	m.g.mu.Lock()
 	m.g.held = held
 	for tp := range m.g.commits {

@@ -173,6 +173,7 @@ func (p *pump) add(tp TopicPartition, offset int64) {
 		return
 	}
 	p.parts[tp] = &pstate{tp: tp, next: offset, processed: offset, addedAt: p.polls}
+	p.g.obs.started(tp, offset)
 	parked := p.parked[tp]
 	delete(p.parked, tp)
 	p.mu.Unlock()
@@ -445,6 +446,7 @@ func (p *pump) run(ctx context.Context, mode int) {
 		if ctx.Err() != nil {
 			return
 		}
+		p.g.obs.polled(fetches.NumRecords(), p.g.client)
 		fetches.EachError(func(t string, part int32, err error) {
 			if !errors.Is(err, context.Canceled) {
 				p.g.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
@@ -453,6 +455,7 @@ func (p *pump) run(ctx context.Context, mode int) {
 		for _, f := range fetches {
 			for _, ft := range f.Topics {
 				for _, fp := range ft.Partitions {
+					p.g.obs.fetched(ft.Topic, fp.Partition, fp.HighWatermark)
 					if len(fp.Records) == 0 {
 						continue
 					}
@@ -643,6 +646,7 @@ func (p *pump) send(ctx context.Context, u unit) bool {
 				p.resend = p.resend[1:]
 			} else {
 				u.ps.next = u.end
+				p.g.obs.delivered(u)
 			}
 			p.out = append(p.out, next)
 			p.settleLocked()

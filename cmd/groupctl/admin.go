@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/lageval"
 )
 
 func runList(ctx context.Context, e *env, args []string) error {
@@ -103,18 +104,19 @@ func runDescribe(ctx context.Context, e *env, args []string) error {
 	if d == nil {
 		return derr
 	}
-	if err := newPrinter(e, c).print(d, func(t *tableWriter) {
-		t.line("GROUP %s  STATE %s  GENERATION %d  STRATEGY %s  MEMBERS %d  TOTAL LAG %d",
-			d.Group, d.State, d.Generation, orDash(d.Strategy), len(d.Members), d.TotalLag)
+	st := newLagTracker(lageval.DefaultSize, 0).observe(d, nil, time.Now()) // lagstatus.go
+	if err := newPrinter(e, c).print(withLagStatus{d, st}, func(t *tableWriter) {
+		t.line("GROUP %s  STATE %s  GENERATION %d  STRATEGY %s  MEMBERS %d  TOTAL LAG %d  STATUS %s",
+			d.Group, d.State, d.Generation, orDash(d.Strategy), len(d.Members), d.TotalLag, st.Status)
 		t.line("")
 		t.row("MEMBER", "HOST", "STARTED", "TOPICS")
 		for _, m := range d.Members {
 			t.row(m.ID, orDash(m.Host), m.Start.UTC().Format(time.RFC3339), orDash(strings.Join(m.Topics, ",")))
 		}
 		t.line("")
-		t.row("TOPIC", "PARTITION", "OWNER", "COMMITTED", "LOG-END", "LAG")
+		t.row("TOPIC", "PARTITION", "OWNER", "COMMITTED", "LOG-END", "LAG", "STATUS")
 		for _, p := range d.Partitions {
-			t.row(p.Topic, p.Partition, orDash(p.Owner), num(p.Committed), num(p.LogEnd), num(p.Lag))
+			t.row(p.Topic, p.Partition, orDash(p.Owner), num(p.Committed), num(p.LogEnd), num(p.Lag), st.of(p.Topic, p.Partition))
 		}
 	}); err != nil {
 		return err
@@ -150,7 +152,9 @@ func runLag(ctx context.Context, e *env, args []string) error {
 		Committed int64  `json:"committed"`
 		LogEnd    int64  `json:"log_end"`
 		Lag       int64  `json:"lag"`
+		Status    string `json:"status"`
 	}
+	tracker := newLagTracker(lageval.DefaultSize, 0) // lagstatus.go: --watch evaluates a window
 	for {
 		rctx, cancel := c.withTimeout(ctx)
 		d, derr := describe(rctx, c, z, group)
@@ -158,21 +162,23 @@ func runLag(ctx context.Context, e *env, args []string) error {
 		if d == nil {
 			return derr
 		}
+		st := tracker.observe(d, commitTimes(ctx, c, z, group), time.Now())
 		out := struct {
-			Group string   `json:"group"`
-			Time  string   `json:"time"`
-			Total int64    `json:"total_lag"`
-			Lag   []lagRow `json:"partitions"`
-		}{Group: group, Time: time.Now().UTC().Format(time.RFC3339), Total: d.TotalLag, Lag: []lagRow{}}
+			Group  string   `json:"group"`
+			Time   string   `json:"time"`
+			Total  int64    `json:"total_lag"`
+			Status string   `json:"status"`
+			Lag    []lagRow `json:"partitions"`
+		}{Group: group, Time: time.Now().UTC().Format(time.RFC3339), Total: d.TotalLag, Status: st.Status, Lag: []lagRow{}}
 		for _, p := range d.Partitions {
-			out.Lag = append(out.Lag, lagRow{p.Topic, p.Partition, p.Committed, p.LogEnd, p.Lag})
+			out.Lag = append(out.Lag, lagRow{p.Topic, p.Partition, p.Committed, p.LogEnd, p.Lag, st.of(p.Topic, p.Partition)})
 		}
 		if err := newPrinter(e, c).print(out, func(t *tableWriter) {
-			t.row("TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG")
+			t.row("TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG", "STATUS")
 			for _, p := range out.Lag {
-				t.row(p.Topic, p.Partition, num(p.Committed), num(p.LogEnd), num(p.Lag))
+				t.row(p.Topic, p.Partition, num(p.Committed), num(p.LogEnd), num(p.Lag), p.Status)
 			}
-			t.line("TOTAL LAG %d", out.Total)
+			t.line("TOTAL LAG %d  STATUS %s", out.Total, out.Status)
 		}); err != nil {
 			return err
 		}

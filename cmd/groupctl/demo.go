@@ -28,6 +28,7 @@ type demoOpts struct {
 	work       time.Duration
 	plain      bool
 	kafka      string // kfake or apache
+	serve      string // web view's address, "" for none (demo_serve.go)
 }
 
 func runDemo(ctx context.Context, e *env, args []string) error {
@@ -40,6 +41,8 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.work, "work", 100*time.Microsecond, "processing time of one message")
 	fs.StringVar(&o.kafka, "kafka", "kfake", "the Kafka to run on: kfake (in-process, 3 brokers) or apache (a real Apache Kafka 3.9 broker in ZooKeeper mode; make demo fetches it)")
 	fs.BoolVar(&o.plain, "plain", false, "plain lines instead of the live view (the default when stdout is not a terminal)")
+	serve := fs.Bool("serve", false, "also run groupctl serve's web view of the demo and print its URL")
+	fs.StringVar(&o.serve, "listen", "127.0.0.1:0", "the web view's address with --serve")
 	pos, err := parse(fs, nil, args)
 	if err != nil {
 		return err
@@ -70,12 +73,20 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%w (make demo ARGS=\"--kafka apache\" fetches it)", err)
 		}
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	d := &demo{o: o, e: e, start: time.Now(), count: map[int]int{}, firstBy: map[int]string{}, where: map[int]location{}}
 	defer d.cleanup()
 	if err := d.setup(ctx); err != nil {
 		return err
+	}
+	if *serve {
+		linger, err := d.serve(parent, o.serve)
+		if err != nil {
+			return err
+		}
+		defer linger()
 	}
 	err = d.run(ctx)
 	d.stopView()

@@ -11,6 +11,7 @@
 //	groupctl delete GROUP
 //	groupctl consume --group G --topic T
 //	groupctl produce --topic T [--count N]
+//	groupctl serve [--listen 127.0.0.1:8080]  # web view, /api/, /metrics
 //
 // Common flags: --zookeeper (or $CONSUMERGROUP_ZOOKEEPER), --chroot,
 // --brokers, --output table|json, --timeout.
@@ -49,6 +50,7 @@ var commands = map[string]command{
 	"delete":        {"delete a group that has no members", runDelete},
 	"consume":       {"join a group and print its messages", runConsume},
 	"produce":       {"produce messages", runProduce},
+	"serve":         {"serve a web view, a JSON API and Prometheus metrics of every group", runServe},
 }
 
 // env is what a command may use of the process: its streams.
