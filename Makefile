@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 3s
 FUZZ_PKG := ./internal/layout
 
-.PHONY: demo test check zookeeper unit fuzz build bench bench-short
+.PHONY: demo test check zookeeper burrow unit fuzz build bench bench-short
 
 ## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000").
 demo: zookeeper build
@@ -13,12 +13,16 @@ demo: zookeeper build
 build:
 	$(GO) build -o bin/groupctl ./cmd/groupctl
 
-## test: install ZooKeeper if missing, check formatting, vet, run every test with -race, fuzz briefly.
-test: zookeeper check unit fuzz
+## test: install ZooKeeper and Burrow if missing, check formatting, vet, run every test with -race, fuzz briefly.
+test: zookeeper burrow check unit fuzz
 
 ## zookeeper: install Debian's ZooKeeper when it is missing.
 zookeeper:
 	@scripts/ensure-zookeeper.sh
+
+## burrow: install Debian's Burrow (TestBurrow runs it) when it is missing.
+burrow:
+	@scripts/ensure-burrow.sh
 
 ## check: gofmt and go vet.
 check:
