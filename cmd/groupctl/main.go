@@ -41,14 +41,15 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"demo":          {"run the demo: Kafka, ZooKeeper and a group of members in this process", runDemo},
-	"list":          {"list the groups", runList},
-	"describe":      {"describe a group: members, owners, offsets, lag, state", runDescribe},
-	"lag":           {"show a group's lag per partition and in total", runLag},
-	"reset-offsets": {"reset a group's committed offsets (dry run unless --execute)", runReset},
-	"delete":        {"delete a group that has no members", runDelete},
-	"consume":       {"join a group and print its messages", runConsume},
-	"produce":       {"produce messages", runProduce},
+	"demo":           {"run the demo: Kafka, ZooKeeper and a group of members in this process", runDemo},
+	"list":           {"list the groups", runList},
+	"describe":       {"describe a group: members, owners, offsets, lag, state", runDescribe},
+	"lag":            {"show a group's lag per partition and in total", runLag},
+	"reset-offsets":  {"reset a group's committed offsets (dry run unless --execute)", runReset},
+	"delete":         {"delete a group that has no members", runDelete},
+	"delete-offsets": {"delete a group's offsets of a topic it no longer consumes", runDeleteOffsets},
+	"consume":        {"join a group and print its messages", runConsume},
+	"produce":        {"produce messages", runProduce},
 }
 
 // env is what a command may use of the process: its streams.
@@ -85,7 +86,11 @@ func run(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	var ue usageError
+	var help helpRequested
 	switch {
+	case errors.As(err, &help):
+		fmt.Fprint(e.stdout, help.usage)
+		return exitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "groupctl %s: %v\n", args[0], err)
 		if ue.usage != "" {
@@ -127,6 +132,12 @@ type usageError struct {
 }
 
 func (e usageError) Error() string { return e.msg }
+
+// helpRequested: --help or -h was given; the usage goes to stdout and the
+// exit status is 0.
+type helpRequested struct{ usage string }
+
+func (h helpRequested) Error() string { return "help requested" }
 
 // codeError carries a specific exit status.
 type codeError struct {
