@@ -220,4 +220,3 @@ func selfSigned(t *testing.T) (certFile string, pair tls.Certificate) {
 	}
 	return certFile, pair
 }
-
