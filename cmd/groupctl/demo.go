@@ -69,7 +69,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	d := &demo{o: o, e: e, start: time.Now(), count: map[int]int{}, firstBy: map[int]string{}, where: map[int]location{},
-		delivered: map[consumergroup.TopicPartition]map[string]int64{}, settings: newDemoSettings(), progress: e.stdout}
+		delivered: map[consumergroup.TopicPartition]map[string]time.Time{}, settings: newDemoSettings(), progress: e.stdout}
 	if o.output == "json" {
 		d.progress = e.stderr
 	}
@@ -132,10 +132,10 @@ type demo struct {
 	phase    string
 	crash    *crashInfo
 	rebal    []rebalance
-	// delivered is, for each partition, the highest offset each member
-	// was given: a moved partition delivers again once its new owner is
-	// given a message.
-	delivered map[consumergroup.TopicPartition]map[string]int64
+	// delivered is, for each partition, when each member was last given
+	// one of its messages: a moved partition delivers again once its new
+	// owner is given one.
+	delivered map[consumergroup.TopicPartition]map[string]time.Time
 
 	viewStop chan struct{}
 	viewDone chan struct{}
@@ -318,8 +318,9 @@ func (d *demo) produce(ctx context.Context, n int, bar bool) error {
 
 // change runs act and measures how long the group takes to deliver again:
 // every partition owned by the member the assignment names, and every
-// partition that changed owner delivered by its new owner (a message
-// produced to it once it is owned, given to the new owner).
+// partition that changed owner delivering: its new owner was given one of
+// its messages (the backlog's, or, for a partition read to its end, one
+// produced to it once it is owned).
 func (d *demo) change(ctx context.Context, what string, act func() error) error {
 	start := time.Now()
 	before := d.owners(ctx)
@@ -348,17 +349,16 @@ func (d *demo) change(ctx context.Context, what string, act func() error) error 
 		}
 	}
 	slices.Sort(moved)
-	probes, err := d.produceTo(ctx, moved)
-	if err != nil {
+	if err := d.produceTo(ctx, moved); err != nil {
 		return err
 	}
 	for _, p := range moved {
 		tp := consumergroup.TopicPartition{Topic: demoTopic, Partition: p}
 		for {
 			d.mu.Lock()
-			off, ok := d.delivered[tp][after[p]]
+			at := d.delivered[tp][after[p]]
 			d.mu.Unlock()
-			if ok && off >= probes[p] {
+			if at.After(start) {
 				break
 			}
 			select {
@@ -396,11 +396,10 @@ func ownerNames(desc *consumergroup.GroupDescription, names map[string]string) m
 	return out
 }
 
-// produceTo writes one sequence-numbered message to each of parts and
-// returns their offsets.
-func (d *demo) produceTo(ctx context.Context, parts []int32) (map[int32]int64, error) {
+// produceTo writes one sequence-numbered message to each of parts.
+func (d *demo) produceTo(ctx context.Context, parts []int32) error {
 	if len(parts) == 0 {
-		return nil, nil
+		return nil
 	}
 	d.mu.Lock()
 	first := d.produced
@@ -411,16 +410,12 @@ func (d *demo) produceTo(ctx context.Context, parts []int32) (map[int32]int64, e
 		recs[i] = &kgo.Record{Topic: demoTopic, Partition: p, Key: []byte(seq), Value: []byte(seq)}
 	}
 	if err := d.producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return nil, fmt.Errorf("produce: %w", err)
+		return fmt.Errorf("produce: %w", err)
 	}
 	d.mu.Lock()
 	d.produced += len(parts)
 	d.mu.Unlock()
-	out := make(map[int32]int64, len(parts))
-	for _, r := range recs {
-		out[r.Partition] = r.Offset
-	}
-	return out, nil
+	return nil
 }
 
 func allOwned(desc *consumergroup.GroupDescription, parts int32) bool {

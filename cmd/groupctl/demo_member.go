@@ -112,11 +112,9 @@ func (d *demo) record(m *demoMember, ev *consumergroup.ConsumerEvent) {
 	m.processed++
 	m.last[tp] = max(m.last[tp], ev.Offset)
 	if d.delivered[tp] == nil {
-		d.delivered[tp] = map[string]int64{}
+		d.delivered[tp] = map[string]time.Time{}
 	}
-	if off, ok := d.delivered[tp][m.name]; !ok || ev.Offset > off {
-		d.delivered[tp][m.name] = ev.Offset
-	}
+	d.delivered[tp][m.name] = time.Now()
 }
 
 func (d *demo) member(name string) (*demoMember, error) {
