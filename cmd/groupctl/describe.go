@@ -46,7 +46,16 @@ func describe(ctx context.Context, c *common, z *consumergroup.ZK, group string)
 			cause = err // the listing's error, joined with the others
 		}
 		if cause == nil {
-			cause = errors.New("no log end offset listed")
+			var unknown []string
+			for _, p := range d.Partitions {
+				if p.LogEnd < 0 {
+					unknown = append(unknown, fmt.Sprintf("%s/%d", p.Topic, p.Partition))
+				}
+			}
+			if len(unknown) > 8 {
+				unknown = append(unknown[:8], "...")
+			}
+			cause = fmt.Errorf("no log end offset listed for %s (a deleted topic? see delete-offsets)", strings.Join(unknown, ", "))
 		}
 		if kerr != nil {
 			out.kafkaErr = fmt.Errorf("%w: %v", errKafka, kerr)

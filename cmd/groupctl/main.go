@@ -5,15 +5,18 @@
 //
 //	groupctl demo                      # the library at work, in one command
 //	groupctl list                      # the groups
-//	groupctl describe GROUP            # members, owners, offsets, lag, state
-//	groupctl lag GROUP [--watch]
-//	groupctl reset-offsets GROUP --topic T --to-earliest|--to-latest|--to-offset N|--to-datetime T|--shift-by N [--execute]
+//	groupctl describe GROUP            # members, owners, offsets, lag, state (or --all-groups)
+//	groupctl lag GROUP [--watch]       # lag and rates (or --all-groups)
+//	groupctl reset-offsets GROUP --topic T[:P,...] --to-earliest|--to-latest|--to-current|--to-offset N|--to-datetime T|--by-duration D|--shift-by N|--from-file F [--execute] [--export]
 //	groupctl delete GROUP
-//	groupctl consume --group G --topic T
-//	groupctl produce --topic T [--count N]
+//	groupctl delete-offsets GROUP --topic T
+//	groupctl consume --topic T (--group G | --from-offset N | --from-time T) [--format F]
+//	groupctl produce --topic T [--count N] < lines
 //
 // Common flags: --zookeeper (or $CONSUMERGROUP_ZOOKEEPER), --chroot,
-// --brokers, --output table|json, --timeout.
+// --zookeeper-auth, --brokers, Kafka's --tls* and --sasl-* flags,
+// --output table|json, --timeout. Exit status: 0 done, 1 failed or refused,
+// 2 bad usage or ZooKeeper unreachable.
 package main
 
 import (
