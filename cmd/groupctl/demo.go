@@ -32,6 +32,8 @@ type demoOpts struct {
 	output     string
 	zookeeper  string // an existing ZooKeeper, instead of starting one
 	chroot     string
+	// libraryDefaults runs the members with the library's defaults.
+	libraryDefaults bool
 }
 
 func runDemo(ctx context.Context, e *env, args []string) error {
@@ -69,7 +71,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	d := &demo{o: o, e: e, start: time.Now(), count: map[int]int{}, firstBy: map[int]string{}, where: map[int]location{},
-		delivered: map[consumergroup.TopicPartition]map[string]time.Time{}, settings: newDemoSettings(), progress: e.stdout}
+		delivered: map[consumergroup.TopicPartition]map[string]time.Time{}, settings: newDemoSettings(o.libraryDefaults), progress: e.stdout}
 	if o.output == "json" {
 		d.progress = e.stderr
 	}

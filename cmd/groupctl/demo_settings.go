@@ -19,7 +19,13 @@ type demoSettings struct {
 	strategy                 string
 }
 
-func newDemoSettings() demoSettings {
+// newDemoSettings returns the demo's settings, or with libraryDefaults
+// (--library-defaults) the library's.
+func newDemoSettings(libraryDefaults bool) demoSettings {
+	if libraryDefaults {
+		def := consumergroup.NewConsumerGroupConfig()
+		return demoSettings{session: def.ZookeeperTimeout, commit: def.CommitInterval, handoff: def.HandoffTimeout, strategy: def.Strategy}
+	}
 	return demoSettings{session: 2 * time.Second, commit: 200 * time.Millisecond, handoff: time.Second, strategy: consumergroup.StrategySticky}
 }
 
@@ -88,6 +94,7 @@ func demoFlags(o *demoOpts) *flag.FlagSet {
 	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "give up after this long")
 	fs.DurationVar(&o.work, "work", 100*time.Microsecond, "processing time of one message")
 	fs.BoolVar(&o.plain, "plain", false, "plain lines instead of the live view (the default when stdout is not a terminal)")
+	fs.BoolVar(&o.libraryDefaults, "library-defaults", false, "run the members with the library's default settings instead of the demo's quicker ones")
 	fs.StringVar(&o.output, "output", "table", "table (live view or plain lines), or json: the summary as one JSON document on stdout, progress on stderr")
 	fs.StringVar(&o.zookeeper, "zookeeper", "", "use this running ZooKeeper (host:port,...) instead of starting one; the demo works under --chroot and deletes it at the end")
 	fs.StringVar(&o.chroot, "chroot", "", "ZooKeeper chroot of the demo's nodes (default with --zookeeper: /consumergroup-demo-<unix time>)")

@@ -15,7 +15,7 @@ import (
 func TestDemoFlags(t *testing.T) {
 	t.Parallel()
 	r := runTool(t, "demo", "--help").want(t, exitOK)
-	for _, f := range []string{"-output", "-zookeeper", "-chroot", "-messages", "-duration"} {
+	for _, f := range []string{"-output", "-zookeeper", "-chroot", "-messages", "-duration", "-library-defaults"} {
 		if !strings.Contains(r.stdout, f) {
 			t.Errorf("demo --help lacks %s:\n%s", f, r.stdout)
 		}

@@ -88,8 +88,12 @@ func (d *demo) draw(rate float64) {
 	d.mu.Lock()
 	fmt.Fprintf(&b, "consumergroup demo — %s — %.1fs\n", d.phase, time.Since(d.start).Seconds())
 	fmt.Fprintf(&b, "ZooKeeper %s   (groupctl describe %s --zookeeper %s)\n", d.zkAddr, demoGroup, d.zkAddr)
-	fmt.Fprintf(&b, "settings: session %v, commit every %v, hand-off timeout %v, %s (not the library's defaults)\n\n",
-		d.settings.session, d.settings.commit, d.settings.handoff, d.settings.strategy)
+	which := "not the library's defaults"
+	if d.o.libraryDefaults {
+		which = "the library's defaults"
+	}
+	fmt.Fprintf(&b, "settings: session %v, commit every %v, hand-off timeout %v, %s (%s)\n\n",
+		d.settings.session, d.settings.commit, d.settings.handoff, d.settings.strategy, which)
 	fmt.Fprintf(&b, "produced  %s %d/%d\n", progressBar(d.produced, d.o.messages, 40), d.produced, d.o.messages)
 	fmt.Fprintf(&b, "processed %s %d/%d  %.0f msg/s\n\n", progressBar(d.distinct, max(d.produced, 1), 40), d.distinct, d.produced, rate)
 	fmt.Fprintf(&b, "%-7s %-9s %-10s %s\n", "MEMBER", "STATE", "PROCESSED", "PARTITIONS")
