@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
@@ -278,4 +279,58 @@ func TestBurrow(t *testing.T) {
 	})
 	t.Logf("Burrow sees offsets of partitions: %v", last)
 	m.close(t)
+}
+
+// TestBurrowTwoMembers is the case Burrow was seen to miss partitions in:
+// two members that start together, with interleaved partitions
+// (round-robin), each writing its initial offsets.
+func TestBurrowTwoMembers(t *testing.T) {
+	const topic, parts, group = "orders", 8, "pair"
+	c := startCluster(t, map[string]int32{topic: parts})
+	c.produce(topic, parts, 8*parts)
+	z := dialZK(t, c.chroot)
+	if err := z.MkdirAll(testCtx(t), "/consumers"); err != nil {
+		t.Fatal(err)
+	}
+	b := startBurrow(t, c)
+	b.waitFor("Burrow's cluster module to list "+topic, func() error {
+		body, err := b.get("/v3/kafka/test/topic/" + topic)
+		if err != nil {
+			return err
+		}
+		var resp struct {
+			Offsets []int64 `json:"offsets"`
+		}
+		if err := json.Unmarshal(body, &resp); err != nil {
+			return err
+		}
+		if len(resp.Offsets) != parts {
+			return fmt.Errorf("offsets %v", resp.Offsets)
+		}
+		return nil
+	})
+	cfg := groupConfig()
+	cfg.Strategy = cg.StrategyRoundRobin
+	l := newLedger()
+	m1 := c.join("a", group, []string{topic}, cfg, false, l.handle)
+	m2 := c.join("b", group, []string{topic}, cfg, false, l.handle)
+	l.waitProcessed(t, 8*parts)
+	b.waitFor("Burrow to see an offset for every partition of "+topic, func() error {
+		has, err := b.consumerOffsets(group, topic)
+		if err != nil {
+			return err
+		}
+		var missing []int
+		for p, ok := range has {
+			if !ok {
+				missing = append(missing, p)
+			}
+		}
+		if len(has) != parts || len(missing) > 0 {
+			return fmt.Errorf("Burrow lists %d partitions, without an offset: %v", len(has), missing)
+		}
+		return nil
+	})
+	m1.close(t)
+	m2.close(t)
 }
