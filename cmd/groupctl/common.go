@@ -182,10 +182,19 @@ const probeTimeout = 3 * time.Second
 // ZooKeeper client itself would try again and again until --timeout, and
 // then say only "deadline exceeded".
 func (c *common) probe(ctx context.Context, servers []string) error {
+	if err := reachAny(ctx, servers, min(c.timeout, probeTimeout)); err != nil {
+		return fmt.Errorf("%w: ZooKeeper at %s: %v", errUnreachable, strings.Join(servers, ","), err)
+	}
+	return nil
+}
+
+// reachAny returns nil once one of addrs accepts a TCP connection, or an
+// error naming each address and why not ("connection refused").
+func reachAny(ctx context.Context, addrs []string, timeout time.Duration) error {
 	var errs []string
-	for _, s := range servers {
-		d := net.Dialer{Timeout: min(c.timeout, probeTimeout)}
-		conn, err := d.DialContext(ctx, "tcp", s)
+	for _, a := range addrs {
+		d := net.Dialer{Timeout: timeout}
+		conn, err := d.DialContext(ctx, "tcp", a)
 		if err == nil {
 			conn.Close()
 			return nil
@@ -194,9 +203,9 @@ func (c *common) probe(ctx context.Context, servers []string) error {
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			msg = "connection refused"
 		}
-		errs = append(errs, s+": "+msg)
+		errs = append(errs, a+": "+msg)
 	}
-	return fmt.Errorf("%w: ZooKeeper at %s: %s", errUnreachable, strings.Join(servers, ","), strings.Join(errs, "; "))
+	return errors.New(strings.Join(errs, "; "))
 }
 
 // brokerList returns --brokers, or the brokers registered in ZooKeeper.
@@ -223,8 +232,8 @@ func (c *common) kafka(ctx context.Context, z *consumergroup.ZK, opts ...kgo.Opt
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := c.probeKafka(ctx, brokers); err != nil {
-		return nil, nil, fmt.Errorf("Kafka at %s %w", strings.Join(brokers, ","), err)
+	if err := reachAny(ctx, brokers, min(c.timeout, probeTimeout)); err != nil {
+		return nil, nil, fmt.Errorf("Kafka at %s unreachable: %w", strings.Join(brokers, ","), err)
 	}
 	sec, err := c.sec.opts(c.getenv)
 	if err != nil {

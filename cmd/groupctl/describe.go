@@ -5,9 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -65,25 +63,6 @@ func describe(ctx context.Context, c *common, z *consumergroup.ZK, group string)
 		}
 	}
 	return out, err
-}
-
-// probeKafka fails fast when no Kafka broker accepts a TCP connection.
-func (c *common) probeKafka(ctx context.Context, brokers []string) error {
-	var errs []string
-	for _, b := range brokers {
-		d := net.Dialer{Timeout: min(c.timeout, probeTimeout)}
-		conn, err := d.DialContext(ctx, "tcp", b)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		msg := err.Error()
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			msg = "connection refused"
-		}
-		errs = append(errs, b+": "+msg)
-	}
-	return fmt.Errorf("unreachable: %s", strings.Join(errs, "; "))
 }
 
 // groupsArg returns the groups a describe or lag names: its GROUP, or
