@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 3s
 FUZZ_PKG := ./internal/layout
 
-.PHONY: demo test check zookeeper kafka kafka-for-demo chromium unit e2e fuzz build bench bench-short screenshot
+.PHONY: demo test check zookeeper kafka kafka-for-demo chromium burrow unit e2e fuzz build bench bench-short screenshot
 
 ## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000";
 ## ARGS="--kafka apache" runs it on a real Apache Kafka 3.9 broker, fetched from Maven Central first).
@@ -18,9 +18,10 @@ kafka-for-demo:
 build:
 	$(GO) build -o bin/groupctl ./cmd/groupctl
 
-## test: install ZooKeeper, Apache Kafka's jars and Chromium if missing, check formatting, vet, run every test
-## with -race (the behaviour suites on kfake, Kafka 3.9 and Kafka 4; the browser test of groupctl serve), fuzz briefly.
-test: zookeeper kafka chromium check unit e2e fuzz
+## test: install ZooKeeper, Apache Kafka's jars, Burrow and Chromium if missing, check formatting, vet, run every
+## test with -race (the behaviour suites on kfake, Kafka 3.9 and Kafka 4; Burrow on our groups; the browser test
+## of groupctl serve), fuzz briefly.
+test: zookeeper kafka burrow chromium check unit e2e fuzz
 
 ## zookeeper: install Debian's ZooKeeper when it is missing.
 zookeeper:
@@ -34,6 +35,10 @@ kafka:
 ## chromium: install Debian's chromium when it is missing (the browser test of groupctl serve).
 chromium:
 	@scripts/ensure-chromium.sh
+
+## burrow: install Debian's Burrow (TestBurrow runs it) when it is missing.
+burrow:
+	@scripts/ensure-burrow.sh
 
 ## check: gofmt and go vet.
 check:

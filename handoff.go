@@ -248,7 +248,7 @@ func (m *member) started(batch []claimResult) error {
 		return nil
 	}
 	sortPartitions(tps)
-	starts, err := m.startOffsets(tps)
+	starts, policies, err := m.startOffsets(tps)
 	if err != nil {
 		// Could not read offsets: give the partitions back; the leader's
 		// assignment still names this member, so apply claims them again.
@@ -267,6 +267,20 @@ func (m *member) started(batch []claimResult) error {
 	}
 	for _, tp := range tps {
 		m.held[tp] = true
+	}
+	if len(initial) > 0 {
+		// Every missing offset node of these topics, the other members'
+		// too, appears at once (the owners keep the value or commit theirs).
+		fill := make(map[TopicPartition]int64, len(policies))
+		for tp, off := range policies {
+			if s, ok := starts[tp]; ok {
+				off = s.offset
+			}
+			fill[tp] = off
+		}
+		if err := g.zk.createMissingOffsets(m.ctx, g.name, fill); err != nil {
+			return err
+		}
 	}
 	if err := g.zk.CommitOffsets(m.ctx, g.name, m.id, initial); err != nil {
 		return err
@@ -300,7 +314,9 @@ type start struct {
 
 // startOffsets reads the committed offsets of tps and checks them against
 // the log's bounds; partitions without a usable one start at InitialOffset.
-func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, error) {
+// It also returns InitialOffset's offset for every partition of the topics
+// of tps.
+func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, map[TopicPartition]int64, error) {
 	g := m.g
 	topics := make([]string, 0, len(tps))
 	for _, tp := range tps {
@@ -310,7 +326,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 	}
 	lows, highs, err := m.listBounds(topics, tps)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bound := func(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
 		o, ok := l.Lookup(tp.Topic, tp.Partition)
@@ -323,11 +339,11 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 	for _, tp := range tps {
 		low, err := bound(lows, tp)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		high, err := bound(highs, tp)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		policy := low
 		if g.cfg.InitialOffset == OffsetNewest {
@@ -342,7 +358,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: err})
 			out[tp] = start{low, true}
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		case off < low || off > high:
 			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: fmt.Errorf(
 				"%w: %s/%d committed %d, log holds %d..%d: restarting at %d", ErrOffsetReset, tp.Topic, tp.Partition, off, low, high, policy)})
@@ -351,7 +367,17 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 			out[tp] = start{off, false}
 		}
 	}
-	return out, nil
+	policies := make(map[TopicPartition]int64)
+	pick := lows
+	if g.cfg.InitialOffset == OffsetNewest {
+		pick = highs
+	}
+	pick.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset >= 0 {
+			policies[TopicPartition{o.Topic, o.Partition}] = o.Offset
+		}
+	})
+	return out, policies, nil
 }
 
 // listBounds lists the first and end offsets of topics. Partitions just

@@ -31,11 +31,12 @@ import (
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/internal/testenv/leakcheck"
 )
 
 var updateScreenshot = flag.Bool("update-screenshot", false, "write the screenshot to ../docs/groupctl-serve.png (the README's)")
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m, testenv.StopShared) }
 
 const (
 	topic      = "orders"

@@ -107,12 +107,6 @@ type partHistory struct {
 	Points    [][2]int64 `json:"points"`
 }
 
-// withLagStatus is describe's JSON: the description and its evaluation.
-type withLagStatus struct {
-	*consumergroup.GroupDescription
-	LagStatus lagReport `json:"lag_status"`
-}
-
 // commitTimes reads when the group's offsets were committed, within
 // --timeout; nil when ZooKeeper does not answer (the evaluation then does
 // without).

@@ -29,6 +29,7 @@ import (
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/internal/testenv/leakcheck"
 )
 
 // groupctl is the path of the binary TestMain builds.
@@ -44,7 +45,7 @@ const (
 	pollEvery = 50 * time.Millisecond
 )
 
-// buildThenTest is what testenv.Main runs: it builds the binary into a
+// buildThenTest is what leakcheck.Main runs: it builds the binary into a
 // temporary directory, runs the tests and removes the directory, all before
 // Main stops the shared ZooKeeper, checks for leaked goroutines and exits.
 type buildThenTest struct{ m *testing.M }
@@ -70,7 +71,7 @@ func (b buildThenTest) Run() int {
 	return b.m.Run()
 }
 
-func TestMain(m *testing.M) { testenv.Main(buildThenTest{m}) }
+func TestMain(m *testing.M) { leakcheck.Main(buildThenTest{m}, testenv.StopShared) }
 
 // toolEnv is the binary's environment: the tests' own, without the
 // variable that gives --zookeeper's default, so that each run says where
@@ -155,10 +156,17 @@ func runTool(t *testing.T, args ...string) result {
 
 func runToolEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runToolInput(t, env, "", args...)
+}
+
+// runToolInput runs the binary with stdin as its standard input.
+func runToolInput(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, groupctl, args...)
 	cmd.Env = toolEnv(env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()

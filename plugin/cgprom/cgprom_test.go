@@ -17,10 +17,11 @@ import (
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/internal/testenv/leakcheck"
 	"github.com/consumergroup/consumergroup/plugin/cgprom"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m, testenv.StopShared) }
 
 var (
 	p0 = consumergroup.TopicPartition{Topic: "t", Partition: 0}
