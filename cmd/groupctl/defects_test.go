@@ -30,9 +30,9 @@ func TestUnknownLag(t *testing.T) {
 	if strings.Contains(r.stdout, "TOTAL LAG 0") {
 		t.Errorf("unknown lag printed as 0:\n%v", r)
 	}
-	for _, row := range checkTable(t, partitionLines(t, r), "TOPIC", "PARTITION", "OWNER", "COMMITTED", "LOG-END", "LAG") {
-		if row[4] != "unknown" || row[5] != "unknown" {
-			t.Errorf("row %v: log end and lag should be unknown", row)
+	for _, row := range checkTable(t, partitionLines(t, r), "TOPIC", "PARTITION", "OWNER", "COMMITTED", "LOG-END", "LAG", "STATUS") {
+		if row[4] != "unknown" || row[5] != "unknown" || row[6] != "UNKNOWN" {
+			t.Errorf("row %v: log end, lag and status should be unknown", row)
 		}
 	}
 	var d map[string]any
