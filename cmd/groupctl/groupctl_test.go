@@ -403,7 +403,7 @@ func TestResetOffsets(t *testing.T) {
 	early, late := time.Now().Add(-2*time.Hour).Truncate(time.Second), time.Now().Add(-time.Hour).Truncate(time.Second)
 	for p := range int32(parts) {
 		recs := append(timestamped(perPart/2, early, fmt.Sprintf("%d-", p), 0), timestamped(perPart/2, late, fmt.Sprintf("%d-", p), perPart/2)...)
-		if err := c.kafka.Produce(testCtx(t), topic, p, recs...); err != nil {
+		if err := c.produceRecords(testCtx(t), topic, p, recs...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -617,8 +617,13 @@ func TestDelete(t *testing.T) {
 
 func TestProduceConsume(t *testing.T) {
 	t.Parallel()
-	const topic, n = "jobs", 50
-	c := newCluster(t, map[string]int32{topic: 3})
+	forEachKind(t, testProduceConsume)
+}
+
+func testProduceConsume(t *testing.T, kind testenv.Kind) {
+	const n = 50
+	c := newClusterKind(t, kind, map[string]int32{"jobs": 3})
+	topic, group := c.topic("jobs"), c.group("cg")
 
 	c.tool("produce", "--topic", topic, "--count", strconv.Itoa(n), "--value-prefix", "m-").want(t, 0).
 		wantStdout(t, fmt.Sprintf("produced %d messages to %s", n, topic))
@@ -626,8 +631,8 @@ func TestProduceConsume(t *testing.T) {
 	// consume --max prints exactly that many JSON lines and ends.
 	consume := func(max int) []message {
 		t.Helper()
-		r := c.tool("consume", "--group", "cg", "--topic", topic, "--max", strconv.Itoa(max), "--output", "json").want(t, 0).
-			wantStderr(t, "joined group cg as cg_")
+		r := c.tool("consume", "--group", group, "--topic", topic, "--max", strconv.Itoa(max), "--output", "json").want(t, 0).
+			wantStderr(t, "joined group "+group+" as "+group+"_")
 		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 		if len(lines) != max {
 			t.Fatalf("%d lines, want %d\n%v", len(lines), max, r)
@@ -682,14 +687,14 @@ func TestProduceConsume(t *testing.T) {
 
 	// The table format: topic, partition, offset, key, value.
 	c.tool("produce", "--topic", topic, "--count", "1", "--start", "7", "--partition", "2", "--value-prefix", "tab\there").want(t, 0)
-	r := c.tool("consume", "--group", "cg", "--topic", topic, "--max", "1").want(t, 0)
+	r := c.tool("consume", "--group", group, "--topic", topic, "--max", "1").want(t, 0)
 	if want := fmt.Sprintf("%s\t2\t%d\t7\t%q\n", topic, next[2], "tab\there7"); r.stdout != want {
 		t.Errorf("table line %q, want %q", r.stdout, want)
 	}
 
 	c.tool("consume", "--topic", topic).want(t, exitUsage).wantStderr(t, "give --group, or --from-offset or --from-time", "usage: groupctl consume")
-	c.tool("consume", "--group", "cg").want(t, exitUsage).wantStderr(t, "--topic is required")
-	c.tool("consume", "--group", "cg", "--topic", topic, "--from", "middle").want(t, exitUsage).wantStderr(t, `--from must be oldest or newest, not "middle"`)
+	c.tool("consume", "--group", group).want(t, exitUsage).wantStderr(t, "--topic is required")
+	c.tool("consume", "--group", group, "--topic", topic, "--from", "middle").want(t, exitUsage).wantStderr(t, `--from must be oldest or newest, not "middle"`)
 	c.tool("produce", "--topic", topic, "--count", "0").want(t, exitUsage).wantStderr(t, "--count must be at least 1")
 }
 

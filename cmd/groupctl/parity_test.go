@@ -61,7 +61,7 @@ func TestResetParity(t *testing.T) {
 		for p := range int32(2) {
 			recs := timestamped(4, old, "old", 0)
 			recs = append(recs, timestamped(2, time.Now(), "new", 4)...)
-			if err := c.kafka.Produce(testCtx(t), topic, p, recs...); err != nil {
+			if err := c.produceRecords(testCtx(t), topic, p, recs...); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -139,11 +139,11 @@ func TestConsumeFromTime(t *testing.T) {
 	t.Parallel()
 	const topic = "timed"
 	c := newCluster(t, map[string]int32{topic: 1})
-	if err := c.kafka.Produce(testCtx(t), topic, 0, timestamped(3, time.Now().Add(-time.Hour), "old", 0)...); err != nil {
+	if err := c.produceRecords(testCtx(t), topic, 0, timestamped(3, time.Now().Add(-time.Hour), "old", 0)...); err != nil {
 		t.Fatal(err)
 	}
 	cut := time.Now().Add(-time.Minute)
-	if err := c.kafka.Produce(testCtx(t), topic, 0, &kgo.Record{Value: []byte("new"), Headers: []kgo.RecordHeader{{Key: "k", Value: []byte("v")}}}); err != nil {
+	if err := c.produceRecords(testCtx(t), topic, 0, &kgo.Record{Value: []byte("new"), Headers: []kgo.RecordHeader{{Key: "k", Value: []byte("v")}}}); err != nil {
 		t.Fatal(err)
 	}
 	r := c.tool("consume", "--topic", topic, "--from-time", cut.UTC().Format(time.RFC3339), "--max", "1", "--output", "json").want(t, 0)

@@ -122,7 +122,7 @@ func TestServeLagStatus(t *testing.T) {
 			case <-ctx.Done():
 				return
 			}
-			c.kafka.Produce(ctx, topic, 0, &kgo.Record{Value: []byte("x")})
+			c.produceRecords(ctx, topic, 0, &kgo.Record{Value: []byte("x")})
 		}
 	}()
 
