@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 3s
 FUZZ_PKG := ./internal/layout
 
-.PHONY: demo test check zookeeper kafka kafka-for-demo unit fuzz build bench bench-short
+.PHONY: demo test check zookeeper kafka kafka-for-demo chromium burrow unit e2e fuzz build bench bench-short screenshot
 
 ## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000";
 ## ARGS="--kafka apache" runs it on a real Apache Kafka 3.9 broker, fetched from Maven Central first).
@@ -18,9 +18,10 @@ kafka-for-demo:
 build:
 	$(GO) build -o bin/groupctl ./cmd/groupctl
 
-## test: install ZooKeeper and Apache Kafka's jars if missing, check formatting, vet, run every test with -race
-## (the behaviour suites on kfake, Kafka 3.9 and Kafka 4), fuzz briefly.
-test: zookeeper kafka check unit fuzz
+## test: install ZooKeeper, Apache Kafka's jars, Burrow and Chromium if missing, check formatting, vet, run every
+## test with -race (the behaviour suites on kfake, Kafka 3.9 and Kafka 4; Burrow on our groups; the browser test
+## of groupctl serve), fuzz briefly.
+test: zookeeper kafka burrow chromium check unit e2e fuzz
 
 ## zookeeper: install Debian's ZooKeeper when it is missing.
 zookeeper:
@@ -31,15 +32,34 @@ kafka:
 	@scripts/ensure-kafka.sh
 	@scripts/ensure-kafka.sh --report
 
+## chromium: install Debian's chromium when it is missing (the browser test of groupctl serve).
+chromium:
+	@scripts/ensure-chromium.sh
+
+## burrow: install Debian's Burrow (TestBurrow runs it) when it is missing.
+burrow:
+	@scripts/ensure-burrow.sh
+
 ## check: gofmt and go vet.
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd plugin/cgprom && $(GO) vet ./...
+	cd e2e && $(GO) vet ./...
 
 ## unit: the test suite, with the race detector.
 unit:
 	$(GO) test -race -count=1 ./...
+	cd plugin/cgprom && $(GO) test -race -count=1 ./...
+
+## e2e: groupctl serve in Chromium, with a consuming group (its own module: chromedp, Prometheus' parser).
+e2e: zookeeper chromium
+	cd e2e && $(GO) test -race -count=1 ./...
+
+## screenshot: run the browser test and write its screenshot to docs/groupctl-serve.png.
+screenshot: zookeeper chromium
+	cd e2e && $(GO) test -race -count=1 -run TestServeInChromium -update-screenshot ./...
 
 ## fuzz: each fuzz target of the parsers of data read from ZooKeeper, for FUZZTIME.
 fuzz:

@@ -35,7 +35,10 @@ type GroupDescription struct {
 	Strategy   string                 `json:"strategy,omitempty"`
 	Members    []MemberDescription    `json:"members"`
 	Partitions []PartitionDescription `json:"partitions"`
-	TotalLag   int64                  `json:"total_lag"`
+	// TotalLag is the sum of the partitions' lags, -1 when the lag of any
+	// partition is unknown (Kafka was not asked or could not be reached):
+	// unknown never reads as zero.
+	TotalLag int64 `json:"total_lag"`
 }
 
 // MemberDescription is one registered member.
@@ -148,6 +151,7 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 			stable = false
 		}
 	}
+	unknown := false
 	for _, t := range sorted {
 		owners, err := z.Owners(ctx, group, t)
 		if owners == nil {
@@ -187,12 +191,17 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 				pd.LogEnd = o.Offset
 				pd.Lag = o.Offset - max(pd.Committed, 0)
 				d.TotalLag += pd.Lag
+			} else {
+				unknown = true
 			}
 			if assigned[p] != pd.Owner {
 				stable = false
 			}
 			d.Partitions = append(d.Partitions, pd)
 		}
+	}
+	if unknown {
+		d.TotalLag = -1
 	}
 	switch {
 	case len(ids) == 0:
@@ -292,4 +301,47 @@ func (z *ZK) members(ctx context.Context, group string) ([]string, error) {
 		return nil, nil
 	}
 	return ids, err
+}
+
+// DeleteOffsets deletes group's committed offsets of topic (every
+// partition's, in one step). It refuses, changing nothing, with
+// ErrGroupActive while a member of the group is subscribed to topic; a
+// group that does not exist gives ErrUnknownGroup, a topic the group has
+// no offsets for an error that matches ErrNoNode.
+func (z *ZK) DeleteOffsets(ctx context.Context, group, topic string) error {
+	if err := checkNames("delete offsets", "group", group, "topic", topic); err != nil {
+		return err
+	}
+	ok, err := z.exists(ctx, "delete offsets", z.paths.Group(group))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q under %q", ErrUnknownGroup, group, z.paths.Consumers())
+	}
+	ids, err := z.members(ctx, group)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		r, err := z.Registration(ctx, group, id)
+		if errors.Is(err, ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if slices.Contains(r.Topics, topic) {
+			return &PathError{Op: "delete offsets", Path: z.paths.ID(group, id), Err: ErrGroupActive, Cause: fmt.Errorf("member %s consumes %q", id, topic)}
+		}
+	}
+	p := z.paths.OffsetsTopic(group, topic)
+	ok, err = z.exists(ctx, "delete offsets", p)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &PathError{Op: "delete offsets", Path: p, Err: ErrNoNode, Cause: fmt.Errorf("group %q has no offsets of topic %q", group, topic)}
+	}
+	return z.deleteAll(ctx, p)
 }

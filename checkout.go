@@ -69,6 +69,7 @@ func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Dur
 		select {
 		case stream <- ev:
 			p.sent(pc.ps, r.Offset+1)
+			pc.g.obs.delivered(unit{ps: pc.ps, ev: ev})
 		case <-changed:
 			p.unoffer()
 		case <-stopper:
@@ -135,9 +136,11 @@ func (p *pump) runCheckout(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		p.obs.polled(fetches.NumRecords(), p.pos.client())
 		pause := map[string][]int32{}
 		stale := map[*pstate]bool{}
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+			p.obs.fetched(fp.Topic, fp.Partition, fp.HighWatermark)
 			if ps := p.held(TopicPartition{fp.Topic, fp.Partition}); ps != nil && len(fp.Records) > 0 && p.stale(ps, seq, fp.Records[0].Offset) {
 				stale[ps] = true
 			}

@@ -156,6 +156,10 @@ type ConsumerGroupConfig struct {
 
 	// Logger receives the group's events. Default: silent.
 	Logger *slog.Logger
+
+	// Metrics receives the member's measurements (see Metrics and the
+	// plugin/cgprom module). Default nil: nothing is measured.
+	Metrics Metrics
 }
 
 // NewConsumerGroupConfig returns a configuration with every default set.

@@ -76,6 +76,7 @@ type pump struct {
 	log    *slog.Logger    // the group's
 	ctx    context.Context // the group's life: Close ends it
 	goFunc func(f func())  // starts a goroutine owned (and waited for) by the group
+	obs    *observer       // metrics and health hooks
 
 	mu       sync.Mutex
 	cond     *sync.Cond // on mu: offering, inflight, out or drained changed
@@ -111,8 +112,9 @@ type pump struct {
 // newPump returns the engine of a group: pos positions its partitions,
 // goFunc starts its goroutine under the group's owner, ctx is the group's
 // life.
-func newPump(ctx context.Context, pos positioner, log *slog.Logger, goFunc func(func())) *pump {
+func newPump(ctx context.Context, pos positioner, log *slog.Logger, goFunc func(func()), obs *observer) *pump {
 	p := &pump{
+		obs:     obs,
 		pos:     pos,
 		log:     log,
 		ctx:     ctx,
@@ -181,6 +183,7 @@ func (p *pump) add(tp TopicPartition, offset int64) {
 		return
 	}
 	p.parts[tp] = &pstate{tp: tp, next: offset, processed: offset, addedAt: p.polls}
+	p.obs.started(tp, offset)
 	parked := p.parked[tp]
 	delete(p.parked, tp)
 	p.mu.Unlock()
@@ -441,6 +444,7 @@ func (p *pump) run(ctx context.Context, mode int) {
 		if ctx.Err() != nil {
 			return
 		}
+		p.obs.polled(fetches.NumRecords(), p.pos.client())
 		fetches.EachError(func(t string, part int32, err error) {
 			if !errors.Is(err, context.Canceled) {
 				p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
@@ -449,6 +453,7 @@ func (p *pump) run(ctx context.Context, mode int) {
 		for _, f := range fetches {
 			for _, ft := range f.Topics {
 				for _, fp := range ft.Partitions {
+					p.obs.fetched(ft.Topic, fp.Partition, fp.HighWatermark)
 					if len(fp.Records) == 0 {
 						continue
 					}
@@ -644,6 +649,7 @@ func (p *pump) send(ctx context.Context, u unit) bool {
 				p.resend = p.resend[1:]
 			} else {
 				u.ps.next = u.end
+				p.obs.delivered(u)
 			}
 			p.out = append(p.out, next)
 			p.settleLocked()

@@ -12,7 +12,7 @@ import (
 // the micro-benchmarks measure is the hand-off to the application.
 func benchPump(b *testing.B) (*pump, *pstate) {
 	b.Helper()
-	p := newPump(context.Background(), nil, slog.New(slog.DiscardHandler), nil) // the engine knows no group
+	p := newPump(context.Background(), nil, slog.New(slog.DiscardHandler), nil, newObserver("bench", nil)) // the engine knows no group
 	tp := TopicPartition{"t", 0}
 	p.parts[tp] = &pstate{tp: tp}
 	return p, p.parts[tp]

@@ -29,6 +29,8 @@ type positioner interface {
 	rewind(tp TopicPartition, offset int64)
 	pause(tps map[string][]int32)
 	resume(tps map[string][]int32)
+	// client is the franz-go client, for metrics of what it buffers.
+	client() *kgo.Client
 }
 
 // directPositioner positions a direct consumer: the ZooKeeper coordinator's
@@ -65,6 +67,7 @@ func (d directPositioner) rewind(tp TopicPartition, offset int64) {
 
 func (d directPositioner) pause(tps map[string][]int32)  { d.cl.PauseFetchPartitions(tps) }
 func (d directPositioner) resume(tps map[string][]int32) { d.cl.ResumeFetchPartitions(tps) }
+func (d directPositioner) client() *kgo.Client           { return d.cl }
 
 // groupPositioner positions a group consumer (Kafka's coordinator):
 // franz-go starts each assigned partition at its committed offset; the
@@ -92,3 +95,4 @@ func (p groupPositioner) rewind(tp TopicPartition, offset int64) {
 
 func (p groupPositioner) pause(tps map[string][]int32)  { p.cl.PauseFetchPartitions(tps) }
 func (p groupPositioner) resume(tps map[string][]int32) { p.cl.ResumeFetchPartitions(tps) }
+func (p groupPositioner) client() *kgo.Client           { return p.cl }

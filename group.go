@@ -47,6 +47,7 @@ type ConsumerGroup struct {
 	pump  *pump       // the delivery engine
 	eng   deliverer   // the engine as the coordinator drives it (= pump)
 	coord coordinator // ZooKeeper's or Kafka's
+	obs   *observer   // metrics and health
 
 	ctx     context.Context // canceled by Close
 	cancel  context.CancelFunc
@@ -225,6 +226,7 @@ func newMember(client *kgo.Client, group string, topics []string, listener chan<
 		done:     make(chan struct{}),
 		commits:  make(map[TopicPartition]int64),
 		listener: listener,
+		obs:      newObserver(group, cfg.Metrics),
 	}
 	if g.listener == nil {
 		g.listener = cfg.Notifications
@@ -239,7 +241,10 @@ func newMember(client *kgo.Client, group string, topics []string, listener chan<
 // start starts the engine, positioned by pos, and the coordinator's run.
 func (g *ConsumerGroup) start(pos positioner, coord coordinator) {
 	g.ctx, g.cancel = context.WithCancel(context.Background())
-	g.pump = newPump(g.ctx, pos, g.log, g.goFunc)
+	if g.zk != nil {
+		g.obs.watch(g)
+	}
+	g.pump = newPump(g.ctx, pos, g.log, g.goFunc, g.obs)
 	g.eng = g.pump
 	g.coord = coord
 	g.goFunc(func() {
@@ -251,6 +256,7 @@ func (g *ConsumerGroup) start(pos positioner, coord coordinator) {
 // notify sends n to the listener without blocking.
 func (g *ConsumerGroup) notify(n *Notification) {
 	n.Src = g
+	g.obs.notified(n)
 	if n.Type == REBALANCE_ERROR {
 		g.log.Warn("rebalance error", "generation", n.Generation, "err", n.Err)
 	}
@@ -321,7 +327,10 @@ func (g *ConsumerGroup) Commit(partition int32, offset int64) error {
 // Commit). Later automatic commits start from it.
 func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partition int32, offset int64) error {
 	tp := TopicPartition{topic, partition}
-	if err := g.coord.commit(ctx, map[TopicPartition]int64{tp: offset}); err != nil {
+	t0, offsets := time.Now(), map[TopicPartition]int64{tp: offset}
+	err := g.coord.commit(ctx, offsets)
+	g.obs.committed(offsets, t0, err)
+	if err != nil {
 		return err
 	}
 	g.pump.setProcessed(tp, offset)
@@ -389,6 +398,7 @@ func (g *ConsumerGroup) Close() error {
 	g.pump.shutdown()
 	g.cancel()
 	g.wg.Wait()
+	g.obs.closed()
 	g.pump.closeOutputs()
 	g.coord.close()
 	if g.ownCl {

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	cg "github.com/consumergroup/consumergroup"
-	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // TestGroupChaos: 4 members on 32 partitions consume 50,000
@@ -21,18 +20,17 @@ func TestGroupChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	forEachKind(t, testGroupChaos)
+	forEachSetup(t, fullMatrix(), testGroupChaos)
 }
 
-func testGroupChaos(t *testing.T, kind testenv.Kind) {
-	c := startClusterKind(t, kind, map[string]int32{"chaos": 32})
+func testGroupChaos(t *testing.T, s setup) {
+	c := startClusterSetup(t, s, map[string]int32{"chaos": 32})
 	topic, group := c.topic("chaos"), c.group("g")
 	l := newLedger()
 	cfg := groupConfig()
 	join := func(name string, proxy bool) *testMember {
 		return c.join(name, group, []string{topic}, cfg, proxy, l.handle)
 	}
-	watcher := dialZK(t, c.chroot)
 
 	a, b := join("a", false), join("b", false)
 	c.produce(topic, 32, 10000)
@@ -48,24 +46,28 @@ func testGroupChaos(t *testing.T, kind testenv.Kind) {
 	c.produce(topic, 32, 10000)
 	l.waitProcessed(t, 30000)
 
-	// c crashes: cut off from ZooKeeper, it gets no chance to commit.
+	// c crashes: cut off from its coordinator (ZooKeeper, or Kafka's: all
+	// its Kafka connections), it gets no chance to commit.
 	oldID := crashy.group.ID()
 	held := crashy.group.ClaimedPartitions()
-	sess, err := crashy.zk.Session(testCtx(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	crashy.proxy.Cut()
-	waitClosed(t, sess.Done(), "c's session end")
-	// From here c delivers nothing and can commit nothing: what is committed
-	// now bounds what may be delivered twice.
-	committedAtCrash := map[cg.TopicPartition]int64{}
-	for _, tp := range held {
-		off, err := watcher.Offset(testCtx(t), group, tp.Topic, tp.Partition)
+	if c.kafkaCoord() {
+		crashy.cutter.Cut()
+		// It stops on its own before the coordinator's session timeout.
+		waitHeld(t, crashy, 0)
+	} else {
+		sess, err := crashy.zk.Session(testCtx(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		committedAtCrash[tp] = off
+		crashy.proxy.Cut()
+		waitClosed(t, sess.Done(), "c's session end")
+	}
+	// From here c delivers nothing and can commit nothing: what is committed
+	// now bounds what may be delivered twice.
+	committedAtCrash := map[cg.TopicPartition]int64{}
+	committed := c.committed(group)
+	for _, tp := range held {
+		committedAtCrash[tp] = committed[tp.Topic][tp.Partition]
 	}
 	l.mu.Lock()
 	processedAtCrash := map[cg.TopicPartition]int64{}
@@ -80,8 +82,13 @@ func testGroupChaos(t *testing.T, kind testenv.Kind) {
 	if err := c.kafka.AddPartitions(testCtx(t), topic, 40); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, watcher, group, oldID)
-	crashy.proxy.Restore()
+	if c.kafkaCoord() {
+		c.waitKafkaGone(oldID)
+		crashy.cutter.Restore()
+	} else {
+		waitGone(t, dialZK(t, c.chroot), group, oldID)
+		crashy.proxy.Restore()
+	}
 	e := join("e", false)
 	c.produce(topic, 40, 10000)
 	l.waitProcessed(t, 50000)

@@ -33,6 +33,8 @@ type cluster struct {
 	suffix   string // makes topic and group names unique on a shared cluster; "" on kfake
 	// clientOpts are added to the options of the members' clients.
 	clientOpts []kgo.Opt
+	coord      string // the members' coordinator: coordZK (also "") or Kafka's (see group_coord_test.go)
+	lastGroup  string // the group joined last
 }
 
 func startCluster(t *testing.T, topics map[string]int32) *cluster {
@@ -128,9 +130,6 @@ func (c *cluster) joinAddrs(cfg *cg.ConsumerGroupConfig) []string {
 	return []string{c.servers[0] + c.chroot}
 }
 
-// real reports whether the cluster is a real Kafka.
-func (c *cluster) real() bool { return c.kind != testenv.KindKfake }
-
 // produce writes n sequence-numbered messages spread over partitions
 // 0..partitions-1 of topic; the value is the sequence number.
 func (c *cluster) produce(topic string, partitions int32, n int) {
@@ -186,6 +185,7 @@ type testMember struct {
 	zk     *cg.ZK
 	proxy  *testenv.Proxy
 	client *kgo.Client
+	cutter *cutter // Kafka's coordinator: cuts the member's Kafka connections
 	events chan *cg.Notification
 	done   chan struct{} // the consuming loop ended
 }
@@ -195,6 +195,12 @@ type testMember struct {
 func (c *cluster) join(name, group string, topics []string, cfg *cg.ConsumerGroupConfig, viaProxy bool, handle func(*testMember, *cg.ConsumerEvent)) *testMember {
 	c.t.Helper()
 	m := &testMember{name: name, events: make(chan *cg.Notification, 1000), done: make(chan struct{})}
+	c.lastGroup = group
+	if c.kafkaCoord() {
+		c.joinKafka(m, group, topics, cfg)
+		m.consume(handle)
+		return m
+	}
 	servers := c.servers
 	if viaProxy {
 		p, err := testenv.NewProxy(servers[0])
@@ -224,14 +230,19 @@ func (c *cluster) join(name, group string, topics []string, cfg *cg.ConsumerGrou
 	}
 	m.group = g
 	c.t.Cleanup(func() { g.Close() })
-	stream := g.Stream()
+	m.consume(handle)
+	return m
+}
+
+// consume starts the member's loop over Stream.
+func (m *testMember) consume(handle func(*testMember, *cg.ConsumerEvent)) {
+	stream := m.group.Stream()
 	go func() {
 		defer close(m.done)
 		for ev := range stream {
 			handle(m, ev)
 		}
 	}()
-	return m
 }
 
 // close leaves gracefully and waits for the member's loop to end.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	cg "github.com/consumergroup/consumergroup"
-	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // checkClean checks, after every member closed, that no owner node and no
@@ -16,6 +15,10 @@ import (
 // processed ones plus one.
 func checkClean(t *testing.T, c *cluster, group string, l *ledger) {
 	t.Helper()
+	if c.kafkaCoord() {
+		checkCleanKafka(t, c, group, l)
+		return
+	}
 	z := dialZK(t, c.chroot, func(cfg *cg.ZKConfig) { cfg.Servers = c.servers })
 	ctx := testCtx(t)
 	ids, _, err := z.Consumers(ctx, group)
@@ -42,11 +45,13 @@ func checkClean(t *testing.T, c *cluster, group string, l *ledger) {
 // TestGroupGracefulChanges: members join and leave gracefully while
 // messages flow: every message is processed exactly once, never by two
 // members at once.
-func TestGroupGracefulChanges(t *testing.T) { forEachKind(t, testGroupGracefulChanges) }
+func TestGroupGracefulChanges(t *testing.T) {
+	forEachSetup(t, fullMatrix(), testGroupGracefulChanges)
+}
 
-func testGroupGracefulChanges(t *testing.T, kind testenv.Kind) {
+func testGroupGracefulChanges(t *testing.T, s setup) {
 	const base, parts = "events", 8
-	c := startClusterKind(t, kind, map[string]int32{base: parts})
+	c := startClusterSetup(t, s, map[string]int32{base: parts})
 	topic, group := c.topic(base), c.group("g")
 	l := newLedger()
 	cfg := groupConfig()
@@ -111,12 +116,12 @@ func checkExactlyOnce(t *testing.T, l *ledger, members ...*testMember) {
 // partitions' messages queued in the Stream buffer: none of them reaches
 // the old owner after the hand-off, none is lost or processed twice.
 func TestGroupGracefulChangesUnderBacklog(t *testing.T) {
-	forEachKind(t, testGroupGracefulChangesUnderBacklog)
+	forEachSetup(t, fullMatrix(), testGroupGracefulChangesUnderBacklog)
 }
 
-func testGroupGracefulChangesUnderBacklog(t *testing.T, kind testenv.Kind) {
+func testGroupGracefulChangesUnderBacklog(t *testing.T, s setup) {
 	const base, parts, total = "backlog", 8, 12000
-	c := startClusterKind(t, kind, map[string]int32{base: parts})
+	c := startClusterSetup(t, s, map[string]int32{base: parts})
 	topic, group := c.topic(base), c.group("g")
 	l := newLedger()
 	slow := func(m *testMember, ev *cg.ConsumerEvent) {

@@ -129,10 +129,12 @@ func (z *ZK) setConnected(ok bool) {
 	case <-z.connected:
 		if !ok {
 			z.connected = make(chan struct{})
+			z.watchers.fire(false)
 		}
 	default:
 		if ok {
 			close(z.connected)
+			z.watchers.fire(true)
 		}
 	}
 }

@@ -158,7 +158,8 @@ type ZK struct {
 	connected chan struct{} // closed while the connection in use has a session
 	expiry    *time.Timer   // while disconnected: when the session is assumed lost
 	isClosed  bool
-	sessCount int // sessions established, for tests and metrics
+	sessCount int          // sessions established, for tests and metrics
+	watchers  connWatchers // told when connected changes (health.go)
 }
 
 // connection is one go-zookeeper connection and what ZK tracks of it.

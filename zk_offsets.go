@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/go-zookeeper/zk"
 
@@ -210,6 +211,65 @@ func checkOffsetArgs(op, group, topic string, partition int32, offset int64) err
 	}
 	if partition < 0 || offset < 0 {
 		return &PathError{Op: op, Err: ErrInvalidArgument, Cause: fmt.Errorf("%s/%d: partition and offset must not be negative (offset %d)", topic, partition, offset)}
+	}
+	return nil
+}
+
+// createMissingOffsets creates, in one atomic multi and in partition
+// order, the offset nodes of group that do not exist yet for the
+// partitions of offsets (all of one topic or several), each with its
+// offset; nodes that exist keep theirs. Tools that enumerate a topic's
+// offset nodes and read partitions 0..n-1 by their count (Burrow's
+// ZooKeeper consumer module) then never see a topic's nodes appear in
+// waves, one member's partitions before another's. A node created
+// meanwhile by another member (ErrNodeExists) is left out and the multi
+// run again.
+func (z *ZK) createMissingOffsets(ctx context.Context, group string, offsets map[TopicPartition]int64) error {
+	tps := make([]TopicPartition, 0, len(offsets))
+	for tp, off := range offsets {
+		if err := checkOffsetArgs("create offsets", group, tp.Topic, tp.Partition, off); err != nil {
+			return err
+		}
+		tps = append(tps, tp)
+	}
+	sortPartitions(tps)
+	existing := map[string]map[string]bool{} // topic to its offset nodes
+	for _, tp := range tps {
+		if existing[tp.Topic] != nil {
+			continue
+		}
+		names, err := z.children(ctx, "create offsets", z.paths.OffsetsTopic(group, tp.Topic))
+		if errors.Is(err, ErrNoNode) {
+			err = z.mkdirAll(ctx, z.paths.OffsetsTopic(group, tp.Topic))
+		}
+		if err != nil {
+			return err
+		}
+		existing[tp.Topic] = make(map[string]bool, len(names))
+		for _, n := range names {
+			existing[tp.Topic][n] = true
+		}
+	}
+	var ops []any
+	for _, tp := range tps {
+		p := z.paths.Offset(group, tp.Topic, tp.Partition)
+		if !existing[tp.Topic][path.Base(p)] {
+			ops = append(ops, &zk.CreateRequest{Path: p, Data: layout.EncodeOffset(offsets[tp]), Acl: z.acl})
+		}
+	}
+	for len(ops) > 0 {
+		i, err := z.multi(ctx, ops...)
+		if err == nil {
+			return nil
+		}
+		if i < 0 || !errors.Is(err, zk.ErrNodeExists) {
+			p := ""
+			if i >= 0 {
+				p = opPath(ops[i])
+			}
+			return pathErr("create offsets", p, err)
+		}
+		ops = slices.Delete(ops, i, i+1) // created meanwhile: keep it
 	}
 	return nil
 }

@@ -91,7 +91,10 @@ const (
 )
 
 // claimResult is what a claimer reports: tp is claimed.
-type claimResult struct{ tp TopicPartition }
+type claimResult struct {
+	tp   TopicPartition
+	free time.Time // when the claimer saw tp without an owner
+}
 
 // member is the state of one registration (one session, one consumer id).
 // Only the run goroutine touches it.
@@ -160,6 +163,7 @@ func (g *ConsumerGroup) member(sess *Session) error {
 	g.mu.Lock()
 	g.id = id
 	g.mu.Unlock()
+	g.obs.joined()
 
 	m := &member{
 		g: g, ctx: ctx, id: id,

@@ -97,12 +97,16 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 		return nil
 	}
 	g := m.g
+	t0 := g.obs.handoff()
 	var processed map[TopicPartition]int64
+	var limit time.Duration // what the wait was bounded by; 0 when closing
 	if closing {
 		processed = g.eng.closing(tps)
 	} else {
+		limit = g.cfg.HandoffTimeout
 		processed = g.handOff(g.eng, tps, m.assign.Generation)
 	}
+	g.obs.handedOff(tps, t0, limit)
 	offsets := make(map[TopicPartition]int64, len(processed))
 	for tp, off := range processed {
 		if c, ok := m.committed[tp]; !ok || c != off {
@@ -110,7 +114,8 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 		}
 	}
 	var errs []error
-	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); err != nil {
+	tc := time.Now()
+	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); g.obs.committedErr(offsets, tc, err) != nil {
 		errs = append(errs, fmt.Errorf("commit on release: %w", err))
 	}
 	for _, tp := range tps {
@@ -138,10 +143,11 @@ func (m *member) claim(tp TopicPartition) {
 		for ctx.Err() == nil {
 			owner, w, err := g.zk.OwnerW(ctx, g.name, tp.Topic, tp.Partition)
 			if err == nil && owner == "" {
+				free := time.Now()
 				err = g.zk.Claim(ctx, g.name, tp.Topic, tp.Partition, m.id)
 				if err == nil {
 					select {
-					case m.claimed <- claimResult{tp}:
+					case m.claimed <- claimResult{tp, free}:
 						return
 					case <-ctx.Done():
 					}
@@ -191,6 +197,7 @@ func (m *member) started(batch []claimResult) error {
 	mine := m.mine()
 	var tps []TopicPartition
 	for _, r := range batch {
+		g.obs.claimed(r.free)
 		cancel := m.claiming[r.tp]
 		if cancel != nil {
 			cancel()
@@ -213,7 +220,7 @@ func (m *member) started(batch []claimResult) error {
 		return nil
 	}
 	sortPartitions(tps)
-	starts, err := m.startOffsets(tps)
+	starts, policies, err := m.startOffsets(tps)
 	if err != nil {
 		// Could not read offsets: give the partitions back; the leader's
 		// assignment still names this member, so apply claims them again.
@@ -232,6 +239,20 @@ func (m *member) started(batch []claimResult) error {
 	}
 	for _, tp := range tps {
 		m.held[tp] = true
+	}
+	if len(initial) > 0 {
+		// Every missing offset node of these topics, the other members'
+		// too, appears at once (the owners keep the value or commit theirs).
+		fill := make(map[TopicPartition]int64, len(policies))
+		for tp, off := range policies {
+			if s, ok := starts[tp]; ok {
+				off = s.offset
+			}
+			fill[tp] = off
+		}
+		if err := g.zk.createMissingOffsets(m.ctx, g.name, fill); err != nil {
+			return err
+		}
 	}
 	if err := g.zk.CommitOffsets(m.ctx, g.name, m.id, initial); err != nil {
 		return err
@@ -267,7 +288,9 @@ type start struct {
 
 // startOffsets reads the committed offsets of tps and checks them against
 // the log's bounds; partitions without a usable one start at InitialOffset.
-func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, error) {
+// It also returns InitialOffset's offset for every partition of the topics
+// of tps.
+func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, map[TopicPartition]int64, error) {
 	g := m.g
 	topics := make([]string, 0, len(tps))
 	for _, tp := range tps {
@@ -277,7 +300,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 	}
 	lows, highs, err := m.listBounds(topics, tps)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	bound := func(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
 		o, ok := l.Lookup(tp.Topic, tp.Partition)
@@ -290,11 +313,11 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 	for _, tp := range tps {
 		low, err := bound(lows, tp)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		high, err := bound(highs, tp)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		policy := low
 		if g.cfg.InitialOffset == OffsetNewest {
@@ -309,7 +332,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: err})
 			out[tp] = start{low, true}
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		case off < low || off > high:
 			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: fmt.Errorf(
 				"%w: %s/%d committed %d, log holds %d..%d: restarting at %d", ErrOffsetReset, tp.Topic, tp.Partition, off, low, high, policy)})
@@ -318,7 +341,17 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 			out[tp] = start{off, false}
 		}
 	}
-	return out, nil
+	policies := make(map[TopicPartition]int64)
+	pick := lows
+	if g.cfg.InitialOffset == OffsetNewest {
+		pick = highs
+	}
+	pick.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset >= 0 {
+			policies[TopicPartition{o.Topic, o.Partition}] = o.Offset
+		}
+	})
+	return out, policies, nil
 }
 
 // listBounds lists the first and end offsets of topics. Partitions just
@@ -366,7 +399,8 @@ func (m *member) commit(ctx context.Context) error {
 	if len(offsets) == 0 {
 		return nil
 	}
-	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); err != nil {
+	t0 := time.Now()
+	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); g.obs.committedErr(offsets, t0, err) != nil {
 		return err
 	}
 	for tp, off := range offsets {
@@ -451,6 +485,7 @@ func (m *member) publishHeld() {
 		held = append(held, tp)
 	}
 	sortPartitions(held)
+	m.g.obs.held(held)
 	m.g.mu.Lock()
 	m.g.held = held
 	for tp := range m.g.commits {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
 	"github.com/consumergroup/consumergroup"
 )
 
@@ -34,6 +32,11 @@ func runList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(groups) == 0 {
+		if err := c.emptyHint(ctx, e, z); err != nil {
+			return err
+		}
+	}
 	type entry struct {
 		Group   string `json:"group"`
 		Members int    `json:"members"`
@@ -56,6 +59,31 @@ func runList(ctx context.Context, e *env, args []string) error {
 	})
 }
 
+// emptyHint explains an empty list: a ZooKeeper (or chroot) where neither
+// consumers nor Kafka brokers are registered is most likely the wrong one,
+// and an error; brokers without groups only get a note.
+func (c *common) emptyHint(ctx context.Context, e *env, z *consumergroup.ZK) error {
+	_, chroot, _ := c.servers()
+	where := "ZooKeeper at " + c.zookeeper
+	if chroot != "" && !strings.HasSuffix(c.zookeeper, chroot) {
+		where += " (chroot " + chroot + ")"
+	}
+	hasConsumers, err := z.Exists(ctx, "/consumers")
+	if err != nil {
+		return err
+	}
+	brokers, _ := z.Brokers(ctx)
+	switch {
+	case !hasConsumers && len(brokers) == 0:
+		return fmt.Errorf("no consumer groups and no Kafka brokers under %s: nothing of Kafka's is there (wrong --chroot?)", where)
+	case len(brokers) == 0:
+		fmt.Fprintf(e.stderr, "groupctl list: no consumer groups under %s, and no Kafka brokers registered there either\n", where)
+	default:
+		fmt.Fprintf(e.stderr, "groupctl list: no consumer groups under %s (%d Kafka brokers registered)\n", where, len(brokers))
+	}
+	return nil
+}
+
 // openGroup parses the flags and the GROUP argument and connects to
 // ZooKeeper; the context ends after --timeout. Close the ZK and cancel.
 func openGroup(ctx context.Context, fs *flag.FlagSet, c *common, args []string) (context.Context, context.CancelFunc, *consumergroup.ZK, string, error) {
@@ -76,120 +104,6 @@ func openGroup(ctx context.Context, fs *flag.FlagSet, c *common, args []string) 
 	return ctx, cancel, z, group, nil
 }
 
-// describe reads a group, with Kafka's log end offsets when Kafka can be
-// reached.
-func describe(ctx context.Context, c *common, z *consumergroup.ZK, group string) (*consumergroup.GroupDescription, error) {
-	var admin *kadm.Client
-	if cl, a, err := c.kafka(ctx, z); err == nil {
-		defer cl.Close()
-		admin = a
-	}
-	d, err := consumergroup.DescribeGroup(ctx, z, admin, group)
-	if errors.Is(err, consumergroup.ErrUnknownGroup) {
-		return nil, err
-	}
-	return d, err
-}
-
-func runDescribe(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlags(e, "describe", "GROUP")
-	ctx, cancel, z, group, err := openGroup(ctx, fs, c, args)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	defer z.Close()
-	d, derr := describe(ctx, c, z, group)
-	if d == nil {
-		return derr
-	}
-	if err := newPrinter(e, c).print(d, func(t *tableWriter) {
-		t.line("GROUP %s  STATE %s  GENERATION %d  STRATEGY %s  MEMBERS %d  TOTAL LAG %d",
-			d.Group, d.State, d.Generation, orDash(d.Strategy), len(d.Members), d.TotalLag)
-		t.line("")
-		t.row("MEMBER", "HOST", "STARTED", "TOPICS")
-		for _, m := range d.Members {
-			t.row(m.ID, orDash(m.Host), m.Start.UTC().Format(time.RFC3339), orDash(strings.Join(m.Topics, ",")))
-		}
-		t.line("")
-		t.row("TOPIC", "PARTITION", "OWNER", "COMMITTED", "LOG-END", "LAG")
-		for _, p := range d.Partitions {
-			t.row(p.Topic, p.Partition, orDash(p.Owner), num(p.Committed), num(p.LogEnd), num(p.Lag))
-		}
-	}); err != nil {
-		return err
-	}
-	return derr
-}
-
-func runLag(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlags(e, "lag", "GROUP")
-	watch := fs.Bool("watch", false, "refresh until interrupted")
-	every := fs.Duration("interval", 2*time.Second, "refresh interval with --watch")
-	pos, err := parse(fs, c, args)
-	if err != nil {
-		return err
-	}
-	group, err := groupArg(fs, pos)
-	if err != nil {
-		return err
-	}
-	if *every <= 0 {
-		return usageError{msg: "--interval must be positive", usage: usageText(fs)}
-	}
-	dctx, cancel := c.withTimeout(ctx)
-	z, err := c.dial(dctx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer z.Close()
-	type lagRow struct {
-		Topic     string `json:"topic"`
-		Partition int32  `json:"partition"`
-		Committed int64  `json:"committed"`
-		LogEnd    int64  `json:"log_end"`
-		Lag       int64  `json:"lag"`
-	}
-	for {
-		rctx, cancel := c.withTimeout(ctx)
-		d, derr := describe(rctx, c, z, group)
-		cancel()
-		if d == nil {
-			return derr
-		}
-		out := struct {
-			Group string   `json:"group"`
-			Time  string   `json:"time"`
-			Total int64    `json:"total_lag"`
-			Lag   []lagRow `json:"partitions"`
-		}{Group: group, Time: time.Now().UTC().Format(time.RFC3339), Total: d.TotalLag, Lag: []lagRow{}}
-		for _, p := range d.Partitions {
-			out.Lag = append(out.Lag, lagRow{p.Topic, p.Partition, p.Committed, p.LogEnd, p.Lag})
-		}
-		if err := newPrinter(e, c).print(out, func(t *tableWriter) {
-			t.row("TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG")
-			for _, p := range out.Lag {
-				t.row(p.Topic, p.Partition, num(p.Committed), num(p.LogEnd), num(p.Lag))
-			}
-			t.line("TOTAL LAG %d", out.Total)
-		}); err != nil {
-			return err
-		}
-		if !*watch {
-			return derr
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(*every):
-		}
-		if c.output == "table" {
-			fmt.Fprintln(e.stdout)
-		}
-	}
-}
-
 func runDelete(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "delete", "GROUP")
 	ctx, cancel, z, group, err := openGroup(ctx, fs, c, args)
@@ -208,174 +122,40 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 	return newPrinter(e, c).print(out, func(t *tableWriter) { t.line("deleted group %s", group) })
 }
 
-func runReset(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlags(e, "reset-offsets", "GROUP --topic T (--to-earliest|--to-latest|--to-offset N|--to-datetime TIME|--shift-by N) [--partitions LIST] [--execute]")
-	topic := fs.String("topic", "", "the topic (required)")
-	earliest := fs.Bool("to-earliest", false, "to the oldest message in the log")
-	latest := fs.Bool("to-latest", false, "to the end of the log")
-	toOffset := fs.String("to-offset", "", "to offset N (bounded by the log)")
-	toTime := fs.String("to-datetime", "", "to the first message at or after TIME (RFC 3339, or Unix milliseconds)")
-	shift := fs.String("shift-by", "", "by N (negative: back), from the committed offset (bounded by the log)")
-	partsFlag := fs.String("partitions", "", "comma-separated partitions (default: all)")
-	execute := fs.Bool("execute", false, "write the new offsets (default: a dry run)")
-	pos, err := parse(fs, c, args)
+func runDeleteOffsets(ctx context.Context, e *env, args []string) error {
+	fs, c := newFlags(e, "delete-offsets", "GROUP --topic T [--topic T...]")
+	var scopes topicScopes
+	fs.Var(&scopes, "topic", "a topic whose offsets to delete; repeat for several")
+	ctx, cancel, z, group, err := openGroup(ctx, fs, c, args)
 	if err != nil {
 		return err
 	}
-	group, err := groupArg(fs, pos)
-	if err != nil {
-		return err
-	}
-	bad := func(msg string) error { return usageError{msg: msg, usage: usageText(fs)} }
-	if *topic == "" {
-		return bad("--topic is required")
-	}
-	modes := 0
-	for _, set := range []bool{*earliest, *latest, *toOffset != "", *toTime != "", *shift != ""} {
-		if set {
-			modes++
-		}
-	}
-	if modes != 1 {
-		return bad("give exactly one of --to-earliest, --to-latest, --to-offset, --to-datetime, --shift-by")
-	}
-	var n int64
-	if *toOffset != "" {
-		if n, err = strconv.ParseInt(*toOffset, 10, 64); err != nil || n < 0 {
-			return bad(fmt.Sprintf("--to-offset %q is not a non-negative integer", *toOffset))
-		}
-	}
-	if *shift != "" {
-		if n, err = strconv.ParseInt(*shift, 10, 64); err != nil {
-			return bad(fmt.Sprintf("--shift-by %q is not an integer", *shift))
-		}
-	}
-	var at time.Time
-	if *toTime != "" {
-		if at, err = parseTime(*toTime); err != nil {
-			return bad(err.Error())
-		}
-	}
-	var only []int32
-	if *partsFlag != "" {
-		for _, s := range strings.Split(*partsFlag, ",") {
-			p, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
-			if err != nil || p < 0 {
-				return bad(fmt.Sprintf("--partitions: %q is not a partition number", s))
-			}
-			only = append(only, int32(p))
-		}
-	}
-
-	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	z, err := c.dial(ctx)
-	if err != nil {
-		return err
-	}
 	defer z.Close()
-	cl, admin, err := c.kafka(ctx, z)
-	if err != nil {
-		return err
+	if len(scopes.order) == 0 {
+		return usageError{msg: "--topic is required", usage: usageText(fs)}
 	}
-	defer cl.Close()
-	starts, err := admin.ListStartOffsets(ctx, *topic)
-	if err != nil {
-		return fmt.Errorf("list start offsets: %w", err)
-	}
-	ends, err := admin.ListEndOffsets(ctx, *topic)
-	if err != nil {
-		return fmt.Errorf("list end offsets: %w", err)
-	}
-	if err := ends.Error(); err != nil {
-		return fmt.Errorf("topic %q: %w", *topic, err)
-	}
-	var times kadm.ListedOffsets
-	if *toTime != "" {
-		if times, err = admin.ListOffsetsAfterMilli(ctx, at.UnixMilli(), *topic); err != nil {
-			return fmt.Errorf("list offsets after %v: %w", at, err)
+	for _, t := range scopes.order {
+		if scopes.parts[t] != nil {
+			return usageError{msg: fmt.Sprintf("--topic %s: delete-offsets deletes a whole topic's offsets (no partitions)", t), usage: usageText(fs)}
 		}
-	}
-	committed, err := z.Offsets(ctx, group)
-	if committed == nil {
-		return err
-	}
-	type change struct {
-		Topic     string `json:"topic"`
-		Partition int32  `json:"partition"`
-		Old       int64  `json:"old"`
-		New       int64  `json:"new"`
 	}
 	out := struct {
-		Group    string   `json:"group"`
-		Executed bool     `json:"executed"`
-		Changes  []change `json:"changes"`
-	}{Group: group, Changes: []change{}}
-	offsets := map[consumergroup.TopicPartition]int64{}
-	var missing []string
-	for p := int32(0); ; p++ {
-		end, ok := ends.Lookup(*topic, p)
-		if !ok {
-			break
-		}
-		if len(only) > 0 && !contains(only, p) {
-			continue
-		}
-		start, _ := starts.Lookup(*topic, p)
-		old, had := committed[*topic][p]
-		if !had {
-			old = -1
-		}
-		var next int64
-		switch {
-		case *earliest:
-			next = start.Offset
-		case *latest:
-			next = end.Offset
-		case *toOffset != "":
-			next = n
-		case *toTime != "":
-			next = end.Offset
-			if o, ok := times.Lookup(*topic, p); ok && o.Err == nil && o.Offset >= 0 {
-				next = o.Offset
-			}
-		default:
-			base := old
-			if !had {
-				base = start.Offset
-			}
-			next = base + n
-		}
-		next = min(max(next, start.Offset), end.Offset)
-		offsets[consumergroup.TopicPartition{Topic: *topic, Partition: p}] = next
-		out.Changes = append(out.Changes, change{*topic, p, old, next})
-	}
-	for _, p := range only {
-		if _, ok := ends.Lookup(*topic, p); !ok {
-			missing = append(missing, strconv.Itoa(int(p)))
-		}
-	}
-	if len(missing) > 0 {
-		return bad(fmt.Sprintf("topic %q has no partition %s", *topic, strings.Join(missing, ",")))
-	}
-	if *execute {
-		if err := z.ResetOffsets(ctx, group, offsets); err != nil {
+		Group   string   `json:"group"`
+		Deleted []string `json:"deleted_topics"`
+	}{Group: group, Deleted: []string{}}
+	for _, t := range scopes.order {
+		if err := z.DeleteOffsets(ctx, group, t); err != nil {
 			if errors.Is(err, consumergroup.ErrGroupActive) {
-				return fmt.Errorf("refused, nothing changed: %w (stop its consumers first)", err)
+				return fmt.Errorf("refused, nothing changed for %s: %w (stop its consumers of %s first)", t, err, t)
 			}
 			return err
 		}
-		out.Executed = true
+		out.Deleted = append(out.Deleted, t)
 	}
 	return newPrinter(e, c).print(out, func(t *tableWriter) {
-		t.row("TOPIC", "PARTITION", "OLD", "NEW")
-		for _, ch := range out.Changes {
-			t.row(ch.Topic, ch.Partition, num(ch.Old), ch.New)
-		}
-		if out.Executed {
-			t.line("written: %d offsets of group %s", len(out.Changes), group)
-		} else {
-			t.line("dry run: nothing written (add --execute)")
+		for _, topic := range out.Deleted {
+			t.line("deleted the offsets of topic %s in group %s", topic, group)
 		}
 	})
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -28,6 +30,9 @@ type common struct {
 	brokers   string
 	output    string
 	timeout   time.Duration
+	zkAuth    string
+	sec       security
+	getenv    func(string) string
 }
 
 // newFlags returns a flag set with the common flags.
@@ -45,6 +50,9 @@ func newFlags(e *env, name, args string) (*flag.FlagSet, *common) {
 	fs.StringVar(&c.brokers, "brokers", "", "Kafka addresses, comma-separated (default: discovered in ZooKeeper)")
 	fs.StringVar(&c.output, "output", "table", "output format: table or json")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long to wait for ZooKeeper and Kafka")
+	fs.StringVar(&c.zkAuth, "zookeeper-auth", "", "ZooKeeper credentials, SCHEME:CREDENTIALS (e.g. digest:user:password)")
+	c.sec.flags(fs)
+	c.getenv = e.getenv
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: groupctl %s [flags] %s\n\nflags:\n", name, args)
 		fs.PrintDefaults()
@@ -59,9 +67,8 @@ func parse(fs *flag.FlagSet, c *common, args []string) ([]string, error) {
 	var positional []string
 	for {
 		err := fs.Parse(args)
-		out := fs.Output().(*bytes.Buffer)
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, usageError{msg: "help requested", usage: out.String()}
+			return nil, helpRequested{usage: usageText(fs)}
 		}
 		if err != nil {
 			return nil, usageError{msg: err.Error(), usage: usageText(fs)}
@@ -87,6 +94,12 @@ func parse(fs *flag.FlagSet, c *common, args []string) ([]string, error) {
 		}
 		if strings.TrimSpace(c.zookeeper) == "" {
 			return nil, usageError{msg: "--zookeeper is empty", usage: usageText(fs)}
+		}
+		if c.zkAuth != "" && !strings.Contains(c.zkAuth, ":") {
+			return nil, usageError{msg: fmt.Sprintf("--zookeeper-auth %q is not SCHEME:CREDENTIALS", c.zkAuth), usage: usageText(fs)}
+		}
+		if err := c.sec.check(c.getenv); err != nil {
+			return nil, usageError{msg: err.Error(), usage: usageText(fs)}
 		}
 	}
 	return positional, nil
@@ -124,13 +137,24 @@ func (c *common) servers() ([]string, string, error) {
 
 // dial connects to ZooKeeper within --timeout.
 func (c *common) dial(ctx context.Context) (*consumergroup.ZK, error) {
+	return c.dialSession(ctx, 0)
+}
+
+// dialSession is dial with a session timeout (0: from --timeout).
+func (c *common) dialSession(ctx context.Context, session time.Duration) (*consumergroup.ZK, error) {
 	servers, chroot, err := c.servers()
 	if err != nil {
 		return nil, err
 	}
-	cfg := consumergroup.ZKConfig{Servers: servers, Chroot: chroot, SessionTimeout: max(c.timeout, 2*time.Second)}
+	cfg := c.zkConfig(servers, chroot)
+	if session > 0 {
+		cfg.SessionTimeout = session
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, usageError{msg: err.Error()}
+	}
+	if err := c.probe(ctx, servers); err != nil {
+		return nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -139,6 +163,49 @@ func (c *common) dial(ctx context.Context) (*consumergroup.ZK, error) {
 		return nil, fmt.Errorf("%w: ZooKeeper at %s: %v", errUnreachable, strings.Join(servers, ","), err)
 	}
 	return z, nil
+}
+
+// zkConfig is the ZooKeeper configuration of the flags.
+func (c *common) zkConfig(servers []string, chroot string) consumergroup.ZKConfig {
+	cfg := consumergroup.ZKConfig{Servers: servers, Chroot: chroot, SessionTimeout: max(c.timeout, 2*time.Second)}
+	if c.zkAuth != "" {
+		scheme, cred, _ := strings.Cut(c.zkAuth, ":")
+		cfg.Auth = []consumergroup.ZKAuth{{Scheme: scheme, Credentials: cred}}
+	}
+	return cfg
+}
+
+// probeTimeout bounds the first TCP connection to each ZooKeeper server.
+const probeTimeout = 3 * time.Second
+
+// probe fails fast when no ZooKeeper server accepts a TCP connection: the
+// ZooKeeper client itself would try again and again until --timeout, and
+// then say only "deadline exceeded".
+func (c *common) probe(ctx context.Context, servers []string) error {
+	if err := reachAny(ctx, servers, min(c.timeout, probeTimeout)); err != nil {
+		return fmt.Errorf("%w: ZooKeeper at %s: %v", errUnreachable, strings.Join(servers, ","), err)
+	}
+	return nil
+}
+
+// reachAny returns nil once one of addrs accepts a TCP connection, or an
+// error naming each address and why not ("connection refused").
+func reachAny(ctx context.Context, addrs []string, timeout time.Duration) error {
+	var errs []string
+	for _, a := range addrs {
+		d := net.Dialer{Timeout: timeout}
+		conn, err := d.DialContext(ctx, "tcp", a)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		msg := err.Error()
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			msg = "connection refused"
+		}
+		errs = append(errs, a+": "+msg)
+	}
+	return errors.New(strings.Join(errs, "; "))
 }
 
 // brokerList returns --brokers, or the brokers registered in ZooKeeper.
@@ -165,11 +232,28 @@ func (c *common) kafka(ctx context.Context, z *consumergroup.ZK, opts ...kgo.Opt
 	if err != nil {
 		return nil, nil, err
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.DialTimeout(c.timeout)}, opts...)...)
+	if err := reachAny(ctx, brokers, min(c.timeout, probeTimeout)); err != nil {
+		return nil, nil, fmt.Errorf("Kafka at %s unreachable: %w", strings.Join(brokers, ","), err)
+	}
+	sec, err := c.sec.opts(c.getenv)
+	if err != nil {
+		return nil, nil, usageError{msg: err.Error()}
+	}
+	base := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.DialTimeout(min(c.timeout, probeTimeout)), kgo.RetryTimeout(c.timeout)}
+	cl, err := kgo.NewClient(append(append(base, sec...), opts...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kafka client: %w", err)
 	}
 	return cl, kadm.NewClient(cl), nil
+}
+
+// kafkaAddrs names the Kafka brokers for messages: --brokers, or "the
+// brokers registered in ZooKeeper".
+func (c *common) kafkaAddrs() string {
+	if c.brokers != "" {
+		return c.brokers
+	}
+	return "(brokers registered in ZooKeeper at " + c.zookeeper + ")"
 }
 
 // groupArg returns the single GROUP argument.

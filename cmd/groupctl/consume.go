@@ -13,60 +13,93 @@ import (
 	"github.com/consumergroup/consumergroup"
 )
 
+// consumeFlags are consume's own flags.
+type consumeFlags struct {
+	group, topics, from  string
+	fromOffset, fromTime string
+	partition            int
+	maxN                 int
+	commitEvery, session time.Duration
+	format               string
+}
+
 func runConsume(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlags(e, "consume", "--group G --topic T[,T...]")
-	group := fs.String("group", "", "the group to join (required)")
-	topics := fs.String("topic", "", "topics, comma-separated (required)")
-	from := fs.String("from", "oldest", "where partitions without a committed offset start: oldest or newest")
-	maxN := fs.Int("max", 0, "stop after this many messages (0: until interrupted)")
-	commitEvery := fs.Duration("commit-interval", time.Second, "how often processed offsets are committed")
-	session := fs.Duration("session-timeout", 6*time.Second, "ZooKeeper session timeout: how long a crashed consumer keeps its partitions")
+	fs, c := newFlags(e, "consume", "--topic T[,T...] (--group G | --from-offset N | --from-time TIME)")
+	var f consumeFlags
+	fs.StringVar(&f.group, "group", "", "the group to join: partitions are shared with its other members, offsets committed")
+	fs.StringVar(&f.topics, "topic", "", "topics, comma-separated (required)")
+	fs.StringVar(&f.from, "from", "oldest", "where partitions without a committed offset start: oldest or newest")
+	fs.StringVar(&f.fromOffset, "from-offset", "", "read without a group from offset N of each partition (bounded by the log)")
+	fs.StringVar(&f.fromTime, "from-time", "", "read without a group from the first message at or after TIME (RFC 3339 or Unix milliseconds)")
+	fs.IntVar(&f.partition, "partition", -1, "without a group: read only this partition")
+	fs.IntVar(&f.maxN, "max", 0, "stop after this many messages (0: until interrupted)")
+	fs.DurationVar(&f.commitEvery, "commit-interval", time.Second, "how often processed offsets are committed")
+	fs.DurationVar(&f.session, "session-timeout", 6*time.Second, "ZooKeeper session timeout: how long a crashed consumer keeps its partitions")
+	fs.StringVar(&f.format, "format", "", "print each message as this template: {topic} {partition} {offset} {key} {value} {headers} {timestamp}, \\t and \\n (default: tab-separated topic, partition, offset, key, value)")
 	pos, err := parse(fs, c, args)
 	if err != nil {
 		return err
 	}
 	bad := func(msg string) error { return usageError{msg: msg, usage: usageText(fs)} }
-	if *group == "" || *topics == "" {
-		return bad("--group and --topic are required")
+	if f.topics == "" {
+		return bad("--topic is required")
 	}
 	if len(pos) != 0 {
 		return bad("consume takes no argument")
 	}
-	cfg := consumergroup.NewConsumerGroupConfig()
-	switch *from {
-	case "oldest":
-		cfg.InitialOffset = consumergroup.OffsetOldest
-	case "newest":
-		cfg.InitialOffset = consumergroup.OffsetNewest
-	default:
-		return bad(fmt.Sprintf("--from must be oldest or newest, not %q", *from))
+	if f.from != "oldest" && f.from != "newest" {
+		return bad(fmt.Sprintf("--from must be oldest or newest, not %q", f.from))
 	}
-	cfg.CommitInterval = *commitEvery
-	cfg.ZookeeperTimeout = *session
-	servers, chroot, err := c.servers()
-	if err != nil {
-		return err
-	}
-	cfg.ZookeeperChroot = chroot
-	if c.brokers != "" {
-		cfg.Brokers = strings.Split(c.brokers, ",")
-	}
-	if err := cfg.Validate(); err != nil {
-		return bad(err.Error())
+	reader := f.fromOffset != "" || f.fromTime != ""
+	switch {
+	case f.group == "" && !reader:
+		return bad("give --group, or --from-offset or --from-time to read without a group")
+	case f.group != "" && (reader || f.partition >= 0):
+		return bad("--from-offset, --from-time and --partition read without a group: drop --group (a group starts at its committed offsets; reset them with reset-offsets)")
+	case f.fromOffset != "" && f.fromTime != "":
+		return bad("give --from-offset or --from-time, not both")
 	}
 	var ts []string
-	for _, t := range strings.Split(*topics, ",") {
+	for _, t := range strings.Split(f.topics, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			ts = append(ts, t)
 		}
 	}
+	p := newEventPrinter(e, c, f.format)
+	if reader {
+		return readTopics(ctx, e, c, &f, ts, p, bad)
+	}
+	return consumeGroup(ctx, e, c, &f, ts, p, bad)
+}
+
+// consumeGroup joins the group and prints what it is given.
+func consumeGroup(ctx context.Context, e *env, c *common, f *consumeFlags, ts []string, p eventPrinter, bad func(string) error) error {
+	cfg := consumergroup.NewConsumerGroupConfig()
+	if f.from == "newest" {
+		cfg.InitialOffset = consumergroup.OffsetNewest
+	}
+	cfg.CommitInterval = f.commitEvery
+	cfg.ZookeeperTimeout = f.session
+	if err := cfg.Validate(); err != nil {
+		return bad(err.Error())
+	}
 	jctx, cancel := c.withTimeout(ctx)
-	g, err := consumergroup.JoinConsumerGroupTopics(jctx, *group, ts, servers, cfg)
+	z, err := c.dialSession(jctx, f.session)
+	if err != nil {
+		cancel()
+		return err
+	}
+	defer z.Close()
+	// A short fetch wait keeps hand-offs fast (see NewConsumerGroup).
+	cl, _, err := c.kafka(jctx, z, kgo.FetchMaxWait(250*time.Millisecond))
+	if err != nil {
+		cancel()
+		return err
+	}
+	defer cl.Close()
+	g, err := consumergroup.NewConsumerGroupTopics(jctx, cl, z, f.group, ts, nil, cfg)
 	cancel()
 	if err != nil {
-		if strings.Contains(err.Error(), "connect to zookeeper") {
-			return fmt.Errorf("%w: %v", errUnreachable, err)
-		}
 		return err
 	}
 	defer g.Close()
@@ -78,7 +111,7 @@ func runConsume(ctx context.Context, e *env, args []string) error {
 	if id == "" {
 		id = "(not registered yet)"
 	}
-	fmt.Fprintf(e.stderr, "joined group %s as %s\n", *group, id)
+	fmt.Fprintf(e.stderr, "joined group %s as %s\n", f.group, id)
 	stream := g.Stream()
 	n := 0
 	for {
@@ -89,36 +122,146 @@ func runConsume(ctx context.Context, e *env, args []string) error {
 			if !ok {
 				return nil
 			}
-			if err := printEvent(e, c, ev); err != nil {
+			if err := p.print(shown{ev.Topic, ev.Partition, ev.Offset, ev.Key, ev.Value, ev.Headers, ev.Timestamp}); err != nil {
 				return err
 			}
 			n++
-			if *maxN > 0 && n >= *maxN {
+			if f.maxN > 0 && n >= f.maxN {
 				return g.Close()
 			}
 		}
 	}
 }
 
-// printEvent prints one message: "topic partition offset key value", or a
-// JSON line.
-func printEvent(e *env, c *common, ev *consumergroup.ConsumerEvent) error {
-	if c.output == "json" {
+// readTopics reads topics without a group, from --from-offset or
+// --from-time, committing nothing.
+func readTopics(ctx context.Context, e *env, c *common, f *consumeFlags, ts []string, p eventPrinter, bad func(string) error) error {
+	var start kgo.Offset
+	if f.fromOffset != "" {
+		n, err := strconv.ParseInt(f.fromOffset, 10, 64)
+		if err != nil || n < 0 {
+			return bad(fmt.Sprintf("--from-offset %q is not a non-negative integer", f.fromOffset))
+		}
+		start = kgo.NewOffset().At(n)
+	} else {
+		at, err := parseTime(f.fromTime)
+		if err != nil {
+			return bad(strings.Replace(err.Error(), "--to-datetime", "--from-time", 1))
+		}
+		start = kgo.NewOffset().AfterMilli(at.UnixMilli())
+	}
+	dctx, cancel := c.withTimeout(ctx)
+	z, err := c.dial(dctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	defer z.Close()
+	var opts []kgo.Opt
+	if f.partition >= 0 {
+		parts := map[string]map[int32]kgo.Offset{}
+		for _, t := range ts {
+			parts[t] = map[int32]kgo.Offset{int32(f.partition): start}
+		}
+		opts = append(opts, kgo.ConsumePartitions(parts))
+	} else {
+		opts = append(opts, kgo.ConsumeTopics(ts...), kgo.ConsumeResetOffset(start))
+	}
+	cl, _, err := c.kafka(dctx, z, opts...)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	n := 0
+	for {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ferr error
+		fetches.EachError(func(t string, part int32, err error) {
+			ferr = fmt.Errorf("fetch %s/%d: %w", t, part, err)
+		})
+		if ferr != nil {
+			return ferr
+		}
+		for it := fetches.RecordIter(); !it.Done(); {
+			r := it.Next()
+			var hs []consumergroup.Header
+			for _, h := range r.Headers {
+				hs = append(hs, consumergroup.Header{Key: h.Key, Value: h.Value})
+			}
+			if err := p.print(shown{r.Topic, r.Partition, r.Offset, r.Key, r.Value, hs, r.Timestamp}); err != nil {
+				return err
+			}
+			n++
+			if f.maxN > 0 && n >= f.maxN {
+				return nil
+			}
+		}
+	}
+}
+
+// shown is one message to print.
+type shown struct {
+	topic     string
+	partition int32
+	offset    int64
+	key       []byte
+	value     []byte
+	headers   []consumergroup.Header
+	timestamp time.Time
+}
+
+// eventPrinter prints messages: tab-separated, JSON lines, or --format.
+type eventPrinter struct {
+	e      *env
+	json   bool
+	format string
+}
+
+func newEventPrinter(e *env, c *common, format string) eventPrinter {
+	r := strings.NewReplacer(`\t`, "\t", `\n`, "\n")
+	return eventPrinter{e: e, json: c.output == "json" && format == "", format: r.Replace(format)}
+}
+
+func (p eventPrinter) print(m shown) error {
+	switch {
+	case p.json:
+		hs := map[string]string{}
+		for _, h := range m.headers {
+			hs[h.Key] = string(h.Value)
+		}
 		b, err := json.Marshal(struct {
-			Topic     string `json:"topic"`
-			Partition int32  `json:"partition"`
-			Offset    int64  `json:"offset"`
-			Key       string `json:"key"`
-			Value     string `json:"value"`
-			Timestamp string `json:"timestamp"`
-		}{ev.Topic, ev.Partition, ev.Offset, string(ev.Key), string(ev.Value), ev.Timestamp.UTC().Format(time.RFC3339Nano)})
+			Topic     string            `json:"topic"`
+			Partition int32             `json:"partition"`
+			Offset    int64             `json:"offset"`
+			Key       string            `json:"key"`
+			Value     string            `json:"value"`
+			Headers   map[string]string `json:"headers"`
+			Timestamp string            `json:"timestamp"`
+		}{m.topic, m.partition, m.offset, string(m.key), string(m.value), hs, m.timestamp.UTC().Format(time.RFC3339Nano)})
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+		_, err = fmt.Fprintf(p.e.stdout, "%s\n", b)
+		return err
+	case p.format != "":
+		hs := make([]string, len(m.headers))
+		for i, h := range m.headers {
+			hs[i] = h.Key + ":" + string(h.Value)
+		}
+		r := strings.NewReplacer("{topic}", m.topic, "{partition}", strconv.Itoa(int(m.partition)),
+			"{offset}", strconv.FormatInt(m.offset, 10), "{key}", string(m.key), "{value}", string(m.value),
+			"{headers}", strings.Join(hs, ","), "{timestamp}", m.timestamp.UTC().Format(time.RFC3339Nano))
+		_, err := fmt.Fprint(p.e.stdout, r.Replace(p.format))
+		if err == nil && !strings.HasSuffix(p.format, "\n") {
+			_, err = fmt.Fprintln(p.e.stdout)
+		}
 		return err
 	}
-	_, err := fmt.Fprintf(e.stdout, "%s\t%d\t%d\t%s\t%s\n", ev.Topic, ev.Partition, ev.Offset, quote(ev.Key), quote(ev.Value))
+	_, err := fmt.Fprintf(p.e.stdout, "%s\t%d\t%d\t%s\t%s\n", m.topic, m.partition, m.offset, quote(m.key), quote(m.value))
 	return err
 }
 
@@ -129,56 +272,4 @@ func quote(b []byte) string {
 		return strconv.Quote(s)
 	}
 	return s
-}
-
-func runProduce(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlags(e, "produce", "--topic T [--count N]")
-	topic := fs.String("topic", "", "the topic (required)")
-	count := fs.Int("count", 1, "how many messages")
-	prefix := fs.String("value-prefix", "", "values are PREFIX<n>, n from --start")
-	start := fs.Int("start", 0, "the first n")
-	partition := fs.Int("partition", -1, "write every message to this partition (default: spread by key)")
-	pos, err := parse(fs, c, args)
-	if err != nil {
-		return err
-	}
-	if *topic == "" || *count < 1 || len(pos) != 0 {
-		return usageError{msg: "--topic is required, --count must be at least 1, and produce takes no argument", usage: usageText(fs)}
-	}
-	ctx, cancel := c.withTimeout(ctx)
-	defer cancel()
-	z, err := c.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer z.Close()
-	opts := []kgo.Opt{kgo.ProducerLinger(5 * time.Millisecond)}
-	if *partition >= 0 {
-		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	}
-	cl, _, err := c.kafka(ctx, z, opts...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	const batch = 1000
-	for i := 0; i < *count; i += batch {
-		var recs []*kgo.Record
-		for j := i; j < min(i+batch, *count); j++ {
-			n := strconv.Itoa(*start + j)
-			r := &kgo.Record{Topic: *topic, Key: []byte(n), Value: []byte(*prefix + n)}
-			if *partition >= 0 {
-				r.Partition = int32(*partition)
-			}
-			recs = append(recs, r)
-		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			return fmt.Errorf("produce to %q: %w", *topic, err)
-		}
-	}
-	out := struct {
-		Topic    string `json:"topic"`
-		Produced int    `json:"produced"`
-	}{*topic, *count}
-	return newPrinter(e, c).print(out, func(t *tableWriter) { t.line("produced %d messages to %s", *count, *topic) })
 }

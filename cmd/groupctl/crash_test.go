@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // printed is one message a consume process printed.
@@ -30,9 +31,11 @@ type printed struct {
 // partitions at the committed offsets, which it can no longer move.
 func TestConsumeCrash(t *testing.T) {
 	t.Parallel()
+	forEachKind(t, testConsumeCrash)
+}
+
+func testConsumeCrash(t *testing.T, kind testenv.Kind) {
 	const (
-		topic   = "seq"
-		group   = "crash"
 		parts   = 8
 		total   = 20000
 		batch   = 100
@@ -40,7 +43,8 @@ func TestConsumeCrash(t *testing.T) {
 		killAt  = 1000 // lines the victim prints before it is killed
 		members = 3
 	)
-	c := newCluster(t, map[string]int32{topic: parts})
+	c := newClusterKind(t, kind, map[string]int32{"seq": parts})
+	topic, group := c.topic("seq"), c.group("crash")
 	z := c.ZK()
 
 	var procs []*proc

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,18 +30,18 @@ type demoOpts struct {
 	work       time.Duration
 	plain      bool
 	kafka      string // kfake or apache
+	serveOn    bool   // --serve: run the web view (demo_serve.go)
+	serve      string // the web view's address
+	output     string
+	zookeeper  string // an existing ZooKeeper, instead of starting one
+	chroot     string
+	// libraryDefaults runs the members with the library's defaults.
+	libraryDefaults bool
 }
 
 func runDemo(ctx context.Context, e *env, args []string) error {
-	fs, _ := newFlags(e, "demo", "")
 	var o demoOpts
-	fs.IntVar(&o.messages, "messages", 20000, "messages to produce")
-	fs.IntVar(&o.partitions, "partitions", 16, "partitions of the topic at the start")
-	fs.IntVar(&o.members, "members", 3, "members at the start")
-	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "give up after this long")
-	fs.DurationVar(&o.work, "work", 100*time.Microsecond, "processing time of one message")
-	fs.StringVar(&o.kafka, "kafka", "kfake", "the Kafka to run on: kfake (in-process, 3 brokers) or apache (a real Apache Kafka 3.9 broker in ZooKeeper mode; make demo fetches it)")
-	fs.BoolVar(&o.plain, "plain", false, "plain lines instead of the live view (the default when stdout is not a terminal)")
+	fs := demoFlags(&o)
 	pos, err := parse(fs, nil, args)
 	if err != nil {
 		return err
@@ -58,30 +60,55 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		return bad("--duration must be positive and --work not negative")
 	case o.kafka != "kfake" && o.kafka != "apache":
 		return bad(fmt.Sprintf("--kafka %q: want kfake or apache", o.kafka))
+	case o.output != "table" && o.output != "json":
+		return bad(fmt.Sprintf("--output must be table or json, not %q", o.output))
 	}
-	if f, ok := e.stdout.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+	if f, ok := e.stdout.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) || o.output == "json" {
 		o.plain = true
 	}
-	if err := testenv.Installed(); err != nil {
-		return err
+	if o.zookeeper == "" {
+		if err := testenv.Installed(); err != nil {
+			return err
+		}
+	} else if o.chroot == "" {
+		o.chroot = fmt.Sprintf("/consumergroup-demo-%d", time.Now().Unix())
 	}
 	if o.kafka == "apache" {
 		if _, _, err := testenv.ApacheInstalled(testenv.KindKafka39); err != nil {
 			return fmt.Errorf("%w (make demo ARGS=\"--kafka apache\" fetches it)", err)
 		}
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-	d := &demo{o: o, e: e, start: time.Now(), count: map[int]int{}, firstBy: map[int]string{}, where: map[int]location{}}
+	d := &demo{o: o, e: e, start: time.Now(), count: map[int]int{}, firstBy: map[int]string{}, where: map[int]location{},
+		delivered: map[consumergroup.TopicPartition]map[string]time.Time{}, settings: newDemoSettings(o.libraryDefaults), progress: e.stdout}
+	if o.output == "json" {
+		d.progress = e.stderr
+	}
 	defer d.cleanup()
+	d.settings.print(d.progress, o)
 	if err := d.setup(ctx); err != nil {
 		return err
+	}
+	if o.serveOn {
+		linger, err := d.serve(parent, o.serve)
+		if err != nil {
+			return err
+		}
+		defer linger()
 	}
 	err = d.run(ctx)
 	d.stopView()
 	s := d.summary()
 	s.Interrupted = err != nil
-	d.printSummary(s)
+	if o.output == "json" {
+		if jerr := d.printSummaryJSON(s); jerr != nil {
+			return jerr
+		}
+	} else {
+		d.printSummary(s)
+	}
 	if err != nil {
 		return err
 	}
@@ -99,11 +126,15 @@ type location struct {
 
 // demo is one run of the demo.
 type demo struct {
-	o     demoOpts
-	e     *env
-	start time.Time
+	o        demoOpts
+	e        *env
+	start    time.Time
+	settings demoSettings
+	progress io.Writer // where the plain lines go: stdout, or stderr with --output json
 
-	zk        *testenv.ZooKeeper
+	zk        *testenv.ZooKeeper // nil with --zookeeper
+	zkAddr    string             // the ZooKeeper servers, comma-separated, and the chroot
+	zkServer  string             // the first ZooKeeper server, the members' proxies' target
 	kafka     testenv.Cluster
 	stopKafka func() error
 	producer  *kgo.Client
@@ -122,6 +153,10 @@ type demo struct {
 	phase    string
 	crash    *crashInfo
 	rebal    []rebalance
+	// delivered is, for each partition, when each member was last given
+	// one of its messages: a moved partition delivers again once its new
+	// owner is given one.
+	delivered map[consumergroup.TopicPartition]map[string]time.Time
 
 	viewStop chan struct{}
 	viewDone chan struct{}
@@ -151,18 +186,28 @@ func (d *demo) logf(format string, args ...any) {
 	d.events = append(d.events, msg)
 	d.mu.Unlock()
 	if d.o.plain {
-		fmt.Fprintln(d.e.stdout, msg)
+		fmt.Fprintln(d.progress, msg)
 	}
 }
 
 func (d *demo) setup(ctx context.Context) error {
 	var err error
-	if d.zk, err = testenv.StartZooKeeper(); err != nil {
-		return fmt.Errorf("start ZooKeeper: %w", err)
+	servers := strings.Split(d.o.zookeeper, ",")
+	if d.o.zookeeper == "" {
+		if d.zk, err = testenv.StartZooKeeper(); err != nil {
+			return fmt.Errorf("start ZooKeeper: %w", err)
+		}
+		servers = []string{d.zk.Addr()}
+		d.zkAddr = d.zk.Addr() + d.o.chroot
+		d.logf("ZooKeeper %s started (Debian's package, a temporary data dir)", d.zkAddr)
+	} else {
+		d.zkAddr = d.o.zookeeper + d.o.chroot
+		d.logf("ZooKeeper at %s (--zookeeper; the demo deletes %s at the end)", d.zkAddr, d.o.chroot)
 	}
-	d.logf("ZooKeeper %s started (Debian's package, a temporary data dir)", d.zk.Addr())
+	d.zkServer = servers[0]
+	d.logf("while it runs: groupctl describe %s --zookeeper %s", demoGroup, d.zkAddr)
 	d.parts = int32(d.o.partitions)
-	if err := d.startKafka(ctx); err != nil {
+	if err := d.startKafka(ctx, servers); err != nil {
 		return fmt.Errorf("start Kafka: %w", err)
 	}
 	d.producer, err = kgo.NewClient(kgo.SeedBrokers(d.kafka.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -173,15 +218,18 @@ func (d *demo) setup(ctx context.Context) error {
 	d.admin = kadm.NewClient(d.producer)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	d.watcher, err = consumergroup.DialZK(wctx, consumergroup.ZKConfig{Servers: []string{d.zk.Addr()}})
-	return err
+	d.watcher, err = consumergroup.DialZK(wctx, consumergroup.ZKConfig{Servers: servers, Chroot: d.o.chroot})
+	if err != nil {
+		return fmt.Errorf("ZooKeeper at %s: %w", d.zkAddr, err)
+	}
+	return nil
 }
 
 // startKafka starts the demo's Kafka, registered in its ZooKeeper, with
 // the topic created.
-func (d *demo) startKafka(ctx context.Context) error {
+func (d *demo) startKafka(ctx context.Context, servers []string) error {
 	if d.o.kafka == "kfake" {
-		k, err := testenv.StartKafka([]string{d.zk.Addr()}, "", 3, map[string]int32{demoTopic: d.parts})
+		k, err := testenv.StartKafka(servers, d.o.chroot, 3, map[string]int32{demoTopic: d.parts})
 		if err != nil {
 			return err
 		}
@@ -190,7 +238,7 @@ func (d *demo) startKafka(ctx context.Context) error {
 		return nil
 	}
 	started := time.Now()
-	a, err := testenv.StartApache(testenv.KindKafka39, []string{d.zk.Addr()}, "")
+	a, err := testenv.StartApache(testenv.KindKafka39, servers, d.o.chroot)
 	if err != nil {
 		return err
 	}
@@ -211,6 +259,13 @@ func (d *demo) cleanup() {
 		m.close()
 	}
 	if d.watcher != nil {
+		if d.o.zookeeper != "" && d.o.chroot != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := d.watcher.DeleteAll(ctx, "/"); err != nil {
+				fmt.Fprintf(d.e.stderr, "groupctl demo: deleting %s: %v\n", d.zkAddr, err)
+			}
+			cancel()
+		}
 		d.watcher.Close()
 	}
 	if d.producer != nil {
@@ -301,29 +356,31 @@ func (d *demo) produce(ctx context.Context, n int, bar bool) error {
 		d.mu.Unlock()
 		done += k
 		if bar && d.o.plain && (done == n || done%(batch*10) == 0) {
-			fmt.Fprintf(d.e.stdout, "produced %d/%d %s\n", done, n, progressBar(done, n, 30))
+			fmt.Fprintf(d.progress, "produced %d/%d %s\n", done, n, progressBar(done, n, 30))
 		}
 	}
 	return nil
 }
 
-// change runs act and measures how long the group takes to be stable again:
-// every partition owned by the member the assignment names.
+// change runs act and measures how long the group takes to deliver again:
+// every partition owned by the member the assignment names, and every
+// partition that changed owner delivering: its new owner was given one of
+// its messages (the backlog's, or, for a partition read to its end, one
+// produced to it once it is owned).
 func (d *demo) change(ctx context.Context, what string, act func() error) error {
 	start := time.Now()
+	before := d.owners(ctx)
 	if err := act(); err != nil {
 		return err
 	}
 	time.Sleep(5 * time.Millisecond) // let the change reach ZooKeeper before looking
-	for {
+	var after map[int32]string
+	var gen int
+	for after == nil {
 		desc, err := consumergroup.DescribeGroup(ctx, d.watcher, nil, demoGroup)
 		if err == nil && desc.State == consumergroup.StateStable && allOwned(desc, d.parts) {
-			took := time.Since(start)
-			d.mu.Lock()
-			d.rebal = append(d.rebal, rebalance{what, took})
-			d.mu.Unlock()
-			d.logf("%s: group stable again after %v (generation %d)", what, took.Round(time.Millisecond), desc.Generation)
-			return nil
+			after, gen = ownerNames(desc, d.names()), desc.Generation
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -331,6 +388,80 @@ func (d *demo) change(ctx context.Context, what string, act func() error) error 
 		case <-time.After(10 * time.Millisecond): // the demo polls what it shows
 		}
 	}
+	var moved []int32
+	for p, owner := range after {
+		if before[p] != owner {
+			moved = append(moved, p)
+		}
+	}
+	slices.Sort(moved)
+	if err := d.produceTo(ctx, moved); err != nil {
+		return err
+	}
+	for _, p := range moved {
+		tp := consumergroup.TopicPartition{Topic: demoTopic, Partition: p}
+		for {
+			d.mu.Lock()
+			at := d.delivered[tp][after[p]]
+			d.mu.Unlock()
+			if at.After(start) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s: partition %d was not delivered by its new owner %s: %w", what, p, after[p], ctx.Err())
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	took := time.Since(start)
+	d.mu.Lock()
+	d.rebal = append(d.rebal, rebalance{what, took})
+	d.mu.Unlock()
+	d.logf("%s: group stable and delivering again after %v (generation %d; %d partitions moved, each delivered by its new owner)",
+		what, took.Round(time.Millisecond), gen, len(moved))
+	return nil
+}
+
+// owners returns each partition's owner's name ("" for none).
+func (d *demo) owners(ctx context.Context) map[int32]string {
+	desc, err := consumergroup.DescribeGroup(ctx, d.watcher, nil, demoGroup)
+	if err != nil {
+		return map[int32]string{}
+	}
+	return ownerNames(desc, d.names())
+}
+
+func ownerNames(desc *consumergroup.GroupDescription, names map[string]string) map[int32]string {
+	out := map[int32]string{}
+	for _, p := range desc.Partitions {
+		if p.Topic == demoTopic && p.Owner != "" {
+			out[p.Partition] = names[p.Owner]
+		}
+	}
+	return out
+}
+
+// produceTo writes one sequence-numbered message to each of parts.
+func (d *demo) produceTo(ctx context.Context, parts []int32) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	first := d.produced
+	d.mu.Unlock()
+	recs := make([]*kgo.Record, len(parts))
+	for i, p := range parts {
+		seq := strconv.Itoa(first + i)
+		recs[i] = &kgo.Record{Topic: demoTopic, Partition: p, Key: []byte(seq), Value: []byte(seq)}
+	}
+	if err := d.producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	d.mu.Lock()
+	d.produced += len(parts)
+	d.mu.Unlock()
+	return nil
 }
 
 func allOwned(desc *consumergroup.GroupDescription, parts int32) bool {
@@ -444,7 +575,7 @@ func (d *demo) printSummary(s demoSummary) {
 		fmt.Fprintf(w, "  lost                 %d\n", s.Lost)
 	}
 	fmt.Fprintf(w, "  duplicates           %d (from the crash: %d, inside its uncommitted window of %d; unexplained: %d)\n", s.Duplicates, s.FromCrash, s.CrashWindow, s.Unexplained)
-	fmt.Fprintln(w, "  rebalances (from the change until every partition is owned and delivering again):")
+	fmt.Fprintln(w, "  rebalances (from the change until every partition is owned, and each moved one delivered by its new owner):")
 	rb := slices.Clone(s.Rebalances)
 	for _, r := range rb {
 		fmt.Fprintf(w, "    %-28s %v\n", r.what, r.took.Round(time.Millisecond))

@@ -15,10 +15,6 @@ import (
 	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
-// demoSession is the demo members' ZooKeeper session timeout: short, so
-// that a crash is over in seconds.
-const demoSession = 2 * time.Second
-
 // demoMember is one member of the demo's group, in this process, with its
 // own ZooKeeper connection (through a proxy, so that it can crash) and its
 // own Kafka client.
@@ -44,12 +40,13 @@ func (d *demo) join(ctx context.Context, name string) (*demoMember, error) {
 	m := &demoMember{name: name, d: d, state: "active", notes: make(chan *consumergroup.Notification, 256), done: make(chan struct{}),
 		last: map[consumergroup.TopicPartition]int64{}}
 	var err error
-	if m.proxy, err = testenv.NewProxy(d.zk.Addr()); err != nil {
+	// Through a proxy to the first server, so that it can crash.
+	if m.proxy, err = testenv.NewProxy(d.zkServer); err != nil {
 		return nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if m.zk, err = consumergroup.DialZK(dctx, consumergroup.ZKConfig{Servers: []string{m.proxy.Addr()}, SessionTimeout: demoSession}); err != nil {
+	if m.zk, err = consumergroup.DialZK(dctx, consumergroup.ZKConfig{Servers: []string{m.proxy.Addr()}, Chroot: d.o.chroot, SessionTimeout: d.settings.session}); err != nil {
 		m.proxy.Close()
 		return nil, err
 	}
@@ -58,11 +55,7 @@ func (d *demo) join(ctx context.Context, name string) (*demoMember, error) {
 		m.proxy.Close()
 		return nil, err
 	}
-	cfg := consumergroup.NewConsumerGroupConfig()
-	cfg.ZookeeperTimeout = demoSession
-	cfg.CommitInterval = 200 * time.Millisecond
-	cfg.HandoffTimeout = time.Second
-	cfg.Strategy = consumergroup.StrategySticky
+	cfg := d.settings.config()
 	if m.group, err = consumergroup.NewConsumerGroupTopics(dctx, m.client, m.zk, demoGroup, []string{demoTopic}, m.notes, cfg); err != nil {
 		m.client.Close()
 		m.zk.Close()
@@ -118,6 +111,10 @@ func (d *demo) record(m *demoMember, ev *consumergroup.ConsumerEvent) {
 	d.count[seq]++
 	m.processed++
 	m.last[tp] = max(m.last[tp], ev.Offset)
+	if d.delivered[tp] == nil {
+		d.delivered[tp] = map[string]time.Time{}
+	}
+	d.delivered[tp][m.name] = time.Now()
 }
 
 func (d *demo) member(name string) (*demoMember, error) {

@@ -74,7 +74,7 @@ func (d *demo) statusLine(rate float64) {
 	line := fmt.Sprintf("[%6.2fs] %-26s produced %d, processed %d (%.0f/s); members (partitions) %s",
 		time.Since(d.start).Seconds(), d.phase, d.produced, d.distinct, rate, strings.Join(ms, " "))
 	d.mu.Unlock()
-	fmt.Fprintln(d.e.stdout, line)
+	fmt.Fprintln(d.progress, line)
 }
 
 // draw redraws the whole screen.
@@ -86,7 +86,14 @@ func (d *demo) draw(rate float64) {
 	var b strings.Builder
 	b.WriteString("\x1b[H\x1b[2J")
 	d.mu.Lock()
-	fmt.Fprintf(&b, "consumergroup demo — %s — %.1fs\n\n", d.phase, time.Since(d.start).Seconds())
+	fmt.Fprintf(&b, "consumergroup demo — %s — %.1fs\n", d.phase, time.Since(d.start).Seconds())
+	fmt.Fprintf(&b, "ZooKeeper %s   (groupctl describe %s --zookeeper %s)\n", d.zkAddr, demoGroup, d.zkAddr)
+	which := "not the library's defaults"
+	if d.o.libraryDefaults {
+		which = "the library's defaults"
+	}
+	fmt.Fprintf(&b, "settings: session %v, commit every %v, hand-off timeout %v, %s (%s)\n\n",
+		d.settings.session, d.settings.commit, d.settings.handoff, d.settings.strategy, which)
 	fmt.Fprintf(&b, "produced  %s %d/%d\n", progressBar(d.produced, d.o.messages, 40), d.produced, d.o.messages)
 	fmt.Fprintf(&b, "processed %s %d/%d  %.0f msg/s\n\n", progressBar(d.distinct, max(d.produced, 1), 40), d.distinct, d.produced, rate)
 	fmt.Fprintf(&b, "%-7s %-9s %-10s %s\n", "MEMBER", "STATE", "PROCESSED", "PARTITIONS")
@@ -102,7 +109,7 @@ func (d *demo) draw(rate float64) {
 	events := d.events[max(0, len(d.events)-8):]
 	d.mu.Unlock()
 	if desc != nil {
-		fmt.Fprintf(&b, "\ngroup %s: %s, generation %d, total lag %d\n", desc.Group, desc.State, desc.Generation, desc.TotalLag)
+		fmt.Fprintf(&b, "\ngroup %s: %s, generation %d, total lag %s\n", desc.Group, desc.State, desc.Generation, lagText(desc.TotalLag))
 		fmt.Fprintf(&b, "%-5s %-6s %-10s %-10s %s\n", "PART", "OWNER", "COMMITTED", "LOG-END", "LAG")
 		for _, p := range desc.Partitions {
 			owner := names[p.Owner]

@@ -5,15 +5,19 @@
 //
 //	groupctl demo                      # the library at work, in one command
 //	groupctl list                      # the groups
-//	groupctl describe GROUP            # members, owners, offsets, lag, state
-//	groupctl lag GROUP [--watch]
-//	groupctl reset-offsets GROUP --topic T --to-earliest|--to-latest|--to-offset N|--to-datetime T|--shift-by N [--execute]
+//	groupctl describe GROUP            # members, owners, offsets, lag, state (or --all-groups)
+//	groupctl lag GROUP [--watch]       # lag and rates (or --all-groups)
+//	groupctl reset-offsets GROUP --topic T[:P,...] --to-earliest|--to-latest|--to-current|--to-offset N|--to-datetime T|--by-duration D|--shift-by N|--from-file F [--execute] [--export]
 //	groupctl delete GROUP
-//	groupctl consume --group G --topic T
-//	groupctl produce --topic T [--count N]
+//	groupctl delete-offsets GROUP --topic T
+//	groupctl consume --topic T (--group G | --from-offset N | --from-time T) [--format F]
+//	groupctl produce --topic T [--count N] < lines
+//	groupctl serve [--listen 127.0.0.1:8080]  # web view, /api/, /metrics
 //
 // Common flags: --zookeeper (or $CONSUMERGROUP_ZOOKEEPER), --chroot,
-// --brokers, --output table|json, --timeout.
+// --zookeeper-auth, --brokers, Kafka's --tls* and --sasl-* flags,
+// --output table|json, --timeout. Exit status: 0 done, 1 failed or refused,
+// 2 bad usage or ZooKeeper unreachable.
 package main
 
 import (
@@ -41,14 +45,16 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"demo":          {"run the demo: Kafka, ZooKeeper and a group of members in this process", runDemo},
-	"list":          {"list the groups", runList},
-	"describe":      {"describe a group: members, owners, offsets, lag, state", runDescribe},
-	"lag":           {"show a group's lag per partition and in total", runLag},
-	"reset-offsets": {"reset a group's committed offsets (dry run unless --execute)", runReset},
-	"delete":        {"delete a group that has no members", runDelete},
-	"consume":       {"join a group and print its messages", runConsume},
-	"produce":       {"produce messages", runProduce},
+	"demo":           {"run the demo: Kafka, ZooKeeper and a group of members in this process", runDemo},
+	"list":           {"list the groups", runList},
+	"describe":       {"describe a group: members, owners, offsets, lag, state", runDescribe},
+	"lag":            {"show a group's lag per partition and in total", runLag},
+	"reset-offsets":  {"reset a group's committed offsets (dry run unless --execute)", runReset},
+	"delete":         {"delete a group that has no members", runDelete},
+	"delete-offsets": {"delete a group's offsets of a topic it no longer consumes", runDeleteOffsets},
+	"consume":        {"join a group and print its messages", runConsume},
+	"produce":        {"produce messages", runProduce},
+	"serve":          {"serve a web view, a JSON API and Prometheus metrics of every group", runServe},
 }
 
 // env is what a command may use of the process: its streams.
@@ -85,7 +91,11 @@ func run(ctx context.Context, e *env, args []string) int {
 		return exitOK
 	}
 	var ue usageError
+	var help helpRequested
 	switch {
+	case errors.As(err, &help):
+		fmt.Fprint(e.stdout, help.usage)
+		return exitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(e.stderr, "groupctl %s: %v\n", args[0], err)
 		if ue.usage != "" {
@@ -127,6 +137,12 @@ type usageError struct {
 }
 
 func (e usageError) Error() string { return e.msg }
+
+// helpRequested: --help or -h was given; the usage goes to stdout and the
+// exit status is 0.
+type helpRequested struct{ usage string }
+
+func (h helpRequested) Error() string { return "help requested" }
 
 // codeError carries a specific exit status.
 type codeError struct {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/internal/testenv/leakcheck"
 )
 
 // groupctl is the path of the binary TestMain builds.
@@ -44,7 +45,7 @@ const (
 	pollEvery = 50 * time.Millisecond
 )
 
-// buildThenTest is what testenv.Main runs: it builds the binary into a
+// buildThenTest is what leakcheck.Main runs: it builds the binary into a
 // temporary directory, runs the tests and removes the directory, all before
 // Main stops the shared ZooKeeper, checks for leaked goroutines and exits.
 type buildThenTest struct{ m *testing.M }
@@ -70,7 +71,7 @@ func (b buildThenTest) Run() int {
 	return b.m.Run()
 }
 
-func TestMain(m *testing.M) { testenv.Main(buildThenTest{m}) }
+func TestMain(m *testing.M) { leakcheck.Main(buildThenTest{m}, testenv.StopShared) }
 
 // toolEnv is the binary's environment: the tests' own, without the
 // variable that gives --zookeeper's default, so that each run says where
@@ -155,10 +156,17 @@ func runTool(t *testing.T, args ...string) result {
 
 func runToolEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runToolInput(t, env, "", args...)
+}
+
+// runToolInput runs the binary with stdin as its standard input.
+func runToolInput(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, groupctl, args...)
 	cmd.Env = toolEnv(env...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -380,13 +388,18 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// cluster is a Kafka registered in the shared ZooKeeper under a chroot of
-// the test's.
+// cluster is the Kafka a test runs against and the ZooKeeper chroot of its
+// groups: a kfake of the test's own registered under a chroot of the
+// test's (newCluster), or a shared real broker (newClusterKind).
 type cluster struct {
-	t       *testing.T
-	servers []string
-	chroot  string
-	kafka   *testenv.Kafka
+	t        *testing.T
+	kind     testenv.Kind
+	servers  []string
+	chroot   string
+	kafka    testenv.Cluster
+	producer *kgo.Client // manual partitioner
+	suffix   string      // makes topic and group names unique on a shared cluster
+	extra    []string    // flags of every command: --brokers where ZooKeeper does not list them
 
 	zkOnce sync.Once
 	zk     *consumergroup.ZK
@@ -401,8 +414,71 @@ func newCluster(t *testing.T, topics map[string]int32) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { kafka.Close() })
-	return &cluster{t: t, servers: servers, chroot: chroot, kafka: kafka}
+	return withProducer(t, &cluster{t: t, kind: testenv.KindKfake, servers: servers, chroot: chroot, kafka: kafka})
 }
+
+// forEachKind runs scenario as a subtest on every kind of Kafka cluster:
+// kfake, Apache Kafka 3.9 in ZooKeeper mode, Apache Kafka 4 (KRaft).
+func forEachKind(t *testing.T, scenario func(t *testing.T, kind testenv.Kind)) {
+	for _, kind := range testenv.KafkaKinds() {
+		t.Run(string(kind), func(t *testing.T) { scenario(t, kind) })
+	}
+}
+
+var nameSeq atomic.Int64
+
+// newClusterKind is newCluster on a cluster of kind. A real broker is the
+// package's shared one: topics and groups get names of the test's own
+// (c.topic, c.group). A 3.9 broker registers itself in ZooKeeper, where
+// groupctl discovers it; a KRaft broker does not: every command gets
+// --brokers.
+func newClusterKind(t *testing.T, kind testenv.Kind, topics map[string]int32) *cluster {
+	t.Helper()
+	if kind == testenv.KindKfake {
+		return newCluster(t, topics)
+	}
+	servers := testenv.ZooKeeperAddrs(t)
+	kafka, err := testenv.SharedCluster(kind)
+	if errors.Is(err, testenv.ErrKafkaNotInstalled) {
+		t.Skipf("%s: %v", kind, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, kind: kind, servers: servers, kafka: kafka,
+		suffix: fmt.Sprintf(".%s-%d", strings.ReplaceAll(t.Name(), "/", "_"), nameSeq.Add(1))}
+	chroot, registered := kafka.Registration()
+	if !registered {
+		chroot = testenv.Chroot(t)
+		c.extra = []string{"--brokers", strings.Join(kafka.Addrs(), ",")}
+	}
+	c.chroot = chroot
+	for base, n := range topics {
+		if err := kafka.CreateTopic(testCtx(t), c.topic(base), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return withProducer(t, c)
+}
+
+// withProducer gives c its producer.
+func withProducer(t *testing.T, c *cluster) *cluster {
+	t.Helper()
+	p, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	c.producer = p
+	return c
+}
+
+// topic returns the cluster's name of the test's topic base.
+func (c *cluster) topic(base string) string { return base + c.suffix }
+
+// group returns the cluster's name of the test's group base.
+func (c *cluster) group(base string) string { return base + c.suffix }
 
 // zkAddr is --zookeeper with the chroot: "host:port,.../chroot".
 func (c *cluster) zkAddr() string { return strings.Join(c.servers, ",") + c.chroot }
@@ -410,13 +486,21 @@ func (c *cluster) zkAddr() string { return strings.Join(c.servers, ",") + c.chro
 // tool runs "groupctl CMD --zookeeper ADDR ARGS...".
 func (c *cluster) tool(cmd string, args ...string) result {
 	c.t.Helper()
-	return runTool(c.t, append([]string{cmd, "--zookeeper", c.zkAddr()}, args...)...)
+	return runTool(c.t, append(append([]string{cmd, "--zookeeper", c.zkAddr()}, c.extra...), args...)...)
 }
 
 // start starts "groupctl CMD --zookeeper ADDR ARGS...".
 func (c *cluster) start(name, cmd string, args ...string) *proc {
 	c.t.Helper()
-	return startTool(c.t, name, append([]string{cmd, "--zookeeper", c.zkAddr()}, args...)...)
+	return startTool(c.t, name, append(append([]string{cmd, "--zookeeper", c.zkAddr()}, c.extra...), args...)...)
+}
+
+// produceRecords writes recs to one partition of topic.
+func (c *cluster) produceRecords(ctx context.Context, topic string, partition int32, recs ...*kgo.Record) error {
+	for _, r := range recs {
+		r.Topic, r.Partition = topic, partition
+	}
+	return c.producer.ProduceSync(ctx, recs...).FirstErr()
 }
 
 // ZK is the test's own ZooKeeper connection, under the chroot.
@@ -443,7 +527,7 @@ func (c *cluster) produce(topic string, partition int32, values ...string) {
 	for i, v := range values {
 		recs[i] = &kgo.Record{Key: []byte(strconv.Itoa(i)), Value: []byte(v)}
 	}
-	if err := c.kafka.Produce(testCtx(c.t), topic, partition, recs...); err != nil {
+	if err := c.produceRecords(testCtx(c.t), topic, partition, recs...); err != nil {
 		c.t.Fatal(err)
 	}
 }

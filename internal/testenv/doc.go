@@ -8,10 +8,11 @@
 // scripts/ensure-kafka.sh fetches. SharedCluster gives a test package one
 // broker of each kind, started at first use and stopped by Main.
 //
-// A test package shares one ZooKeeper server through Main and
-// ZooKeeperAddrs:
+// A test package shares one ZooKeeper server through ZooKeeperAddrs, and
+// stops it and checks for leaked goroutines with leakcheck.Main (a package
+// of its own, so that the demo's binary does not link goleak):
 //
-//	func TestMain(m *testing.M) { testenv.Main(m) }
+//	func TestMain(m *testing.M) { leakcheck.Main(m, testenv.StopShared) }
 //
 //	func TestSomething(t *testing.T) {
 //		servers := testenv.ZooKeeperAddrs(t)
@@ -21,7 +22,7 @@
 //
 // Every process and goroutine started here has an owner that stops it and
 // waits for it: Close on each type returns only once nothing it started is
-// left running, and Main fails the test binary when goroutines leak.
+// left running, and leakcheck.Main fails the test binary when goroutines leak.
 //
 // Environment variables:
 //

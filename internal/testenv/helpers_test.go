@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/consumergroup/consumergroup/internal/testenv/leakcheck"
 )
 
-func TestMain(m *testing.M) { Main(m) }
+func TestMain(m *testing.M) { leakcheck.Main(m, StopShared) }
 
 // waitFor polls cond every 10 ms until it returns nil, and fails the test
 // with cond's last error once timeout has passed.

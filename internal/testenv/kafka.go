@@ -79,7 +79,13 @@ func StartKafka(zkServers []string, chroot string, brokers int, topics map[strin
 		return nil, err
 	}
 
-	opts := []kfake.Opt{kfake.NumBrokers(brokers)}
+	// KIP-848 groups: sessions and heartbeats as short as the real
+	// brokers' (apache.go); kfake's default heartbeat is 5 s.
+	opts := []kfake.Opt{kfake.NumBrokers(brokers), kfake.BrokerConfigs(map[string]string{
+		"group.consumer.session.timeout.ms":    "3000",
+		"group.consumer.heartbeat.interval.ms": "250",
+		"group.min.session.timeout.ms":         "500", // classic; kfake's default is 6 s
+	})}
 	for topic, partitions := range topics {
 		opts = append(opts, kfake.SeedTopics(partitions, topic))
 	}

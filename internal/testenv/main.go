@@ -8,14 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"go.uber.org/goleak"
 )
-
-// M is what Main needs of a *testing.M. The package does not import
-// testing, so that programs (the demo) can use its servers.
-type M interface{ Run() int }
 
 // TB is what the package needs of a *testing.T or *testing.B.
 type TB interface {
@@ -29,62 +22,29 @@ type TB interface {
 const EnvZooKeeper = "CONSUMERGROUP_TEST_ZOOKEEPER"
 
 // shared is the package's ZooKeeper, started by the first ZooKeeperAddrs
-// and stopped by Main after the tests.
+// and stopped by StopShared after the tests.
 var shared struct {
 	mu      sync.Mutex // guards the fields below; held while starting
-	started bool       // startShared ran (or Main ended: err says so)
+	started bool       // startShared ran (or StopShared ended it: err says so)
 	zk      *ZooKeeper // nil when an external ensemble is used or start failed
 	addrs   []string
 	err     error
 }
 
-// leakCheckTimeout bounds how long Main waits for goroutines to end
-// after the tests before it reports them as leaked.
-const leakCheckTimeout = 5 * time.Second
-
-// Main runs the tests of a package that uses ZooKeeperAddrs; call it from
-// TestMain. After the tests it stops the shared ZooKeeper, then fails the
-// binary if goroutines are left running, printing them.
+// StopShared stops the shared ZooKeeper if ZooKeeperAddrs started it; the
+// tests' TestMain calls it after the tests, through leakcheck.Main:
 //
-//	func TestMain(m *testing.M) { testenv.Main(m) }
-func Main(m M) {
-	code := m.Run()
-	// The brokers first: a 3.9 broker shuts down through ZooKeeper.
-	if err := stopSharedKafka(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	if err := stopShared(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	if err := findLeaks(); err != nil {
-		fmt.Fprintf(os.Stderr, "testenv: goroutines leaked by the tests:\n%v\n", err)
-		code = 1
-	}
-	os.Exit(code)
+//	func TestMain(m *testing.M) { leakcheck.Main(m, testenv.StopShared) }
+//
+// It stops the shared Kafka brokers first (a 3.9 broker shuts down
+// through ZooKeeper), then ZooKeeper.
+func StopShared() error {
+	return errors.Join(stopSharedKafka(), stopSharedZooKeeper())
 }
 
-// findLeaks retries goleak.Find until no goroutine is left or
-// leakCheckTimeout passes: goroutines that are being stopped (a closed
-// kgo client's connection readers, go-zookeeper's loops) end a moment
-// after the Close that stops them returns.
-func findLeaks() error {
-	// No goroutine is ignored: everything the tests start, directly or
-	// through kgo, kfake, go-zookeeper or this package, must end.
-	// goleak's defaults already skip the testing package's own
-	// goroutines and the runtime's.
-	deadline := time.Now().Add(leakCheckTimeout)
-	for {
-		err := goleak.Find()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-	}
-}
-
-// stopShared stops the shared ZooKeeper if ZooKeeperAddrs started it.
-func stopShared() error {
+// stopSharedZooKeeper stops the shared ZooKeeper if ZooKeeperAddrs
+// started it.
+func stopSharedZooKeeper() error {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if !shared.started {

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/consumergroup/consumergroup/internal/testenv"
+)
+
+// The demo's help lists only flags it honours; --output json prints the
+// summary as JSON (settings, non-default ones marked), --zookeeper and
+// --chroot run it on an existing ZooKeeper, under the chroot, deleted at
+// the end.
+func TestDemoFlags(t *testing.T) {
+	t.Parallel()
+	r := runTool(t, "demo", "--help").want(t, exitOK)
+	for _, f := range []string{"-output", "-zookeeper", "-chroot", "-messages", "-duration", "-library-defaults"} {
+		if !strings.Contains(r.stdout, f) {
+			t.Errorf("demo --help lacks %s:\n%s", f, r.stdout)
+		}
+	}
+	for _, f := range []string{"-brokers", "-timeout", "-tls", "-sasl"} {
+		if strings.Contains(r.stdout, f) {
+			t.Errorf("demo --help lists %s, which the demo ignores:\n%s", f, r.stdout)
+		}
+	}
+	runTool(t, "demo", "--timeout", "1s").want(t, exitUsage).wantStderr(t, "flag provided but not defined: -timeout")
+	runTool(t, "demo", "--output", "xml").want(t, exitUsage).wantStderr(t, `--output must be table or json, not "xml"`)
+
+	servers := testenv.ZooKeeperAddrs(t)
+	chroot := testenv.Chroot(t)
+	zkAddr := strings.Join(servers, ",")
+	r = runTool(t, "demo", "--output", "json", "--zookeeper", zkAddr, "--chroot", chroot,
+		"--messages", "1000", "--partitions", "4", "--members", "2", "--duration", "45s").want(t, exitOK)
+	var s struct {
+		ZooKeeper string `json:"zookeeper"`
+		Settings  []struct {
+			Name       string `json:"name"`
+			NonDefault bool   `json:"non_default"`
+		} `json:"settings"`
+		Processed  int              `json:"processed"`
+		Lost       int              `json:"lost"`
+		Rebalances []map[string]any `json:"rebalances"`
+		Result     string           `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatalf("demo --output json: stdout is not one JSON document: %v\n%v", err, r)
+	}
+	if s.Lost != 0 || s.Processed < 1000 || s.Result != "nothing lost" || len(s.Rebalances) != 5 {
+		t.Errorf("summary %+v", s)
+	}
+	if s.ZooKeeper != zkAddr+chroot {
+		t.Errorf("summary's ZooKeeper %q, want %q (--zookeeper and --chroot)", s.ZooKeeper, zkAddr+chroot)
+	}
+	nonDefault := map[string]bool{}
+	for _, st := range s.Settings {
+		nonDefault[st.Name] = st.NonDefault
+	}
+	for _, name := range []string{"ZookeeperTimeout (session)", "CommitInterval", "HandoffTimeout", "Strategy"} {
+		if !nonDefault[name] {
+			t.Errorf("setting %s not marked non-default: %+v", name, s.Settings)
+		}
+	}
+	r.wantStderr(t, "ZooKeeper at "+zkAddr+chroot, "groupctl describe demo-group --zookeeper "+zkAddr+chroot, "delivered by its new owner")
+	// The chroot is gone: nothing of the demo is left in the ZooKeeper.
+	runTool(t, "list", "--zookeeper", zkAddr+chroot).want(t, exitError).wantStderr(t, "no Kafka brokers")
+}

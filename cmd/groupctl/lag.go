@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/lageval"
+)
+
+// lagRow is one partition of one sample of lag. Unknown values are null;
+// the rates are those since the previous sample (--watch), null at first.
+type lagRow struct {
+	Time      string   `json:"time"`
+	Group     string   `json:"group"`
+	Topic     string   `json:"topic"`
+	Partition int32    `json:"partition"`
+	Committed int64    `json:"committed"`
+	LogEnd    *int64   `json:"log_end"`
+	Lag       *int64   `json:"lag"`
+	Consumed  *float64 `json:"consumed_per_sec"`
+	Produced  *float64 `json:"produced_per_sec"`
+	Status    string   `json:"status"`
+}
+
+// lagSample is one group at one time: one line of lag's JSON (NDJSON).
+type lagSample struct {
+	Group  string   `json:"group"`
+	Time   string   `json:"time"`
+	Total  *int64   `json:"total_lag"`
+	Status string   `json:"status"`
+	Error  string   `json:"error,omitempty"`
+	Lag    []lagRow `json:"partitions"`
+}
+
+// lagPoint is what a rate is computed from.
+type lagPoint struct {
+	at        time.Time
+	committed int64
+	logEnd    int64
+}
+
+// lagKey names a partition of a group.
+type lagKey struct {
+	group string
+	tp    consumergroup.TopicPartition
+}
+
+func runLag(ctx context.Context, e *env, args []string) error {
+	fs, c := newFlags(e, "lag", "GROUP | --all-groups")
+	watch := fs.Bool("watch", false, "refresh until interrupted; ZooKeeper or Kafka outages are reported and waited out")
+	every := fs.Duration("interval", 2*time.Second, "refresh interval with --watch")
+	all := fs.Bool("all-groups", false, "every group")
+	pos, err := parse(fs, c, args)
+	if err != nil {
+		return err
+	}
+	if *all && len(pos) > 0 {
+		return usageError{msg: "give GROUP or --all-groups, not both", usage: usageText(fs)}
+	}
+	if !*all {
+		if _, err := groupArg(fs, pos); err != nil {
+			return err
+		}
+	}
+	if *every <= 0 {
+		return usageError{msg: "--interval must be positive", usage: usageText(fs)}
+	}
+	dctx, cancel := c.withTimeout(ctx)
+	z, err := c.dial(dctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if z != nil {
+			z.Close()
+		}
+	}()
+	prev := map[lagKey]lagPoint{}
+	trackers := map[string]*lagTracker{} // per group: --watch evaluates a window (lagstatus.go)
+	lost := false                        // ZooKeeper was lost: said so, not yet said it is back
+	first := true
+	for {
+		var samples []lagSample
+		var errs []error
+		if z == nil { // lost: connect again
+			dctx, cancel := c.withTimeout(ctx)
+			z, err = c.dial(dctx)
+			cancel()
+		}
+		if z != nil {
+			rctx, cancel := c.withTimeout(ctx)
+			samples, errs, err = lagSamples(rctx, c, z, pos, *all, prev, trackers)
+			cancel()
+		}
+		switch {
+		case err == nil:
+			if lost {
+				fmt.Fprintf(e.stderr, "groupctl lag: %s ZooKeeper at %s is back\n", now(), c.zookeeper)
+				lost = false
+			}
+		case ctx.Err() != nil:
+			return nil // interrupted
+		case errors.Is(err, consumergroup.ErrUnknownGroup), errors.As(err, new(usageError)):
+			return err
+		case !*watch:
+			if errors.Is(err, errUnreachable) {
+				return err
+			}
+			return fmt.Errorf("%w: ZooKeeper at %s: %v", errUnreachable, c.zookeeper, err)
+		default:
+			if !lost {
+				fmt.Fprintf(e.stderr, "groupctl lag: %s ZooKeeper at %s lost (%v): still watching, every %v\n", now(), c.zookeeper, err, *every)
+				lost = true
+			}
+			if z != nil {
+				z.Close()
+				z = nil
+			}
+		}
+		if err == nil {
+			if !first && c.output == "table" {
+				fmt.Fprintln(e.stdout)
+			}
+			first = false
+			if err := printLag(e, c, samples); err != nil {
+				return err
+			}
+			if !*watch && len(errs) > 0 {
+				return errors.Join(dedupe(errs)...)
+			}
+		}
+		if !*watch {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(*every):
+		}
+	}
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339) }
+
+// lagSamples reads the groups' lags; errs are the Kafka side's (lags
+// unknown), err the ZooKeeper side's.
+func lagSamples(ctx context.Context, c *common, z *consumergroup.ZK, pos []string, all bool, prev map[lagKey]lagPoint,
+	trackers map[string]*lagTracker) ([]lagSample, []error, error) {
+	groups := pos
+	if all {
+		var err error
+		if groups, err = z.Groups(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	var out []lagSample
+	var errs []error
+	for _, g := range groups {
+		d, err := describe(ctx, c, z, g)
+		if d.GroupDescription == nil {
+			return nil, nil, err
+		}
+		at := time.Now()
+		tr := trackers[g]
+		if tr == nil {
+			tr = newLagTracker(lageval.DefaultSize, 0)
+			trackers[g] = tr
+		}
+		st := tr.observe(d.GroupDescription, commitTimes(ctx, c, z, g), at)
+		s := lagSample{Group: g, Time: at.UTC().Format(time.RFC3339), Total: known(d.TotalLag), Status: st.Status, Lag: []lagRow{}}
+		if d.kafkaErr != nil {
+			s.Error = d.kafkaErr.Error()
+			errs = append(errs, d.kafkaErr)
+		}
+		for _, p := range d.Partitions {
+			r := lagRow{Time: s.Time, Group: g, Topic: p.Topic, Partition: p.Partition, Committed: p.Committed, LogEnd: known(p.LogEnd), Lag: known(p.Lag),
+				Status: st.of(p.Topic, p.Partition)}
+			k := lagKey{g, consumergroup.TopicPartition{Topic: p.Topic, Partition: p.Partition}}
+			if q, ok := prev[k]; ok {
+				secs := at.Sub(q.at).Seconds()
+				if secs > 0 && q.committed >= 0 && p.Committed >= 0 {
+					v := float64(p.Committed-q.committed) / secs
+					r.Consumed = &v
+				}
+				if secs > 0 && q.logEnd >= 0 && p.LogEnd >= 0 {
+					v := float64(p.LogEnd-q.logEnd) / secs
+					r.Produced = &v
+				}
+			}
+			prev[k] = lagPoint{at, p.Committed, p.LogEnd}
+			s.Lag = append(s.Lag, r)
+		}
+		out = append(out, s)
+	}
+	return out, errs, nil
+}
+
+// printLag prints one sample of every group: a table, or one compact JSON
+// object a line per group.
+func printLag(e *env, c *common, samples []lagSample) error {
+	if c.output == "json" {
+		for _, s := range samples {
+			b, err := json.Marshal(s)
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(e.stdout, "%s\n", b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return newPrinter(e, c).print(nil, func(t *tableWriter) {
+		t.row("TIME", "GROUP", "TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG", "CONSUMED/S", "PRODUCED/S", "STATUS")
+		for _, s := range samples {
+			for _, r := range s.Lag {
+				t.row(r.Time, r.Group, r.Topic, r.Partition, num(r.Committed), ptrText(r.LogEnd), ptrText(r.Lag), rate(r.Consumed), rate(r.Produced), r.Status)
+			}
+		}
+		for _, s := range samples {
+			total := "unknown"
+			if s.Total != nil {
+				total = strconv.FormatInt(*s.Total, 10)
+			}
+			if len(samples) == 1 {
+				t.line("TOTAL LAG %s  STATUS %s", total, s.Status)
+			} else {
+				t.line("TOTAL LAG %s %s  STATUS %s", s.Group, total, s.Status)
+			}
+		}
+	})
+}
+
+func ptrText(n *int64) string {
+	if n == nil {
+		return "unknown"
+	}
+	return strconv.FormatInt(*n, 10)
+}
+
+func rate(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*v, 'f', 1, 64)
+}

@@ -1,0 +1,112 @@
+package consumergroup
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Kafka's coordinator ends a member's session when it has not heard from
+// it for the session timeout, and gives its partitions to others; franz-go
+// learns of it only at its next answered heartbeat (OnPartitionsLost). A
+// member cut off from the coordinator would go on delivering what it had
+// fetched meanwhile, while another member already has the partitions. As
+// the ZooKeeper coordinator does for its session, the member stops on its
+// own: when no request to the coordinator has been answered for two thirds
+// of the session timeout, it stops every partition (suspends them) and
+// reports ErrSessionExpired. If the coordinator answers again before the
+// session timeout could have run out, the member still holds them and
+// resumes them where it had processed; otherwise franz-go's
+// OnPartitionsLost follows and the group assigns them afresh.
+
+// OnBrokerE2E records when a group request (heartbeat, join, sync) that the
+// coordinator answered was sent: kgo.HookBrokerE2E.
+func (kc *kafkaCoordinator) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	switch kmsg.Key(key) {
+	case kmsg.Heartbeat, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.ConsumerGroupHeartbeat:
+	default:
+		return
+	}
+	if e2e.WriteErr != nil || e2e.ReadErr != nil {
+		return
+	}
+	sent := time.Now().Add(-(e2e.ReadWait + e2e.TimeToRead)).UnixNano()
+	for {
+		old := kc.heard.Load()
+		if old >= sent || kc.heard.CompareAndSwap(old, sent) {
+			return
+		}
+	}
+}
+
+var (
+	_ kgo.HookBrokerE2E        = (*kafkaCoordinator)(nil)
+	_ kgo.HookGroupManageError = (*kafkaCoordinator)(nil)
+)
+
+// OnGroupManageError reports an error that ended a group session (after
+// OnPartitionsLost): kgo.HookGroupManageError. franz-go joins again.
+func (kc *kafkaCoordinator) OnGroupManageError(err error) {
+	if !kc.wait() || kc.g.ctx.Err() != nil {
+		return
+	}
+	kc.g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: kafkaErr("group session", err)})
+}
+
+// watch suspends the held partitions when the coordinator has been silent
+// too long, and resumes them when it answers in time.
+func (kc *kafkaCoordinator) watch() {
+	if kc.session <= 0 {
+		return
+	}
+	h := kc.heard.Load()
+	if h == 0 {
+		return // not joined yet
+	}
+	heard := time.Unix(0, h)
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	g := kc.g
+	switch {
+	case len(kc.held) > 0 && time.Since(heard) > kc.session*2/3:
+		tps := slices.Collect(maps.Keys(kc.held))
+		sortPartitions(tps)
+		processed := g.eng.processed()
+		for _, tp := range tps {
+			off, ok := processed[tp]
+			if !ok || off < 0 {
+				off = -1
+				if c, ok := kc.lastCommit[tp]; ok {
+					off = c
+				}
+			}
+			kc.suspended[tp] = off
+		}
+		kc.suspendedAt = heard
+		kc.dropLocked(tps)
+		g.log.Warn("no answer from Kafka's group coordinator: stopped every partition", "silent", time.Since(heard), "partitions", len(tps))
+		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: fmt.Errorf(
+			"%w: no answer from Kafka's group coordinator for %v (session timeout %v): %d partitions stopped",
+			ErrSessionExpired, time.Since(heard).Round(time.Millisecond), kc.session, len(tps))})
+	case len(kc.suspended) > 0 && heard.After(kc.suspendedAt):
+		if heard.Sub(kc.suspendedAt) >= kc.session*5/6 {
+			return // the session may have ended: OnPartitionsLost decides
+		}
+		starts := make(map[TopicPartition]int64)
+		for tp, off := range kc.suspended {
+			if off >= 0 {
+				starts[tp] = off
+				kc.held[tp] = true
+				kc.lastCommit[tp] = off // what a resumed partition commits from: no rewind
+			}
+		}
+		clear(kc.suspended)
+		g.eng.assigned(starts)
+		kc.publish()
+		g.log.Info("Kafka's group coordinator answers again in time: resumed the partitions", "partitions", len(starts))
+	}
+}

@@ -1,0 +1,51 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
+)
+
+// OffsetCommitTimes returns when each committed offset of group was last
+// written (the offset node's modification time, by ZooKeeper's clock), for
+// lag evaluation: a consumer that stopped committing stops changing them.
+// Partitions whose node disappears meanwhile are left out.
+func (z *ZK) OffsetCommitTimes(ctx context.Context, group string) (map[TopicPartition]time.Time, error) {
+	if err := checkNames("read offset times", "group", group); err != nil {
+		return nil, err
+	}
+	topics, err := z.children(ctx, "read offset times", z.paths.Offsets(group))
+	if errors.Is(err, ErrNoNode) {
+		return map[TopicPartition]time.Time{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[TopicPartition]time.Time)
+	for _, t := range topics {
+		parts, err := z.children(ctx, "read offset times", z.paths.OffsetsTopic(group, t))
+		if errors.Is(err, ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range parts {
+			p, perr := layout.ParsePartition(n)
+			if perr != nil {
+				continue // reported by Offsets
+			}
+			_, st, err := z.get(ctx, "read offset times", z.paths.Offset(group, t, p))
+			switch {
+			case errors.Is(err, ErrNoNode):
+			case err != nil:
+				return nil, err
+			default:
+				out[TopicPartition{t, p}] = time.UnixMilli(st.Mtime)
+			}
+		}
+	}
+	return out, nil
+}
