@@ -1,0 +1,220 @@
+package consumergroup_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
+)
+
+// TestKafkaConfigValidation: fields of one coordinator are refused by the
+// other's constructor, and strategies a protocol cannot run by
+// JoinKafkaConsumerGroup, each error naming the field.
+func TestKafkaConfigValidation(t *testing.T) {
+	c := startClusterSetup(t, setup{coordClassic, testenv.KindKfake}, map[string]int32{"t": 1})
+	for _, tc := range []struct {
+		name, field string
+		mod         func(*cg.ConsumerGroupConfig)
+	}{
+		{"chroot", "ZookeeperChroot", func(c *cg.ConsumerGroupConfig) { c.ZookeeperChroot = "/kafka" }},
+		{"brokers", "Brokers", func(c *cg.ConsumerGroupConfig) { c.Brokers = []string{"127.0.0.1:9092"} }},
+		{"listener", "BrokerListener", func(c *cg.ConsumerGroupConfig) { c.BrokerListener = "PLAINTEXT" }},
+		{"range on classic", "Strategy", func(c *cg.ConsumerGroupConfig) { c.Strategy = cg.StrategyRange }},
+		{"round robin on consumer", "Strategy", func(c *cg.ConsumerGroupConfig) {
+			c.GroupProtocol, c.Strategy = cg.GroupProtocolConsumer, cg.StrategyRoundRobin
+		}},
+		{"bad protocol", "GroupProtocol", func(c *cg.ConsumerGroupConfig) { c.GroupProtocol = "eager" }},
+		{"bad instance id", "InstanceID", func(c *cg.ConsumerGroupConfig) { c.InstanceID = "a b" }},
+		{"no session", "SessionTimeout", func(c *cg.ConsumerGroupConfig) { c.SessionTimeout = 0 }},
+	} {
+		cfg := cg.NewConsumerGroupConfig()
+		tc.mod(cfg)
+		g, err := cg.JoinKafkaConsumerGroup(testCtx(t), "g", []string{"t"}, c.kafka.Addrs(), cfg)
+		if g != nil {
+			g.Close()
+		}
+		if !errors.Is(err, cg.ErrInvalidArgument) || !strings.Contains(err.Error(), "ConsumerGroupConfig."+tc.field) {
+			t.Errorf("%s: JoinKafkaConsumerGroup = %v, want ErrInvalidArgument naming %s", tc.name, err, tc.field)
+		}
+	}
+	for _, tc := range []struct {
+		name, field string
+		mod         func(*cg.ConsumerGroupConfig)
+	}{
+		{"protocol", "GroupProtocol", func(c *cg.ConsumerGroupConfig) { c.GroupProtocol = cg.GroupProtocolClassic }},
+		{"instance id", "InstanceID", func(c *cg.ConsumerGroupConfig) { c.InstanceID = "a" }},
+	} {
+		cfg := cg.NewConsumerGroupConfig()
+		tc.mod(cfg)
+		_, err := cg.JoinConsumerGroupTopics(testCtx(t), "g", []string{"t"}, []string{c.servers[0] + c.chroot}, cfg)
+		if !errors.Is(err, cg.ErrInvalidArgument) || !strings.Contains(err.Error(), "ConsumerGroupConfig."+tc.field) {
+			t.Errorf("%s: JoinConsumerGroup = %v, want ErrInvalidArgument naming %s", tc.name, err, tc.field)
+		}
+	}
+	if _, err := cg.JoinKafkaConsumerGroup(testCtx(t), "g", []string{"missing"}, c.kafka.Addrs(), nil); !errors.Is(err, cg.ErrUnknownTopic) {
+		t.Errorf("unknown topic: %v, want ErrUnknownTopic", err)
+	}
+}
+
+// TestKafkaProtocolRuns: the protocol asked for is the one that runs
+// (franz-go falls back to classic silently), and Kafka's tools see the
+// group's members and committed offsets.
+func TestKafkaProtocolRuns(t *testing.T) { forEachSetup(t, kafkaMatrix(), testKafkaProtocolRuns) }
+
+func testKafkaProtocolRuns(t *testing.T, s setup) {
+	c := startClusterSetup(t, s, map[string]int32{"p": 4})
+	topic, group := c.topic("p"), c.group("g")
+	l := newLedger()
+	a := c.join("a", group, []string{topic}, groupConfig(), false, l.handle)
+	c.produce(topic, 4, 400)
+	l.waitProcessed(t, 400)
+	adm := c.admin()
+	ctx := testCtx(t)
+	if s.coord == coordConsumer {
+		d, err := adm.DescribeConsumerGroups(ctx, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, ok := d[group]; !ok || g.Err != nil || len(g.Members) != 1 {
+			t.Fatalf("ConsumerGroupDescribe (KIP-848) of %s: %+v", group, d)
+		}
+	} else {
+		d, err := adm.DescribeGroups(ctx, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := d[group]; g.Protocol != "cooperative-sticky" || len(g.Members) != 1 {
+			t.Fatalf("DescribeGroups of %s: protocol %q, %d members; want cooperative-sticky, 1", group, g.Protocol, len(g.Members))
+		}
+	}
+	a.close(t)
+	checkClean(t, c, group, l)
+}
+
+// TestKafkaStaticMembership: a member with an InstanceID that restarts
+// within the session timeout gets its partitions back, and the other
+// member's partitions never move.
+func TestKafkaStaticMembership(t *testing.T) { forEachSetup(t, kafkaMatrix(), testKafkaStaticMembership) }
+
+func testKafkaStaticMembership(t *testing.T, s setup) {
+	c := startClusterSetup(t, s, map[string]int32{"s": 8})
+	topic, group := c.topic("s"), c.group("g")
+	l := newLedger()
+	cfgA, cfgB := groupConfig(), groupConfig()
+	cfgA.InstanceID, cfgB.InstanceID = "a-1", "b-1"
+	a := c.join("a", group, []string{topic}, cfgA, false, l.handle)
+	b := c.join("b", group, []string{topic}, cfgB, false, l.handle)
+	waitHeld(t, a, 4)
+	waitHeld(t, b, 4)
+	c.produce(topic, 8, 800)
+	l.waitProcessed(t, 800)
+	heldA, heldB := a.group.ClaimedPartitions(), b.group.ClaimedPartitions()
+	drainAll(b.events)
+
+	a.close(t)
+	a2 := c.join("a2", group, []string{topic}, cfgA, false, l.handle)
+	waitHeld(t, a2, 4)
+	c.produce(topic, 8, 800)
+	l.waitProcessed(t, 1600)
+	if got := a2.group.ClaimedPartitions(); !equalTPs(got, heldA) {
+		t.Errorf("a restarted with %v, held %v before", got, heldA)
+	}
+	if got := b.group.ClaimedPartitions(); !equalTPs(got, heldB) {
+		t.Errorf("b holds %v, held %v before a's restart", got, heldB)
+	}
+	for _, n := range drainAll(b.events) {
+		if len(n.Claimed)+len(n.Released) == 0 {
+			continue
+		}
+		if s.coord == coordConsumer && s.kind != testenv.KindKfake {
+			// Kafka 4.4's KIP-848 coordinator lends a static member's
+			// partitions to the others while it restarts (and gives
+			// them back): nothing is lost or duplicated, but they move.
+			t.Logf("KIP-848 on %s: a's partitions lent to b during a's restart: claimed %v, released %v", s.kind, n.Claimed, n.Released)
+			continue
+		}
+		t.Errorf("partitions moved during a's restart: %+v", n)
+	}
+	a2.close(t)
+	b.close(t)
+	checkExactlyOnce(t, l, a, a2, b)
+}
+
+// TestKafkaFencing: a member cut off from Kafka stops delivering before
+// its session can end (ErrSessionExpired), its partitions go to the other
+// member, and once back its commits of them are refused (ErrNotOwner)
+// until the group gives it partitions again; nothing is lost, no partition
+// is processed by two members at once.
+func TestKafkaFencing(t *testing.T) { forEachSetup(t, kafkaMatrix(), testKafkaFencing) }
+
+func testKafkaFencing(t *testing.T, s setup) {
+	c := startClusterSetup(t, s, map[string]int32{"f": 4})
+	topic, group := c.topic("f"), c.group("g")
+	l := newLedger()
+	a := c.join("a", group, []string{topic}, groupConfig(), false, l.handle)
+	b := c.join("b", group, []string{topic}, groupConfig(), false, l.handle)
+	waitHeld(t, a, 2)
+	waitHeld(t, b, 2)
+	c.produce(topic, 4, 400)
+	l.waitProcessed(t, 400)
+	lost := a.group.ClaimedPartitions()
+	oldID := a.group.ID()
+
+	a.cutter.Cut()
+	waitHeld(t, a, 0)
+	waitHeld(t, b, 4)
+	c.produce(topic, 4, 400)
+	l.waitProcessed(t, 800)
+	if err := a.group.CommitOffset(testCtx(t), lost[0].Topic, lost[0].Partition, 1); !errors.Is(err, cg.ErrNotOwner) {
+		t.Errorf("commit of %v by the fenced member: %v, want ErrNotOwner", lost[0], err)
+	}
+	c.waitKafkaGone(oldID)
+	a.cutter.Restore()
+	waitHeld(t, a, 2)
+	c.produce(topic, 4, 400)
+	l.waitProcessed(t, 1200)
+	a.close(t)
+	b.close(t)
+	sawLoss := false
+	for _, n := range drainAll(a.events) {
+		if n.Type == cg.REBALANCE_ERROR && errors.Is(n.Err, cg.ErrSessionExpired) {
+			sawLoss = true
+		}
+	}
+	if !sawLoss {
+		t.Error("no REBALANCE_ERROR with ErrSessionExpired on the cut member")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.overlaps) > 0 {
+		t.Errorf("partitions processed by two members at once: %v", l.overlaps)
+	}
+}
+
+// drainAll returns the notifications queued in ch.
+func drainAll(ch chan *cg.Notification) []*cg.Notification {
+	var out []*cg.Notification
+	for {
+		select {
+		case n := <-ch:
+			out = append(out, n)
+		case <-time.After(10 * time.Millisecond):
+			return out
+		}
+	}
+}
+
+func equalTPs(a, b []cg.TopicPartition) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
