@@ -37,6 +37,8 @@ type demoOpts struct {
 	chroot     string
 	// libraryDefaults runs the members with the library's defaults.
 	libraryDefaults bool
+	coordinator     string // zookeeper or kafka (demo_kafka.go)
+	protocol        string // with --coordinator kafka: classic or consumer
 }
 
 func runDemo(ctx context.Context, e *env, args []string) error {
@@ -60,6 +62,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		return bad("--duration must be positive and --work not negative")
 	case o.kafka != "kfake" && o.kafka != "apache":
 		return bad(fmt.Sprintf("--kafka %q: want kfake or apache", o.kafka))
+	case o.coordinator != coordZooKeeper && o.coordinator != coordKafka:
+		return bad(fmt.Sprintf("--coordinator %q: want zookeeper or kafka", o.coordinator))
+	case o.protocol != consumergroup.GroupProtocolClassic && o.protocol != consumergroup.GroupProtocolConsumer:
+		return bad(fmt.Sprintf("--group-protocol %q: want classic or consumer", o.protocol))
 	case o.output != "table" && o.output != "json":
 		return bad(fmt.Sprintf("--output must be table or json, not %q", o.output))
 	}
@@ -377,6 +383,18 @@ func (d *demo) change(ctx context.Context, what string, act func() error) error 
 	var after map[int32]string
 	var gen int
 	for after == nil {
+		if d.kafkaDemo() {
+			if owners, stable := d.kafkaOwners(); stable {
+				after = owners
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s: the group did not become stable: %w", what, ctx.Err())
+			case <-time.After(10 * time.Millisecond): // the demo polls what it shows
+			}
+			continue
+		}
 		desc, err := consumergroup.DescribeGroup(ctx, d.watcher, nil, demoGroup)
 		if err == nil && desc.State == consumergroup.StateStable && allOwned(desc, d.parts) {
 			after, gen = ownerNames(desc, d.names()), desc.Generation
@@ -425,6 +443,10 @@ func (d *demo) change(ctx context.Context, what string, act func() error) error 
 
 // owners returns each partition's owner's name ("" for none).
 func (d *demo) owners(ctx context.Context) map[int32]string {
+	if d.kafkaDemo() {
+		owners, _ := d.kafkaOwners()
+		return owners
+	}
 	desc, err := consumergroup.DescribeGroup(ctx, d.watcher, nil, demoGroup)
 	if err != nil {
 		return map[int32]string{}

@@ -22,6 +22,7 @@ type demoMember struct {
 	name   string
 	d      *demo
 	proxy  *testenv.Proxy
+	cut    *demoCutter // --coordinator kafka: cuts its Kafka connections
 	zk     *consumergroup.ZK
 	client *kgo.Client
 	group  *consumergroup.ConsumerGroup
@@ -40,6 +41,12 @@ func (d *demo) join(ctx context.Context, name string) (*demoMember, error) {
 	m := &demoMember{name: name, d: d, state: "active", notes: make(chan *consumergroup.Notification, 256), done: make(chan struct{}),
 		last: map[consumergroup.TopicPartition]int64{}}
 	var err error
+	if d.kafkaDemo() {
+		if err := d.joinKafka(ctx, m); err != nil {
+			return nil, err
+		}
+		return d.started(m), nil
+	}
 	// Through a proxy to the first server, so that it can crash.
 	if m.proxy, err = testenv.NewProxy(d.zkServer); err != nil {
 		return nil, err
@@ -62,6 +69,11 @@ func (d *demo) join(ctx context.Context, name string) (*demoMember, error) {
 		m.proxy.Close()
 		return nil, err
 	}
+	return d.started(m), nil
+}
+
+// started starts the member's loops.
+func (d *demo) started(m *demoMember) *demoMember {
 	d.mu.Lock()
 	d.members = append(d.members, m)
 	d.mu.Unlock()
@@ -89,8 +101,8 @@ func (d *demo) join(ctx context.Context, name string) (*demoMember, error) {
 			}
 		}
 	}()
-	d.logf("member %s joined", name)
-	return m, nil
+	d.logf("member %s joined", m.name)
+	return m
 }
 
 // record is the processing of one message.
@@ -150,6 +162,9 @@ func (d *demo) crashMember(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if d.kafkaDemo() {
+		return d.crashKafka(ctx, m)
+	}
 	held := m.group.ClaimedPartitions()
 	oldID := m.group.ID()
 	sess, err := m.zk.Session(ctx)
@@ -202,6 +217,9 @@ func (m *demoMember) close() {
 	m.closeOnce.Do(func() {
 		m.group.Close()
 		<-m.done
+		if m.proxy == nil {
+			return // Kafka's coordinator: the group owned its client
+		}
 		m.client.Close()
 		m.zk.Close()
 		m.proxy.Close()

@@ -100,6 +100,8 @@ func demoFlags(o *demoOpts) *flag.FlagSet {
 	fs.StringVar(&o.kafka, "kafka", "kfake", "the Kafka to run on: kfake (in-process, 3 brokers) or apache (a real Apache Kafka 3.9 broker in ZooKeeper mode; make demo fetches it)")
 	fs.BoolVar(&o.serveOn, "serve", false, "also run groupctl serve's web view of the demo and print its URL")
 	fs.StringVar(&o.serve, "listen", "127.0.0.1:0", "the web view's address with --serve")
+	fs.StringVar(&o.coordinator, "coordinator", coordZooKeeper, "the group's coordinator: zookeeper (Kafka's ZooKeeper layout) or kafka (Kafka's own group coordinator, JoinKafkaConsumerGroup)")
+	fs.StringVar(&o.protocol, "group-protocol", consumergroup.GroupProtocolClassic, "with --coordinator kafka: classic or consumer (KIP-848)")
 	fs.StringVar(&o.chroot, "chroot", "", "ZooKeeper chroot of the demo's nodes (default with --zookeeper: /consumergroup-demo-<unix time>)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: groupctl demo [flags]\n\nflags:\n")
