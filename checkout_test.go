@@ -12,19 +12,31 @@ import (
 // TestCheckoutRotates: with CheckoutInterval, Checkout hands every claimed
 // partition out in turn, commits what the callback consumed, and
 // DiscardCommit delivers it again.
-func TestCheckoutRotates(t *testing.T) { forEachKind(t, testCheckoutRotates) }
+func TestCheckoutRotates(t *testing.T) {
+	setups := []setup{{coordClassic, testenv.KindKfake}, {coordConsumer, testenv.KindKfake}}
+	for _, k := range testenv.KafkaKinds() {
+		setups = append(setups, setup{coordZK, k})
+	}
+	forEachSetup(t, setups, testCheckoutRotates)
+}
 
-func testCheckoutRotates(t *testing.T, kind testenv.Kind) {
+func testCheckoutRotates(t *testing.T, s setup) {
 	const parts = 4
-	c := startClusterKind(t, kind, map[string]int32{"t": parts})
+	c := startClusterSetup(t, s, map[string]int32{"t": parts})
 	topic, group := c.topic("t"), c.group("g")
 	c.produce(topic, parts, 400)
 	cfg := groupConfig()
 	cfg.CheckoutInterval = 50 * time.Millisecond
-	z := dialZK(t, c.chroot)
-	g, err := cg.JoinConsumerGroup(group, topic, c.joinAddrs(cfg), cfg)
-	if err != nil {
-		t.Fatal(err)
+	var g *cg.ConsumerGroup
+	if c.kafkaCoord() {
+		m := &testMember{name: "a", events: make(chan *cg.Notification, 1000)}
+		c.joinKafka(m, group, []string{topic}, cfg)
+		g = m.group
+	} else {
+		var err error
+		if g, err = cg.JoinConsumerGroup(group, topic, c.joinAddrs(cfg), cfg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	defer g.Close()
 
@@ -100,10 +112,10 @@ func testCheckoutRotates(t *testing.T, kind testenv.Kind) {
 			t.Fatalf("checkouts %v do not rotate through the %d partitions", order, parts)
 		}
 	}
+	committed := c.committed(group)
 	for p := range int32(parts) {
-		off, err := z.Offset(testCtx(t), group, topic, p)
-		if err != nil || off != 100 {
-			t.Fatalf("committed offset of %d = %d, %v; want 100", p, off, err)
+		if off, ok := committed[topic][p]; !ok || off != 100 {
+			t.Fatalf("committed offset of %d = %d (%v); want 100", p, off, ok)
 		}
 	}
 }

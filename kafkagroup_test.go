@@ -218,3 +218,30 @@ func equalTPs(a, b []cg.TopicPartition) bool {
 	}
 	return true
 }
+
+// TestKafkaCloseWhileReading is TestCloseWhileReading on Kafka's
+// coordinator: Close from another goroutine while the loop reads Stream;
+// delivered offsets are contiguous and the commit is right after the last.
+func TestKafkaCloseWhileReading(t *testing.T) {
+	forEachSetup(t, []setup{{coordClassic, testenv.KindKfake}, {coordConsumer, testenv.KindKfake}}, func(t *testing.T, s setup) {
+		for run := range 3 {
+			c := startClusterSetup(t, s, map[string]int32{"t": 1})
+			c.produce("t", 1, 5000)
+			m := &testMember{name: "a", events: make(chan *cg.Notification, 1000)}
+			c.joinKafka(m, "g", []string{"t"}, groupConfig())
+			next := int64(0)
+			for ev := range m.group.Stream() {
+				if ev.Offset != next {
+					t.Fatalf("run %d: offset %d delivered after %d: %d messages skipped", run, ev.Offset, next-1, ev.Offset-next)
+				}
+				next++
+				if next == 500 {
+					go m.group.Close()
+				}
+			}
+			if off := c.committed("g")["t"][0]; off != next {
+				t.Fatalf("run %d: committed %d after delivering up to %d", run, off, next-1)
+			}
+		}
+	})
+}

@@ -35,6 +35,16 @@ func StartApache(zkAddr string) (*Apache, error) {
 	return &Apache{a}, nil
 }
 
+// StartApache4 starts a real Apache Kafka 4 broker (KRaft, one combined
+// node): KIP-848 groups run there.
+func StartApache4() (*Apache, error) {
+	a, err := testenv.StartApache(testenv.KindKafka4, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Apache{a}, nil
+}
+
 // DeleteTopic deletes topic, freeing its data.
 func (a *Apache) DeleteTopic(ctx context.Context, topic string) error {
 	r, err := a.Admin().DeleteTopic(ctx, topic)
@@ -52,5 +62,8 @@ func (a *Apache) Close() { a.Apache.Close() }
 
 // Describe names the broker and its version.
 func (a *Apache) Describe() string {
+	if a.Kind() == testenv.KindKafka4 {
+		return fmt.Sprintf("Apache Kafka %s (one KRaft node, JVM heap 512 MB, in its own process)", a.Version())
+	}
 	return fmt.Sprintf("Apache Kafka %s (one broker in ZooKeeper mode, JVM heap 512 MB, in its own process)", a.Version())
 }

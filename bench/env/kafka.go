@@ -33,7 +33,9 @@ type Kafka struct {
 // timeout floor low enough for short sessions) and registers its brokers in
 // the ZooKeeper at zkAddr.
 func StartKafka(zkAddr string, opts ...kfake.Opt) (*Kafka, error) {
-	opts = append([]kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond)}, opts...)
+	opts = append([]kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+		// KIP-848 groups: the same session as the others' (2 s), heartbeats every 200 ms.
+		kfake.BrokerConfigs(map[string]string{"group.consumer.session.timeout.ms": "2000", "group.consumer.heartbeat.interval.ms": "200"})}, opts...)
 	cluster, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("env: starting kfake: %w", err)

@@ -59,15 +59,15 @@ func main() {
 	only := flag.String("only", "throughput,rebalance,scale", "parts to run, comma-separated")
 	out := flag.String("out", "", "report file (default RESULTS.md, or RESULTS-short.md with -short)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file; with -only throughput, one per consumer run: FILE-SIZE-INDEX")
-	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process) or apache (a real Apache Kafka 3.9 broker; make bench fetches it)")
+	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
 	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
 	flag.Parse()
 	var filter []string
 	if *cons != "" {
 		filter = strings.Split(*cons, ",")
 	}
-	if *kafka != "kfake" && *kafka != "apache" {
-		fmt.Fprintf(os.Stderr, "bench: -kafka %q: want kfake or apache\n", *kafka)
+	if *kafka != "kfake" && *kafka != "apache" && *kafka != "apache4" {
+		fmt.Fprintf(os.Stderr, "bench: -kafka %q: want kfake, apache or apache4\n", *kafka)
 		os.Exit(2)
 	}
 	if err := run(*short, *kafka, strings.Split(*only, ","), filter, *out, *cpuprofile); err != nil {
@@ -86,8 +86,8 @@ func run(short bool, kafka string, parts, consumers []string, out, cpuprofile st
 		if short {
 			out = "RESULTS-short.md"
 		}
-		if kafka == "apache" {
-			out = strings.TrimSuffix(out, ".md") + "-apache.md"
+		if kafka != "kfake" {
+			out = strings.TrimSuffix(out, ".md") + "-" + kafka + ".md"
 		}
 	}
 	if cpuprofile != "" && slices.Equal(parts, []string{"throughput"}) {
@@ -117,9 +117,14 @@ func run(short bool, kafka string, parts, consumers []string, out, cpuprofile st
 	}()
 	// A second interrupt while cleaning up still kills ZooKeeper: its
 	// process gets SIGKILL when this process dies (Pdeathsig).
-	if kafka == "apache" {
+	switch kafka {
+	case "apache":
 		b.kafka, err = env.StartApache(b.zk.Addr())
-	} else {
+		// Kafka 3.9 has no KIP-848.
+		systems = slices.DeleteFunc(systems, func(s system) bool { return strings.Contains(s.name, "KIP-848") })
+	case "apache4":
+		b.kafka, err = env.StartApache4()
+	default:
 		b.kafka, err = env.StartKafka(b.zk.Addr())
 	}
 	if err != nil {
