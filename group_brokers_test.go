@@ -59,10 +59,10 @@ func testSeedExample(t *testing.T, kind testenv.Kind) {
 // API are consumed without a restart. On Kafka 3.9 the group learns of them
 // through its watch on /brokers/topics/<topic>, which the broker itself
 // writes; on Kafka 4 from Kafka's metadata.
-func TestGroupPartitionsAdded(t *testing.T) { forEachKind(t, testGroupPartitionsAdded) }
+func TestGroupPartitionsAdded(t *testing.T) { forEachSetup(t, smallMatrix(), testGroupPartitionsAdded) }
 
-func testGroupPartitionsAdded(t *testing.T, kind testenv.Kind) {
-	c := startClusterKind(t, kind, map[string]int32{"grow": 2})
+func testGroupPartitionsAdded(t *testing.T, s setup) {
+	c := startClusterSetup(t, s, map[string]int32{"grow": 2})
 	topic, group := c.topic("grow"), c.group("g")
 	l := newLedger()
 	a := c.join("a", group, []string{topic}, groupConfig(), false, l.handle)
@@ -73,7 +73,7 @@ func testGroupPartitionsAdded(t *testing.T, kind testenv.Kind) {
 	if err := c.kafka.AddPartitions(testCtx(t), topic, 6); err != nil {
 		t.Fatal(err)
 	}
-	if _, registered := c.kafka.Registration(); registered {
+	if _, registered := c.kafka.Registration(); registered && !c.kafkaCoord() {
 		// The count ZooKeeper describes: on 3.9 the broker's own write.
 		z := dialZK(t, c.chroot)
 		n, _, err := z.Partitions(testCtx(t), topic)

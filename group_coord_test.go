@@ -56,6 +56,17 @@ func kfakeMatrix() []setup {
 	return []setup{{coordZK, testenv.KindKfake}, {coordClassic, testenv.KindKfake}, {coordConsumer, testenv.KindKfake}}
 }
 
+// smallMatrix is ZooKeeper on every broker (as before the coordinator
+// dimension) and Kafka's coordinator, both protocols, on kfake: for the
+// small suites.
+func smallMatrix() []setup {
+	var out []setup
+	for _, k := range testenv.KafkaKinds() {
+		out = append(out, setup{coordZK, k})
+	}
+	return append(out, setup{coordClassic, testenv.KindKfake}, setup{coordConsumer, testenv.KindKfake})
+}
+
 // kafkaMatrix is Kafka's coordinator, both protocols, on kfake and Kafka 4.
 func kafkaMatrix() []setup {
 	var out []setup

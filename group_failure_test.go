@@ -98,11 +98,13 @@ func testGroupSessionExpiryFences(t *testing.T, kind testenv.Kind) {
 // TestGroupUnmovedPartitions: a rebalance stops only the partitions that
 // move; the others are neither released nor claimed again, and keep
 // delivering (their longest gap is logged).
-func TestGroupUnmovedPartitions(t *testing.T) { forEachKind(t, testGroupUnmovedPartitions) }
+func TestGroupUnmovedPartitions(t *testing.T) {
+	forEachSetup(t, fullMatrix(), testGroupUnmovedPartitions)
+}
 
-func testGroupUnmovedPartitions(t *testing.T, kind testenv.Kind) {
+func testGroupUnmovedPartitions(t *testing.T, s setup) {
 	const base, parts = "t", 16
-	c := startClusterKind(t, kind, map[string]int32{base: parts})
+	c := startClusterSetup(t, s, map[string]int32{base: parts})
 	topic, group := c.topic(base), c.group("g")
 	l := newLedger()
 	var mu sync.Mutex
