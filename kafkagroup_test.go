@@ -97,7 +97,9 @@ func testKafkaProtocolRuns(t *testing.T, s setup) {
 // TestKafkaStaticMembership: a member with an InstanceID that restarts
 // within the session timeout gets its partitions back, and the other
 // member's partitions never move.
-func TestKafkaStaticMembership(t *testing.T) { forEachSetup(t, kafkaMatrix(), testKafkaStaticMembership) }
+func TestKafkaStaticMembership(t *testing.T) {
+	forEachSetup(t, kafkaMatrix(), testKafkaStaticMembership)
+}
 
 func testKafkaStaticMembership(t *testing.T, s setup) {
 	c := startClusterSetup(t, s, map[string]int32{"s": 8})
