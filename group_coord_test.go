@@ -297,3 +297,14 @@ func checkCleanKafka(t *testing.T, c *cluster, group string, l *ledger) {
 		}
 	}
 }
+
+// checkNoOverlap fails t if a partition was processed by two members at
+// once.
+func checkNoOverlap(t *testing.T, l *ledger) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.overlaps) > 0 {
+		t.Errorf("partitions processed by two members at once: %v", l.overlaps)
+	}
+}

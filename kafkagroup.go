@@ -137,6 +137,7 @@ type kafkaCoordinator struct {
 	lastCommit  map[TopicPartition]int64 // last committed offsets of held partitions
 	suspended   map[TopicPartition]int64 // stopped by watch, with their processed offsets
 	suspendedAt time.Time                // the last answer before watch suspended
+	answeredAt  time.Time                // when watch first saw an answer after suspendedAt
 }
 
 // options are the group client's options: ours, then the user's

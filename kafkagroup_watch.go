@@ -1,6 +1,7 @@
 package consumergroup
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -86,21 +87,31 @@ func (kc *kafkaCoordinator) watch() {
 			}
 			kc.suspended[tp] = off
 		}
-		kc.suspendedAt = heard
+		kc.suspendedAt, kc.answeredAt = heard, time.Time{}
 		kc.dropLocked(tps)
 		g.log.Warn("no answer from Kafka's group coordinator: stopped every partition", "silent", time.Since(heard), "partitions", len(tps))
 		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: fmt.Errorf(
 			"%w: no answer from Kafka's group coordinator for %v (session timeout %v): %d partitions stopped",
 			ErrSessionExpired, time.Since(heard).Round(time.Millisecond), kc.session, len(tps))})
 	case len(kc.suspended) > 0 && heard.After(kc.suspendedAt):
-		if heard.Sub(kc.suspendedAt) >= kc.session*5/6 {
-			return // the session may have ended: OnPartitionsLost decides
+		if kc.answeredAt.IsZero() {
+			kc.answeredAt = time.Now()
+		}
+		if heard.Sub(kc.suspendedAt) >= kc.session*5/6 && time.Since(kc.answeredAt) < kc.session/2 {
+			// The session may have ended: a fenced member hears so at
+			// its next heartbeat (OnPartitionsLost). If the coordinator
+			// goes on answering without fencing it (a restarted broker
+			// that kept the group), the member still holds them.
+			return
 		}
 		starts := make(map[TopicPartition]int64)
 		for tp, off := range kc.suspended {
+			if off < 0 {
+				off = kc.resumeOffset(tp)
+			}
+			starts[tp] = off
+			kc.held[tp] = true
 			if off >= 0 {
-				starts[tp] = off
-				kc.held[tp] = true
 				kc.lastCommit[tp] = off // what a resumed partition commits from: no rewind
 			}
 		}
@@ -109,4 +120,25 @@ func (kc *kafkaCoordinator) watch() {
 		kc.publish()
 		g.log.Info("Kafka's group coordinator answers again in time: resumed the partitions", "partitions", len(starts))
 	}
+}
+
+// resumeOffset is where a partition suspended before anything of it was
+// delivered resumes: its committed offset, else (OffsetOldest) the log's
+// start; offsetUnknown (where franz-go is) when neither can be read.
+func (kc *kafkaCoordinator) resumeOffset(tp TopicPartition) int64 {
+	ctx, cancel := context.WithTimeout(kc.g.ctx, kc.session)
+	defer cancel()
+	if all, err := kc.committed(ctx); err == nil {
+		if off, ok := all[tp.Topic][tp.Partition]; ok {
+			return off
+		}
+	}
+	if kc.g.cfg.InitialOffset == OffsetOldest {
+		if starts, err := kc.g.admin.ListStartOffsets(ctx, tp.Topic); err == nil {
+			if o, ok := starts.Lookup(tp.Topic, tp.Partition); ok && o.Err == nil {
+				return o.Offset
+			}
+		}
+	}
+	return offsetUnknown
 }
