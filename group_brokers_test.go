@@ -65,8 +65,8 @@ func testGroupPartitionsAdded(t *testing.T, s setup) {
 	c := startClusterSetup(t, s, map[string]int32{"grow": 2})
 	topic, group := c.topic("grow"), c.group("g")
 	l := newLedger()
-	a := c.join("a", group, []string{topic}, groupConfig(), false, l.handle)
-	b := c.join("b", group, []string{topic}, groupConfig(), false, l.handle)
+	a := c.join("a", group, []string{topic}, gracefulConfig(), false, l.handle)
+	b := c.join("b", group, []string{topic}, gracefulConfig(), false, l.handle)
 	c.produce(topic, 2, 100)
 	l.waitProcessed(t, 100)
 
@@ -191,7 +191,7 @@ func testBrokerKilled(t *testing.T, s setup) {
 		l.handle(m, ev)
 	}
 	c.produce(topic, parts, total/2)
-	cfg := groupConfig()
+	cfg := gracefulConfig()
 	a := c.join("a", "g", []string{topic}, cfg, false, slow)
 	b := c.join("b", "g", []string{topic}, cfg, false, slow)
 	l.waitProcessed(t, total/8)

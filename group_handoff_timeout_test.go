@@ -2,6 +2,7 @@ package consumergroup_test
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -267,20 +268,33 @@ func TestCheckoutHandoffTimeout(t *testing.T) {
 // last message "in hand" (it counts as processed when the next is taken),
 // so a hand-off of that partition times out and redelivers it.
 func handoffTimeouts(members ...*testMember) map[location]string {
+	announced, _ := drainNotifications(members...)
+	return announced
+}
+
+// drainNotifications reads the members' pending notifications: the
+// messages announced as delivered again (HANDOFF_TIMEOUT, see
+// handoffTimeouts), and the members that lost their ZooKeeper session
+// (REBALANCE_ERROR matching ErrSessionExpired), with crash semantics.
+func drainNotifications(members ...*testMember) (map[location]string, []string) {
 	out := map[location]string{}
+	var lost []string
 	for _, m := range members {
 		for more := true; more; {
 			select {
 			case n := <-m.events:
-				if n.Type == cg.HANDOFF_TIMEOUT {
+				switch {
+				case n.Type == cg.HANDOFF_TIMEOUT:
 					out[location{cg.TopicPartition{Topic: n.Topic, Partition: n.Partition}, n.Offset}] = m.name
+				case n.Type == cg.REBALANCE_ERROR && errors.Is(n.Err, cg.ErrSessionExpired) && !slices.Contains(lost, m.name):
+					lost = append(lost, m.name)
 				}
 			default:
 				more = false
 			}
 		}
 	}
-	return out
+	return out, lost
 }
 
 // announcedDuplicate reports whether message seq, processed n times, is a

@@ -177,6 +177,26 @@ func groupConfig() *cg.ConsumerGroupConfig {
 	return cfg
 }
 
+// gracefulSession is the ZooKeeper session timeout of the graceful
+// scenarios' members. A member whose client reads nothing from ZooKeeper for
+// two thirds of its session timeout takes its session as lost (see
+// cg.Session) and leaves like a crashed one: what it processed since its
+// last commit is delivered again, by design. With testSession (1.2 s) a
+// stall of 800 ms is enough, and a loaded 2-core machine running -race
+// produces such stalls (a ZooKeeper server pause cut two members off at
+// once): the graceful scenarios then failed on a crash's redeliveries. Their
+// members get a session that outlives such stalls; crashes are the chaos and
+// session tests' subject.
+const gracefulSession = 10 * time.Second
+
+// gracefulConfig is groupConfig for the graceful scenarios: their members
+// keep their sessions through a ZooKeeper stall (see gracefulSession).
+func gracefulConfig() *cg.ConsumerGroupConfig {
+	cfg := groupConfig()
+	cfg.ZookeeperTimeout = gracefulSession
+	return cfg
+}
+
 // testMember is one member of a group under test, with its own ZK (through
 // a proxy when asked) and franz-go client.
 type testMember struct {

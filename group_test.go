@@ -54,7 +54,7 @@ func testGroupGracefulChanges(t *testing.T, s setup) {
 	c := startClusterSetup(t, s, map[string]int32{base: parts})
 	topic, group := c.topic(base), c.group("g")
 	l := newLedger()
-	cfg := groupConfig()
+	cfg := gracefulConfig()
 	a := c.join("a", group, []string{topic}, cfg, false, l.handle)
 	b := c.join("b", group, []string{topic}, cfg, false, l.handle)
 	c.produce(topic, parts, 2000)
@@ -84,7 +84,7 @@ func testGroupGracefulChanges(t *testing.T, s setup) {
 // loop's last message, see handoffTimeouts): those may be processed twice.
 func checkExactlyOnce(t *testing.T, l *ledger, members ...*testMember) {
 	t.Helper()
-	announced := handoffTimeouts(members...)
+	announced, lost := drainNotifications(members...)
 	l.mu.Lock()
 	var dups []string
 	redelivered := 0
@@ -104,7 +104,14 @@ func checkExactlyOnce(t *testing.T, l *ledger, members ...*testMember) {
 		t.Logf("%d messages delivered again after a hand-off timed out with them in an idle loop's hands (announced)", redelivered)
 	}
 	if len(dups) > 0 {
-		t.Errorf("%d messages processed more than once across graceful changes: %s", len(dups), strings.Join(dups[:min(10, len(dups))], ", "))
+		why := ""
+		if len(lost) > 0 {
+			// Not a graceful change: a member cut off from ZooKeeper
+			// for two thirds of its session timeout leaves like a
+			// crashed one (see gracefulSession).
+			why = fmt.Sprintf(" (members %v lost their ZooKeeper session meanwhile: what they processed after their last commit is delivered again by design)", lost)
+		}
+		t.Errorf("%d messages processed more than once across graceful changes%s: %s", len(dups), why, strings.Join(dups[:min(10, len(dups))], ", "))
 	}
 	if len(overlaps) > 0 {
 		t.Errorf("partitions processed by two members at once: %v", overlaps)
@@ -129,7 +136,7 @@ func testGroupGracefulChangesUnderBacklog(t *testing.T, s setup) {
 		l.handle(m, ev)
 	}
 	c.produce(topic, parts, total)
-	cfg := groupConfig()
+	cfg := gracefulConfig()
 	a := c.join("a", group, []string{topic}, cfg, false, slow)
 	b := c.join("b", group, []string{topic}, cfg, false, slow)
 	l.waitProcessed(t, 2000)
