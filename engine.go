@@ -30,6 +30,7 @@ type pstate struct {
 	addedAt   int64 // the pump's poll count when fetching (re)started: see stale
 	queue     []*kgo.Record
 	paused    bool
+	caughtUp  bool // records from below next were seen once (see stale)
 }
 
 // outputBuffer is the capacity of the Stream and Batches channels: one unit
@@ -556,6 +557,15 @@ func (p *pump) stale(ps *pstate, seq, first int64) bool {
 	p.mu.Lock()
 	if ps.next == offsetUnknown && !ps.stopped {
 		ps.next, ps.processed = first, first
+	}
+	if !ps.stopped && first < ps.next && !ps.caughtUp {
+		// Fetched from below where the partition starts: skipped; a
+		// group consumer is moved up to it (see positioner.behind).
+		ps.caughtUp = true
+		next, tp := ps.next, ps.tp
+		p.mu.Unlock()
+		p.pos.behind(tp, next)
+		p.mu.Lock()
 	}
 	if ps.stopped || first <= ps.next || ps.addedAt < seq {
 		p.mu.Unlock()

@@ -31,6 +31,9 @@ type positioner interface {
 	resume(tps map[string][]int32)
 	// client is the franz-go client, for metrics of what it buffers.
 	client() *kgo.Client
+	// behind is told that tp was fetched from below next, where the
+	// engine starts it: the records below are skipped.
+	behind(tp TopicPartition, next int64)
 }
 
 // directPositioner positions a direct consumer: the ZooKeeper coordinator's
@@ -69,6 +72,10 @@ func (d directPositioner) pause(tps map[string][]int32)  { d.cl.PauseFetchPartit
 func (d directPositioner) resume(tps map[string][]int32) { d.cl.ResumeFetchPartitions(tps) }
 func (d directPositioner) client() *kgo.Client           { return d.cl }
 
+// behind does nothing: a direct consumer's partition is added at its
+// start; records below it are the end of an earlier holding's fetch.
+func (d directPositioner) behind(TopicPartition, int64) {}
+
 // groupPositioner positions a group consumer (Kafka's coordinator):
 // franz-go starts each assigned partition at its committed offset; the
 // engine only moves it back (SetOffsets) and pauses it.
@@ -85,9 +92,14 @@ func (p groupPositioner) start(tp TopicPartition, offset int64, _ bool) {
 	}
 }
 
-// park pauses: franz-go stops fetching revoked partitions itself once
-// OnPartitionsRevoked returns; until then, what it fetches is dropped.
-func (p groupPositioner) park(tps map[string][]int32) { p.cl.PauseFetchPartitions(tps) }
+// park does nothing: franz-go stops fetching revoked partitions itself once
+// OnPartitionsRevoked returns, and until then what it fetches is dropped. A
+// pause would outlive the revocation in franz-go, with the partition's
+// cursor: assigned again later, the partition would resume from where this
+// member had fetched it before, not from the offset committed since by
+// others (seen on kfake and Kafka 4 with KIP-848: the regression test is
+// TestGroupGracefulChangesUnderBacklog/kafka-consumer).
+func (p groupPositioner) park(map[string][]int32) {}
 
 func (p groupPositioner) rewind(tp TopicPartition, offset int64) {
 	p.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{tp.Topic: {tp.Partition: {Epoch: -1, Offset: offset}}})
@@ -96,3 +108,8 @@ func (p groupPositioner) rewind(tp TopicPartition, offset int64) {
 func (p groupPositioner) pause(tps map[string][]int32)  { p.cl.PauseFetchPartitions(tps) }
 func (p groupPositioner) resume(tps map[string][]int32) { p.cl.ResumeFetchPartitions(tps) }
 func (p groupPositioner) client() *kgo.Client           { return p.cl }
+
+// behind moves tp up to next: franz-go may resume a partition assigned
+// again from where this member had fetched it in an earlier holding, not
+// from the offset committed since by its other owners.
+func (p groupPositioner) behind(tp TopicPartition, next int64) { p.rewind(tp, next) }

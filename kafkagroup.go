@@ -199,7 +199,7 @@ func (kc *kafkaCoordinator) generation() int {
 // calls it before it fetches those partitions, from their committed
 // offsets (or ConsumeResetOffset): the engine starts each at the first
 // record fetched.
-func (kc *kafkaCoordinator) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	if !kc.wait() {
 		return
 	}
@@ -212,6 +212,14 @@ func (kc *kafkaCoordinator) onAssigned(_ context.Context, _ *kgo.Client, assigne
 	defer kc.mu.Unlock()
 	gen := kc.generation()
 	g.notify(&Notification{Type: REBALANCE_START, Generation: gen})
+	// Each partition starts at its committed offset, read here: franz-go
+	// may resume a partition this member held before from where it had
+	// fetched it then (see groupPositioner.behind). Without one, where
+	// franz-go starts it (ConsumeResetOffset): the first record fetched.
+	committed, err := kc.committed(ctx)
+	if err != nil {
+		g.log.Warn("assigned: reading the committed offsets", "err", err)
+	}
 	starts := make(map[TopicPartition]int64, len(tps))
 	for _, tp := range tps {
 		delete(kc.suspended, tp)
@@ -220,6 +228,10 @@ func (kc *kafkaCoordinator) onAssigned(_ context.Context, _ *kgo.Client, assigne
 		}
 		kc.held[tp] = true
 		starts[tp] = offsetUnknown
+		if off, ok := committed[tp.Topic][tp.Partition]; ok {
+			starts[tp] = off
+			kc.lastCommit[tp] = off
+		}
 	}
 	g.eng.assigned(starts)
 	kc.publish()
@@ -361,8 +373,9 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 		offsets[tp] = off
 	}
 	clear(kc.suspended)
-	if err := kc.commitSync(lctx, offsets); err != nil {
+	if err := kc.commitRetry(lctx, offsets); err != nil {
 		g.log.Warn("leaving: commit", "err", err)
+		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: fmt.Errorf("commit on Close: %w", err)})
 	}
 	clear(kc.held)
 	clear(kc.lastCommit)
@@ -441,18 +454,22 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 		}
 	})
 	kc.publishCommits()
+	kc.g.log.Debug("committed", "offsets", sent, "errs", len(errs))
 	return errors.Join(errs...)
 }
 
-// commitRetry is commitSync for a revocation: a commit refused because a
-// rebalance is completing (REBALANCE_IN_PROGRESS, the classic protocol
-// while the group waits for its leader's SyncGroup) is tried again, for at
-// most HandoffTimeout; what was committed is not sent again. kc.mu is held.
+// commitRetry is commitSync for a revocation or Close: a commit refused
+// because a rebalance is completing (REBALANCE_IN_PROGRESS, the classic
+// protocol while the group waits for its leader's SyncGroup) or because the
+// member's epoch moved on meanwhile (STALE_MEMBER_EPOCH, KIP-848 before
+// KIP-1251: the next heartbeat brings the new epoch, which the next try
+// uses) is tried again, for at most HandoffTimeout; what was committed is
+// not sent again. kc.mu is held.
 func (kc *kafkaCoordinator) commitRetry(ctx context.Context, offsets map[TopicPartition]int64) error {
 	deadline := time.Now().Add(kc.g.cfg.HandoffTimeout)
 	for {
 		err := kc.commitSync(ctx, offsets)
-		if err == nil || !errors.Is(err, kerr.RebalanceInProgress) || time.Now().After(deadline) {
+		if err == nil || !retriableCommit(err) || time.Now().After(deadline) {
 			return err
 		}
 		kc.g.log.Debug("commit on revocation: a rebalance is completing, trying again", "err", err)
@@ -544,4 +561,10 @@ func flatten(m map[string][]int32) []TopicPartition {
 	}
 	sortPartitions(tps)
 	return tps
+}
+
+// retriableCommit reports whether a refused commit may succeed when tried
+// again by the same member.
+func retriableCommit(err error) bool {
+	return errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.StaleMemberEpoch)
 }
