@@ -88,8 +88,8 @@ func testGroupPartitionsAdded(t *testing.T, kind testenv.Kind) {
 	}
 	a.close(t)
 	b.close(t)
-	checkExactlyOnce(t, l, a, b)
-	checkClean(t, c, group, l)
+	announced := checkExactlyOnce(t, l, a, b)
+	checkCleanAnnounced(t, c, group, l, announced)
 }
 
 // TestBrokerRegistration39: broker discovery reads the real Kafka 3.9
@@ -201,8 +201,8 @@ func testBrokerKilled(t *testing.T, kind testenv.Kind) {
 	l.waitProcessed(t, total)
 	a.close(t)
 	b.close(t)
-	checkExactlyOnce(t, l, a, b)
-	checkClean(t, c, "g", l)
+	announced := checkExactlyOnce(t, l, a, b)
+	checkCleanAnnounced(t, c, "g", l, announced)
 
 	mu.Lock()
 	defer mu.Unlock()
