@@ -88,8 +88,8 @@ func testGroupPartitionsAdded(t *testing.T, s setup) {
 	}
 	a.close(t)
 	b.close(t)
-	checkExactlyOnce(t, l, a, b)
-	checkClean(t, c, group, l)
+	announced := checkExactlyOnce(t, l, a, b)
+	checkCleanAnnounced(t, c, group, l, announced)
 }
 
 // TestBrokerRegistration39: broker discovery reads the real Kafka 3.9
@@ -208,6 +208,7 @@ func testBrokerKilled(t *testing.T, s setup) {
 	l.waitProcessed(t, total)
 	a.close(t)
 	b.close(t)
+	var announced map[location]string
 	if c.kafkaCoord() {
 		// The coordinator died with the broker: the members stopped on
 		// their own, their sessions ended, and the group assigned the
@@ -215,10 +216,11 @@ func testBrokerKilled(t *testing.T, s setup) {
 		// no partition is processed by two members at once; what was
 		// processed and not committed may come again.
 		checkNoOverlap(t, l)
+		announced, _ = drainNotifications(a, b)
 	} else {
-		checkExactlyOnce(t, l, a, b)
+		announced = checkExactlyOnce(t, l, a, b)
 	}
-	checkClean(t, c, "g", l)
+	checkCleanAnnounced(t, c, "g", l, announced)
 
 	mu.Lock()
 	defer mu.Unlock()

@@ -152,7 +152,7 @@ func testGroupChaos(t *testing.T, s setup) {
 	t.Logf("produced 50000, processed %d distinct, lost %d, duplicates %d (crash window %d messages over %d partitions), %d announced by HANDOFF_TIMEOUT",
 		l.processed, missing, inWindow, window, len(committedAtCrash), redelivered)
 	l.mu.Unlock()
-	checkClean(t, c, group, l)
+	checkCleanAnnounced(t, c, group, l, announced)
 }
 
 // waitGone waits until member id's registration is gone from group.

@@ -67,6 +67,6 @@ func TestGroupGracefulChangesThroughZooKeeperStall(t *testing.T) {
 	b.close(t)
 	l.waitProcessed(t, total)
 	a.close(t)
-	checkExactlyOnce(t, l, a, b)
-	checkClean(t, c, group, l)
+	announced := checkExactlyOnce(t, l, a, b)
+	checkCleanAnnounced(t, c, group, l, announced)
 }

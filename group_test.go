@@ -15,8 +15,17 @@ import (
 // processed ones plus one.
 func checkClean(t *testing.T, c *cluster, group string, l *ledger) {
 	t.Helper()
+	checkCleanAnnounced(t, c, group, l, nil)
+}
+
+// checkCleanAnnounced is checkClean where the members announced hand-offs
+// that timed out (HANDOFF_TIMEOUT, see handoffTimeouts): such a message is
+// committed as not processed, to be delivered again; when the group ended
+// before its new owner took it, the committed offset is that message's.
+func checkCleanAnnounced(t *testing.T, c *cluster, group string, l *ledger, announced map[location]string) {
+	t.Helper()
 	if c.kafkaCoord() {
-		checkCleanKafka(t, c, group, l)
+		checkCleanKafka(t, c, group, l, announced)
 		return
 	}
 	z := dialZK(t, c.chroot, func(cfg *cg.ZKConfig) { cfg.Servers = c.servers })
@@ -36,7 +45,11 @@ func checkClean(t *testing.T, c *cluster, group string, l *ledger) {
 		if err != nil || len(owners) != 0 {
 			t.Fatalf("owner nodes left after Close: %v, %v", owners, err)
 		}
-		if got := offsets[tp.Topic][tp.Partition]; got != last+1 {
+		got := offsets[tp.Topic][tp.Partition]
+		if _, pending := announced[location{tp, last}]; pending && got == last {
+			continue
+		}
+		if got != last+1 {
 			t.Errorf("committed offset of %s/%d is %d, want the last processed %d plus one", tp.Topic, tp.Partition, got, last)
 		}
 	}
@@ -74,15 +87,15 @@ func testGroupGracefulChanges(t *testing.T, s setup) {
 	}
 	a.close(t)
 	d.close(t)
-	checkExactlyOnce(t, l, a, b, d)
-	checkClean(t, c, group, l)
+	announced := checkExactlyOnce(t, l, a, b, d)
+	checkCleanAnnounced(t, c, group, l, announced)
 }
 
 // checkExactlyOnce fails t if a message was processed more than once or a
 // partition by two members at once. The members (closed) tell which
 // messages they announced as delivered again (HANDOFF_TIMEOUT: an idle
 // loop's last message, see handoffTimeouts): those may be processed twice.
-func checkExactlyOnce(t *testing.T, l *ledger, members ...*testMember) {
+func checkExactlyOnce(t *testing.T, l *ledger, members ...*testMember) map[location]string {
 	t.Helper()
 	announced, lost := drainNotifications(members...)
 	l.mu.Lock()
@@ -116,6 +129,7 @@ func checkExactlyOnce(t *testing.T, l *ledger, members ...*testMember) {
 	if len(overlaps) > 0 {
 		t.Errorf("partitions processed by two members at once: %v", overlaps)
 	}
+	return announced
 }
 
 // TestGroupGracefulChangesUnderBacklog: members join and leave while slow
@@ -146,8 +160,8 @@ func testGroupGracefulChangesUnderBacklog(t *testing.T, s setup) {
 	l.waitProcessed(t, total)
 	a.close(t)
 	d.close(t)
-	checkExactlyOnce(t, l, a, b, d)
-	checkClean(t, c, group, l)
+	announced := checkExactlyOnce(t, l, a, b, d)
+	checkCleanAnnounced(t, c, group, l, announced)
 }
 
 // TestGroupNotifications checks the notifications of a join.
