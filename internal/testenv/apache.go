@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -121,7 +120,6 @@ type Apache struct {
 	kind      Kind
 	version   string
 	lib       string
-	dir       string // temporary: server.properties and data/; removed by Close
 	props     string
 	addr      string    // the PLAINTEXT listener, 127.0.0.1:port
 	zkServers []string  // 3.9 only
@@ -131,9 +129,7 @@ type Apache struct {
 	topicAdmin
 	client *kgo.Client // admin requests
 
-	mu     sync.Mutex // guards proc and closed; held across start and stop
-	proc   *process
-	closed bool
+	server // label: the same as topicAdmin's name
 }
 
 // StartApache starts a real broker of kind on free 127.0.0.1 ports with a
@@ -169,12 +165,13 @@ func startApache(kind Kind, version, lib string, zkServers []string, chroot stri
 		return nil, fmt.Errorf("testenv: creating the Kafka directory: %w", err)
 	}
 	a := &Apache{
-		kind: kind, version: version, lib: lib, dir: dir,
+		kind: kind, version: version, lib: lib,
 		props:     filepath.Join(dir, "server.properties"),
 		addr:      net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
 		zkServers: zkServers, chroot: chroot,
 	}
 	a.name = fmt.Sprintf("kafka %s %s", version, a.addr)
+	a.dir, a.label = dir, a.name
 	if os.Getenv(envKafkaLog) == "1" {
 		a.logOut = &prefixWriter{w: os.Stderr, prefix: a.name + ": "}
 	}
@@ -314,35 +311,6 @@ func (a *Apache) Addrs() []string { return []string{a.addr} }
 // Admin returns an admin client of the broker, closed by Close.
 func (a *Apache) Admin() *kadm.Client { return a.admin }
 
-// Stop stops the broker gracefully (SIGTERM, then SIGKILL after 10 s) and
-// returns once the process is reaped. Stopping a stopped broker does
-// nothing.
-func (a *Apache) Stop() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.proc == nil {
-		return nil
-	}
-	if err := a.proc.stop(stopGrace); err != nil {
-		return fmt.Errorf("%w (%s)", err, a.name)
-	}
-	return nil
-}
-
-// Kill kills the broker at once (SIGKILL), as a crash would, and returns
-// once the process is reaped.
-func (a *Apache) Kill() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.proc == nil {
-		return nil
-	}
-	if err := a.proc.kill(); err != nil {
-		return fmt.Errorf("%w (%s)", err, a.name)
-	}
-	return nil
-}
-
 // Restart starts the broker again on the same ports and data (stopping it
 // gracefully first if it runs) and returns once it answers metadata
 // requests with itself as a live broker and a controller.
@@ -352,10 +320,8 @@ func (a *Apache) Restart() error {
 	if a.closed {
 		return errorf("%s: restart after Close", a.name)
 	}
-	if a.proc != nil {
-		if err := a.proc.stop(stopGrace); err != nil {
-			return fmt.Errorf("%w (%s)", err, a.name)
-		}
+	if err := a.stopLocked(); err != nil {
+		return err
 	}
 	deadline := time.Now().Add(apacheStartTimeout)
 	for {
@@ -406,15 +372,6 @@ func (a *Apache) waitReadyLocked(deadline time.Time) error {
 	return a.portTaken(errors.Join(err, killErr))
 }
 
-// portTaken wraps err with errPortTaken when the broker's output reports
-// a failed bind.
-func (a *Apache) portTaken(err error) error {
-	if strings.Contains(a.proc.out.lastLines(200), "Address already in use") {
-		return fmt.Errorf("%w: %w", errPortTaken, err)
-	}
-	return err
-}
-
 // probe returns nil when the broker answers a metadata request that lists
 // a live broker and a controller. It asks the broker itself: the client's
 // own metadata answers may come from its cache.
@@ -445,21 +402,8 @@ func (a *Apache) probe() error {
 func (a *Apache) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closed {
-		return nil
-	}
-	a.closed = true
-	var err error
-	if a.client != nil {
+	if !a.closed && a.client != nil {
 		a.client.Close()
 	}
-	if a.proc != nil {
-		if stopErr := a.proc.stop(stopGrace); stopErr != nil {
-			err = fmt.Errorf("%w (%s)", stopErr, a.name)
-		}
-	}
-	if rmErr := os.RemoveAll(a.dir); rmErr != nil {
-		err = errors.Join(err, fmt.Errorf("testenv: removing %s's data: %w", a.name, rmErr))
-	}
-	return err
+	return a.closeLocked()
 }

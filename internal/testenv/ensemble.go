@@ -49,7 +49,7 @@ func startEnsemble(cfg config, n int) (*Ensemble, error) {
 		if err != nil {
 			return nil, errors.Join(err, e.Close())
 		}
-		z.name = fmt.Sprintf("zookeeper %s (myid %d)", z.addr, i+1)
+		z.label = fmt.Sprintf("zookeeper %s (myid %d)", z.addr, i+1)
 		z.ready = func(state string) bool { return state == stateLeader || state == stateFollower }
 		e.servers = append(e.servers, z)
 	}

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"runtime"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -131,6 +134,78 @@ func (p *process) exitError() error {
 		return errors.New("exited with status 0")
 	}
 	return p.err
+}
+
+// server is what ZooKeeper and Apache share: the process of a server that
+// is stopped, killed and started again on the same ports and data, under a
+// lock held across each start and stop.
+type server struct {
+	label  string     // names the server in errors, such as "zookeeper 127.0.0.1:port"
+	dir    string     // temporary: its configuration and data; removed by Close
+	mu     sync.Mutex // guards proc and closed; held across start and stop
+	proc   *process   // the server process; nil before the first start
+	closed bool
+}
+
+// Stop stops the server gracefully: SIGTERM to its process group, then
+// SIGKILL if it has not exited within 10 s. It returns once the process is
+// reaped. Stopping a stopped server does nothing.
+func (s *server) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopLocked()
+}
+
+// stopLocked is Stop with s.mu held.
+func (s *server) stopLocked() error {
+	if s.proc == nil {
+		return nil
+	}
+	if err := s.proc.stop(stopGrace); err != nil {
+		return fmt.Errorf("%w (%s)", err, s.label)
+	}
+	return nil
+}
+
+// Kill kills the server at once (SIGKILL to its process group), as a
+// crash would, and returns once the process is reaped.
+func (s *server) Kill() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return nil
+	}
+	if err := s.proc.kill(); err != nil {
+		return fmt.Errorf("%w (%s)", err, s.label)
+	}
+	return nil
+}
+
+// closeLocked stops the server if it runs and removes its data, once;
+// s.mu is held.
+func (s *server) closeLocked() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.stopLocked()
+	if rmErr := os.RemoveAll(s.dir); rmErr != nil {
+		err = errors.Join(err, fmt.Errorf("testenv: removing %s's data: %w", s.label, rmErr))
+	}
+	return err
+}
+
+// errPortTaken marks a start that failed because another process bound one
+// of the server's ports between our check and the server's bind.
+var errPortTaken = errors.New("testenv: a port was taken by another process")
+
+// portTaken wraps err with errPortTaken when the server's output reports a
+// failed bind.
+func (s *server) portTaken(err error) error {
+	if strings.Contains(s.proc.out.lastLines(200), "Address already in use") {
+		return fmt.Errorf("%w: %w", errPortTaken, err)
+	}
+	return err
 }
 
 // errorf returns an error whose message starts with the package name.

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -58,17 +57,13 @@ func Installed() error {
 // concurrent use.
 type ZooKeeper struct {
 	cfg     config
-	dir     string // temporary directory with zoo.cfg and data/; removed by Close
 	cfgPath string
 	addr    string // 127.0.0.1:clientPort
-	name    string // prefix of log lines and errors: "zookeeper 127.0.0.1:port"
 	// ready reports whether mntr's zk_server_state means the server
 	// serves clients: standalone, or leader/follower in an ensemble.
 	ready func(state string) bool
 
-	mu     sync.Mutex // guards proc and closed; held across start and stop
-	proc   *process   // the server process; nil before the first start
-	closed bool
+	server // label: prefix of log lines and errors, "zookeeper 127.0.0.1:port"
 }
 
 // StartZooKeeper starts a standalone server on a free 127.0.0.1 port with
@@ -111,11 +106,10 @@ func newZooKeeper(cfg config, clientPort, myid int, quorum []string) (*ZooKeeper
 	}
 	z := &ZooKeeper{
 		cfg:     cfg,
-		dir:     dir,
 		cfgPath: filepath.Join(dir, "zoo.cfg"),
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(clientPort)),
 	}
-	z.name = "zookeeper " + z.addr
+	z.dir, z.label = dir, "zookeeper "+z.addr
 	if err := z.writeConfig(clientPort, myid, quorum); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -180,35 +174,6 @@ func (z *ZooKeeper) Running() bool {
 	return z.proc != nil && !z.proc.exited()
 }
 
-// Stop stops the server gracefully: SIGTERM to its process group, then
-// SIGKILL if it has not exited within 10 s. It returns once the process is
-// reaped. Stopping a stopped server does nothing.
-func (z *ZooKeeper) Stop() error {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.proc == nil {
-		return nil
-	}
-	if err := z.proc.stop(stopGrace); err != nil {
-		return fmt.Errorf("%w (%s)", err, z.name)
-	}
-	return nil
-}
-
-// Kill kills the server at once (SIGKILL to its process group), as a
-// crash would, and returns once the process is reaped.
-func (z *ZooKeeper) Kill() error {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.proc == nil {
-		return nil
-	}
-	if err := z.proc.kill(); err != nil {
-		return fmt.Errorf("%w (%s)", err, z.name)
-	}
-	return nil
-}
-
 // Restart starts the server again on the same port with the same data
 // (stopping it gracefully first if it runs) and returns once it serves
 // requests; an ensemble member serves once it has joined a quorum.
@@ -216,12 +181,10 @@ func (z *ZooKeeper) Restart() error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.closed {
-		return errorf("%s: restart after Close", z.name)
+		return errorf("%s: restart after Close", z.label)
 	}
-	if z.proc != nil {
-		if err := z.proc.stop(stopGrace); err != nil {
-			return fmt.Errorf("%w (%s)", err, z.name)
-		}
+	if err := z.stopLocked(); err != nil {
+		return err
 	}
 	if err := z.startLocked(); err != nil {
 		return err
@@ -238,7 +201,7 @@ func (z *ZooKeeper) startLocked() error {
 	var out io.Writer // nil: the output only feeds error messages
 	if z.cfg.serverLog {
 		level = "info"
-		out = &prefixWriter{w: os.Stderr, prefix: z.name + ": "}
+		out = &prefixWriter{w: os.Stderr, prefix: z.label + ": "}
 	}
 	jars := append(serverJars[:len(serverJars):len(serverJars)], slf4jSimple)
 	for i, jar := range jars {
@@ -264,7 +227,7 @@ func (z *ZooKeeper) startLocked() error {
 	cmd.Dir = z.dir
 	proc, err := startProcess(cmd, out)
 	if err != nil {
-		return fmt.Errorf("%w (%s)", err, z.name)
+		return fmt.Errorf("%w (%s)", err, z.label)
 	}
 	z.proc = proc
 	return nil
@@ -290,27 +253,14 @@ func (z *ZooKeeper) waitReadyLocked() error {
 		}
 		select {
 		case <-z.proc.done:
-			err := errorf("%s exited before serving: %v\n%s", z.name, z.proc.exitError(), z.proc.out.describe())
+			err := errorf("%s exited before serving: %v\n%s", z.label, z.proc.exitError(), z.proc.out.describe())
 			return z.portTaken(err)
 		case <-ticker.C:
 		}
 	}
 	killErr := z.proc.kill()
-	err := errorf("%s not serving after %v: last probe: %v\n%s", z.name, z.cfg.startTimeout, last, z.proc.out.describe())
+	err := errorf("%s not serving after %v: last probe: %v\n%s", z.label, z.cfg.startTimeout, last, z.proc.out.describe())
 	return z.portTaken(errors.Join(err, killErr))
-}
-
-// errPortTaken marks a start that failed because another process bound one
-// of the server's ports between our check and the server's bind.
-var errPortTaken = errors.New("testenv: a port was taken by another process")
-
-// portTaken wraps err with errPortTaken when the server's output reports a
-// failed bind.
-func (z *ZooKeeper) portTaken(err error) error {
-	if strings.Contains(z.proc.out.lastLines(200), "Address already in use") {
-		return fmt.Errorf("%w: %w", errPortTaken, err)
-	}
-	return err
 }
 
 // startAttempts is how many times a fresh server or ensemble is started on
@@ -344,7 +294,7 @@ func (z *ZooKeeper) probe() error {
 		return err
 	}
 	if state := m[mntrState]; !z.ready(state) {
-		return errorf("%s is %s", z.name, state)
+		return errorf("%s is %s", z.label, state)
 	}
 	return nil
 }
@@ -368,18 +318,5 @@ func (z *ZooKeeper) Mntr() (map[string]string, error) {
 func (z *ZooKeeper) Close() error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	if z.closed {
-		return nil
-	}
-	z.closed = true
-	var err error
-	if z.proc != nil {
-		if stopErr := z.proc.stop(stopGrace); stopErr != nil {
-			err = fmt.Errorf("%w (%s)", stopErr, z.name)
-		}
-	}
-	if rmErr := os.RemoveAll(z.dir); rmErr != nil {
-		err = errors.Join(err, fmt.Errorf("testenv: removing %s's data: %w", z.name, rmErr))
-	}
-	return err
+	return z.closeLocked()
 }
