@@ -58,11 +58,20 @@ func (s demoSettings) list(o demoOpts) []demoSetting {
 		one("ZookeeperTimeout (session)", s.session, def.ZookeeperTimeout),
 		one("CommitInterval", s.commit, def.CommitInterval),
 		one("HandoffTimeout", s.handoff, def.HandoffTimeout),
-		one("Strategy", s.strategy, def.Strategy),
+		one("Strategy", orDefault(s.strategy), orDefault(def.Strategy)),
 		one("InitialOffset", "oldest", "oldest"),
 		{Name: "members / partitions / messages", Value: fmt.Sprintf("%d / %d / %d", o.members, o.partitions, o.messages), Default: "-"},
 		{Name: "work per message", Value: o.work.String(), Default: "-"},
 	}
+}
+
+// orDefault names the empty strategy: the coordinator's default (range on
+// ZooKeeper, cooperative-sticky on Kafka's coordinator).
+func orDefault(strategy string) string {
+	if strategy == "" {
+		return "coordinator's default"
+	}
+	return strategy
 }
 
 // printSettings prints the settings, non-default ones marked with *.
