@@ -68,6 +68,20 @@ func describe(ctx context.Context, c *common, z *consumergroup.ZK, group string)
 	return out, err
 }
 
+// checkGroupOrAll checks that a describe or lag names one GROUP or
+// --all-groups.
+func checkGroupOrAll(fs *flag.FlagSet, pos []string, all bool) error {
+	if all && len(pos) > 0 {
+		return usageError{msg: "give GROUP or --all-groups, not both", usage: usageText(fs)}
+	}
+	if !all {
+		if _, err := groupArg(fs, pos); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // groupsArg returns the groups a describe or lag names: its GROUP, or
 // with --all-groups every group in ZooKeeper.
 func groupsArg(ctx context.Context, fs *flag.FlagSet, z *consumergroup.ZK, pos []string, all bool) ([]string, error) {
@@ -132,13 +146,8 @@ func runDescribe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *all && len(pos) > 0 {
-		return usageError{msg: "give GROUP or --all-groups, not both", usage: usageText(fs)}
-	}
-	if !*all {
-		if _, err := groupArg(fs, pos); err != nil {
-			return err
-		}
+	if err := checkGroupOrAll(fs, pos, *all); err != nil {
+		return err
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()

@@ -59,13 +59,8 @@ func runLag(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *all && len(pos) > 0 {
-		return usageError{msg: "give GROUP or --all-groups, not both", usage: usageText(fs)}
-	}
-	if !*all {
-		if _, err := groupArg(fs, pos); err != nil {
-			return err
-		}
+	if err := checkGroupOrAll(fs, pos, *all); err != nil {
+		return err
 	}
 	if *every <= 0 {
 		return usageError{msg: "--interval must be positive", usage: usageText(fs)}
