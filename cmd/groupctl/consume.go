@@ -97,7 +97,8 @@ func consumeGroup(ctx context.Context, e *env, c *common, f *consumeFlags, ts []
 		return err
 	}
 	defer cl.Close()
-	g, err := consumergroup.NewConsumerGroupTopics(jctx, cl, z, f.group, ts, nil, cfg)
+	events := make(chan *consumergroup.Notification, 16)
+	g, err := consumergroup.NewConsumerGroupTopics(jctx, cl, z, f.group, ts, events, cfg)
 	cancel()
 	if err != nil {
 		return err
@@ -118,6 +119,14 @@ func consumeGroup(ctx context.Context, e *env, c *common, f *consumeFlags, ts []
 		select {
 		case <-ctx.Done():
 			return g.Close() // graceful: commits what was printed
+		case n := <-events:
+			if n.Type == consumergroup.HANDOFF_TIMEOUT {
+				// The message printed last of a partition that moved was
+				// not followed by another within the hand-off timeout:
+				// it counts as not processed, and its new owner prints it
+				// again (see HandoffTimeout).
+				fmt.Fprintf(e.stderr, "groupctl consume: hand-off timed out; its new owner delivers again: %s/%d@%d\n", n.Topic, n.Partition, n.Offset)
+			}
 		case ev, ok := <-stream:
 			if !ok {
 				return nil

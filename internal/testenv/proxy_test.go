@@ -132,8 +132,13 @@ func TestProxyCutRestore(t *testing.T) {
 		t.Errorf("connection after Close: %v", err)
 	}
 	if c, err := net.DialTimeout("tcp", p.Addr(), time.Second); err == nil {
+		// Another test process may have bound the port we freed: only
+		// an echo through the connection would be our proxy's.
+		err := roundTrip(c, "after close")
 		c.Close()
-		t.Error("the proxy accepts connections after Close")
+		if err == nil {
+			t.Error("the proxy still forwards after Close")
+		}
 	}
 	if err := p.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
