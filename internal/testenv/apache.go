@@ -332,7 +332,7 @@ func (a *Apache) Restart() error {
 			return fmt.Errorf("%w (%s)", err, a.name)
 		}
 		a.proc = proc
-		err = a.waitReadyLocked(deadline)
+		err = a.waitReadyLocked(deadline, apacheStartTimeout, apacheReadyPoll, a.probe)
 		// A 3.9 broker killed a moment ago is still registered under its
 		// old ZooKeeper session until that expires: the new one exits at
 		// once; start it again once the old registration is gone.
@@ -343,33 +343,6 @@ func (a *Apache) Restart() error {
 		}
 		return err
 	}
-}
-
-// waitReadyLocked polls the broker until it lists itself in a metadata
-// answer with a controller, exits, or the deadline passes; on failure it
-// kills it. a.mu is held.
-func (a *Apache) waitReadyLocked(deadline time.Time) error {
-	ticker := time.NewTicker(apacheReadyPoll)
-	defer ticker.Stop()
-	var last error
-	for {
-		last = a.probe()
-		if last == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-a.proc.done:
-			err := errorf("%s exited before serving: %v\n%s", a.name, a.proc.exitError(), a.proc.out.describe())
-			return a.portTaken(err)
-		case <-ticker.C:
-		}
-	}
-	killErr := a.proc.kill()
-	err := errorf("%s not serving after %v: last probe: %v\n%s", a.name, apacheStartTimeout, last, a.proc.out.describe())
-	return a.portTaken(errors.Join(err, killErr))
 }
 
 // probe returns nil when the broker answers a metadata request that lists

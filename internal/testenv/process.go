@@ -181,6 +181,32 @@ func (s *server) Kill() error {
 	return nil
 }
 
+// waitReadyLocked polls the server with probe every poll until probe
+// returns nil, the process exits, or deadline passes (timeout after the
+// start, for the error); on failure it kills the server. s.mu is held.
+func (s *server) waitReadyLocked(deadline time.Time, timeout, poll time.Duration, probe func() error) error {
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	var last error
+	for {
+		if last = probe(); last == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-s.proc.done:
+			err := errorf("%s exited before serving: %v\n%s", s.label, s.proc.exitError(), s.proc.out.describe())
+			return s.portTaken(err)
+		case <-ticker.C:
+		}
+	}
+	killErr := s.proc.kill()
+	err := errorf("%s not serving after %v: last probe: %v\n%s", s.label, timeout, last, s.proc.out.describe())
+	return s.portTaken(errors.Join(err, killErr))
+}
+
 // closeLocked stops the server if it runs and removes its data, once;
 // s.mu is held.
 func (s *server) closeLocked() error {

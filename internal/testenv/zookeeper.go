@@ -189,7 +189,7 @@ func (z *ZooKeeper) Restart() error {
 	if err := z.startLocked(); err != nil {
 		return err
 	}
-	return z.waitReadyLocked()
+	return z.waitReadyLocked(time.Now().Add(z.cfg.startTimeout), z.cfg.startTimeout, readyPollInterval, z.probe)
 }
 
 // startLocked starts the java process; z.mu is held.
@@ -235,33 +235,6 @@ func (z *ZooKeeper) startLocked() error {
 
 // readyPollInterval is how often a starting server is probed.
 const readyPollInterval = 50 * time.Millisecond
-
-// waitReadyLocked polls the server until it serves requests, exits, or the
-// start timeout passes; on failure it kills the server. z.mu is held.
-func (z *ZooKeeper) waitReadyLocked() error {
-	deadline := time.Now().Add(z.cfg.startTimeout)
-	ticker := time.NewTicker(readyPollInterval)
-	defer ticker.Stop()
-	var last error
-	for {
-		last = z.probe()
-		if last == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		select {
-		case <-z.proc.done:
-			err := errorf("%s exited before serving: %v\n%s", z.label, z.proc.exitError(), z.proc.out.describe())
-			return z.portTaken(err)
-		case <-ticker.C:
-		}
-	}
-	killErr := z.proc.kill()
-	err := errorf("%s not serving after %v: last probe: %v\n%s", z.label, z.cfg.startTimeout, last, z.proc.out.describe())
-	return z.portTaken(errors.Join(err, killErr))
-}
 
 // startAttempts is how many times a fresh server or ensemble is started on
 // newly drawn ports when another process took one of them.
