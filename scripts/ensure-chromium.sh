@@ -14,23 +14,10 @@ if [ -n "${CHROMIUM:-}" ]; then
 	exit 1
 fi
 
-echo "Chromium is not installed: installing Debian's chromium package with apt-get..." >&2
-if ! command -v apt-get >/dev/null 2>&1; then
-	echo "error: apt-get is not available here. Install Chromium, or point the test at one: CHROMIUM=/path/to/chrome make test" >&2
-	exit 1
-fi
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-		sudo=(sudo -n)
-	else
-		echo "error: installing Chromium needs root. Run: sudo apt-get update && sudo apt-get install -y chromium" >&2
-		exit 1
-	fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq >&2
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >&2
+. "$(dirname "$0")/apt-install.sh"
+apt_install Chromium \
+	"Install Chromium, or point the test at one: CHROMIUM=/path/to/chrome make test" \
+	chromium --no-install-recommends
 if [ ! -x "$bin" ]; then
 	echo "error: apt-get installed chromium but $bin is still missing" >&2
 	exit 1

@@ -21,24 +21,10 @@ if [ -n "${CONSUMERGROUP_TEST_ZOOKEEPER:-}" ] || installed; then
 	exit 0
 fi
 
-echo "ZooKeeper is not installed: installing Debian's zookeeper package with apt-get..." >&2
-if ! command -v apt-get >/dev/null 2>&1; then
-	echo "error: apt-get is not available here. Install ZooKeeper 3.8 so that its jars are in /usr/share/java," >&2
-	echo "       or point the tests at a running ensemble: CONSUMERGROUP_TEST_ZOOKEEPER=host:port make test" >&2
-	exit 1
-fi
-sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-		sudo=(sudo -n)
-	else
-		echo "error: installing ZooKeeper needs root. Run: sudo apt-get update && sudo apt-get install -y zookeeper" >&2
-		exit 1
-	fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq >&2
-"${sudo[@]}" apt-get install -y -qq zookeeper >&2
+. "$(dirname "$0")/apt-install.sh"
+apt_install ZooKeeper \
+	"Install ZooKeeper 3.8 so that its jars are in /usr/share/java, or point the tests at a running ensemble: CONSUMERGROUP_TEST_ZOOKEEPER=host:port make test" \
+	zookeeper
 if ! installed; then
 	echo "error: apt-get installed zookeeper but its jars or java are still missing from /usr/share/java and PATH" >&2
 	exit 1
