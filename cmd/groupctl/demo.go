@@ -179,8 +179,10 @@ type crashInfo struct {
 // rebalance is one change of the group and how long the group took to own
 // and deliver every partition again.
 type rebalance struct {
-	what string
-	took time.Duration
+	what       string
+	took       time.Duration
+	generation int
+	moved      int
 }
 
 const demoTopic = "demo"
@@ -384,8 +386,8 @@ func (d *demo) change(ctx context.Context, what string, act func() error) error 
 	var gen int
 	for after == nil {
 		if d.kafkaDemo() {
-			if owners, stable := d.kafkaOwners(); stable {
-				after = owners
+			if owners, g, stable := d.kafkaOwners(); stable {
+				after, gen = owners, g
 				break
 			}
 			select {
@@ -434,7 +436,7 @@ func (d *demo) change(ctx context.Context, what string, act func() error) error 
 	}
 	took := time.Since(start)
 	d.mu.Lock()
-	d.rebal = append(d.rebal, rebalance{what, took})
+	d.rebal = append(d.rebal, rebalance{what, took, gen, len(moved)})
 	d.mu.Unlock()
 	d.logf("%s: group stable and delivering again after %v (generation %d; %d partitions moved, each delivered by its new owner)",
 		what, took.Round(time.Millisecond), gen, len(moved))
@@ -444,7 +446,7 @@ func (d *demo) change(ctx context.Context, what string, act func() error) error 
 // owners returns each partition's owner's name ("" for none).
 func (d *demo) owners(ctx context.Context) map[int32]string {
 	if d.kafkaDemo() {
-		owners, _ := d.kafkaOwners()
+		owners, _, _ := d.kafkaOwners()
 		return owners
 	}
 	desc, err := consumergroup.DescribeGroup(ctx, d.watcher, nil, demoGroup)
@@ -518,6 +520,9 @@ func (d *demo) addPartitions(ctx context.Context) error {
 	d.parts = total
 	d.mu.Unlock()
 	d.logf("partitions added: %s has %d", demoTopic, total)
+	if d.kafkaDemo() {
+		d.logf("(Kafka's coordinator has no watch on a topic: its members find the new partitions at their next metadata refresh, every MetadataInterval, %v)", d.settings.config().MetadataInterval)
+	}
 	return nil
 }
 

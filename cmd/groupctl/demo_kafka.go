@@ -45,29 +45,52 @@ func (d *demo) joinKafka(ctx context.Context, m *demoMember) error {
 }
 
 // kafkaOwners returns each partition's owner's name, from what the active
-// members hold; stable is false while a partition has no owner or two.
-func (d *demo) kafkaOwners() (owners map[int32]string, stable bool) {
+// members hold, and the newest generation their notifications named.
+// stable is false while a partition has no owner or two, or the partitions
+// are not spread evenly over the active members: both of Kafka's
+// assignors (cooperative-sticky and KIP-848's uniform) give every member of
+// a group whose members read the same topics its even share, so an uneven
+// spread is a rebalance still under way (a member that joined and holds
+// nothing yet, a leaver's partitions not yet given out).
+func (d *demo) kafkaOwners() (owners map[int32]string, gen int, stable bool) {
 	d.mu.Lock()
 	members := append([]*demoMember(nil), d.members...)
 	parts := d.parts
 	d.mu.Unlock()
 	owners = map[int32]string{}
 	stable = true
+	active := 0
+	held := map[string]int{}
 	for _, m := range members {
 		d.mu.Lock()
-		active := m.state == "active"
+		on := m.state == "active"
+		gen = max(gen, m.gen)
 		d.mu.Unlock()
-		if !active {
+		if !on {
 			continue
 		}
+		active++
 		for _, tp := range m.group.ClaimedPartitions() {
 			if _, dup := owners[tp.Partition]; dup {
 				stable = false
 			}
 			owners[tp.Partition] = m.name
+			held[m.name]++
 		}
 	}
-	return owners, stable && int32(len(owners)) == parts
+	if active == 0 || int32(len(owners)) != parts {
+		return owners, gen, false
+	}
+	share := int(parts) / active
+	for _, m := range members {
+		d.mu.Lock()
+		on := m.state == "active"
+		d.mu.Unlock()
+		if on && (held[m.name] < share || held[m.name] > share+1) {
+			stable = false
+		}
+	}
+	return owners, gen, stable
 }
 
 // crashKafka cuts m off from Kafka: it stops delivering on its own before

@@ -33,6 +33,7 @@ type demoMember struct {
 
 	// Guarded by d.mu.
 	state     string // active, left, crashed
+	gen       int    // the newest generation its notifications named
 	processed int
 	last      map[consumergroup.TopicPartition]int64 // last offset processed
 }
@@ -93,6 +94,9 @@ func (d *demo) started(m *demoMember) *demoMember {
 		for {
 			select {
 			case n := <-m.notes:
+				d.mu.Lock()
+				m.gen = max(m.gen, n.Generation)
+				d.mu.Unlock()
 				if n.Type == consumergroup.REBALANCE_ERROR && !errors.Is(n.Err, context.Canceled) {
 					d.logf("member %s: %v", m.name, n.Err)
 				}

@@ -121,21 +121,26 @@ func demoFlags(o *demoOpts) *flag.FlagSet {
 
 // summaryJSON is the summary of --output json.
 type summaryJSON struct {
-	ZooKeeper   string        `json:"zookeeper"`
-	Settings    []demoSetting `json:"settings"`
-	Produced    int           `json:"produced"`
-	Processed   int           `json:"processed"`
-	Lost        int           `json:"lost"`
-	Duplicates  int           `json:"duplicates"`
-	FromCrash   int           `json:"duplicates_from_crash"`
-	CrashWindow int64         `json:"crash_uncommitted_window"`
-	Unexplained int           `json:"duplicates_unexplained"`
-	Rebalances  []struct {
-		What string  `json:"what"`
-		Secs float64 `json:"seconds"`
-	} `json:"rebalances"`
-	ElapsedSecs float64 `json:"elapsed_seconds"`
-	Result      string  `json:"result"`
+	ZooKeeper   string          `json:"zookeeper"`
+	Settings    []demoSetting   `json:"settings"`
+	Produced    int             `json:"produced"`
+	Processed   int             `json:"processed"`
+	Lost        int             `json:"lost"`
+	Duplicates  int             `json:"duplicates"`
+	FromCrash   int             `json:"duplicates_from_crash"`
+	CrashWindow int64           `json:"crash_uncommitted_window"`
+	Unexplained int             `json:"duplicates_unexplained"`
+	Rebalances  []rebalanceJSON `json:"rebalances"`
+	ElapsedSecs float64         `json:"elapsed_seconds"`
+	Result      string          `json:"result"`
+}
+
+// rebalanceJSON is one change of the group in --output json.
+type rebalanceJSON struct {
+	What       string  `json:"what"`
+	Secs       float64 `json:"seconds"`
+	Generation int     `json:"generation"`
+	Moved      int     `json:"partitions_moved"`
 }
 
 func (d *demo) printSummaryJSON(s demoSummary) error {
@@ -143,10 +148,7 @@ func (d *demo) printSummaryJSON(s demoSummary) error {
 		Duplicates: s.Duplicates, FromCrash: s.FromCrash, CrashWindow: s.CrashWindow, Unexplained: s.Unexplained,
 		ElapsedSecs: s.Elapsed.Seconds(), Result: "nothing lost"}
 	for _, r := range s.Rebalances {
-		out.Rebalances = append(out.Rebalances, struct {
-			What string  `json:"what"`
-			Secs float64 `json:"seconds"`
-		}{r.what, r.took.Seconds()})
+		out.Rebalances = append(out.Rebalances, rebalanceJSON{r.what, r.took.Seconds(), r.generation, r.moved})
 	}
 	switch {
 	case s.Interrupted:

@@ -66,3 +66,38 @@ func TestDemoFlags(t *testing.T) {
 	// The chroot is gone: nothing of the demo is left in the ZooKeeper.
 	runTool(t, "list", "--zookeeper", zkAddr+chroot).want(t, exitError).wantStderr(t, "no Kafka brokers")
 }
+
+// The demo on Kafka's coordinator, both protocols: nothing lost, and each
+// change is measured until the rebalance it caused has finished: a member
+// that joins gets partitions (moved), in a newer generation than before.
+// (Before, a join was measured as finished at once, before the newcomer
+// held anything: every partition still had its old owner.)
+func TestDemoKafkaCoordinator(t *testing.T) {
+	t.Parallel()
+	for _, protocol := range []string{"classic", "consumer"} {
+		t.Run(protocol, func(t *testing.T) {
+			t.Parallel()
+			r := runTool(t, "demo", "--coordinator", "kafka", "--group-protocol", protocol, "--output", "json",
+				"--messages", "1000", "--partitions", "4", "--members", "2", "--duration", "60s").want(t, exitOK)
+			var s struct {
+				Lost       int             `json:"lost"`
+				Result     string          `json:"result"`
+				Rebalances []rebalanceJSON `json:"rebalances"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+				t.Fatalf("demo --output json: %v\n%v", err, r)
+			}
+			if s.Lost != 0 || s.Result != "nothing lost" || len(s.Rebalances) != 5 {
+				t.Fatalf("summary %+v", s)
+			}
+			gen := 0
+			for _, rb := range s.Rebalances {
+				if rb.Moved == 0 || rb.Generation <= gen {
+					t.Errorf("%q: %d partitions moved in generation %d (the one before: %d): the change was not measured until its rebalance finished",
+						rb.What, rb.Moved, rb.Generation, gen)
+				}
+				gen = rb.Generation
+			}
+		})
+	}
+}
