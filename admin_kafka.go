@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Kafka's group types (ListGroups, KIP-848): the protocol a group runs.
@@ -22,14 +25,16 @@ const (
 // committed offsets): its protocol (classic or consumer), state, members
 // with their client id, host, subscription and assignment, committed
 // offsets, log end offsets and lag, lag computed as DescribeGroup computes
-// it. A group that Kafka does not know gives ErrUnknownGroup.
+// it. A group that Kafka does not know gives ErrUnknownGroup. cl is any
+// client of the cluster; it is not closed.
 //
 // Kafka's classic protocol does not tell a group's generation: it is 0
 // there; for a consumer (KIP-848) group it is the group epoch.
-func DescribeKafkaGroup(ctx context.Context, admin *kadm.Client, group string) (*GroupDescription, error) {
+func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*GroupDescription, error) {
 	if group == "" {
 		return nil, fmt.Errorf("%w: describe Kafka group: empty group name", ErrInvalidArgument)
 	}
+	admin := kadm.NewClient(cl)
 	listed, lerr := admin.ListGroups(ctx)
 	l, ok := listed[group]
 	if !ok {
@@ -41,7 +46,7 @@ func DescribeKafkaGroup(ctx context.Context, admin *kadm.Client, group string) (
 	d := &GroupDescription{Group: group, Members: []MemberDescription{}, Partitions: []PartitionDescription{}}
 	var err error
 	if l.GroupType == kafkaTypeConsumer {
-		err = describeConsumerGroup(ctx, admin, d)
+		err = describeConsumerGroup(ctx, cl, admin, d)
 	} else {
 		err = describeClassicGroup(ctx, admin, d)
 	}
@@ -143,28 +148,63 @@ func describeClassicGroup(ctx context.Context, admin *kadm.Client, d *GroupDescr
 	return nil
 }
 
-// describeConsumerGroup fills d from ConsumerGroupDescribe (KIP-848).
-func describeConsumerGroup(ctx context.Context, admin *kadm.Client, d *GroupDescription) error {
-	described, err := admin.DescribeConsumerGroups(ctx, d.Group)
-	g, ok := described[d.Group]
-	switch {
-	case !ok && err != nil:
+// describeConsumerGroup fills d from ConsumerGroupDescribe (KIP-848). The
+// request is ours, not kadm's: a broker may name the assigned topics by id
+// only, which kadm's answer would lose.
+func describeConsumerGroup(ctx context.Context, cl *kgo.Client, admin *kadm.Client, d *GroupDescription) error {
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{d.Group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
 		return fmt.Errorf("consumergroup: describe Kafka consumer group %q: %w", d.Group, err)
-	case !ok:
+	}
+	i := slices.IndexFunc(resp.Groups, func(g kmsg.ConsumerGroupDescribeResponseGroup) bool { return g.Group == d.Group })
+	if i < 0 {
 		return fmt.Errorf("%w: %q in Kafka's group coordinator", ErrUnknownGroup, d.Group)
-	case g.Err != nil:
-		return fmt.Errorf("consumergroup: describe Kafka consumer group %q: %w", d.Group, g.Err)
+	}
+	g := resp.Groups[i]
+	if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			return fmt.Errorf("%w: %q in Kafka's group coordinator", ErrUnknownGroup, d.Group)
+		}
+		return fmt.Errorf("consumergroup: describe Kafka consumer group %q: %w", d.Group, err)
 	}
 	d.Protocol, d.CoordinatorState, d.Strategy, d.Generation = kafkaTypeConsumer, g.State, g.AssignorName, int(g.Epoch)
+	var names map[kadm.TopicID]string // topic names by id, read once if needed
 	for _, m := range g.Members {
 		md := MemberDescription{ID: m.MemberID, Host: strings.TrimPrefix(m.ClientHost, "/"), ClientID: m.ClientID,
 			Topics: slices.Sorted(slices.Values(m.SubscribedTopics)), Assignment: map[string][]int32{}}
-		m.Assignment.EachPartitions(func(t string, ps []int32) {
-			md.Assignment[t] = slices.Sorted(slices.Values(ps))
-		})
+		for _, tp := range m.Assignment.TopicPartitions {
+			t := tp.Topic
+			if t == "" {
+				if names == nil {
+					if names, err = topicNames(ctx, admin); err != nil {
+						return fmt.Errorf("consumergroup: describe Kafka consumer group %q: the names of its topics: %w", d.Group, err)
+					}
+				}
+				if t = names[tp.TopicID]; t == "" {
+					return fmt.Errorf("consumergroup: describe Kafka consumer group %q: member %s is assigned a topic of unknown id %x", d.Group, m.MemberID, tp.TopicID)
+				}
+			}
+			md.Assignment[t] = slices.Sorted(slices.Values(append(md.Assignment[t], tp.Partitions...)))
+		}
 		d.Members = append(d.Members, md)
 	}
+	slices.SortFunc(d.Members, func(a, b MemberDescription) int { return strings.Compare(a.ID, b.ID) })
 	return nil
+}
+
+// topicNames maps the cluster's topic ids to names.
+func topicNames(ctx context.Context, admin *kadm.Client) (map[kadm.TopicID]string, error) {
+	topics, err := admin.ListTopics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[kadm.TopicID]string, len(topics))
+	for _, t := range topics {
+		out[t.ID] = t.Topic
+	}
+	return out, nil
 }
 
 // kafkaState maps the state Kafka's coordinator reports to ours.

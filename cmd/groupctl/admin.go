@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 
 func runList(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "list", "")
+	bootstrapFlag(fs, c)
+	c.both = true
 	pos, err := parse(fs, c, args)
 	if err != nil {
 		return err
@@ -23,38 +26,69 @@ func runList(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	z, err := c.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer z.Close()
-	groups, err := z.Groups(ctx)
-	if err != nil {
-		return err
-	}
-	if len(groups) == 0 {
-		if err := c.emptyHint(ctx, e, z); err != nil {
-			return err
-		}
-	}
 	type entry struct {
-		Group   string `json:"group"`
-		Members int    `json:"members"`
+		Group    string `json:"group"`
+		Kind     string `json:"kind"`               // zookeeper or kafka
+		Protocol string `json:"protocol,omitempty"` // kafka: classic or consumer
+		State    string `json:"state,omitempty"`    // kafka: its coordinator's name of the state
+		Members  int    `json:"members"`
 	}
 	out := struct {
 		Groups []entry `json:"groups"`
 	}{Groups: []entry{}}
-	for _, g := range groups {
-		ids, _, err := z.Consumers(ctx, g)
+	if !c.onKafka() {
+		z, err := c.dial(ctx)
 		if err != nil {
 			return err
 		}
-		out.Groups = append(out.Groups, entry{g, len(ids)})
+		defer z.Close()
+		groups, err := z.Groups(ctx)
+		if err != nil {
+			return err
+		}
+		if len(groups) == 0 {
+			if err := c.emptyHint(ctx, e, z); err != nil {
+				return err
+			}
+		}
+		for _, g := range groups {
+			ids, _, err := z.Consumers(ctx, g)
+			if err != nil {
+				return err
+			}
+			out.Groups = append(out.Groups, entry{Group: g, Kind: kindZooKeeper, Members: len(ids)})
+		}
+	}
+	if c.bootstrap != "" {
+		cl, admin, err := c.bootstrapClient(ctx)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		gs, err := kafkaGroups(ctx, c, admin)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			out.Groups = append(out.Groups, entry{g.Group, kindKafka, g.Protocol, g.State, g.Members})
+		}
+		slices.SortStableFunc(out.Groups, func(a, b entry) int { return strings.Compare(a.Group, b.Group) })
 	}
 	return newPrinter(e, c).print(out, func(t *tableWriter) {
-		t.row("GROUP", "MEMBERS")
+		if c.bootstrap == "" {
+			t.row("GROUP", "MEMBERS")
+			for _, g := range out.Groups {
+				t.row(g.Group, g.Members)
+			}
+			return
+		}
+		t.row("GROUP", "KIND", "MEMBERS", "STATE")
 		for _, g := range out.Groups {
-			t.row(g.Group, g.Members)
+			kind := g.Kind
+			if g.Protocol != "" {
+				kind += "/" + g.Protocol
+			}
+			t.row(g.Group, kind, g.Members, orDash(g.State))
 		}
 	})
 }
@@ -106,13 +140,28 @@ func openGroup(ctx context.Context, fs *flag.FlagSet, c *common, args []string) 
 
 func runDelete(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "delete", "GROUP")
-	ctx, cancel, z, group, err := openGroup(ctx, fs, c, args)
+	bootstrapFlag(fs, c)
+	pos, err := parse(fs, c, args)
 	if err != nil {
 		return err
 	}
+	group, err := groupArg(fs, pos)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	defer z.Close()
-	if err := z.DeleteGroup(ctx, group); err != nil {
+	if c.onKafka() {
+		err = deleteKafkaGroup(ctx, c, group)
+	} else {
+		z, derr := c.dial(ctx)
+		if derr != nil {
+			return derr
+		}
+		defer z.Close()
+		err = z.DeleteGroup(ctx, group)
+	}
+	if err != nil {
 		return err
 	}
 	out := struct {
