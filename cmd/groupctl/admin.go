@@ -175,12 +175,15 @@ func runDeleteOffsets(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "delete-offsets", "GROUP --topic T [--topic T...]")
 	var scopes topicScopes
 	fs.Var(&scopes, "topic", "a topic whose offsets to delete; repeat for several")
-	ctx, cancel, z, group, err := openGroup(ctx, fs, c, args)
+	bootstrapFlag(fs, c)
+	pos, err := parse(fs, c, args)
 	if err != nil {
 		return err
 	}
-	defer cancel()
-	defer z.Close()
+	group, err := groupArg(fs, pos)
+	if err != nil {
+		return err
+	}
 	if len(scopes.order) == 0 {
 		return usageError{msg: "--topic is required", usage: usageText(fs)}
 	}
@@ -189,12 +192,23 @@ func runDeleteOffsets(ctx context.Context, e *env, args []string) error {
 			return usageError{msg: fmt.Sprintf("--topic %s: delete-offsets deletes a whole topic's offsets (no partitions)", t), usage: usageText(fs)}
 		}
 	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	deleteOffsets := func(topic string) error { return deleteKafkaOffsets(ctx, c, group, topic) }
+	if !c.onKafka() {
+		z, err := c.dial(ctx)
+		if err != nil {
+			return err
+		}
+		defer z.Close()
+		deleteOffsets = func(topic string) error { return z.DeleteOffsets(ctx, group, topic) }
+	}
 	out := struct {
 		Group   string   `json:"group"`
 		Deleted []string `json:"deleted_topics"`
 	}{Group: group, Deleted: []string{}}
 	for _, t := range scopes.order {
-		if err := z.DeleteOffsets(ctx, group, t); err != nil {
+		if err := deleteOffsets(t); err != nil {
 			if errors.Is(err, consumergroup.ErrGroupActive) {
 				return fmt.Errorf("refused, nothing changed for %s: %w (stop its consumers of %s first)", t, err, t)
 			}

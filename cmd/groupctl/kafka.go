@@ -351,3 +351,43 @@ func consumeKafkaGroup(ctx context.Context, e *env, c *common, f *consumeFlags, 
 	fmt.Fprintf(e.stderr, "joined group %s of %s (protocol %s)\n", f.group, c.kafkaWhere(), protocol)
 	return printGroup(ctx, e, f, g, events, p)
 }
+
+// deleteKafkaOffsets deletes the committed offsets of topic of a group of
+// Kafka's coordinator; Kafka refuses while a member is subscribed to topic.
+func deleteKafkaOffsets(ctx context.Context, c *common, group, topic string) error {
+	cl, admin, err := c.bootstrapClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	fetched, err := admin.FetchOffsets(ctx, group)
+	if err != nil {
+		return c.kafkaGroupErr(group, err)
+	}
+	set := kadm.TopicsSet{}
+	fetched.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.Err == nil && o.At >= 0 {
+			set.Add(topic, o.Partition)
+		}
+	})
+	if len(set) == 0 {
+		if _, ok := fetched[topic]; !ok {
+			listed, err := admin.ListGroups(ctx)
+			if _, known := listed[group]; err == nil && !known {
+				return fmt.Errorf("%w: %q in %s", consumergroup.ErrUnknownGroup, group, c.kafkaWhere())
+			}
+		}
+		return fmt.Errorf("group %q has no offsets of topic %q in %s", group, topic, c.kafkaWhere())
+	}
+	resps, err := admin.DeleteOffsets(ctx, group, set)
+	if err == nil {
+		err = resps.Error()
+	}
+	if errors.Is(err, kerr.GroupSubscribedToTopic) {
+		return fmt.Errorf("%w: a member of group %q in %s consumes %q (%v)", consumergroup.ErrGroupActive, group, c.kafkaWhere(), topic, err)
+	}
+	if err != nil {
+		return c.kafkaGroupErr(group, err)
+	}
+	return nil
+}

@@ -168,6 +168,7 @@ func testKafkaCoordinator(t *testing.T, kind testenv.Kind, protocol string) {
 	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-earliest", "--execute").want(t, 1).
 		wantStderr(t, "refused, nothing changed", "has members", "stop its consumers first")
 	c.kafkaTool("delete", group).want(t, 1).wantStderr(t, "refused, nothing changed", "has members")
+	c.kafkaTool("delete-offsets", group, "--topic", topic).want(t, 1).wantStderr(t, "refused, nothing changed", "has members")
 	if after := c.kafkaDescribe(group); after.TotalLag != 1 || after.Partitions[0].Committed < 4 || after.Partitions[1].Committed < 4 {
 		t.Errorf("a refused reset changed the offsets: %+v", after.Partitions)
 	}
@@ -255,6 +256,7 @@ func TestKafkaFlags(t *testing.T) {
 	c.tool("reset-offsets", "zkgroup", "--topic", "f", "--to-earliest", "--execute").want(t, 0)
 	c.kafkaTool("reset-offsets", "kgroup", "--topic", "f", "--to-earliest", "--execute").want(t, 0).
 		wantStderr(t, `group "kgroup" does not exist in Kafka at`+" "+boot+": --execute creates it")
+	c.kafkaTool("delete-offsets", "nope", "--topic", "f").want(t, 1).wantStderr(t, "no such group")
 	r := runTool(t, "list", "--zookeeper", c.zkAddr(), "--bootstrap-server", boot).want(t, 0)
 	rows := checkTable(t, tableLines(t, r), "GROUP", "KIND", "MEMBERS", "STATE")
 	if !slices.EqualFunc(rows, [][]string{{"kgroup", "kafka/classic", "0", "Empty"}, {"zkgroup", "zookeeper", "0", "-"}}, slices.Equal) {
@@ -265,4 +267,6 @@ func TestKafkaFlags(t *testing.T) {
 	if len(l.Groups) != 1 || l.Groups[0].Group != "zkgroup" {
 		t.Errorf("list of ZooKeeper's groups: %+v", l)
 	}
+	c.kafkaTool("delete-offsets", "kgroup", "--topic", "f").want(t, 0).wantStdout(t, "deleted the offsets of topic f in group kgroup")
+	c.kafkaTool("delete-offsets", "kgroup", "--topic", "f").want(t, 1).wantStderr(t, "no offsets of topic")
 }
