@@ -391,3 +391,23 @@ func deleteKafkaOffsets(ctx context.Context, c *common, group, topic string) err
 	}
 	return nil
 }
+
+// pollKafka is serve's poll of the groups of Kafka's coordinator
+// (--bootstrap-server); Kafka does not say when offsets were committed.
+func (s *server) pollKafka(ctx context.Context, now time.Time) {
+	admin := kadm.NewClient(s.kafkaGroups)
+	gs, err := kafkaGroups(ctx, s.c, admin)
+	if err != nil {
+		s.pollFailed(err, now)
+		return
+	}
+	results := make(map[string]pollResult, len(gs))
+	for _, g := range gs {
+		d, err := consumergroup.DescribeKafkaGroup(ctx, s.kafkaGroups, g.Group)
+		if errors.Is(err, consumergroup.ErrUnknownGroup) {
+			continue // deleted meanwhile
+		}
+		results[g.Group] = pollResult{desc: d, err: err}
+	}
+	s.record(results, now)
+}

@@ -270,3 +270,46 @@ func TestKafkaFlags(t *testing.T) {
 	c.kafkaTool("delete-offsets", "kgroup", "--topic", "f").want(t, 0).wantStdout(t, "deleted the offsets of topic f in group kgroup")
 	c.kafkaTool("delete-offsets", "kgroup", "--topic", "f").want(t, 1).wantStderr(t, "no offsets of topic")
 }
+
+// TestKafkaServe: serve --bootstrap-server shows the groups of Kafka's
+// coordinator, in its API and its metrics.
+func TestKafkaServe(t *testing.T) {
+	c := newCluster(t, map[string]int32{"s": 2})
+	c.produce("s", 0, "a", "b")
+	_, read := c.joinKafka("sg", "s", consumergroup.GroupProtocolConsumer)
+	p := startTool(t, "serve", "serve", "--bootstrap-server", strings.Join(c.kafka.Addrs(), ","), "--listen", "127.0.0.1:0", "--interval", "200ms")
+	lines := p.waitOutput("the URL", func(ls []outLine) bool { return len(ls) > 0 && strings.Contains(ls[0].text, "http://") })
+	url := strings.Fields(lines[0].text)[2]
+	for range 2 {
+		select {
+		case <-read:
+		case <-time.After(waitTimeout):
+			t.Fatal("the member received nothing")
+		}
+	}
+	var detail struct {
+		Description kafkaDescribeOut `json:"description"`
+	}
+	waitFor(t, waitTimeout, "the group in serve's API", func() error {
+		if err := getJSON(t, url+"api/groups/sg", &detail); err != nil {
+			return err
+		}
+		if d := detail.Description; d.Protocol != "consumer" || len(d.Members) != 1 || d.TotalLag != 1 {
+			return fmt.Errorf("%+v", d)
+		}
+		return nil
+	})
+	var list struct {
+		Groups []struct {
+			Group   string `json:"group"`
+			Members int    `json:"members"`
+		} `json:"groups"`
+	}
+	if err := getJSON(t, url+"api/groups", &list); err != nil || len(list.Groups) != 1 || list.Groups[0].Group != "sg" {
+		t.Errorf("api/groups: %+v, %v", list, err)
+	}
+	p.signal(sigint)
+	if code := p.wait(waitTimeout); code != 0 {
+		t.Errorf("serve exited %d\n%s", code, p.describe())
+	}
+}
