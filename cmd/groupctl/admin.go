@@ -69,6 +69,9 @@ func runList(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if len(gs) == 0 {
+			fmt.Fprintf(e.stderr, "groupctl list: no consumer groups in %s\n", c.kafkaWhere())
+		}
 		for _, g := range gs {
 			out.Groups = append(out.Groups, entry{g.Group, kindKafka, g.Protocol, g.State, g.Members})
 		}

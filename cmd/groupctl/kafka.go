@@ -85,11 +85,7 @@ func (c *common) kafkaWhere() string { return "Kafka at " + c.bootstrap }
 // client; close the client. Brokers that accept no connection give
 // errUnreachable.
 func (c *common) bootstrapClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, *kadm.Client, error) {
-	cl, admin, err := c.kafka(ctx, nil, opts...)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cl, admin, nil
+	return c.kafka(ctx, nil, opts...)
 }
 
 // kafkaGroupErr says what a Kafka error means for group.

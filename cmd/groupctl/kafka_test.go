@@ -246,6 +246,9 @@ func TestKafkaFlags(t *testing.T) {
 	} {
 		runTool(t, tc.args...).want(t, exitUsage).wantStderr(t, tc.want)
 	}
+	c.kafkaTool("list").want(t, 0).wantStderr(t, "no consumer groups in Kafka at "+boot)
+	c.kafkaTool("produce", "--topic", "f", "--count", "3", "--value-prefix", "m").want(t, 0)
+	c.kafkaTool("consume", "--topic", "f", "--from-offset", "1", "--max", "2").want(t, 0).wantStdout(t, "f\t0\t1\t1\tm1\n", "f\t0\t2\t2\tm2\n")
 	c.kafkaTool("describe", "nope").want(t, 1).wantStderr(t, "no such group", `"nope"`, "Kafka at "+boot)
 	c.kafkaTool("lag", "nope").want(t, 1).wantStderr(t, "no such group")
 	c.kafkaTool("delete", "nope").want(t, 1).wantStderr(t, "no such group")
