@@ -18,9 +18,9 @@
 // --zookeeper-auth, --brokers, Kafka's --tls* and --sasl-* flags,
 // --output table|json, --timeout. --bootstrap-server instead of --zookeeper
 // selects the groups of Kafka's own coordinator (list, describe, lag,
-// reset-offsets, delete, delete-offsets, consume, produce, serve; kafka.go). Exit status: 0 done, 1 failed
-// or refused, 2 bad usage or ZooKeeper (Kafka with --bootstrap-server)
-// unreachable.
+// reset-offsets, delete, delete-offsets, consume, produce, serve; kafka.go).
+// Exit status: 0 done, 1 failed or refused, 2 bad usage or ZooKeeper (Kafka
+// with --bootstrap-server) unreachable.
 package main
 
 import (
