@@ -39,14 +39,27 @@ type GroupDescription struct {
 	// partition is unknown (Kafka was not asked or could not be reached):
 	// unknown never reads as zero.
 	TotalLag int64 `json:"total_lag"`
+	// Protocol is the group protocol of a group that Kafka's coordinator
+	// runs (DescribeKafkaGroup): "classic" or "consumer" (KIP-848); ""
+	// for a group coordinated through ZooKeeper.
+	Protocol string `json:"protocol,omitempty"`
+	// CoordinatorState is Kafka's own name of the state of a group that
+	// Kafka's coordinator runs ("Stable", "PreparingRebalance",
+	// "Reconciling"...); State is its nearest of ours.
+	CoordinatorState string `json:"coordinator_state,omitempty"`
 }
 
 // MemberDescription is one registered member.
 type MemberDescription struct {
 	ID     string    `json:"id"`
 	Host   string    `json:"host"`
-	Start  time.Time `json:"start"`
+	Start  time.Time `json:"start,omitzero"` // zero when unknown (Kafka's coordinator does not say)
 	Topics []string  `json:"topics"`
+	// ClientID and Assignment are those Kafka's coordinator reports
+	// (DescribeKafkaGroup): the member's client id and the partitions
+	// assigned to it, per topic.
+	ClientID   string             `json:"client_id,omitempty"`
+	Assignment map[string][]int32 `json:"assignment,omitempty"`
 }
 
 // PartitionDescription is one partition of a topic the group consumes or has
@@ -187,9 +200,7 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 			if off, ok := offsets[t][p]; ok {
 				pd.Committed = off
 			}
-			if o, ok := ends.Lookup(t, p); ok && o.Err == nil {
-				pd.LogEnd = o.Offset
-				pd.Lag = o.Offset - max(pd.Committed, 0)
+			if pd.setLogEnd(ends) {
 				d.TotalLag += pd.Lag
 			} else {
 				unknown = true
@@ -212,6 +223,20 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 		d.State = StateRebalancing
 	}
 	return d, errors.Join(errs...)
+}
+
+// setLogEnd sets the partition's LogEnd and Lag from ends, and reports
+// whether they are known. It is the one definition of a partition's lag of
+// DescribeGroup and DescribeKafkaGroup: the log end minus the committed
+// offset, the whole log when nothing is committed.
+func (pd *PartitionDescription) setLogEnd(ends kadm.ListedOffsets) bool {
+	o, ok := ends.Lookup(pd.Topic, pd.Partition)
+	if !ok || o.Err != nil {
+		return false
+	}
+	pd.LogEnd = o.Offset
+	pd.Lag = o.Offset - max(pd.Committed, 0)
+	return true
 }
 
 // ResetOffsets writes the committed offsets of a group that has no members,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 
 func runList(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "list", "")
+	bootstrapFlag(fs, c)
+	c.both = true
 	pos, err := parse(fs, c, args)
 	if err != nil {
 		return err
@@ -23,38 +26,72 @@ func runList(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	z, err := c.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer z.Close()
-	groups, err := z.Groups(ctx)
-	if err != nil {
-		return err
-	}
-	if len(groups) == 0 {
-		if err := c.emptyHint(ctx, e, z); err != nil {
-			return err
-		}
-	}
 	type entry struct {
-		Group   string `json:"group"`
-		Members int    `json:"members"`
+		Group    string `json:"group"`
+		Kind     string `json:"kind"`               // zookeeper or kafka
+		Protocol string `json:"protocol,omitempty"` // kafka: classic or consumer
+		State    string `json:"state,omitempty"`    // kafka: its coordinator's name of the state
+		Members  int    `json:"members"`
 	}
 	out := struct {
 		Groups []entry `json:"groups"`
 	}{Groups: []entry{}}
-	for _, g := range groups {
-		ids, _, err := z.Consumers(ctx, g)
+	if !c.onKafka() {
+		z, err := c.dial(ctx)
 		if err != nil {
 			return err
 		}
-		out.Groups = append(out.Groups, entry{g, len(ids)})
+		defer z.Close()
+		groups, err := z.Groups(ctx)
+		if err != nil {
+			return err
+		}
+		if len(groups) == 0 {
+			if err := c.emptyHint(ctx, e, z); err != nil {
+				return err
+			}
+		}
+		for _, g := range groups {
+			ids, _, err := z.Consumers(ctx, g)
+			if err != nil {
+				return err
+			}
+			out.Groups = append(out.Groups, entry{Group: g, Kind: kindZooKeeper, Members: len(ids)})
+		}
+	}
+	if c.bootstrap != "" {
+		cl, admin, err := c.bootstrapClient(ctx)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		gs, err := kafkaGroups(ctx, c, admin)
+		if err != nil {
+			return err
+		}
+		if len(gs) == 0 {
+			fmt.Fprintf(e.stderr, "groupctl list: no consumer groups in %s\n", c.kafkaWhere())
+		}
+		for _, g := range gs {
+			out.Groups = append(out.Groups, entry{g.Group, kindKafka, g.Protocol, g.State, g.Members})
+		}
+		slices.SortStableFunc(out.Groups, func(a, b entry) int { return strings.Compare(a.Group, b.Group) })
 	}
 	return newPrinter(e, c).print(out, func(t *tableWriter) {
-		t.row("GROUP", "MEMBERS")
+		if c.bootstrap == "" {
+			t.row("GROUP", "MEMBERS")
+			for _, g := range out.Groups {
+				t.row(g.Group, g.Members)
+			}
+			return
+		}
+		t.row("GROUP", "KIND", "MEMBERS", "STATE")
 		for _, g := range out.Groups {
-			t.row(g.Group, g.Members)
+			kind := g.Kind
+			if g.Protocol != "" {
+				kind += "/" + g.Protocol
+			}
+			t.row(g.Group, kind, g.Members, orDash(g.State))
 		}
 	})
 }
@@ -106,13 +143,28 @@ func openGroup(ctx context.Context, fs *flag.FlagSet, c *common, args []string) 
 
 func runDelete(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "delete", "GROUP")
-	ctx, cancel, z, group, err := openGroup(ctx, fs, c, args)
+	bootstrapFlag(fs, c)
+	pos, err := parse(fs, c, args)
 	if err != nil {
 		return err
 	}
+	group, err := groupArg(fs, pos)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	defer z.Close()
-	if err := z.DeleteGroup(ctx, group); err != nil {
+	if c.onKafka() {
+		err = deleteKafkaGroup(ctx, c, group)
+	} else {
+		z, derr := c.dial(ctx)
+		if derr != nil {
+			return derr
+		}
+		defer z.Close()
+		err = z.DeleteGroup(ctx, group)
+	}
+	if err != nil {
 		return err
 	}
 	out := struct {
@@ -126,12 +178,15 @@ func runDeleteOffsets(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "delete-offsets", "GROUP --topic T [--topic T...]")
 	var scopes topicScopes
 	fs.Var(&scopes, "topic", "a topic whose offsets to delete; repeat for several")
-	ctx, cancel, z, group, err := openGroup(ctx, fs, c, args)
+	bootstrapFlag(fs, c)
+	pos, err := parse(fs, c, args)
 	if err != nil {
 		return err
 	}
-	defer cancel()
-	defer z.Close()
+	group, err := groupArg(fs, pos)
+	if err != nil {
+		return err
+	}
 	if len(scopes.order) == 0 {
 		return usageError{msg: "--topic is required", usage: usageText(fs)}
 	}
@@ -140,12 +195,23 @@ func runDeleteOffsets(ctx context.Context, e *env, args []string) error {
 			return usageError{msg: fmt.Sprintf("--topic %s: delete-offsets deletes a whole topic's offsets (no partitions)", t), usage: usageText(fs)}
 		}
 	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	deleteOffsets := func(topic string) error { return deleteKafkaOffsets(ctx, c, group, topic) }
+	if !c.onKafka() {
+		z, err := c.dial(ctx)
+		if err != nil {
+			return err
+		}
+		defer z.Close()
+		deleteOffsets = func(topic string) error { return z.DeleteOffsets(ctx, group, topic) }
+	}
 	out := struct {
 		Group   string   `json:"group"`
 		Deleted []string `json:"deleted_topics"`
 	}{Group: group, Deleted: []string{}}
 	for _, t := range scopes.order {
-		if err := z.DeleteOffsets(ctx, group, t); err != nil {
+		if err := deleteOffsets(t); err != nil {
 			if errors.Is(err, consumergroup.ErrGroupActive) {
 				return fmt.Errorf("refused, nothing changed for %s: %w (stop its consumers of %s first)", t, err, t)
 			}

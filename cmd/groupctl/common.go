@@ -33,6 +33,10 @@ type common struct {
 	zkAuth    string
 	sec       security
 	getenv    func(string) string
+
+	bootstrap string // --bootstrap-server (kafka.go): Kafka's coordinator
+	zkGiven   bool   // --zookeeper was on the command line
+	both      bool   // the command takes --zookeeper and --bootstrap-server together
 }
 
 // newFlags returns a flag set with the common flags.
@@ -99,6 +103,9 @@ func parse(fs *flag.FlagSet, c *common, args []string) ([]string, error) {
 			return nil, usageError{msg: fmt.Sprintf("--zookeeper-auth %q is not SCHEME:CREDENTIALS", c.zkAuth), usage: usageText(fs)}
 		}
 		if err := c.sec.check(c.getenv); err != nil {
+			return nil, usageError{msg: err.Error(), usage: usageText(fs)}
+		}
+		if err := c.checkBootstrap(fs); err != nil {
 			return nil, usageError{msg: err.Error(), usage: usageText(fs)}
 		}
 	}
@@ -210,6 +217,9 @@ func reachAny(ctx context.Context, addrs []string, timeout time.Duration) error 
 
 // brokerList returns --brokers, or the brokers registered in ZooKeeper.
 func (c *common) brokerList(ctx context.Context, z *consumergroup.ZK) ([]string, error) {
+	if c.bootstrap != "" {
+		return splitAddrs(c.bootstrap), nil
+	}
 	if c.brokers != "" {
 		var out []string
 		for _, b := range strings.Split(c.brokers, ",") {
@@ -233,6 +243,9 @@ func (c *common) kafka(ctx context.Context, z *consumergroup.ZK, opts ...kgo.Opt
 		return nil, nil, err
 	}
 	if err := reachAny(ctx, brokers, min(c.timeout, probeTimeout)); err != nil {
+		if c.bootstrap != "" { // the coordinator itself
+			return nil, nil, fmt.Errorf("%w: Kafka at %s: %v", errUnreachable, strings.Join(brokers, ","), err)
+		}
 		return nil, nil, fmt.Errorf("Kafka at %s unreachable: %w", strings.Join(brokers, ","), err)
 	}
 	sec, err := c.sec.opts(c.getenv)
@@ -250,6 +263,9 @@ func (c *common) kafka(ctx context.Context, z *consumergroup.ZK, opts ...kgo.Opt
 // kafkaAddrs names the Kafka brokers for messages: --brokers, or "the
 // brokers registered in ZooKeeper".
 func (c *common) kafkaAddrs() string {
+	if c.bootstrap != "" {
+		return c.bootstrap
+	}
 	if c.brokers != "" {
 		return c.brokers
 	}

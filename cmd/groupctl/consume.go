@@ -21,12 +21,15 @@ type consumeFlags struct {
 	maxN                 int
 	commitEvery, session time.Duration
 	format               string
+	protocol             string // --group-protocol, with --bootstrap-server
 }
 
 func runConsume(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "consume", "--topic T[,T...] (--group G | --from-offset N | --from-time TIME)")
 	var f consumeFlags
+	bootstrapFlag(fs, c)
 	fs.StringVar(&f.group, "group", "", "the group to join: partitions are shared with its other members, offsets committed")
+	fs.StringVar(&f.protocol, "group-protocol", "", "with --bootstrap-server: the group protocol, classic (default) or consumer (KIP-848, Kafka 4+)")
 	fs.StringVar(&f.topics, "topic", "", "topics, comma-separated (required)")
 	fs.StringVar(&f.from, "from", "oldest", "where partitions without a committed offset start: oldest or newest")
 	fs.StringVar(&f.fromOffset, "from-offset", "", "read without a group from offset N of each partition (bounded by the log)")
@@ -34,7 +37,7 @@ func runConsume(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&f.partition, "partition", -1, "without a group: read only this partition")
 	fs.IntVar(&f.maxN, "max", 0, "stop after this many messages (0: until interrupted)")
 	fs.DurationVar(&f.commitEvery, "commit-interval", time.Second, "how often processed offsets are committed")
-	fs.DurationVar(&f.session, "session-timeout", 6*time.Second, "ZooKeeper session timeout: how long a crashed consumer keeps its partitions")
+	fs.DurationVar(&f.session, "session-timeout", 6*time.Second, "ZooKeeper session timeout (with --bootstrap-server: the group's): how long a crashed consumer keeps its partitions")
 	fs.StringVar(&f.format, "format", "", "print each message as this template: {topic} {partition} {offset} {key} {value} {headers} {timestamp}, \\t and \\n (default: tab-separated topic, partition, offset, key, value)")
 	pos, err := parse(fs, c, args)
 	if err != nil {
@@ -58,6 +61,10 @@ func runConsume(ctx context.Context, e *env, args []string) error {
 		return bad("--from-offset, --from-time and --partition read without a group: drop --group (a group starts at its committed offsets; reset them with reset-offsets)")
 	case f.fromOffset != "" && f.fromTime != "":
 		return bad("give --from-offset or --from-time, not both")
+	case f.protocol != "" && c.bootstrap == "":
+		return bad("--group-protocol is for groups of Kafka's coordinator: it needs --bootstrap-server")
+	case f.protocol != "" && f.protocol != consumergroup.GroupProtocolClassic && f.protocol != consumergroup.GroupProtocolConsumer:
+		return bad(fmt.Sprintf("--group-protocol must be classic or consumer, not %q", f.protocol))
 	}
 	var ts []string
 	for _, t := range strings.Split(f.topics, ",") {
@@ -68,6 +75,9 @@ func runConsume(ctx context.Context, e *env, args []string) error {
 	p := newEventPrinter(e, c, f.format)
 	if reader {
 		return readTopics(ctx, e, c, &f, ts, p, bad)
+	}
+	if c.onKafka() {
+		return consumeKafkaGroup(ctx, e, c, &f, ts, p, bad)
 	}
 	return consumeGroup(ctx, e, c, &f, ts, p, bad)
 }
@@ -113,6 +123,12 @@ func consumeGroup(ctx context.Context, e *env, c *common, f *consumeFlags, ts []
 		id = "(not registered yet)"
 	}
 	fmt.Fprintf(e.stderr, "joined group %s as %s\n", f.group, id)
+	return printGroup(ctx, e, f, g, events, p)
+}
+
+// printGroup prints what the member g is given until interrupted or
+// --max, then leaves the group gracefully.
+func printGroup(ctx context.Context, e *env, f *consumeFlags, g *consumergroup.ConsumerGroup, events <-chan *consumergroup.Notification, p eventPrinter) error {
 	stream := g.Stream()
 	n := 0
 	for {
@@ -160,12 +176,15 @@ func readTopics(ctx context.Context, e *env, c *common, f *consumeFlags, ts []st
 		start = kgo.NewOffset().AfterMilli(at.UnixMilli())
 	}
 	dctx, cancel := c.withTimeout(ctx)
-	z, err := c.dial(dctx)
-	if err != nil {
-		cancel()
-		return err
+	var z *consumergroup.ZK
+	if !c.onKafka() {
+		var err error
+		if z, err = c.dial(dctx); err != nil {
+			cancel()
+			return err
+		}
+		defer z.Close()
 	}
-	defer z.Close()
 	var opts []kgo.Opt
 	if f.partition >= 0 {
 		parts := map[string]map[int32]kgo.Offset{}

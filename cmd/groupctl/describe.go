@@ -39,8 +39,7 @@ func describe(ctx context.Context, c *common, z *consumergroup.ZK, group string)
 	if d == nil {
 		return described{}, err
 	}
-	out := described{GroupDescription: d}
-	out.status = newLagTracker(lageval.DefaultSize, 0).observe(d, nil, time.Now())
+	out := described{GroupDescription: d}.evaluated()
 	if d.TotalLag < 0 {
 		cause := kerr
 		if cause == nil {
@@ -68,6 +67,12 @@ func describe(ctx context.Context, c *common, z *consumergroup.ZK, group string)
 	return out, err
 }
 
+// evaluated is d with the lag status of one sample of it.
+func (d described) evaluated() described {
+	d.status = newLagTracker(lageval.DefaultSize, 0).observe(d.GroupDescription, nil, time.Now())
+	return d
+}
+
 // checkGroupOrAll checks that a describe or lag names one GROUP or
 // --all-groups.
 func checkGroupOrAll(fs *flag.FlagSet, pos []string, all bool) error {
@@ -83,8 +88,8 @@ func checkGroupOrAll(fs *flag.FlagSet, pos []string, all bool) error {
 }
 
 // groupsArg returns the groups a describe or lag names: its GROUP, or
-// with --all-groups every group in ZooKeeper.
-func groupsArg(ctx context.Context, fs *flag.FlagSet, z *consumergroup.ZK, pos []string, all bool) ([]string, error) {
+// with --all-groups every group of the source.
+func groupsArg(ctx context.Context, fs *flag.FlagSet, src groupSource, pos []string, all bool) ([]string, error) {
 	if !all {
 		g, err := groupArg(fs, pos)
 		if err != nil {
@@ -92,12 +97,15 @@ func groupsArg(ctx context.Context, fs *flag.FlagSet, z *consumergroup.ZK, pos [
 		}
 		return []string{g}, nil
 	}
-	return z.Groups(ctx)
+	return src.groups(ctx)
 }
 
 // describeJSON is describe's JSON: lags that are unknown are null.
 type describeJSON struct {
 	Group      string                            `json:"group"`
+	Kind       string                            `json:"kind"`               // zookeeper or kafka
+	Protocol   string                            `json:"protocol,omitempty"` // kafka: classic or consumer
+	KafkaState string                            `json:"coordinator_state,omitempty"`
 	State      string                            `json:"state"`
 	Generation int                               `json:"generation"`
 	Strategy   string                            `json:"strategy,omitempty"`
@@ -127,8 +135,11 @@ func known(n int64) *int64 {
 }
 
 func (d described) json() describeJSON {
-	out := describeJSON{Group: d.Group, State: d.State, Generation: d.Generation, Strategy: d.Strategy,
+	out := describeJSON{Group: d.Group, Kind: kindZooKeeper, State: d.State, Generation: d.Generation, Strategy: d.Strategy,
 		Members: d.Members, Partitions: []partitionJSON{}, TotalLag: known(d.TotalLag), Status: d.status.Status}
+	if d.Protocol != "" {
+		out.Kind, out.Protocol, out.KafkaState = kindKafka, d.Protocol, d.CoordinatorState
+	}
 	for _, p := range d.Partitions {
 		out.Partitions = append(out.Partitions, partitionJSON{p.Topic, p.Partition, p.Owner, p.Committed, known(p.LogEnd), known(p.Lag),
 			d.status.of(p.Topic, p.Partition)})
@@ -141,6 +152,7 @@ func (d described) json() describeJSON {
 
 func runDescribe(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "describe", "GROUP | --all-groups")
+	bootstrapFlag(fs, c)
 	all := fs.Bool("all-groups", false, "describe every group")
 	pos, err := parse(fs, c, args)
 	if err != nil {
@@ -151,19 +163,19 @@ func runDescribe(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	z, err := c.dial(ctx)
+	src, err := c.openSource(ctx)
 	if err != nil {
 		return err
 	}
-	defer z.Close()
-	groups, err := groupsArg(ctx, fs, z, pos, *all)
+	defer src.close()
+	groups, err := groupsArg(ctx, fs, src, pos, *all)
 	if err != nil {
 		return err
 	}
 	var ds []described
 	var errs []error
 	for _, g := range groups {
-		d, err := describe(ctx, c, z, g)
+		d, err := src.describe(ctx, g)
 		if d.GroupDescription == nil {
 			return err
 		}
@@ -204,12 +216,16 @@ func runDescribe(ctx context.Context, e *env, args []string) error {
 }
 
 func describeTable(t *tableWriter, d described) {
-	t.line("GROUP %s  STATE %s  GENERATION %d  STRATEGY %s  MEMBERS %d  TOTAL LAG %s  STATUS %s",
-		d.Group, d.State, d.Generation, orDash(d.Strategy), len(d.Members), lagText(d.TotalLag), d.status.Status)
-	t.line("")
-	t.row("MEMBER", "HOST", "STARTED", "TOPICS")
-	for _, m := range d.Members {
-		t.row(m.ID, orDash(m.Host), m.Start.UTC().Format(time.RFC3339), orDash(strings.Join(m.Topics, ",")))
+	if d.Protocol != "" {
+		describeKafkaHead(t, d)
+	} else {
+		t.line("GROUP %s  STATE %s  GENERATION %d  STRATEGY %s  MEMBERS %d  TOTAL LAG %s  STATUS %s",
+			d.Group, d.State, d.Generation, orDash(d.Strategy), len(d.Members), lagText(d.TotalLag), d.status.Status)
+		t.line("")
+		t.row("MEMBER", "HOST", "STARTED", "TOPICS")
+		for _, m := range d.Members {
+			t.row(m.ID, orDash(m.Host), m.Start.UTC().Format(time.RFC3339), orDash(strings.Join(m.Topics, ",")))
+		}
 	}
 	t.line("")
 	t.row("TOPIC", "PARTITION", "OWNER", "COMMITTED", "LOG-END", "LAG", "STATUS")

@@ -52,6 +52,7 @@ type lagKey struct {
 
 func runLag(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "lag", "GROUP | --all-groups")
+	bootstrapFlag(fs, c)
 	watch := fs.Bool("watch", false, "refresh until interrupted; ZooKeeper or Kafka outages are reported and waited out")
 	every := fs.Duration("interval", 2*time.Second, "refresh interval with --watch")
 	all := fs.Bool("all-groups", false, "every group")
@@ -66,37 +67,38 @@ func runLag(ctx context.Context, e *env, args []string) error {
 		return usageError{msg: "--interval must be positive", usage: usageText(fs)}
 	}
 	dctx, cancel := c.withTimeout(ctx)
-	z, err := c.dial(dctx)
+	src, err := c.openSource(dctx)
 	cancel()
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if z != nil {
-			z.Close()
+		if src != nil {
+			src.close()
 		}
 	}()
+	where := c.sourceWhere()
 	prev := map[lagKey]lagPoint{}
 	trackers := map[string]*lagTracker{} // per group: --watch evaluates a window (lagstatus.go)
-	lost := false                        // ZooKeeper was lost: said so, not yet said it is back
+	lost := false                        // ZooKeeper (or Kafka) was lost: said so, not yet said it is back
 	first := true
 	for {
 		var samples []lagSample
 		var errs []error
-		if z == nil { // lost: connect again
+		if src == nil { // lost: connect again
 			dctx, cancel := c.withTimeout(ctx)
-			z, err = c.dial(dctx)
+			src, err = c.openSource(dctx)
 			cancel()
 		}
-		if z != nil {
+		if src != nil {
 			rctx, cancel := c.withTimeout(ctx)
-			samples, errs, err = lagSamples(rctx, c, z, pos, *all, prev, trackers)
+			samples, errs, err = lagSamples(rctx, src, pos, *all, prev, trackers)
 			cancel()
 		}
 		switch {
 		case err == nil:
 			if lost {
-				fmt.Fprintf(e.stderr, "groupctl lag: %s ZooKeeper at %s is back\n", now(), c.zookeeper)
+				fmt.Fprintf(e.stderr, "groupctl lag: %s %s is back\n", now(), where)
 				lost = false
 			}
 		case ctx.Err() != nil:
@@ -107,15 +109,15 @@ func runLag(ctx context.Context, e *env, args []string) error {
 			if errors.Is(err, errUnreachable) {
 				return err
 			}
-			return fmt.Errorf("%w: ZooKeeper at %s: %v", errUnreachable, c.zookeeper, err)
+			return fmt.Errorf("%w: %s: %v", errUnreachable, where, err)
 		default:
 			if !lost {
-				fmt.Fprintf(e.stderr, "groupctl lag: %s ZooKeeper at %s lost (%v): still watching, every %v\n", now(), c.zookeeper, err, *every)
+				fmt.Fprintf(e.stderr, "groupctl lag: %s %s lost (%v): still watching, every %v\n", now(), where, err, *every)
 				lost = true
 			}
-			if z != nil {
-				z.Close()
-				z = nil
+			if src != nil {
+				src.close()
+				src = nil
 			}
 		}
 		if err == nil {
@@ -143,21 +145,21 @@ func runLag(ctx context.Context, e *env, args []string) error {
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
-// lagSamples reads the groups' lags; errs are the Kafka side's (lags
-// unknown), err the ZooKeeper side's.
-func lagSamples(ctx context.Context, c *common, z *consumergroup.ZK, pos []string, all bool, prev map[lagKey]lagPoint,
+// lagSamples reads the groups' lags; errs are the log ends' (lags
+// unknown), err the source's (ZooKeeper, or Kafka's coordinator).
+func lagSamples(ctx context.Context, src groupSource, pos []string, all bool, prev map[lagKey]lagPoint,
 	trackers map[string]*lagTracker) ([]lagSample, []error, error) {
 	groups := pos
 	if all {
 		var err error
-		if groups, err = z.Groups(ctx); err != nil {
+		if groups, err = src.groups(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
 	var out []lagSample
 	var errs []error
 	for _, g := range groups {
-		d, err := describe(ctx, c, z, g)
+		d, err := src.describe(ctx, g)
 		if d.GroupDescription == nil {
 			return nil, nil, err
 		}
@@ -167,7 +169,7 @@ func lagSamples(ctx context.Context, c *common, z *consumergroup.ZK, pos []strin
 			tr = newLagTracker(lageval.DefaultSize, 0)
 			trackers[g] = tr
 		}
-		st := tr.observe(d.GroupDescription, commitTimes(ctx, c, z, g), at)
+		st := tr.observe(d.GroupDescription, src.commitTimes(ctx, g), at)
 		s := lagSample{Group: g, Time: at.UTC().Format(time.RFC3339), Total: known(d.TotalLag), Status: st.Status, Lag: []lagRow{}}
 		if d.kafkaErr != nil {
 			s.Error = d.kafkaErr.Error()

@@ -16,8 +16,11 @@
 //
 // Common flags: --zookeeper (or $CONSUMERGROUP_ZOOKEEPER), --chroot,
 // --zookeeper-auth, --brokers, Kafka's --tls* and --sasl-* flags,
-// --output table|json, --timeout. Exit status: 0 done, 1 failed or refused,
-// 2 bad usage or ZooKeeper unreachable.
+// --output table|json, --timeout. --bootstrap-server instead of --zookeeper
+// selects the groups of Kafka's own coordinator (list, describe, lag,
+// reset-offsets, delete, delete-offsets, consume, produce, serve; kafka.go).
+// Exit status: 0 done, 1 failed or refused, 2 bad usage or ZooKeeper (Kafka
+// with --bootstrap-server) unreachable.
 package main
 
 import (
@@ -35,7 +38,7 @@ import (
 const (
 	exitOK    = 0
 	exitError = 1
-	exitUsage = 2 // bad flags or arguments, or ZooKeeper unreachable
+	exitUsage = 2 // bad flags or arguments, or ZooKeeper (--bootstrap-server: Kafka) unreachable
 )
 
 // command is one subcommand.

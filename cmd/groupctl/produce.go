@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/consumergroup/consumergroup"
 )
 
 // headerFlags is a repeatable --header KEY=VALUE.
@@ -29,6 +31,7 @@ func (h *headerFlags) Set(v string) error {
 
 func runProduce(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "produce", "--topic T [--count N | < lines]")
+	bootstrapFlag(fs, c)
 	topic := fs.String("topic", "", "the topic (required)")
 	count := fs.Int("count", 0, "produce N generated messages, PREFIX<n> (default: one message per line of standard input)")
 	prefix := fs.String("value-prefix", "", "with --count: values are PREFIX<n>, n from --start")
@@ -58,11 +61,13 @@ func runProduce(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	z, err := c.dial(ctx)
-	if err != nil {
-		return err
+	var z *consumergroup.ZK // nil with --bootstrap-server
+	if !c.onKafka() {
+		if z, err = c.dial(ctx); err != nil {
+			return err
+		}
+		defer z.Close()
 	}
-	defer z.Close()
 	opts := []kgo.Opt{kgo.ProducerLinger(5 * time.Millisecond)}
 	if *partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))

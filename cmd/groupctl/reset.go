@@ -162,6 +162,7 @@ type change struct {
 func runReset(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "reset-offsets", "GROUP (--topic T[:P,P...] ... | --all-topics) (--to-earliest|--to-latest|--to-current|--to-offset N|--to-datetime TIME|--by-duration PnDTnHnMnS|--shift-by N|--from-file CSV) [--execute] [--export]")
 	var scopes topicScopes
+	bootstrapFlag(fs, c)
 	fs.Var(&scopes, "topic", "a topic, or TOPIC:0,1,2 for some of its partitions; repeat for several")
 	allTopics := fs.Bool("all-topics", false, "every topic the group has offsets for")
 	var mode resetMode
@@ -238,24 +239,24 @@ func runReset(ctx context.Context, e *env, args []string) error {
 
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	z, err := c.dial(ctx)
+	st, err := c.openOffsetStore(ctx)
 	if err != nil {
 		return err
 	}
-	defer z.Close()
+	defer st.close()
 	var notes []string
-	groups, err := z.Groups(ctx)
+	exists, err := st.exists(ctx, group)
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(groups, group) {
+	if !exists {
 		if *execute {
-			notes = append(notes, fmt.Sprintf("group %q does not exist in ZooKeeper at %s: --execute creates it", group, c.zookeeper))
+			notes = append(notes, fmt.Sprintf("group %q does not exist in %s: --execute creates it", group, st.where()))
 		} else {
-			notes = append(notes, fmt.Sprintf("group %q does not exist in ZooKeeper at %s: --execute would create it", group, c.zookeeper))
+			notes = append(notes, fmt.Sprintf("group %q does not exist in %s: --execute would create it", group, st.where()))
 		}
 	}
-	committed, err := z.Offsets(ctx, group)
+	committed, err := st.committed(ctx, group)
 	if committed == nil {
 		return err
 	}
@@ -265,14 +266,13 @@ func runReset(ctx context.Context, e *env, args []string) error {
 		}
 		slices.Sort(scopes.order)
 		if len(scopes.order) == 0 {
-			return fmt.Errorf("--all-topics: group %q has no offsets in ZooKeeper at %s", group, c.zookeeper)
+			return fmt.Errorf("--all-topics: group %q has no offsets in %s", group, st.where())
 		}
 	}
-	cl, admin, err := c.kafka(ctx, z)
+	admin, err := st.kafka(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
 	topics := scopes.order
 	starts, err := admin.ListStartOffsets(ctx, topics...)
 	if err != nil {
@@ -376,7 +376,7 @@ func runReset(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "groupctl reset-offsets: note: %s\n", note)
 	}
 	if *execute {
-		if err := z.ResetOffsets(ctx, group, offsets); err != nil {
+		if err := st.reset(ctx, group, offsets); err != nil {
 			if errors.Is(err, consumergroup.ErrGroupActive) {
 				return fmt.Errorf("refused, nothing changed: %w (stop its consumers first)", err)
 			}

@@ -35,6 +35,7 @@ type serveOpts struct {
 
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "serve", "")
+	bootstrapFlag(fs, c)
 	var o serveOpts
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the HTTP server")
 	fs.DurationVar(&o.interval, "interval", 5*time.Second, "how often ZooKeeper and Kafka are polled")
@@ -54,13 +55,25 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return bad(fmt.Sprintf("--window must be at least %d samples", lageval.MinSamples))
 	}
 	dctx, cancel := c.withTimeout(ctx)
-	z, err := c.dial(dctx)
-	cancel()
-	if err != nil {
-		return err
+	var s *server
+	if c.onKafka() {
+		cl, _, err := c.bootstrapClient(dctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		s = newServer(c, nil, o)
+		s.kafkaGroups = cl
+	} else {
+		z, err := c.dial(dctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		defer z.Close()
+		s = newServer(c, z, o)
 	}
-	defer z.Close()
-	s := newServer(c, z, o)
 	url, wait, err := s.start(ctx, o.listen)
 	if err != nil {
 		return err
@@ -84,6 +97,11 @@ type server struct {
 	pollErrors int64
 	kcl        *kgo.Client // nil until Kafka's brokers are known
 	admin      *kadm.Client
+
+	// kafkaGroups, when set (--bootstrap-server), is the client of the
+	// Kafka cluster whose coordinator's groups are served instead of
+	// ZooKeeper's (z is nil then).
+	kafkaGroups *kgo.Client
 }
 
 // groupState is what the poller knows of a group.
@@ -178,23 +196,17 @@ func (s *server) poll(ctx context.Context) {
 	pctx, cancel := s.c.withTimeout(ctx)
 	defer cancel()
 	now := time.Now()
+	if s.kafkaGroups != nil {
+		s.pollKafka(pctx, now)
+		return
+	}
 	names, err := s.z.Groups(pctx)
 	if err != nil {
-		s.mu.Lock()
-		s.polls++
-		s.pollErrors++
-		s.pollErr = err.Error()
-		s.polledAt = now
-		s.mu.Unlock()
+		s.pollFailed(err, now)
 		return
 	}
 	admin := s.kafkaAdmin(pctx)
-	type result struct {
-		desc  *consumergroup.GroupDescription
-		times map[consumergroup.TopicPartition]time.Time
-		err   error
-	}
-	results := make(map[string]result, len(names))
+	results := make(map[string]pollResult, len(names))
 	for _, g := range names {
 		d, err := consumergroup.DescribeGroup(pctx, s.z, admin, g)
 		if errors.Is(err, consumergroup.ErrUnknownGroup) {
@@ -204,8 +216,30 @@ func (s *server) poll(ctx context.Context) {
 			err = errors.New("Kafka's brokers are unknown: no log end offsets")
 		}
 		times, terr := s.z.OffsetCommitTimes(pctx, g)
-		results[g] = result{d, times, errors.Join(err, terr)}
+		results[g] = pollResult{d, times, errors.Join(err, terr)}
 	}
+	s.record(results, now)
+}
+
+// pollFailed records a poll that could not list the groups.
+func (s *server) pollFailed(err error, now time.Time) {
+	s.mu.Lock()
+	s.polls++
+	s.pollErrors++
+	s.pollErr = err.Error()
+	s.polledAt = now
+	s.mu.Unlock()
+}
+
+// pollResult is one group at one poll.
+type pollResult struct {
+	desc  *consumergroup.GroupDescription
+	times map[consumergroup.TopicPartition]time.Time
+	err   error
+}
+
+// record keeps a poll's results.
+func (s *server) record(results map[string]pollResult, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.polls++

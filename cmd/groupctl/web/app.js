@@ -65,7 +65,8 @@ function groupSection(d) {
   const sec = el("section", { class: "group", id: "group-" + desc.group, "data-group": desc.group });
   sec.append(el("h2", {}, "Group " + desc.group + " ", badge(d.lag_status.status)));
   sec.append(el("p", { class: "muted" }, "state " + desc.state + " · generation " + desc.generation +
-    (desc.strategy ? " · strategy " + desc.strategy : "") + " · total lag " + num(desc.total_lag)));
+    (desc.strategy ? " · strategy " + desc.strategy : "") + (desc.protocol ? " · Kafka coordinator, protocol " + desc.protocol : "") +
+    " · total lag " + num(desc.total_lag)));
   if (d.error) sec.append(el("p", { class: "error" }, d.error));
 
   const members = el("tbody");
