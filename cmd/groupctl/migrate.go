@@ -511,6 +511,9 @@ func (m *migration) print() error {
 			t.line("dry run: nothing written; --execute writes %d offsets (*) to %s and the marker %s", o.Written, dest, o.Marker)
 		case !o.Executed:
 			t.line("dry run: nothing written; --execute writes %d offsets (*) to %s and removes the marker %s", o.Written, dest, o.Marker)
+		case o.To == toKafka && o.Written == 0:
+			t.line("migrated: Kafka held every offset already (dual commit), verified; marker %s written: JoinConsumerGroup now refuses group %s (ConsumerGroupConfig.IgnoreMigration overrides); ZooKeeper's offsets are kept for a rollback (groupctl migrate %s --to zookeeper)",
+				o.Marker, o.Group, o.Group)
 		case o.To == toKafka:
 			t.line("migrated: %d offsets written to %s and verified; marker %s written: JoinConsumerGroup now refuses group %s (ConsumerGroupConfig.IgnoreMigration overrides); ZooKeeper's offsets are kept for a rollback (groupctl migrate %s --to zookeeper)",
 				o.Written, dest, o.Marker, o.Group, o.Group)
