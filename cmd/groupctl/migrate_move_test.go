@@ -242,6 +242,13 @@ func testMigrateUnderWay(t *testing.T, kind testenv.Kind) {
 	step("joined Kafka")
 	l.wait(t, onZK+400, "members on Kafka's coordinator")
 	step("400 on Kafka")
+	// The rollback is refused while members run on Kafka's coordinator.
+	c.migrate(group, "--bootstrap-server", strings.Join(brokers, ","), "--to", "zookeeper", "--execute").
+		want(t, exitError).wantStderr(t, "refused, nothing written", "members on Kafka's coordinator")
+	wantOffsets(t, "ZooKeeper's offsets after a refused rollback", c.zkOffsets(group, topic), zk)
+	if !c.migrated(group) {
+		t.Fatal("a refused rollback removed the marker")
+	}
 	n := prod.halt(t)
 	l.wait(t, n, "every message produced")
 	step("all")
