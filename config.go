@@ -146,6 +146,28 @@ type ConsumerGroupConfig struct {
 	// sizes. Options that choose what to consume are the group's.
 	KafkaOptions []kgo.Opt
 
+	// DualCommit (ZooKeeper only) also commits the processed offsets to
+	// Kafka's __consumer_offsets under the group's name, as a group
+	// without members (generation -1, the way Kafka's admin tools commit):
+	// kafka-consumer-groups.sh --bootstrap-server, kadm and Kafka UIs then
+	// show the group's progress, and a move to Kafka's coordinator
+	// (groupctl migrate, docs/MIGRATION.md) finds it there. ZooKeeper's
+	// fenced commit stays the source of truth and is made first; Kafka's
+	// copy follows on a goroutine of its own after each periodic commit,
+	// and before the release when partitions are handed over and at Close
+	// (bounded by HandoffTimeout). A failed copy is reported
+	// (DUAL_COMMIT_ERROR, Metrics.DualCommitted, a warning) and retried
+	// at the next interval; it never blocks delivery. Kafka refuses the
+	// copy while the group has members on its own coordinator. Default
+	// false.
+	DualCommit bool
+
+	// IgnoreMigration (ZooKeeper only) lets JoinConsumerGroup join a group
+	// whose migration marker says it was moved to Kafka's coordinator
+	// (groupctl migrate); without it joining fails with ErrGroupMigrated.
+	// Default false.
+	IgnoreMigration bool
+
 	// Notifications, when not nil, receives the group's notifications
 	// (see Notification): rebalances, errors, hand-off timeouts, on both
 	// coordinators. They are sent without blocking: when the channel is
@@ -262,18 +284,22 @@ func (c *ConsumerGroupConfig) validateZK() error {
 // validateKafka refuses what only ZooKeeper uses, and strategies the
 // group protocol cannot run.
 func (c *ConsumerGroupConfig) validateKafka() error {
+	const brokers = " (brokers are its argument)"
 	for _, f := range []struct {
 		name string
 		set  bool
+		why  string
 	}{
-		{"ZookeeperChroot", c.ZookeeperChroot != ""},
-		{"ZookeeperAuth", len(c.ZookeeperAuth) > 0},
-		{"ZookeeperACL", c.ZookeeperACL != nil},
-		{"Brokers", len(c.Brokers) > 0},
-		{"BrokerListener", c.BrokerListener != ""},
+		{"ZookeeperChroot", c.ZookeeperChroot != "", brokers},
+		{"ZookeeperAuth", len(c.ZookeeperAuth) > 0, brokers},
+		{"ZookeeperACL", c.ZookeeperACL != nil, brokers},
+		{"Brokers", len(c.Brokers) > 0, brokers},
+		{"BrokerListener", c.BrokerListener != "", brokers},
+		{"DualCommit", c.DualCommit, " (Kafka's coordinator commits to Kafka only: there is no second store to copy to)"},
+		{"IgnoreMigration", c.IgnoreMigration, " (the migration marker is ZooKeeper's: it only stops JoinConsumerGroup)"},
 	} {
 		if f.set {
-			return configError(f.name, "applies to ZooKeeper coordination only; leave it empty with JoinKafkaConsumerGroup (brokers are its argument)")
+			return configError(f.name, "applies to ZooKeeper coordination only; leave it unset with JoinKafkaConsumerGroup%s", f.why)
 		}
 	}
 	switch {

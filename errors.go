@@ -30,6 +30,17 @@ var ErrUnknownTopic = errors.New("consumergroup: unknown topic")
 // partition restarted at the initial offset.
 var ErrOffsetReset = errors.New("consumergroup: committed offset out of range, reset")
 
+// ErrGroupMigrated: JoinConsumerGroup (or NewConsumerGroup) found the
+// group's migration marker: the group was moved to Kafka's coordinator
+// (groupctl migrate). The error names the move and how to override it
+// (ConsumerGroupConfig.IgnoreMigration).
+var ErrGroupMigrated = errors.New("consumergroup: group migrated to Kafka's coordinator")
+
+// ErrDualCommit is reported (DUAL_COMMIT_ERROR, Metrics.DualCommitted, a
+// warning) when the copy of a ZooKeeper commit to Kafka failed
+// (ConsumerGroupConfig.DualCommit); it is retried at the next interval.
+var ErrDualCommit = errors.New("consumergroup: dual commit to Kafka failed")
+
 // Errors of the ZooKeeper layer. Compare with errors.Is: they come wrapped
 // in a *PathError that names the operation and the znode, and that also
 // wraps the cause (a go-zookeeper error such as zk.ErrNoAuth, or a parse

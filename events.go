@@ -31,6 +31,11 @@ const (
 	// message was not committed: the partition's next owner delivers it
 	// again, maybe while the application here is still processing it.
 	HANDOFF_TIMEOUT
+	// DUAL_COMMIT_ERROR: with ConsumerGroupConfig.DualCommit, the copy of
+	// committed offsets to Kafka failed (Err wraps ErrDualCommit and names
+	// the partitions). ZooKeeper's commit, the source of truth, was made;
+	// the copy is retried at the next commit interval.
+	DUAL_COMMIT_ERROR
 )
 
 // Notification is sent to the listener of a group (see NewConsumerGroup) at
@@ -42,9 +47,9 @@ const (
 // listener nobody reads never slows the group; give the channel a buffer
 // if you want them all.
 type Notification struct {
-	Type uint8          // REBALANCE_START, REBALANCE_OK, REBALANCE_ERROR or HANDOFF_TIMEOUT
+	Type uint8          // REBALANCE_START, REBALANCE_OK, REBALANCE_ERROR, HANDOFF_TIMEOUT or DUAL_COMMIT_ERROR
 	Src  *ConsumerGroup // the group it comes from
-	Err  error          // with REBALANCE_ERROR: what went wrong
+	Err  error          // with REBALANCE_ERROR and DUAL_COMMIT_ERROR: what went wrong
 
 	Generation int              // the assignment's generation
 	Claimed    []TopicPartition // REBALANCE_OK: partitions this member took

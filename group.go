@@ -44,10 +44,11 @@ type ConsumerGroup struct {
 	listener chan<- *Notification
 	dropped  atomic.Int64
 
-	pump  *pump       // the delivery engine
-	eng   deliverer   // the engine as the coordinator drives it (= pump)
-	coord coordinator // ZooKeeper's or Kafka's
-	obs   *observer   // metrics and health
+	pump  *pump          // the delivery engine
+	eng   deliverer      // the engine as the coordinator drives it (= pump)
+	coord coordinator    // ZooKeeper's or Kafka's
+	obs   *observer      // metrics and health
+	dual  *dualCommitter // DualCommit's copies to Kafka; nil without
 
 	ctx     context.Context // canceled by Close
 	cancel  context.CancelFunc
@@ -200,11 +201,22 @@ func newGroup(ctx context.Context, client *kgo.Client, z *ZK, name string, topic
 	}
 	g := newMember(client, name, topics, l, cfg)
 	g.zk = z
+	if !cfg.IgnoreMigration {
+		if err := z.checkMigration(ctx, name); err != nil {
+			return nil, err
+		}
+	}
 	// The topics must exist: in ZooKeeper or in Kafka.
 	if _, err := g.partitionCounts(ctx, nil); err != nil {
 		return nil, err
 	}
+	if cfg.DualCommit {
+		g.dual = newDualCommitter(g)
+	}
 	g.start(directPositioner{client}, &zkCoordinator{g: g})
+	if g.dual != nil {
+		g.goFunc(g.dual.run)
+	}
 	return g, nil
 }
 

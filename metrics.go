@@ -36,6 +36,10 @@ type Metrics interface {
 	SessionLost(SessionLossEvent)
 	// Polled: the member fetched; the event tells the delivery queue.
 	Polled(PollEvent)
+	// DualCommitted: with ConsumerGroupConfig.DualCommit, the member
+	// copied offsets it committed in ZooKeeper to Kafka (or failed to:
+	// Err set, retried at the next interval).
+	DualCommitted(CommitEvent)
 }
 
 // NopMetrics implements Metrics by doing nothing: embed it in an
@@ -49,6 +53,7 @@ func (NopMetrics) Rebalanced(RebalanceEvent)    {} // Rebalanced does nothing.
 func (NopMetrics) HandedOff(HandoffEvent)       {} // HandedOff does nothing.
 func (NopMetrics) SessionLost(SessionLossEvent) {} // SessionLost does nothing.
 func (NopMetrics) Polled(PollEvent)             {} // Polled does nothing.
+func (NopMetrics) DualCommitted(CommitEvent)    {} // DualCommitted does nothing.
 
 // DeliveredEvent: Messages messages of Partition, of Bytes bytes (keys,
 // values and headers), were put into the Stream or Batches channel.
@@ -318,4 +323,11 @@ func (o *observer) notified(n *Notification) {
 func (o *observer) committedErr(offsets map[TopicPartition]int64, start time.Time, err error) error {
 	o.committed(offsets, start, err)
 	return err
+}
+
+// dualCommitted records a copy of offsets to Kafka that started at start.
+func (o *observer) dualCommitted(offsets map[TopicPartition]int64, start time.Time, err error) {
+	if o.m != nil && len(offsets) > 0 {
+		o.m.DualCommitted(CommitEvent{Group: o.group, Offsets: offsets, Took: time.Since(start), Err: err})
+	}
 }

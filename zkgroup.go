@@ -35,7 +35,11 @@ func (c *zkCoordinator) commit(ctx context.Context, offsets map[TopicPartition]i
 	if id == "" {
 		return &PathError{Op: "commit", Err: ErrNotOwner, Cause: errors.New("the member has no session")}
 	}
-	return g.zk.CommitOffsets(ctx, g.name, id, offsets)
+	if err := g.zk.CommitOffsets(ctx, g.name, id, offsets); err != nil {
+		return err
+	}
+	g.dual.add(offsets)
+	return nil
 }
 
 func (c *zkCoordinator) offset(ctx context.Context, tp TopicPartition) (int64, error) {

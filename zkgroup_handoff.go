@@ -117,6 +117,9 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 	tc := time.Now()
 	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); g.obs.committedErr(offsets, tc, err) != nil {
 		errs = append(errs, fmt.Errorf("commit on release: %w", err))
+		g.dual.forget(tps)
+	} else if g.dual != nil {
+		g.dual.handOff(ctx, m.final(tps, offsets))
 	}
 	for _, tp := range tps {
 		if err := g.zk.Release(ctx, g.name, tp.Topic, tp.Partition, m.id); err != nil {
@@ -129,6 +132,20 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 	m.publishHeld()
 	g.log.Debug("released", "id", m.id, "partitions", tps)
 	return errors.Join(errs...)
+}
+
+// final returns the offsets of tps as committed in ZooKeeper: those just
+// written, the others as committed before.
+func (m *member) final(tps []TopicPartition, written map[TopicPartition]int64) map[TopicPartition]int64 {
+	out := make(map[TopicPartition]int64, len(tps))
+	for _, tp := range tps {
+		if off, ok := written[tp]; ok {
+			out[tp] = off
+		} else if off, ok := m.committed[tp]; ok {
+			out[tp] = off
+		}
+	}
+	return out
 }
 
 // claim starts a claimer for tp: it waits, through a watch on the owner
@@ -263,6 +280,7 @@ func (m *member) started(batch []claimResult) error {
 		begin[tp] = starts[tp].offset
 		m.gotNow = append(m.gotNow, tp)
 	}
+	g.dual.add(begin) // Kafka's copy starts from ZooKeeper's offsets
 	g.eng.assigned(begin)
 	m.publishHeld()
 	g.log.Debug("claimed", "id", m.id, "partitions", tps)
@@ -406,6 +424,7 @@ func (m *member) commit(ctx context.Context) error {
 	for tp, off := range offsets {
 		m.committed[tp] = off
 	}
+	g.dual.add(offsets)
 	g.mu.Lock()
 	for tp, off := range offsets {
 		g.commits[tp] = off
@@ -470,6 +489,7 @@ func (m *member) drop() {
 		tps = append(tps, tp)
 	}
 	g.eng.lost(tps)
+	g.dual.forget(tps)
 	clear(m.held)
 	m.publishHeld()
 	g.mu.Lock()

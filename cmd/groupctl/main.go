@@ -10,6 +10,7 @@
 //	groupctl reset-offsets GROUP --topic T[:P,...] --to-earliest|--to-latest|--to-current|--to-offset N|--to-datetime T|--by-duration D|--shift-by N|--from-file F [--execute] [--export]
 //	groupctl delete GROUP
 //	groupctl delete-offsets GROUP --topic T
+//	groupctl migrate GROUP [--to kafka|zookeeper] [--bootstrap-server B] [--force] [--execute]
 //	groupctl consume --topic T (--group G | --from-offset N | --from-time T) [--format F]
 //	groupctl produce --topic T [--count N] < lines
 //	groupctl serve [--listen 127.0.0.1:8080]  # web view, /api/, /metrics
@@ -55,6 +56,7 @@ var commands = map[string]command{
 	"reset-offsets":  {"reset a group's committed offsets (dry run unless --execute)", runReset},
 	"delete":         {"delete a group that has no members", runDelete},
 	"delete-offsets": {"delete a group's offsets of a topic it no longer consumes", runDeleteOffsets},
+	"migrate":        {"move a group from ZooKeeper to Kafka's coordinator, or back (dry run unless --execute)", runMigrate},
 	"consume":        {"join a group and print its messages", runConsume},
 	"produce":        {"produce messages", runProduce},
 	"serve":          {"serve a web view, a JSON API and Prometheus metrics of every group", runServe},

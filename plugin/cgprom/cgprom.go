@@ -39,6 +39,8 @@ type Metrics struct {
 	sessLost    *prometheus.CounterVec
 	queue       *prometheus.GaugeVec
 	buffered    *prometheus.GaugeVec
+	dualTime    *prometheus.HistogramVec
+	dualFails   *prometheus.CounterVec
 
 	// The per-partition counters of the delivery path, looked up once.
 	mu    sync.RWMutex
@@ -90,13 +92,16 @@ func NewMetrics(namespace string) *Metrics {
 		sessLost:    counter("session_losses_total", "Coordination sessions lost under the member.", perGroup),
 		queue:       gauge("delivery_queue_messages", "Messages fetched by the last poll and waiting for the application.", perGroup),
 		buffered:    gauge("client_buffered_records", "Records the Kafka client has buffered beyond the last poll.", perGroup),
+		dualTime:    hist("dual_commit_seconds", "Time a copy of committed offsets to Kafka (DualCommit) took, failed ones included."),
+		dualFails:   counter("dual_commit_failures_total", "Copies of committed offsets to Kafka (DualCommit) that failed; each is retried.", perGroup),
 		parts:       make(map[partKey]partCounters),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.delivered, m.bytes, m.committed, m.logEnd, m.lag, m.commitTime, m.commitFails,
-		m.rebalances, m.rebTime, m.unowned, m.held, m.handoffWait, m.handoffOver, m.sessLost, m.queue, m.buffered}
+		m.rebalances, m.rebTime, m.unowned, m.held, m.handoffWait, m.handoffOver, m.sessLost, m.queue, m.buffered,
+		m.dualTime, m.dualFails}
 }
 
 // Describe implements prometheus.Collector.
@@ -139,6 +144,14 @@ func (m *Metrics) Committed(e consumergroup.CommitEvent) {
 	m.commitTime.WithLabelValues(e.Group).Observe(e.Took.Seconds())
 	if e.Err != nil {
 		m.commitFails.WithLabelValues(e.Group).Inc()
+	}
+}
+
+// DualCommitted implements consumergroup.Metrics.
+func (m *Metrics) DualCommitted(e consumergroup.CommitEvent) {
+	m.dualTime.WithLabelValues(e.Group).Observe(e.Took.Seconds())
+	if e.Err != nil {
+		m.dualFails.WithLabelValues(e.Group).Inc()
 	}
 }
 

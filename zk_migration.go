@@ -1,0 +1,97 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
+)
+
+// Migration is what a group's migration marker tells: the group was moved
+// to Kafka's group coordinator (groupctl migrate), and JoinConsumerGroup
+// refuses it (ErrGroupMigrated) unless ConsumerGroupConfig.IgnoreMigration.
+type Migration struct {
+	Path      string    // the marker's znode, chroot included
+	To        string    // "kafka"
+	At        time.Time // when the marker was written
+	By        string    // what wrote it, e.g. "groupctl migrate"
+	Bootstrap string    // the Kafka brokers the offsets were written to
+}
+
+// Migration reads group's migration marker, /consumers/<group>/migration:
+// nil when the group was not migrated. A marker that cannot be read gives
+// an error that matches ErrBadData.
+func (z *ZK) Migration(ctx context.Context, group string) (*Migration, error) {
+	if err := checkNames("read migration marker", "group", group); err != nil {
+		return nil, err
+	}
+	p := z.paths.Migration(group)
+	data, _, err := z.get(ctx, "read migration marker", p)
+	if errors.Is(err, ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := layout.ParseMigrationMarker(data)
+	if err != nil {
+		return nil, pathErr("read migration marker", p, err)
+	}
+	return &Migration{Path: p, To: m.To, At: m.Time(), By: m.By, Bootstrap: m.Bootstrap}, nil
+}
+
+// MarkMigrated writes group's migration marker (creating the group's node
+// if needed): from then on JoinConsumerGroup refuses the group. A marker
+// already there is kept (and returned). by names the tool, bootstrap the
+// Kafka brokers that now hold the group's offsets.
+func (z *ZK) MarkMigrated(ctx context.Context, group, by, bootstrap string) (*Migration, error) {
+	if err := checkNames("write migration marker", "group", group); err != nil {
+		return nil, err
+	}
+	if m, err := z.Migration(ctx, group); err != nil || m != nil {
+		return m, err
+	}
+	p := z.paths.Migration(group)
+	marker := layout.NewMigrationMarker(time.Now(), by, bootstrap)
+	if err := z.create(ctx, "write migration marker", p, marker.Encode(), false); err != nil && !errors.Is(err, ErrNodeExists) {
+		return nil, err
+	}
+	return z.Migration(ctx, group)
+}
+
+// ClearMigration deletes group's migration marker (a rollback to
+// ZooKeeper); a group without one is left as it is.
+func (z *ZK) ClearMigration(ctx context.Context, group string) error {
+	if err := checkNames("delete migration marker", "group", group); err != nil {
+		return err
+	}
+	return z.deleteAll(ctx, z.paths.Migration(group))
+}
+
+// checkMigration refuses to join a group that was moved to Kafka's
+// coordinator.
+func (z *ZK) checkMigration(ctx context.Context, group string) error {
+	m, err := z.Migration(ctx, group)
+	switch {
+	case errors.Is(err, ErrBadData):
+		return fmt.Errorf("%w: group %q has a migration marker that cannot be read (%w): it was probably moved to Kafka's coordinator; "+
+			"set ConsumerGroupConfig.IgnoreMigration to join through ZooKeeper anyway", ErrGroupMigrated, group, err)
+	case err != nil:
+		return err
+	case m == nil:
+		return nil
+	}
+	return fmt.Errorf("%w: group %q was moved to Kafka's group coordinator (%s, at %s, offsets written to %s; marker %s): "+
+		"join it with JoinKafkaConsumerGroup; to join through ZooKeeper anyway set ConsumerGroupConfig.IgnoreMigration, "+
+		"or roll the move back with groupctl migrate %s --to zookeeper",
+		ErrGroupMigrated, group, orUnknown(m.By), m.At.UTC().Format(time.RFC3339), orUnknown(m.Bootstrap), m.Path, group)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
