@@ -21,7 +21,7 @@ import (
 
 func TestUsage(t *testing.T) {
 	t.Parallel()
-	commands := []string{"consume", "delete", "demo", "describe", "lag", "list", "produce", "reset-offsets"}
+	commands := []string{"consume", "delete", "delete-offsets", "demo", "describe", "lag", "list", "migrate", "produce", "reset-offsets", "serve"}
 
 	// No command: a usage error, with the usage.
 	r := runTool(t).want(t, exitUsage)
