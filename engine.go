@@ -19,6 +19,7 @@ const (
 	modeStream
 	modeBatches
 	modeCheckout
+	modePull // Next and Poll (engine_pull.go)
 )
 
 // pstate is the delivery state of one partition the member holds.
@@ -99,6 +100,17 @@ type pump struct {
 	out    []unit // sent and not known processed, oldest first: the channel holds the last ones
 	resend []unit // taken back out of the channel, of held partitions: sent before anything else
 
+	// Explicit done (MarkDone): a mark of a unit the pump had sent but not
+	// yet recorded in out when the application marked it (see markDone).
+	lateDone any
+
+	// Pull (Next, Poll): the unit returned last, in the application's
+	// hands until its next call (zero: none); what the application's
+	// goroutine fetched and has not returned yet.
+	pullHand unit
+	pullMu   sync.Mutex // serializes Next and Poll calls; guards pullBuf
+	pullBuf  []pullSlice
+
 	// Checkout.
 	offering *pstate        // the partition whose record is being offered
 	inflight *pstate        // the partition checked out
@@ -139,7 +151,8 @@ func (p *pump) choose(m int) bool {
 	defer p.mu.Unlock()
 	if p.modeVal == modeNone {
 		p.modeVal = m
-		if p.shut {
+		if p.shut || m == modePull {
+			// Pull runs on the application's goroutine: nothing to start.
 			return true
 		}
 		p.running = m != modeCheckout
@@ -297,6 +310,10 @@ func (p *pump) waitProcessed(states []*pstate, timeout time.Duration, countInHan
 				if contains(states, p.inflight) {
 					p.ackLocked()
 				}
+				if contains(states, p.pullHand.ps) {
+					p.pullHand.ps.processed = max(p.pullHand.ps.processed, p.pullHand.end)
+					p.pullHand = unit{}
+				}
 				return processed(), nil
 			}
 			if contains(states, p.inflight) {
@@ -325,19 +342,27 @@ func (p *pump) inHandLocked(states []*pstate) *inHand {
 	if contains(states, p.inflight) {
 		return &inHand{p.inflight.tp, p.inflight.processed}
 	}
+	if u := p.pullHand; contains(states, u.ps) {
+		return &inHand{u.ps.tp, u.first()}
+	}
 	for _, u := range p.out {
 		if !contains(states, u.ps) {
 			continue
 		}
-		off := u.end - 1
-		if u.ev != nil {
-			off = u.ev.Offset
-		} else if u.b != nil && len(u.b.Events) > 0 {
-			off = u.b.Events[0].Offset
-		}
-		return &inHand{u.ps.tp, off}
+		return &inHand{u.ps.tp, u.first()}
 	}
 	return nil
+}
+
+// first is the offset of the unit's first message.
+func (u unit) first() int64 {
+	switch {
+	case u.ev != nil:
+		return u.ev.Offset
+	case u.b != nil && len(u.b.Events) > 0:
+		return u.b.Events[0].Offset
+	}
+	return u.end - 1
 }
 
 func contains(states []*pstate, ps *pstate) bool {
@@ -662,6 +687,9 @@ func (p *pump) send(ctx context.Context, u unit) bool {
 				p.obs.delivered(u)
 			}
 			p.out = append(p.out, next)
+			if p.lateDone != nil {
+				p.markLateLocked()
+			}
 			p.settleLocked()
 			if p.waiters > 0 {
 				p.cond.Broadcast()
