@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // checkClean checks, after every member closed, that no owner node and no
@@ -59,7 +60,7 @@ func checkCleanAnnounced(t *testing.T, c *cluster, group string, l *ledger, anno
 // messages flow: every message is processed exactly once, never by two
 // members at once.
 func TestGroupGracefulChanges(t *testing.T) {
-	forEachSetup(t, fullMatrix(), testGroupGracefulChanges)
+	forEachSetup(t, append(fullMatrix(), withModes(kfakeMatrix(), modePull, modeDone)...), testGroupGracefulChanges)
 }
 
 func testGroupGracefulChanges(t *testing.T, s setup) {
@@ -137,7 +138,10 @@ func checkExactlyOnce(t *testing.T, l *ledger, members ...*testMember) map[locat
 // partitions' messages queued in the Stream buffer: none of them reaches
 // the old owner after the hand-off, none is lost or processed twice.
 func TestGroupGracefulChangesUnderBacklog(t *testing.T) {
-	forEachSetup(t, fullMatrix(), testGroupGracefulChangesUnderBacklog)
+	// The pull API and MarkDone on kfake: pull over every coordinator, done
+	// over ZooKeeper's (its engine path is the coordinators' same).
+	modes := append(withModes(kfakeMatrix(), modePull), setup{coord: coordZK, kind: testenv.KindKfake, mode: modeDone})
+	forEachSetup(t, append(fullMatrix(), modes...), testGroupGracefulChangesUnderBacklog)
 }
 
 func testGroupGracefulChangesUnderBacklog(t *testing.T, s setup) {
