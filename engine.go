@@ -772,19 +772,30 @@ func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
 }
 
 // Stream returns the channel of messages of every partition the member
-// holds. A message counts as processed, and is committed, once the loop
-// reading the channel takes the next one, or at Close; a partition given up
-// in a rebalance waits for that (at most HandoffTimeout) before it is
-// handed over. A message still in the loop's hands at HandoffTimeout does
-// not count as processed: the commit stops before it, its partition is
-// handed over and its new owner delivers it again (at least once), and the
-// listener gets a HANDOFF_TIMEOUT notification naming it; nothing more of
-// that partition reaches the loop. On a quiet partition the last message
-// stays in the loop's hands until another one arrives: a hand-off of its
-// partition waits the whole HandoffTimeout and the new owner delivers that
-// message again (announced by HANDOFF_TIMEOUT). The channel is closed by
-// Close; called after Close, Stream returns a closed channel. nil if
-// Batches or Checkout was chosen first.
+// holds, for the seed's loop (for ev := range Stream()). Next is the
+// better fit for new code: see below.
+//
+// The rule: a message counts as processed, and is committed, once the
+// loop takes the next one (or MarkDone(ev) is called, or at Close). A
+// partition given up in a rebalance waits for that, at most
+// HandoffTimeout, before it is handed over. A message still in the loop's
+// hands at HandoffTimeout does not count as processed: the commit stops
+// before it, its partition is handed over and its new owner delivers it
+// again (at least once), and the listener gets a HANDOFF_TIMEOUT
+// notification naming it; nothing more of that partition reaches the loop.
+//
+// The cost on quiet topics, without MarkDone: the group cannot tell a loop
+// that finished its last message from one still working on it, so that
+// message stays "in hand" until another one arrives. A rebalance that moves
+// its partition waits the whole HandoffTimeout (5 s by default) and the new
+// owner delivers it again (HANDOFF_TIMEOUT); the committed offset stays one
+// below it, so an idle member shows a lag of 1 on that partition for as
+// long as the topic is quiet. Call MarkDone(ev) once ev is finished, or
+// use Next (the group knows the application holds nothing while it waits
+// inside Next), and neither happens.
+//
+// The channel is closed by Close; called after Close, Stream returns a
+// closed channel. nil if Batches, Checkout or Next/Poll was chosen first.
 func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 	if !g.pump.choose(modeStream) {
 		return nil
@@ -794,9 +805,10 @@ func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 
 // Batches returns the channel of message batches, one topic-partition per
 // batch, for throughput: the same guarantees as Stream with a batch as the
-// unit (a batch counts as processed when the next one is taken). Called
-// after Close, it returns a closed channel. nil if Stream or Checkout was
-// chosen first.
+// unit (a batch counts as processed when the next one is taken, or at
+// MarkBatchDone), and the same cost on quiet topics without MarkBatchDone
+// (see Stream; Poll has none). Called after Close, it returns a closed
+// channel. nil if Stream, Checkout or Next/Poll was chosen first.
 func (g *ConsumerGroup) Batches() <-chan *EventBatch {
 	if !g.pump.choose(modeBatches) {
 		return nil
