@@ -55,7 +55,7 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 func main() {
-	short := flag.Bool("short", false, "small sizes (under 2 minutes); writes RESULTS-short.md")
+	short := flag.Bool("short", false, "small sizes (about 5 minutes, 3 of them the quiet scenario); writes RESULTS-short.md")
 	only := flag.String("only", "throughput,rebalance,quiet,scale", "parts to run, comma-separated (quiet: the rebalance part's quiet-topic scenario)")
 	out := flag.String("out", "", "report file (default RESULTS.md, or RESULTS-short.md with -short)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file; with -only throughput, one per consumer run: FILE-SIZE-INDEX")
