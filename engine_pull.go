@@ -51,7 +51,7 @@ type pullSlice struct {
 // first. The first call of Next or Poll chooses this delivery mode; the two
 // can be mixed.
 func (g *ConsumerGroup) Next(ctx context.Context) (*ConsumerEvent, error) {
-	if err := g.choosePull(); err != nil {
+	if err := g.choosePull(ctx, "Next"); err != nil {
 		return nil, err
 	}
 	u, err := g.pump.pull(ctx, false)
@@ -63,14 +63,17 @@ func (g *ConsumerGroup) Next(ctx context.Context) (*ConsumerEvent, error) {
 // the same rules, a batch being the unit: calling Poll again means the
 // batch is processed; MarkBatchDone counts it before.
 func (g *ConsumerGroup) Poll(ctx context.Context) (*EventBatch, error) {
-	if err := g.choosePull(); err != nil {
+	if err := g.choosePull(ctx, "Poll"); err != nil {
 		return nil, err
 	}
 	u, err := g.pump.pull(ctx, true)
 	return u.b, err
 }
 
-func (g *ConsumerGroup) choosePull() error {
+func (g *ConsumerGroup) choosePull(ctx context.Context, what string) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: %s: nil context", ErrInvalidArgument, what)
+	}
 	if !g.pump.choose(modePull) {
 		return fmt.Errorf("%w: Next and Poll cannot be used with %s", ErrInvalidArgument, modeName(g.pump.mode()))
 	}

@@ -10,8 +10,8 @@ import (
 )
 
 // TestPullMisuse: the pull API is a delivery mode like Stream, Batches and
-// Checkout: Next after Stream (or Stream after Next) is refused; MarkDone
-// and MarkBatchDone refuse nil and the other mode's unit; Next returns the
+// Checkout: Next after Stream (or Stream after Next) is refused; Next,
+// MarkDone and MarkBatchDone refuse nil and the other mode's unit; Next returns the
 // context's error when it ends and ErrClosed after Close, at once.
 func TestPullMisuse(t *testing.T) {
 	c := startCluster(t, map[string]int32{"t": 1})
@@ -36,6 +36,9 @@ func TestPullMisuse(t *testing.T) {
 	}
 	if _, err := g.Poll(testCtx(t)); !errors.Is(err, cg.ErrInvalidArgument) {
 		t.Errorf("Poll after Stream = %v, want ErrInvalidArgument", err)
+	}
+	if _, err := g.Next(nil); !errors.Is(err, cg.ErrInvalidArgument) { //nolint:staticcheck // a nil context is the bad input under test
+		t.Errorf("Next(nil) = %v, want ErrInvalidArgument", err)
 	}
 	if err := g.MarkDone(nil); !errors.Is(err, cg.ErrInvalidArgument) {
 		t.Errorf("MarkDone(nil) = %v, want ErrInvalidArgument", err)
