@@ -103,7 +103,7 @@ func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error 
 		return ErrClosed
 	}
 	if !g.pump.choose(modeCheckout) {
-		return fmt.Errorf("%w: Checkout cannot be used with Stream or Batches", ErrInvalidArgument)
+		return fmt.Errorf("%w: Checkout cannot be used with %s", ErrInvalidArgument, modeName(g.pump.mode()))
 	}
 	ps := g.pump.checkout()
 	if ps == nil {

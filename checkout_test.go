@@ -13,9 +13,9 @@ import (
 // partition out in turn, commits what the callback consumed, and
 // DiscardCommit delivers it again.
 func TestCheckoutRotates(t *testing.T) {
-	setups := []setup{{coordClassic, testenv.KindKfake}, {coordConsumer, testenv.KindKfake}}
+	setups := []setup{{coord: coordClassic, kind: testenv.KindKfake}, {coord: coordConsumer, kind: testenv.KindKfake}}
 	for _, k := range testenv.KafkaKinds() {
-		setups = append(setups, setup{coordZK, k})
+		setups = append(setups, setup{coord: coordZK, kind: k})
 	}
 	forEachSetup(t, setups, testCheckoutRotates)
 }

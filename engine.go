@@ -19,6 +19,7 @@ const (
 	modeStream
 	modeBatches
 	modeCheckout
+	modePull // Next and Poll (engine_pull.go)
 )
 
 // pstate is the delivery state of one partition the member holds.
@@ -99,6 +100,17 @@ type pump struct {
 	out    []unit // sent and not known processed, oldest first: the channel holds the last ones
 	resend []unit // taken back out of the channel, of held partitions: sent before anything else
 
+	// Explicit done (MarkDone): a mark of a unit the pump had sent but not
+	// yet recorded in out when the application marked it (see markDone).
+	lateDone any
+
+	// Pull (Next, Poll): the unit returned last, in the application's
+	// hands until its next call (zero: none); what the application's
+	// goroutine fetched and has not returned yet.
+	pullHand unit
+	pullMu   sync.Mutex // serializes Next and Poll calls; guards pullBuf
+	pullBuf  []pullSlice
+
 	// Checkout.
 	offering *pstate        // the partition whose record is being offered
 	inflight *pstate        // the partition checked out
@@ -139,7 +151,8 @@ func (p *pump) choose(m int) bool {
 	defer p.mu.Unlock()
 	if p.modeVal == modeNone {
 		p.modeVal = m
-		if p.shut {
+		if p.shut || m == modePull {
+			// Pull runs on the application's goroutine: nothing to start.
 			return true
 		}
 		p.running = m != modeCheckout
@@ -297,6 +310,10 @@ func (p *pump) waitProcessed(states []*pstate, timeout time.Duration, countInHan
 				if contains(states, p.inflight) {
 					p.ackLocked()
 				}
+				if contains(states, p.pullHand.ps) {
+					p.pullHand.ps.processed = max(p.pullHand.ps.processed, p.pullHand.end)
+					p.pullHand = unit{}
+				}
 				return processed(), nil
 			}
 			if contains(states, p.inflight) {
@@ -325,19 +342,27 @@ func (p *pump) inHandLocked(states []*pstate) *inHand {
 	if contains(states, p.inflight) {
 		return &inHand{p.inflight.tp, p.inflight.processed}
 	}
+	if u := p.pullHand; contains(states, u.ps) {
+		return &inHand{u.ps.tp, u.first()}
+	}
 	for _, u := range p.out {
 		if !contains(states, u.ps) {
 			continue
 		}
-		off := u.end - 1
-		if u.ev != nil {
-			off = u.ev.Offset
-		} else if u.b != nil && len(u.b.Events) > 0 {
-			off = u.b.Events[0].Offset
-		}
-		return &inHand{u.ps.tp, off}
+		return &inHand{u.ps.tp, u.first()}
 	}
 	return nil
+}
+
+// first is the offset of the unit's first message.
+func (u unit) first() int64 {
+	switch {
+	case u.ev != nil:
+		return u.ev.Offset
+	case u.b != nil && len(u.b.Events) > 0:
+		return u.b.Events[0].Offset
+	}
+	return u.end - 1
 }
 
 func contains(states []*pstate, ps *pstate) bool {
@@ -662,6 +687,9 @@ func (p *pump) send(ctx context.Context, u unit) bool {
 				p.obs.delivered(u)
 			}
 			p.out = append(p.out, next)
+			if p.lateDone != nil {
+				p.markLateLocked()
+			}
 			p.settleLocked()
 			if p.waiters > 0 {
 				p.cond.Broadcast()
@@ -744,19 +772,30 @@ func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
 }
 
 // Stream returns the channel of messages of every partition the member
-// holds. A message counts as processed, and is committed, once the loop
-// reading the channel takes the next one, or at Close; a partition given up
-// in a rebalance waits for that (at most HandoffTimeout) before it is
-// handed over. A message still in the loop's hands at HandoffTimeout does
-// not count as processed: the commit stops before it, its partition is
-// handed over and its new owner delivers it again (at least once), and the
-// listener gets a HANDOFF_TIMEOUT notification naming it; nothing more of
-// that partition reaches the loop. On a quiet partition the last message
-// stays in the loop's hands until another one arrives: a hand-off of its
-// partition waits the whole HandoffTimeout and the new owner delivers that
-// message again (announced by HANDOFF_TIMEOUT). The channel is closed by
-// Close; called after Close, Stream returns a closed channel. nil if
-// Batches or Checkout was chosen first.
+// holds, for the seed's loop (for ev := range Stream()). Next is the
+// better fit for new code: see below.
+//
+// The rule: a message counts as processed, and is committed, once the
+// loop takes the next one (or MarkDone(ev) is called, or at Close). A
+// partition given up in a rebalance waits for that, at most
+// HandoffTimeout, before it is handed over. A message still in the loop's
+// hands at HandoffTimeout does not count as processed: the commit stops
+// before it, its partition is handed over and its new owner delivers it
+// again (at least once), and the listener gets a HANDOFF_TIMEOUT
+// notification naming it; nothing more of that partition reaches the loop.
+//
+// The cost on quiet topics, without MarkDone: the group cannot tell a loop
+// that finished its last message from one still working on it, so that
+// message stays "in hand" until another one arrives. A rebalance that moves
+// its partition waits the whole HandoffTimeout (5 s by default) and the new
+// owner delivers it again (HANDOFF_TIMEOUT); the committed offset stays one
+// below it, so an idle member shows a lag of 1 on that partition for as
+// long as the topic is quiet. Call MarkDone(ev) once ev is finished, or
+// use Next (the group knows the application holds nothing while it waits
+// inside Next), and neither happens.
+//
+// The channel is closed by Close; called after Close, Stream returns a
+// closed channel. nil if Batches, Checkout or Next/Poll was chosen first.
 func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 	if !g.pump.choose(modeStream) {
 		return nil
@@ -766,9 +805,10 @@ func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 
 // Batches returns the channel of message batches, one topic-partition per
 // batch, for throughput: the same guarantees as Stream with a batch as the
-// unit (a batch counts as processed when the next one is taken). Called
-// after Close, it returns a closed channel. nil if Stream or Checkout was
-// chosen first.
+// unit (a batch counts as processed when the next one is taken, or at
+// MarkBatchDone), and the same cost on quiet topics without MarkBatchDone
+// (see Stream; Poll has none). Called after Close, it returns a closed
+// channel. nil if Stream, Checkout or Next/Poll was chosen first.
 func (g *ConsumerGroup) Batches() <-chan *EventBatch {
 	if !g.pump.choose(modeBatches) {
 		return nil

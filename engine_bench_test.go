@@ -77,3 +77,49 @@ func BenchmarkBatchHandoff(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(batches*size), "ns/msg")
 }
+
+// BenchmarkPullNext: one message returned by Next's path (what a poll
+// fetched, in slices of 500 records, taken on the caller's goroutine): no
+// goroutine hop; the poll itself is not measured.
+func BenchmarkPullNext(b *testing.B) {
+	p, ps := benchPump(b)
+	p.modeVal = modePull
+	recs := benchRecords(b.N, 100)
+	for i := 0; i < len(recs); i += 500 {
+		part := recs[i:min(i+500, len(recs))]
+		p.pullBuf = append(p.pullBuf, pullSlice{ps: ps, records: part, evs: make([]ConsumerEvent, len(part))})
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := p.pull(ctx, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMarkDone: a Stream message handed over and marked done.
+func BenchmarkMarkDone(b *testing.B) {
+	p, tp := benchPump(b)
+	recs := benchRecords(b.N, 100)
+	done := make(chan int)
+	go func() {
+		n := 0
+		for ev := range p.stream {
+			p.markDone(ev)
+			n++
+			if n == b.N {
+				break
+			}
+		}
+		done <- n
+	}()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < len(recs); i += 500 {
+		p.deliverStream(ctx, tp, recs[i:min(i+500, len(recs))])
+	}
+	<-done
+}

@@ -23,8 +23,9 @@ import (
 // group changes. Create it with JoinConsumerGroup (or NewConsumerGroup with
 // your own clients) and Close it when done.
 //
-// Messages are delivered through exactly one of Stream, Batches or Checkout,
-// whichever is called first. Delivery is at least once: no message is lost;
+// Messages are delivered through exactly one of Next/Poll (the pull API:
+// the application asks for the next message or batch), Stream, Batches or
+// Checkout (the seed's), whichever is called first. Delivery is at least once: no message is lost;
 // graceful rebalances and Close deliver nothing twice, but for a message
 // still in the application's hands when a hand-off's HandoffTimeout runs
 // out (announced by HANDOFF_TIMEOUT); after a crash, what was processed but

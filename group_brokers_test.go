@@ -140,11 +140,11 @@ func TestBrokerKilled(t *testing.T) {
 	}
 	var setups []setup
 	for _, kind := range testenv.ApacheKinds {
-		setups = append(setups, setup{coordZK, kind})
+		setups = append(setups, setup{coord: coordZK, kind: kind})
 	}
 	// On Kafka's coordinator the broker is the coordinator too: the
 	// members' sessions end with it (see testBrokerKilled).
-	setups = append(setups, setup{coordClassic, testenv.KindKafka4}, setup{coordConsumer, testenv.KindKafka4})
+	setups = append(setups, setup{coord: coordClassic, kind: testenv.KindKafka4}, setup{coord: coordConsumer, kind: testenv.KindKafka4})
 	forEachSetup(t, setups, testBrokerKilled)
 }
 

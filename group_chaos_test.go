@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // TestGroupChaos: 4 members on 32 partitions consume 50,000
@@ -20,7 +21,10 @@ func TestGroupChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	forEachSetup(t, fullMatrix(), testGroupChaos)
+	// The pull API and MarkDone, on kfake, once each (the engine's paths
+	// are the same for every coordinator).
+	modes := []setup{{coord: coordClassic, kind: testenv.KindKfake, mode: modePull}, {coord: coordZK, kind: testenv.KindKfake, mode: modeDone}}
+	forEachSetup(t, append(fullMatrix(), modes...), testGroupChaos)
 }
 
 func testGroupChaos(t *testing.T, s setup) {

@@ -28,9 +28,35 @@ const (
 type setup struct {
 	coord string
 	kind  testenv.Kind
+	mode  string // how the members' loops take messages (see deliveryModes); "" is modeStream
 }
 
-func (s setup) name() string { return s.coord + "/" + string(s.kind) }
+func (s setup) name() string {
+	n := s.coord + "/" + string(s.kind)
+	if s.mode != "" && s.mode != modeStream {
+		n += "/" + s.mode
+	}
+	return n
+}
+
+// The delivery-mode dimension: how the members' loops take messages.
+const (
+	modeStream = "stream" // for ev := range Stream(): the seed's rule
+	modeDone   = "done"   // Stream, and MarkDone once each message is handled
+	modePull   = "pull"   // Next in a loop
+)
+
+// withModes returns setups, each in every delivery mode of modes.
+func withModes(setups []setup, modes ...string) []setup {
+	var out []setup
+	for _, s := range setups {
+		for _, m := range modes {
+			s.mode = m
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // fullMatrix is every coordinator on every broker it runs on: ZooKeeper on
 // kfake, Kafka 3.9 and Kafka 4; Kafka's coordinator on kfake and Kafka 4
@@ -39,12 +65,12 @@ func (s setup) name() string { return s.coord + "/" + string(s.kind) }
 func fullMatrix() []setup {
 	var out []setup
 	for _, k := range testenv.KafkaKinds() {
-		out = append(out, setup{coordZK, k})
+		out = append(out, setup{coord: coordZK, kind: k})
 	}
 	for _, co := range []string{coordClassic, coordConsumer} {
 		for _, k := range testenv.KafkaKinds() {
 			if k != testenv.KindKafka39 {
-				out = append(out, setup{co, k})
+				out = append(out, setup{coord: co, kind: k})
 			}
 		}
 	}
@@ -53,7 +79,7 @@ func fullMatrix() []setup {
 
 // kfakeMatrix is every coordinator on kfake: for the many small suites.
 func kfakeMatrix() []setup {
-	return []setup{{coordZK, testenv.KindKfake}, {coordClassic, testenv.KindKfake}, {coordConsumer, testenv.KindKfake}}
+	return []setup{{coord: coordZK, kind: testenv.KindKfake}, {coord: coordClassic, kind: testenv.KindKfake}, {coord: coordConsumer, kind: testenv.KindKfake}}
 }
 
 // smallMatrix is ZooKeeper on every broker (as before the coordinator
@@ -62,9 +88,9 @@ func kfakeMatrix() []setup {
 func smallMatrix() []setup {
 	var out []setup
 	for _, k := range testenv.KafkaKinds() {
-		out = append(out, setup{coordZK, k})
+		out = append(out, setup{coord: coordZK, kind: k})
 	}
-	return append(out, setup{coordClassic, testenv.KindKfake}, setup{coordConsumer, testenv.KindKfake})
+	return append(out, setup{coord: coordClassic, kind: testenv.KindKfake}, setup{coord: coordConsumer, kind: testenv.KindKfake})
 }
 
 // kafkaMatrix is Kafka's coordinator, both protocols, on kfake and Kafka 4.
@@ -91,6 +117,7 @@ func startClusterSetup(t *testing.T, s setup, topics map[string]int32) *cluster 
 	t.Helper()
 	c := startClusterKind(t, s.kind, topics)
 	c.coord = s.coord
+	c.mode = s.mode
 	return c
 }
 

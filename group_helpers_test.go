@@ -34,6 +34,7 @@ type cluster struct {
 	// clientOpts are added to the options of the members' clients.
 	clientOpts []kgo.Opt
 	coord      string // the members' coordinator: coordZK (also "") or Kafka's (see group_coord_test.go)
+	mode       string // the members' delivery mode: modeStream (also ""), modeDone or modePull
 	lastGroup  string // the group joined last
 }
 
@@ -208,13 +209,14 @@ type testMember struct {
 	cutter *cutter // Kafka's coordinator: cuts the member's Kafka connections
 	events chan *cg.Notification
 	done   chan struct{} // the consuming loop ended
+	mode   string        // delivery mode of its loop (see consume)
 }
 
 // join starts a member of group; viaProxy puts a proxy between it and
 // ZooKeeper. Its loop hands every message to handle.
 func (c *cluster) join(name, group string, topics []string, cfg *cg.ConsumerGroupConfig, viaProxy bool, handle func(*testMember, *cg.ConsumerEvent)) *testMember {
 	c.t.Helper()
-	m := &testMember{name: name, events: make(chan *cg.Notification, 1000), done: make(chan struct{})}
+	m := &testMember{name: name, events: make(chan *cg.Notification, 1000), done: make(chan struct{}), mode: c.mode}
 	c.lastGroup = group
 	if c.kafkaCoord() {
 		c.joinKafka(m, group, topics, cfg)
@@ -254,13 +256,37 @@ func (c *cluster) join(name, group string, topics []string, cfg *cg.ConsumerGrou
 	return m
 }
 
-// consume starts the member's loop over Stream.
+// consume starts the member's loop, in its delivery mode: over Stream
+// (modeStream), over Stream with MarkDone after each message (modeDone),
+// or calling Next until the group is closed (modePull).
 func (m *testMember) consume(handle func(*testMember, *cg.ConsumerEvent)) {
+	if m.mode == modePull {
+		go func() {
+			defer close(m.done)
+			for {
+				ev, err := m.group.Next(context.Background())
+				if err != nil {
+					if !errors.Is(err, cg.ErrClosed) {
+						panic(fmt.Sprintf("%s: Next: %v", m.name, err))
+					}
+					return
+				}
+				handle(m, ev)
+			}
+		}()
+		return
+	}
 	stream := m.group.Stream()
+	done := m.mode == modeDone
 	go func() {
 		defer close(m.done)
 		for ev := range stream {
 			handle(m, ev)
+			if done {
+				if err := m.group.MarkDone(ev); err != nil {
+					panic(fmt.Sprintf("%s: MarkDone: %v", m.name, err))
+				}
+			}
 		}
 	}()
 }

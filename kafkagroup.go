@@ -216,10 +216,12 @@ func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assig
 	// may resume a partition this member held before from where it had
 	// fetched it then (see groupPositioner.behind). Without one, where
 	// franz-go starts it (ConsumeResetOffset): the first record fetched.
+	t0 := time.Now()
 	committed, err := kc.committed(ctx)
 	if err != nil {
 		g.log.Warn("assigned: reading the committed offsets", "err", err)
 	}
+	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", tps)
 	starts := make(map[TopicPartition]int64, len(tps))
 	for _, tp := range tps {
 		delete(kc.suspended, tp)
@@ -283,9 +285,11 @@ func (kc *kafkaCoordinator) onRevoked(ctx context.Context, _ *kgo.Client, revoke
 		g.obs.handedOff(tps, t0, limit)
 		maps.Copy(offsets, processed)
 	}
+	tc := time.Now()
 	if err := kc.commitRetry(ctx, offsets); err != nil {
 		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: gen, Err: fmt.Errorf("commit on revocation: %w", err)})
 	}
+	logWait(g.log, "hand-off: committed on revocation", time.Since(tc), "partitions", tps)
 	for _, tp := range tps {
 		delete(kc.held, tp)
 		delete(kc.lastCommit, tp)

@@ -14,7 +14,7 @@ import (
 // other's constructor, and strategies a protocol cannot run by
 // JoinKafkaConsumerGroup, each error naming the field.
 func TestKafkaConfigValidation(t *testing.T) {
-	c := startClusterSetup(t, setup{coordClassic, testenv.KindKfake}, map[string]int32{"t": 1})
+	c := startClusterSetup(t, setup{coord: coordClassic, kind: testenv.KindKfake}, map[string]int32{"t": 1})
 	for _, tc := range []struct {
 		name, field string
 		mod         func(*cg.ConsumerGroupConfig)
@@ -229,7 +229,7 @@ func equalTPs(a, b []cg.TopicPartition) bool {
 // coordinator: Close from another goroutine while the loop reads Stream;
 // delivered offsets are contiguous and the commit is right after the last.
 func TestKafkaCloseWhileReading(t *testing.T) {
-	forEachSetup(t, []setup{{coordClassic, testenv.KindKfake}, {coordConsumer, testenv.KindKfake}}, func(t *testing.T, s setup) {
+	forEachSetup(t, []setup{{coord: coordClassic, kind: testenv.KindKfake}, {coord: coordConsumer, kind: testenv.KindKfake}}, func(t *testing.T, s setup) {
 		for run := range 3 {
 			c := startClusterSetup(t, s, map[string]int32{"t": 1})
 			c.produce("t", 1, 5000)

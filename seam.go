@@ -2,6 +2,7 @@ package consumergroup
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -91,7 +92,7 @@ func (p *pump) revoked(tps []TopicPartition, wait time.Duration) (map[TopicParti
 	start := time.Now()
 	processed, late := p.waitProcessed(states, wait, false)
 	if late == nil {
-		p.log.Debug("hand-off: the message in hand was processed", "partition", held.tp, "offset", held.offset, "waited", time.Since(start))
+		logWait(p.log, "hand-off: the message in hand was processed", time.Since(start), "partition", held.tp, "offset", held.offset)
 	}
 	return processed, late
 }
@@ -104,6 +105,22 @@ func (p *pump) closing(tps []TopicPartition) map[TopicPartition]int64 {
 func (p *pump) lost(tps []TopicPartition) { p.stop(tps) }
 
 func (p *pump) processed() map[TopicPartition]int64 { return p.processedOffsets() }
+
+// slowWait is how long a wait of a hand-off may take before it is logged
+// at info level rather than debug (see logWait).
+const slowWait = time.Second
+
+// logWait logs what a hand-off waited for (the message in hand, the
+// previous owner's release, an offset read, a commit) and how long: at
+// debug level, at info when it took longer than slowWait, so that a slow
+// rebalance says why without a debug logger. args name the partitions.
+func logWait(log *slog.Logger, msg string, waited time.Duration, args ...any) {
+	level := slog.LevelDebug
+	if waited > slowWait {
+		level = slog.LevelInfo
+	}
+	log.Log(context.Background(), level, msg, append(args, "waited", waited)...)
+}
 
 // handOff gives tps up through the engine: it waits, at most
 // HandoffTimeout, for the unit in the application's hands if it is of tps,

@@ -130,7 +130,7 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 		m.gaveNow = append(m.gaveNow, tp)
 	}
 	m.publishHeld()
-	g.log.Debug("released", "id", m.id, "partitions", tps)
+	logWait(g.log, "hand-off: committed and released", time.Since(tc), "id", m.id, "partitions", tps)
 	return errors.Join(errs...)
 }
 
@@ -157,10 +157,22 @@ func (m *member) claim(tp TopicPartition) {
 	m.claimers.Add(1)
 	go func() {
 		defer m.claimers.Done()
+		var waitFrom time.Time // since when the previous owner holds tp
+		var prev string
 		for ctx.Err() == nil {
 			owner, w, err := g.zk.OwnerW(ctx, g.name, tp.Topic, tp.Partition)
+			if err == nil && owner != "" && owner != prev {
+				if prev == "" {
+					waitFrom = time.Now()
+				}
+				prev = owner
+				g.log.Debug("hand-off waits for the previous owner's release", "partition", tp, "owner", owner)
+			}
 			if err == nil && owner == "" {
 				free := time.Now()
+				if prev != "" {
+					logWait(g.log, "hand-off: the previous owner released", free.Sub(waitFrom), "partition", tp, "owner", prev)
+				}
 				err = g.zk.Claim(ctx, g.name, tp.Topic, tp.Partition, m.id)
 				if err == nil {
 					select {
@@ -237,7 +249,9 @@ func (m *member) started(batch []claimResult) error {
 		return nil
 	}
 	sortPartitions(tps)
+	t0 := time.Now()
 	starts, policies, err := m.startOffsets(tps)
+	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", tps)
 	if err != nil {
 		// Could not read offsets: give the partitions back; the leader's
 		// assignment still names this member, so apply claims them again.

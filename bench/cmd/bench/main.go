@@ -55,8 +55,8 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 func main() {
-	short := flag.Bool("short", false, "small sizes (under 2 minutes); writes RESULTS-short.md")
-	only := flag.String("only", "throughput,rebalance,scale", "parts to run, comma-separated")
+	short := flag.Bool("short", false, "small sizes (about 5 minutes, 3 of them the quiet scenario); writes RESULTS-short.md")
+	only := flag.String("only", "throughput,rebalance,quiet,scale", "parts to run, comma-separated (quiet: the rebalance part's quiet-topic scenario)")
 	out := flag.String("out", "", "report file (default RESULTS.md, or RESULTS-short.md with -short)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file; with -only throughput, one per consumer run: FILE-SIZE-INDEX")
 	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
@@ -147,6 +147,11 @@ func run(short bool, kafka string, parts, consumers []string, out, cpuprofile st
 	if slices.Contains(parts, "rebalance") {
 		if err := rebalance(ctx, b); err != nil {
 			return fmt.Errorf("rebalance: %w", err)
+		}
+	}
+	if slices.Contains(parts, "quiet") {
+		if err := quiet(ctx, b); err != nil {
+			return fmt.Errorf("rebalance (quiet): %w", err)
 		}
 	}
 	if slices.Contains(parts, "scale") {

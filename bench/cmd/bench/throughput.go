@@ -64,6 +64,8 @@ type consumer struct {
 
 var consumers = []consumer{
 	{"raw franz-go (direct partitions)", runRaw, false},
+	{"ours: Next()", runNext, false},
+	{"ours: Poll()", runPoll, false},
 	{"ours: Stream()", runStream, false},
 	{"ours: Batches()", runBatches, false},
 	{"ours: Checkout (100 ms)", runCheckout, true},
@@ -355,6 +357,41 @@ func runStream(ctx context.Context, b *bench, topic, group string, c *counter) e
 		}
 	}
 	return ctx.Err()
+}
+
+// runNext: our pull API, message by message, the loop only counts.
+func runNext(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	g, err := joinOurs(ctx, b, topic, group, nil)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	for {
+		if _, err := g.Next(ctx); err != nil {
+			return err
+		}
+		if c.add(1) {
+			return nil
+		}
+	}
+}
+
+// runPoll: our pull API, batch by batch, the loop only counts.
+func runPoll(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	g, err := joinOurs(ctx, b, topic, group, nil)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	for {
+		bt, err := g.Poll(ctx)
+		if err != nil {
+			return err
+		}
+		if c.add(len(bt.Events)) {
+			return nil
+		}
+	}
 }
 
 // runBatches: our Batches, the loop only counts.

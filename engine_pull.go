@@ -1,0 +1,198 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The pull API (Next, Poll) runs on the application's goroutine: it polls
+// the member's franz-go client itself and returns what was fetched, with no
+// pump goroutine and no channel in between. What is in the application's
+// hands is exact: the unit returned last, until the next call (pullHand).
+// While the application waits inside Next or Poll it holds nothing, so a
+// hand-off proceeds at once and the periodic commit includes everything
+// returned before.
+//
+// Soundness: a record is returned only after a check, under the engine's
+// lock, that its partition is still held (not stopped) and that the group
+// is not closed, in the same critical section that records it as in hand.
+// So stop (a revocation, a session loss, Close) either happens before the
+// check (the record is dropped) or after it (the record is in hand, and
+// revoked waits for it like for a Stream message).
+
+// pullSlice is one partition's part of a poll, not yet all returned.
+type pullSlice struct {
+	ps      *pstate // pinned: if the partition is given up, the rest is dropped
+	records []*kgo.Record
+	evs     []ConsumerEvent // one allocation for the slice's messages, filled when returned
+	i       int             // next record to return
+}
+
+// Next returns the next message of the partitions this member holds,
+// waiting until one is fetched or ctx ends. Calling Next (or Poll) again
+// means that everything it returned before is processed: that is what the
+// group commits (every CommitInterval, at a hand-off and at Close), and a
+// hand-off of a partition waits only while the application holds a
+// message of it, i.e. between Next's return and the next call (at most
+// HandoffTimeout; past it, as for Stream, the message does not count, is
+// delivered again by the next owner and HANDOFF_TIMEOUT names it). While
+// the application waits inside Next it holds nothing: a rebalance proceeds
+// at once and the lag of an idle member reaches zero within CommitInterval.
+// MarkDone(ev) counts ev as processed before the next call.
+//
+// Next reads on the caller's goroutine what franz-go fetched: no goroutine
+// or channel hand-off per message. Calls are serialized: call it from one
+// loop. It returns ctx's error when ctx ends, ErrClosed once the group is
+// closed (Close counts the message in hand as processed), and an error
+// matching ErrInvalidArgument when Stream, Batches or Checkout was chosen
+// first. The first call of Next or Poll chooses this delivery mode; the two
+// can be mixed.
+func (g *ConsumerGroup) Next(ctx context.Context) (*ConsumerEvent, error) {
+	if err := g.choosePull(ctx, "Next"); err != nil {
+		return nil, err
+	}
+	u, err := g.pump.pull(ctx, false)
+	return u.ev, err
+}
+
+// Poll is Next for batches: it returns the next batch of messages of one
+// topic-partition (what one fetch brought of it, not yet returned), with
+// the same rules, a batch being the unit: calling Poll again means the
+// batch is processed; MarkBatchDone counts it before.
+func (g *ConsumerGroup) Poll(ctx context.Context) (*EventBatch, error) {
+	if err := g.choosePull(ctx, "Poll"); err != nil {
+		return nil, err
+	}
+	u, err := g.pump.pull(ctx, true)
+	return u.b, err
+}
+
+func (g *ConsumerGroup) choosePull(ctx context.Context, what string) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: %s: nil context", ErrInvalidArgument, what)
+	}
+	if !g.pump.choose(modePull) {
+		return fmt.Errorf("%w: Next and Poll cannot be used with %s", ErrInvalidArgument, modeName(g.pump.mode()))
+	}
+	return nil
+}
+
+// errPullClosed is ErrClosed for the pull API.
+var errPullClosed = fmt.Errorf("consumergroup: Next/Poll: %w", ErrClosed)
+
+// pull counts the unit in hand as processed and returns the next one: a
+// message, or with batch everything left of one partition's slice.
+func (p *pump) pull(ctx context.Context, batch bool) (unit, error) {
+	p.pullMu.Lock()
+	defer p.pullMu.Unlock()
+	p.mu.Lock()
+	if u := p.pullHand; u.ps != nil {
+		u.ps.processed = max(u.ps.processed, u.end)
+		p.pullHand = unit{}
+		if p.waiters > 0 {
+			p.cond.Broadcast()
+		}
+	}
+	p.mu.Unlock()
+	for {
+		for len(p.pullBuf) > 0 {
+			u, ok, err := p.takePulled(&p.pullBuf[0], batch)
+			if err != nil {
+				return unit{}, err
+			}
+			if ok {
+				return u, nil
+			}
+			p.pullBuf[0] = pullSlice{}
+			p.pullBuf = p.pullBuf[1:]
+		}
+		if p.ctx.Err() != nil {
+			return unit{}, errPullClosed
+		}
+		if err := ctx.Err(); err != nil {
+			return unit{}, err
+		}
+		if err := p.pollPulled(ctx); err != nil {
+			return unit{}, err
+		}
+	}
+}
+
+// takePulled returns the next unit of s, recording it as in hand; false
+// when s has nothing more to return (given up, or all returned).
+func (p *pump) takePulled(s *pullSlice, batch bool) (unit, bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ctx.Err() != nil {
+		return unit{}, false, errPullClosed
+	}
+	ps := s.ps
+	if ps.stopped {
+		return unit{}, false, nil
+	}
+	for s.i < len(s.records) && s.records[s.i].Offset < ps.next {
+		s.i++
+	}
+	if s.i == len(s.records) {
+		return unit{}, false, nil
+	}
+	u := unit{ps: ps}
+	if batch {
+		for j := s.i; j < len(s.records); j++ {
+			fillEvent(&s.evs[j], s.records[j])
+		}
+		u.b = &EventBatch{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Events: s.evs[s.i:len(s.records):len(s.records)]}
+		s.i = len(s.records)
+	} else {
+		fillEvent(&s.evs[s.i], s.records[s.i])
+		u.ev = &s.evs[s.i]
+		s.i++
+	}
+	u.end = s.records[s.i-1].Offset + 1
+	ps.next = u.end
+	p.pullHand = u
+	p.obs.delivered(u)
+	return u, true, nil
+}
+
+// pollPulled polls franz-go on the caller's goroutine, until records come,
+// ctx ends or the group closes, and keeps what it fetched of the partitions
+// held in pullBuf.
+func (p *pump) pollPulled(ctx context.Context) error {
+	p.mu.Lock()
+	p.polls++
+	seq := p.polls
+	p.mu.Unlock()
+	pctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(p.ctx, cancel) // Close ends the wait
+	fetches := p.pos.poll(pctx)
+	stop()
+	cancel()
+	if p.ctx.Err() != nil || fetches.IsClientClosed() {
+		return errPullClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.obs.polled(fetches.NumRecords(), p.pos.client())
+	fetches.EachError(func(t string, part int32, err error) {
+		if !errors.Is(err, context.Canceled) {
+			p.log.Warn("fetch error", "topic", t, "partition", part, "err", err)
+		}
+	})
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		p.obs.fetched(fp.Topic, fp.Partition, fp.HighWatermark)
+		if len(fp.Records) == 0 {
+			return
+		}
+		ps := p.held(TopicPartition{fp.Topic, fp.Partition})
+		if ps == nil || p.stale(ps, seq, fp.Records[0].Offset) {
+			return
+		}
+		p.pullBuf = append(p.pullBuf, pullSlice{ps: ps, records: fp.Records, evs: make([]ConsumerEvent, len(fp.Records))})
+	})
+	return nil
+}
