@@ -91,7 +91,7 @@ func waitSameOffsets(t *testing.T, c *cluster, zc *cg.ZK, group, topic string, a
 // Kafka's view of its offsets equals ZooKeeper's after an interval, and
 // right after Close (the final commit is copied before Close returns).
 func TestDualCommit(t *testing.T) {
-	forEachSetup(t, []setup{{coordZK, testenv.KindKfake}, {coordZK, testenv.KindKafka39}}, testDualCommit)
+	forEachSetup(t, []setup{{coord: coordZK, kind: testenv.KindKfake}, {coord: coordZK, kind: testenv.KindKafka39}}, testDualCommit)
 }
 
 func testDualCommit(t *testing.T, s setup) {
