@@ -313,6 +313,18 @@ func (z *ZK) goFunc(f func()) {
 	}()
 }
 
+// goFuncOpen runs f in a goroutine that Close waits for, unless the ZK is
+// closed (false then).
+func (z *ZK) goFuncOpen(f func()) bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.isClosed {
+		return false
+	}
+	z.goFunc(f)
+	return true
+}
+
 // zkConn returns the connection in use.
 func (z *ZK) zkConn() (*zk.Conn, error) {
 	z.mu.Lock()

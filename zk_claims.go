@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -46,16 +47,17 @@ func (z *ZK) Claim(ctx context.Context, group, topic string, partition int32, id
 		&zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1},
 		&zk.CreateRequest{Path: owner, Data: []byte(id), Acl: z.acl, Flags: zk.FlagEphemeral},
 	}
-	i, err := z.multi(ctx, ops...)
+	key := claimKey{group, topic, partition}
+	i, err := z.claimMulti(ctx, key, id, ops)
 	if i == 1 && errors.Is(err, zk.ErrNoNode) { // no owners/<topic> yet
 		if err := z.mkdirAll(ctx, path.Dir(owner)); err != nil {
 			return pathErr("claim", owner, err)
 		}
-		i, err = z.multi(ctx, ops...)
+		i, err = z.claimMulti(ctx, key, id, ops)
 	}
 	switch {
 	case err == nil:
-		z.claims[claimKey{group, topic, partition}] = claim{id: id, session: sid}
+		z.claims[key] = claim{id: id, session: sid}
 		return nil
 	case i == 0 && errors.Is(err, zk.ErrNoNode):
 		return &PathError{Op: "claim", Path: owner, Err: ErrNotRegistered, Cause: fmt.Errorf("no %s", z.paths.ID(group, id))}
@@ -68,12 +70,81 @@ func (z *ZK) Claim(ctx context.Context, group, topic string, partition int32, id
 			return gerr
 		}
 		if string(data) == id && stat.EphemeralOwner == sid && sid != 0 {
-			z.claims[claimKey{group, topic, partition}] = claim{id: id, session: sid, version: stat.Version}
+			z.claims[key] = claim{id: id, session: sid, version: stat.Version}
 			return nil
 		}
 		return &PathError{Op: "claim", Path: owner, Err: ErrAlreadyClaimed, Cause: fmt.Errorf("owned by %q", data)}
 	}
 	return pathErr("claim", owner, err)
+}
+
+// claimMulti sends a claim's multi (ops, whose create is at index 1) and
+// returns multi's answer. go-zookeeper cannot cancel a request: when ctx
+// ends first, the claim may still be applied. A claim reported as failed
+// must leave no owner node behind (its caller, told it failed, never
+// releases it, and the node would outlive the member's leave), so
+// claimMulti then waits for the answer, at most a session timeout, and
+// deletes the node the request created; past that wait a goroutine of the
+// ZK does it when the answer comes (or the connection ends, and the node
+// with it). Called with claimMu held.
+func (z *ZK) claimMulti(ctx context.Context, key claimKey, id string, ops []any) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return -1, err
+	}
+	type answer struct {
+		i   int
+		err error
+	}
+	done := make(chan answer, 1)
+	if !z.goFuncOpen(func() {
+		i, err := z.multi(z.ctx, ops...)
+		done <- answer{i, err}
+	}) {
+		return -1, ErrClosed
+	}
+	select {
+	case a := <-done:
+		return a.i, a.err
+	case <-ctx.Done():
+	}
+	created := func(a answer) bool { // maybe by this request
+		return a.err == nil || (a.i == 1 && errors.Is(a.err, zk.ErrNodeExists))
+	}
+	timer := time.NewTimer(z.timeout)
+	defer timer.Stop()
+	select {
+	case a := <-done:
+		if created(a) {
+			z.undoClaim(key, id)
+		}
+	case <-timer.C:
+		z.goFuncOpen(func() {
+			if a := <-done; created(a) {
+				z.claimMu.Lock()
+				defer z.claimMu.Unlock()
+				if _, ok := z.claims[key]; !ok {
+					z.undoClaim(key, id)
+				}
+			}
+		})
+	}
+	return -1, ctx.Err()
+}
+
+// undoClaim deletes the owner node of key if this session created it for
+// id: a claim whose caller was told it failed. Called with claimMu held.
+func (z *ZK) undoClaim(key claimKey, id string) {
+	owner := z.paths.Owner(key.group, key.topic, key.partition)
+	ctx, cancel := context.WithTimeout(z.ctx, z.timeout)
+	defer cancel()
+	data, stat, err := z.get(ctx, "undo claim", owner)
+	if err != nil || string(data) != id || stat.EphemeralOwner != z.sessionID() {
+		return
+	}
+	err = z.call(ctx, func(conn *zk.Conn) error { return conn.Delete(owner, stat.Version) })
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		z.log.Warn("undoing a canceled claim", "path", owner, "err", err)
+	}
 }
 
 // Release gives up member id's claim on partition: it deletes the owner
@@ -84,10 +155,16 @@ func (z *ZK) Release(ctx context.Context, group, topic string, partition int32, 
 	if err := checkNames("release", "group", group, "topic", topic, "consumer id", id); err != nil {
 		return err
 	}
-	owner := z.paths.Owner(group, topic, partition)
 	z.claimMu.Lock()
 	defer z.claimMu.Unlock()
 	delete(z.claims, claimKey{group, topic, partition})
+	return z.release(ctx, group, topic, partition, id)
+}
+
+// release deletes the owner node of partition if id holds it; see Release.
+// Called with claimMu held.
+func (z *ZK) release(ctx context.Context, group, topic string, partition int32, id string) error {
+	owner := z.paths.Owner(group, topic, partition)
 	data, stat, err := z.get(ctx, "release", owner)
 	switch {
 	case errors.Is(err, ErrNoNode):
@@ -102,6 +179,78 @@ func (z *ZK) Release(ctx context.Context, group, topic string, partition int32, 
 		return nil
 	}
 	return pathErr("release", owner, err)
+}
+
+// ReleaseAll gives up member id's claims on tps, as Release does for each,
+// in one ZooKeeper multi: the owner nodes vanish in one transaction, and
+// every member waiting for one of them is woken at once. The multi checks
+// that id is still registered (its registration node is ephemeral in the
+// same session as its owner nodes) and each node's version, so it deletes
+// only nodes this member holds. Partitions claimed through this ZK in the
+// current session need no read; others are read first. When the multi
+// fails (a node vanished meanwhile, the registration is gone), the
+// partitions are released one by one, each checked as Release checks it.
+// Once ReleaseAll starts, CommitOffsets no longer commits for tps.
+func (z *ZK) ReleaseAll(ctx context.Context, group, id string, tps []TopicPartition) error {
+	if err := checkNames("release", "group", group, "consumer id", id); err != nil {
+		return err
+	}
+	for _, tp := range tps {
+		if err := checkNames("release", "topic", tp.Topic); err != nil {
+			return err
+		}
+		if tp.Partition < 0 {
+			return &PathError{Op: "release", Path: z.paths.Owner(group, tp.Topic, tp.Partition), Err: ErrInvalidArgument, Cause: errors.New("negative partition")}
+		}
+	}
+	if len(tps) == 0 {
+		return nil
+	}
+	z.claimMu.Lock()
+	defer z.claimMu.Unlock()
+	sid := z.sessionID()
+	ops := make([]any, 0, 1+len(tps))
+	ops = append(ops, &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1})
+	var errs []error
+	var deletes []TopicPartition // in the order of ops[1:]
+	for _, tp := range tps {
+		key := claimKey{group, tp.Topic, tp.Partition}
+		c, ok := z.claims[key]
+		delete(z.claims, key)
+		owner := z.paths.Owner(group, tp.Topic, tp.Partition)
+		if ok && c.id == id && c.session == sid && sid != 0 {
+			ops = append(ops, &zk.DeleteRequest{Path: owner, Version: c.version})
+			deletes = append(deletes, tp)
+			continue
+		}
+		data, stat, err := z.get(ctx, "release", owner)
+		switch {
+		case errors.Is(err, ErrNoNode):
+		case err != nil:
+			return err
+		case string(data) != id:
+			errs = append(errs, &PathError{Op: "release", Path: owner, Err: ErrNotOwner, Cause: fmt.Errorf("owned by %q", data)})
+		default:
+			ops = append(ops, &zk.DeleteRequest{Path: owner, Version: stat.Version})
+			deletes = append(deletes, tp)
+		}
+	}
+	if len(deletes) == 0 {
+		return errors.Join(errs...)
+	}
+	_, err := z.multi(ctx, ops...)
+	if err == nil {
+		return errors.Join(errs...)
+	}
+	if ctx.Err() != nil {
+		return pathErr("release", z.paths.OwnersTopic(group, tps[0].Topic), err)
+	}
+	for _, tp := range deletes {
+		if err := z.release(ctx, group, tp.Topic, tp.Partition, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Owner returns the id of the member that owns partition, or an error that

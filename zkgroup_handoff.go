@@ -118,10 +118,11 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 	if err := g.zk.CommitOffsets(ctx, g.name, m.id, offsets); g.obs.committedErr(offsets, tc, err) != nil {
 		errs = append(errs, fmt.Errorf("commit on release: %w", err))
 	}
+	// One multi for all: the members waiting for them are woken at once.
+	if err := g.zk.ReleaseAll(ctx, g.name, m.id, tps); err != nil {
+		errs = append(errs, err)
+	}
 	for _, tp := range tps {
-		if err := g.zk.Release(ctx, g.name, tp.Topic, tp.Partition, m.id); err != nil {
-			errs = append(errs, err)
-		}
 		delete(m.held, tp)
 		delete(m.committed, tp)
 		m.gaveNow = append(m.gaveNow, tp)
@@ -142,7 +143,9 @@ func (m *member) claim(tp TopicPartition) {
 		defer m.claimers.Done()
 		for ctx.Err() == nil {
 			owner, w, err := g.zk.OwnerW(ctx, g.name, tp.Topic, tp.Partition)
-			if err == nil && owner == "" {
+			// Its own id: a claim of this member's that was reported as
+			// failed yet applied; Claim recognizes it as this session's.
+			if err == nil && (owner == "" || owner == m.id) {
 				free := time.Now()
 				err = g.zk.Claim(ctx, g.name, tp.Topic, tp.Partition, m.id)
 				if err == nil {
@@ -441,10 +444,8 @@ func (m *member) leave(orphans []TopicPartition) {
 	g := m.g
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.HandoffTimeout+g.cfg.ZookeeperTimeout)
 	defer cancel()
-	for _, tp := range orphans {
-		if err := g.zk.Release(ctx, g.name, tp.Topic, tp.Partition, m.id); err != nil {
-			g.log.Warn("leaving", "err", err)
-		}
+	if err := g.zk.ReleaseAll(ctx, g.name, m.id, orphans); err != nil {
+		g.log.Warn("leaving", "err", err)
 	}
 	var tps []TopicPartition
 	for tp := range m.held {
