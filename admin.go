@@ -50,9 +50,9 @@ type MemberDescription struct {
 }
 
 // PartitionDescription is one partition of a topic the group consumes or has
-// offsets for. Committed and LogEnd are -1 when unknown; Lag is LogEnd minus
-// Committed (the whole log when nothing is committed), -1 when LogEnd is
-// unknown.
+// offsets for. Committed and LogEnd are -1 when unknown; Lag is
+// PartitionLag's: LogEnd minus Committed (the whole log from its start when
+// nothing is committed), -1 when LogEnd is unknown.
 type PartitionDescription struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
@@ -138,11 +138,17 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 			}
 		}
 	})
-	var ends kadm.ListedOffsets
+	var starts, ends kadm.ListedOffsets
 	if admin != nil && len(sorted) > 0 {
 		ends, err = admin.ListEndOffsets(ctx, sorted...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("consumergroup: list end offsets: %w", err))
+		}
+		// Where "the whole log" starts, for the partitions without a
+		// commit (PartitionLag).
+		starts, err = admin.ListStartOffsets(ctx, sorted...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("consumergroup: list start offsets: %w", err))
 		}
 	}
 	stable := len(ids) > 0 && a.Generation > 0
@@ -189,7 +195,7 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 			}
 			if o, ok := ends.Lookup(t, p); ok && o.Err == nil {
 				pd.LogEnd = o.Offset
-				pd.Lag = o.Offset - max(pd.Committed, 0)
+				pd.Lag = PartitionLag(pd.Committed, listedOr(starts, t, p), o.Offset)
 				d.TotalLag += pd.Lag
 			} else {
 				unknown = true

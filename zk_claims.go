@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -48,12 +49,12 @@ func (z *ZK) Claim(ctx context.Context, group, topic string, partition int32, id
 		&zk.CreateRequest{Path: owner, Data: []byte(id), Acl: z.acl, Flags: zk.FlagEphemeral},
 	}
 	key := claimKey{group, topic, partition}
-	i, err := z.claimMulti(ctx, key, id, ops)
+	i, err := z.claimMulti(ctx, []claimKey{key}, id, ops)
 	if i == 1 && errors.Is(err, zk.ErrNoNode) { // no owners/<topic> yet
 		if err := z.mkdirAll(ctx, path.Dir(owner)); err != nil {
 			return pathErr("claim", owner, err)
 		}
-		i, err = z.claimMulti(ctx, key, id, ops)
+		i, err = z.claimMulti(ctx, []claimKey{key}, id, ops)
 	}
 	switch {
 	case err == nil:
@@ -78,16 +79,17 @@ func (z *ZK) Claim(ctx context.Context, group, topic string, partition int32, id
 	return pathErr("claim", owner, err)
 }
 
-// claimMulti sends a claim's multi (ops, whose create is at index 1) and
-// returns multi's answer. go-zookeeper cannot cancel a request: when ctx
-// ends first, the claim may still be applied. A claim reported as failed
-// must leave no owner node behind (its caller, told it failed, never
-// releases it, and the node would outlive the member's leave), so
-// claimMulti then waits for the answer, at most a session timeout, and
-// deletes the node the request created; past that wait a goroutine of the
-// ZK does it when the answer comes (or the connection ends, and the node
-// with it). Called with claimMu held.
-func (z *ZK) claimMulti(ctx context.Context, key claimKey, id string, ops []any) (int, error) {
+// claimMulti sends a claim's multi (ops: a check of the registration, then
+// the creates of the owner nodes of keys) and returns multi's answer.
+// go-zookeeper cannot cancel a request: when ctx ends first, the claim may
+// still be applied. A claim reported as failed must leave no owner node
+// behind (its caller, told it failed, never releases it, and the node
+// would outlive the member's leave), so claimMulti then waits for the
+// answer, at most a session timeout, and deletes the nodes the request
+// created; past that wait a goroutine of the ZK does it when the answer
+// comes (or the connection ends, and the nodes with it). Called with
+// claimMu held.
+func (z *ZK) claimMulti(ctx context.Context, keys []claimKey, id string, ops []any) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
@@ -107,44 +109,124 @@ func (z *ZK) claimMulti(ctx context.Context, key claimKey, id string, ops []any)
 		return a.i, a.err
 	case <-ctx.Done():
 	}
-	created := func(a answer) bool { // maybe by this request
-		return a.err == nil || (a.i == 1 && errors.Is(a.err, zk.ErrNodeExists))
-	}
+	// Maybe created by this request (node exists: by an earlier attempt of
+	// it, resent after a lost connection).
+	created := func(a answer) bool { return a.err == nil || errors.Is(a.err, zk.ErrNodeExists) }
 	timer := time.NewTimer(z.timeout)
 	defer timer.Stop()
 	select {
 	case a := <-done:
 		if created(a) {
-			z.undoClaim(key, id)
+			z.undoClaims(keys, id)
 		}
 	case <-timer.C:
 		z.goFuncOpen(func() {
 			if a := <-done; created(a) {
 				z.claimMu.Lock()
 				defer z.claimMu.Unlock()
-				if _, ok := z.claims[key]; !ok {
-					z.undoClaim(key, id)
-				}
+				z.undoClaims(keys, id)
 			}
 		})
 	}
 	return -1, ctx.Err()
 }
 
-// undoClaim deletes the owner node of key if this session created it for
-// id: a claim whose caller was told it failed. Called with claimMu held.
-func (z *ZK) undoClaim(key claimKey, id string) {
-	owner := z.paths.Owner(key.group, key.topic, key.partition)
+// undoClaims deletes the owner nodes of keys that this session created for
+// id and that no claim of this ZK holds: claims whose caller was told they
+// failed. Called with claimMu held.
+func (z *ZK) undoClaims(keys []claimKey, id string) {
 	ctx, cancel := context.WithTimeout(z.ctx, z.timeout)
 	defer cancel()
-	data, stat, err := z.get(ctx, "undo claim", owner)
-	if err != nil || string(data) != id || stat.EphemeralOwner != z.sessionID() {
-		return
+	sid := z.sessionID()
+	for _, key := range keys {
+		if _, held := z.claims[key]; held {
+			continue
+		}
+		owner := z.paths.Owner(key.group, key.topic, key.partition)
+		data, stat, err := z.get(ctx, "undo claim", owner)
+		if err != nil || string(data) != id || stat.EphemeralOwner != sid {
+			continue
+		}
+		err = z.call(ctx, func(conn *zk.Conn) error { return conn.Delete(owner, stat.Version) })
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			z.log.Warn("undoing a canceled claim", "path", owner, "err", err)
+		}
 	}
-	err = z.call(ctx, func(conn *zk.Conn) error { return conn.Delete(owner, stat.Version) })
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		z.log.Warn("undoing a canceled claim", "path", owner, "err", err)
+}
+
+// ClaimAll claims the partitions tps for member id in one multi, as Claim
+// claims each: a check that id is registered and the creation of their
+// owner nodes, in one transaction. Partitions that turn out to be owned by
+// another member are left out and the others claimed again (at most a few
+// times: a caller expecting them free lists the owned ones first); it
+// returns the partitions claimed, the others are owned by someone or left
+// for the caller to claim one by one (Claim, OwnerW). Partitions this
+// session already claimed for id count as claimed. ErrNotRegistered when id
+// is not registered in this session's view.
+func (z *ZK) ClaimAll(ctx context.Context, group, id string, tps []TopicPartition) ([]TopicPartition, error) {
+	if err := checkNames("claim", "group", group, "consumer id", id); err != nil {
+		return nil, err
 	}
+	for _, tp := range tps {
+		if err := checkNames("claim", "topic", tp.Topic); err != nil {
+			return nil, err
+		}
+		if tp.Partition < 0 {
+			return nil, &PathError{Op: "claim", Path: z.paths.Owner(group, tp.Topic, tp.Partition), Err: ErrInvalidArgument, Cause: errors.New("negative partition")}
+		}
+	}
+	z.claimMu.Lock()
+	defer z.claimMu.Unlock()
+	sid := z.sessionID()
+	var claimed []TopicPartition
+	todo := slices.Clone(tps)
+	const maxConflicts = 8
+	for conflicts := 0; len(todo) > 0; {
+		keys := make([]claimKey, len(todo))
+		ops := make([]any, 0, 1+len(todo))
+		ops = append(ops, &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1})
+		for i, tp := range todo {
+			keys[i] = claimKey{group, tp.Topic, tp.Partition}
+			ops = append(ops, &zk.CreateRequest{Path: z.paths.Owner(group, tp.Topic, tp.Partition), Data: []byte(id), Acl: z.acl, Flags: zk.FlagEphemeral})
+		}
+		i, err := z.claimMulti(ctx, keys, id, ops)
+		switch {
+		case err == nil:
+			for _, k := range keys {
+				z.claims[k] = claim{id: id, session: sid}
+			}
+			return append(claimed, todo...), nil
+		case i == 0 && errors.Is(err, zk.ErrNoNode):
+			return claimed, &PathError{Op: "claim", Path: z.paths.ID(group, id), Err: ErrNotRegistered, Cause: err}
+		case i > 0 && errors.Is(err, zk.ErrNoNode): // no owners/<topic> yet
+			owner := opPath(ops[i])
+			if conflicts++; conflicts > maxConflicts {
+				return claimed, nil
+			}
+			if err := z.mkdirAll(ctx, path.Dir(owner)); err != nil {
+				return claimed, pathErr("claim", owner, err)
+			}
+		case i > 0 && errors.Is(err, zk.ErrNodeExists):
+			tp := todo[i-1]
+			todo = slices.Delete(todo, i-1, i)
+			owner := opPath(ops[i])
+			data, stat, gerr := z.get(ctx, "claim", owner)
+			if gerr == nil && string(data) == id && stat.EphemeralOwner == sid && sid != 0 {
+				z.claims[keys[i-1]] = claim{id: id, session: sid, version: stat.Version}
+				claimed = append(claimed, tp)
+			}
+			if conflicts++; conflicts > maxConflicts {
+				return claimed, nil
+			}
+		default:
+			p := ""
+			if i >= 0 {
+				p = opPath(ops[i])
+			}
+			return claimed, pathErr("claim", p, err)
+		}
+	}
+	return claimed, nil
 }
 
 // Release gives up member id's claim on partition: it deletes the owner

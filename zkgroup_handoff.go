@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
 // mine returns the partitions the published assignment gives this member.
@@ -68,11 +71,72 @@ func (m *member) apply() error {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 2*g.cfg.HandoffTimeout+g.cfg.ZookeeperTimeout)
 	err := m.giveUp(hctx, give, false)
 	cancel()
-	for _, tp := range take {
-		m.claim(tp)
+	if serr := m.claimFree(take); serr != nil {
+		err = errors.Join(err, serr)
 	}
 	m.maybeDone()
 	return err
+}
+
+// claimFree claims those of tps that nobody owns at once, in one multi
+// (after one listing of owners/<topic> per topic), and takes them over; a
+// claimer waits, through a watch, for each of the others. Many members
+// starting together, or one taking a thousand partitions, so claim in a
+// few round trips instead of one per partition.
+func (m *member) claimFree(tps []TopicPartition) error {
+	g := m.g
+	seen := time.Now()
+	owned := make(map[TopicPartition]bool)
+	listed := make(map[string]bool)
+	for _, tp := range tps {
+		if listed[tp.Topic] {
+			continue
+		}
+		listed[tp.Topic] = true
+		names, err := g.zk.children(m.ctx, "list owners", g.zk.paths.OwnersTopic(g.name, tp.Topic))
+		if err != nil && !errors.Is(err, ErrNoNode) {
+			names = nil
+			for _, o := range tps { // unknown: leave them to the claimers
+				if o.Topic == tp.Topic {
+					owned[o] = true
+				}
+			}
+		}
+		for _, n := range names {
+			if p, err := layout.ParsePartition(n); err == nil {
+				owned[TopicPartition{tp.Topic, p}] = true
+			}
+		}
+	}
+	var free []TopicPartition
+	for _, tp := range tps {
+		if !owned[tp] {
+			free = append(free, tp)
+		}
+	}
+	got := make(map[TopicPartition]bool)
+	if len(free) > 0 {
+		claimed, err := g.zk.ClaimAll(m.ctx, g.name, m.id, free)
+		if err != nil {
+			g.log.Debug("claiming at once failed: one by one", "err", err)
+		}
+		for _, tp := range claimed {
+			got[tp] = true
+		}
+	}
+	var batch []claimResult
+	for _, tp := range tps {
+		if got[tp] {
+			m.claiming[tp] = func() {} // taken over by started below
+			batch = append(batch, claimResult{tp, seen})
+			continue
+		}
+		m.claim(tp)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return m.started(batch)
 }
 
 // maybeDone sends REBALANCE_OK once nothing is being claimed.
@@ -312,6 +376,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 		}
 		return o.Offset, o.Err
 	}
+	committed := m.readOffsets(tps)
 	out := make(map[TopicPartition]start, len(tps))
 	for _, tp := range tps {
 		low, err := bound(lows, tp)
@@ -326,7 +391,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 		if g.cfg.InitialOffset == OffsetNewest {
 			policy = high
 		}
-		off, err := g.zk.Offset(m.ctx, g.name, tp.Topic, tp.Partition)
+		off, err := committed[tp].offset, committed[tp].err
 		switch {
 		case errors.Is(err, ErrNoNode):
 			out[tp] = start{policy, true}
@@ -355,6 +420,36 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 		}
 	})
 	return out, policies, nil
+}
+
+// readResult is a committed offset read, or why not.
+type readResult struct {
+	offset int64
+	err    error
+}
+
+// readOffsets reads the committed offsets of tps, a few requests in flight
+// at once (go-zookeeper pipelines them on the connection): a member taking
+// a thousand partitions reads them in a few round trips.
+func (m *member) readOffsets(tps []TopicPartition) map[TopicPartition]readResult {
+	g := m.g
+	const inFlight = 32
+	out := make(map[TopicPartition]readResult, len(tps))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, inFlight)
+	for _, tp := range tps {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			off, err := g.zk.Offset(m.ctx, g.name, tp.Topic, tp.Partition)
+			mu.Lock()
+			out[tp] = readResult{off, err}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // listBounds lists the first and end offsets of topics. Partitions just
