@@ -3,6 +3,7 @@ package consumergroup_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -152,5 +153,59 @@ func TestLeaveReleasesInOneMulti(t *testing.T) {
 	}
 	if pzxid[0] != pzxid[1] {
 		t.Fatalf("owners/t last changed in zxid %#x, owners/u in %#x: the leave released them one by one", pzxid[0], pzxid[1])
+	}
+}
+
+// TestClaimAll: the free partitions are claimed in one multi (owners/<topic>
+// created on the way), one owned by another member is left out, one this
+// session already holds counts as claimed; the claims are fenced commits'
+// as Claim's are.
+func TestClaimAll(t *testing.T) {
+	chroot := testenv.Chroot(t)
+	a := dialZK(t, chroot)
+	b := dialZK(t, chroot)
+	ctx := testCtx(t)
+	idA := register(t, a, "g", "t", "u")
+	idB := register(t, b, "g", "t")
+	if err := b.Claim(ctx, "g", "t", 2, idB); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Claim(ctx, "g", "t", 3, idA); err != nil {
+		t.Fatal(err)
+	}
+	var tps []cg.TopicPartition
+	for p := range 5 {
+		tps = append(tps, cg.TopicPartition{Topic: "t", Partition: int32(p)}, cg.TopicPartition{Topic: "u", Partition: int32(p)})
+	}
+	got, err := a.ClaimAll(ctx, "g", idA, tps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 9 || slices.Contains(got, cg.TopicPartition{Topic: "t", Partition: 2}) {
+		t.Fatalf("ClaimAll = %v; want all but t/2", got)
+	}
+	for _, topic := range []string{"t", "u"} {
+		owners, err := b.Owners(ctx, "g", topic)
+		if err != nil || len(owners) != 5 {
+			t.Fatalf("owners of %s: %v, %v", topic, owners, err)
+		}
+		for p, o := range owners {
+			if want := idA; (topic != "t" || p != 2) && o != want {
+				t.Fatalf("%s/%d owned by %q, want %q", topic, p, o, want)
+			}
+		}
+	}
+	offsets := map[cg.TopicPartition]int64{}
+	for _, tp := range got {
+		offsets[tp] = 7
+	}
+	if err := a.CommitOffsets(ctx, "g", idA, offsets); err != nil {
+		t.Fatalf("commit of the partitions claimed at once: %v", err)
+	}
+	if _, err := b.ClaimAll(ctx, "g", "g_unregistered-1-00000000", tps[:1]); !errors.Is(err, cg.ErrNotRegistered) {
+		t.Fatalf("ClaimAll by an unregistered id: %v, want ErrNotRegistered", err)
+	}
+	if _, err := a.ClaimAll(ctx, "g", idA, []cg.TopicPartition{{Topic: "t", Partition: -1}}); !errors.Is(err, cg.ErrInvalidArgument) {
+		t.Fatalf("ClaimAll of a negative partition: %v, want ErrInvalidArgument", err)
 	}
 }
