@@ -155,7 +155,7 @@ func (kc *kafkaCoordinator) options(name string, topics, brokers []string, cfg C
 		kgo.ConsumeResetOffset(reset),
 		// A partition assigned while a fetch waits starts with the next
 		// fetch: a short wait keeps hand-offs fast (default 5 s).
-		kgo.FetchMaxWait(250 * time.Millisecond),
+		kgo.FetchMaxWait(fetchMaxWait),
 		// Partitions added to a topic are seen at the next refresh.
 		kgo.MetadataMaxAge(cfg.MetadataInterval),
 		kgo.OnPartitionsAssigned(kc.onAssigned),
@@ -351,7 +351,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 	g := kc.g
 	commit := time.NewTicker(g.cfg.CommitInterval)
 	defer commit.Stop()
-	watch := time.NewTicker(max(kc.session/20, 10*time.Millisecond))
+	watch := time.NewTicker(max(kc.session/kafkaWatchDivisor, kafkaWatchMin))
 	defer watch.Stop()
 	for done := false; !done; {
 		select {
@@ -473,7 +473,7 @@ func (kc *kafkaCoordinator) commitRetry(ctx context.Context, offsets map[TopicPa
 			return err
 		}
 		kc.g.log.Debug("commit on revocation: a rebalance is completing, trying again", "err", err)
-		t := time.NewTimer(50 * time.Millisecond)
+		t := time.NewTimer(commitRetryBackoff)
 		select {
 		case <-t.C:
 		case <-ctx.Done():

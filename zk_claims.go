@@ -180,7 +180,6 @@ func (z *ZK) ClaimAll(ctx context.Context, group, id string, tps []TopicPartitio
 	sid := z.sessionID()
 	var claimed []TopicPartition
 	todo := slices.Clone(tps)
-	const maxConflicts = 8
 	for conflicts := 0; len(todo) > 0; {
 		keys := make([]claimKey, len(todo))
 		ops := make([]any, 0, 1+len(todo))
@@ -200,7 +199,7 @@ func (z *ZK) ClaimAll(ctx context.Context, group, id string, tps []TopicPartitio
 			return claimed, &PathError{Op: "claim", Path: z.paths.ID(group, id), Err: ErrNotRegistered, Cause: err}
 		case i > 0 && errors.Is(err, zk.ErrNoNode): // no owners/<topic> yet
 			owner := opPath(ops[i])
-			if conflicts++; conflicts > maxConflicts {
+			if conflicts++; conflicts > claimConflicts {
 				return claimed, nil
 			}
 			if err := z.mkdirAll(ctx, path.Dir(owner)); err != nil {
@@ -215,7 +214,7 @@ func (z *ZK) ClaimAll(ctx context.Context, group, id string, tps []TopicPartitio
 				z.claims[keys[i-1]] = claim{id: id, session: sid, version: stat.Version}
 				claimed = append(claimed, tp)
 			}
-			if conflicts++; conflicts > maxConflicts {
+			if conflicts++; conflicts > claimConflicts {
 				return claimed, nil
 			}
 		default:

@@ -71,7 +71,7 @@ func (g *ConsumerGroup) run() {
 		if !errors.Is(err, ErrSessionExpired) {
 			// Not a session loss: wait a little before trying again.
 			select {
-			case <-time.After(time.Second):
+			case <-time.After(memberRetry):
 			case <-g.ctx.Done():
 			}
 		}
@@ -206,7 +206,7 @@ func (m *member) loop(sess *Session) error {
 		if e := m.fail(err); e != nil {
 			return e
 		}
-		retry = time.After(time.Second)
+		retry = time.After(memberRetry)
 		return nil
 	}
 	for {

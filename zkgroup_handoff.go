@@ -249,7 +249,7 @@ func (m *member) claim(tp TopicPartition) {
 				g.log.Debug("claim failed, retrying", "partition", tp, "err", err)
 			}
 			select {
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(claimRetry):
 			case <-ctx.Done():
 			}
 		}
@@ -433,11 +433,10 @@ type readResult struct {
 // a thousand partitions reads them in a few round trips.
 func (m *member) readOffsets(tps []TopicPartition) map[TopicPartition]readResult {
 	g := m.g
-	const inFlight = 32
 	out := make(map[TopicPartition]readResult, len(tps))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, inFlight)
+	sem := make(chan struct{}, offsetReadsInFlight)
 	for _, tp := range tps {
 		sem <- struct{}{}
 		wg.Go(func() {
@@ -472,12 +471,12 @@ func (m *member) listBounds(topics []string, tps []TopicPartition) (lows, highs 
 				complete = false
 			}
 		}
-		if complete || attempt == 50 {
+		if complete || attempt == boundsAttempts {
 			return lows, highs, nil
 		}
 		g.client.ForceMetadataRefresh()
 		select {
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(boundsRetry):
 		case <-m.ctx.Done():
 			return nil, nil, m.ctx.Err()
 		}
