@@ -35,7 +35,8 @@ func (s setup) name() string { return s.coord + "/" + string(s.kind) }
 // fullMatrix is every coordinator on every broker it runs on: ZooKeeper on
 // kfake, Kafka 3.9 and Kafka 4; Kafka's coordinator on kfake and Kafka 4
 // (KIP-848 needs 4.x; classic on 3.9 adds nothing the 4.x broker's classic
-// coordinator does not cover, and costs a minute per suite).
+// coordinator does not cover, and costs a minute per suite; two suites
+// add it: withClassic39).
 func fullMatrix() []setup {
 	var out []setup
 	for _, k := range testenv.KafkaKinds() {
@@ -47,6 +48,19 @@ func fullMatrix() []setup {
 				out = append(out, setup{co, k})
 			}
 		}
+	}
+	return out
+}
+
+// withClassic39 is setups plus Kafka's coordinator, classic protocol, on
+// Kafka 3.9 (when the run has that broker): for the suites of the
+// protocol's basics and of graceful hand-offs. The other suites leave it
+// out: Kafka 4's classic coordinator covers the same protocol, and each
+// cell costs a broker's time.
+func withClassic39(setups []setup) []setup {
+	out := slices.Clone(setups)
+	if slices.Contains(testenv.KafkaKinds(), testenv.KindKafka39) {
+		out = append(out, setup{coordClassic, testenv.KindKafka39})
 	}
 	return out
 }

@@ -365,6 +365,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 	}
 	lctx, cancel := context.WithTimeout(context.Background(), g.cfg.HandoffTimeout+kc.session)
 	defer cancel()
+	g.log.Debug("leaving")
 	kc.mu.Lock()
 	tps := slices.Collect(maps.Keys(kc.held))
 	sortPartitions(tps)
@@ -382,6 +383,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 	kc.publish()
 	kc.mu.Unlock()
 	// Revocations during the leave find nothing held: committed above.
+	g.log.Debug("leaving: committed, sending LeaveGroup")
 	if err := kc.cl.LeaveGroupContext(lctx); err != nil {
 		g.log.Warn("leaving the group", "err", err)
 	}

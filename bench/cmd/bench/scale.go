@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/consumergroup/consumergroup/bench/env"
 )
 
@@ -16,13 +18,20 @@ import (
 // of the scale topic (1,000 per 50 ms: 20,000 msg/s).
 const scaleTick = 50 * time.Millisecond
 
-// scaleSystems are the systems of part 3: ours on each coordinator.
-func scaleSystems() []system {
+// scaleSystems are the systems of part 3: ours on each coordinator, and,
+// only when -filter names them, franz-go's own group consumers on Kafka's
+// coordinator (to tell ours from the coordinator's cost).
+func scaleSystems(b *bench) []system {
 	out := []system{{"ours (sticky)", startOursDirect}}
 	for _, s := range systems {
 		if strings.HasPrefix(s.name, "ours on Kafka") {
 			out = append(out, s)
 		}
+	}
+	if len(b.only) > 0 {
+		out = append(out,
+			system{"franz-go classic cooperative-sticky (bare)", startKgo(kgo.CooperativeStickyBalancer())},
+			system{"franz-go KIP-848 (bare)", startKgo(kgo.CooperativeStickyBalancer(), kgo.ServerSideBalancer())})
 	}
 	return out
 }
@@ -44,7 +53,7 @@ func scale(ctx context.Context, b *bench) error {
 		"and franz-go client, one group on a topic of %d partitions; a producer writes one message to every partition every %v "+
 		"(%.0f msg/s). Convergence as in part 2; the start is timed from the moment the first member is created (connecting "+
 		"included) until all %d members converged.\n\n", n, parts, scaleTick, float64(parts)/scaleTick.Seconds(), n)
-	for i, sys := range scaleSystems() {
+	for i, sys := range scaleSystems(b) {
 		if !b.selected(sys.name) {
 			continue
 		}

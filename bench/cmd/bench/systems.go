@@ -227,18 +227,18 @@ type kgoMember struct {
 	once sync.Once
 }
 
-func startKgo(balancer kgo.GroupBalancer) func(context.Context, *bench, string, string, int, *tracker) (member, error) {
+func startKgo(balancer kgo.GroupBalancer, extra ...kgo.Opt) func(context.Context, *bench, string, string, int, *tracker) (member, error) {
 	return func(ctx context.Context, b *bench, topic, group string, idx int, tr *tracker) (member, error) {
 		m := &kgoMember{cut: env.NewCutter(), done: make(chan struct{})}
 		var err error
-		m.cl, err = kgo.NewClient(memberOpts(b,
+		m.cl, err = kgo.NewClient(memberOpts(b, append([]kgo.Opt{
 			kgo.Dialer(m.cut.DialContext),
 			kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.Balancers(balancer),
 			kgo.SessionTimeout(sessionTimeout), kgo.HeartbeatInterval(heartbeat),
 			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { m.add(a[topic]) }),
 			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { m.remove(r[topic]) }),
 			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { m.remove(l[topic]) }),
-		)...)
+		}, extra...)...)...)
 		if err != nil {
 			return nil, err
 		}
