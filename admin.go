@@ -143,11 +143,9 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 		ends, err = admin.ListEndOffsets(ctx, sorted...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("consumergroup: list end offsets: %w", err))
-		}
-		// Where "the whole log" starts, for the partitions without a
-		// commit (PartitionLag).
-		starts, err = admin.ListStartOffsets(ctx, sorted...)
-		if err != nil {
+		} else if starts, err = admin.ListStartOffsets(ctx, sorted...); err != nil {
+			// Where "the whole log" starts, for the partitions without a
+			// commit (PartitionLag).
 			errs = append(errs, fmt.Errorf("consumergroup: list start offsets: %w", err))
 		}
 	}
