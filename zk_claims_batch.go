@@ -234,3 +234,13 @@ func (z *ZK) ReleaseAll(ctx context.Context, group, id string, tps []TopicPartit
 	}
 	return errors.Join(errs...)
 }
+
+// claimedBy reports whether this ZK holds member id's claim of tp in the
+// current session: claimed (Claim, ClaimAll) and not released since.
+func (z *ZK) claimedBy(group string, tp TopicPartition, id string) bool {
+	z.claimMu.RLock()
+	defer z.claimMu.RUnlock()
+	c, ok := z.claims[claimKey{group, tp.Topic, tp.Partition}]
+	sid := z.sessionID()
+	return ok && c.id == id && c.session == sid && sid != 0
+}

@@ -115,7 +115,8 @@ type member struct {
 
 	held      map[TopicPartition]bool
 	claiming  map[TopicPartition]context.CancelFunc
-	claimers  sync.WaitGroup // the claiming goroutines
+	claimers  sync.WaitGroup                   // the claiming goroutines
+	claimDone map[TopicPartition]chan struct{} // closed when the last claimer of the partition ended
 	committed map[TopicPartition]int64
 	mismatch  int // generation whose strategy mismatch was reported
 

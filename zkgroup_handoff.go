@@ -110,7 +110,8 @@ func (m *member) claimFree(tps []TopicPartition) error {
 	}
 	var free []TopicPartition
 	for _, tp := range tps {
-		if !owned[tp] {
+		// One with a claimer still ending waits for it (claim).
+		if !owned[tp] && !m.claimerRunning(tp) {
 			free = append(free, tp)
 		}
 	}
@@ -197,14 +198,32 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 }
 
 // claim starts a claimer for tp: it waits, through a watch on the owner
-// node, until nobody owns tp, claims it and reports it on m.claimed.
+// node, until nobody owns tp, claims it and reports it on m.claimed. A
+// partition has one claimer at work at a time: a new one starts once the
+// one before it (canceled) has ended, so that one's release of its claim
+// never deletes the node the new one claimed (both claim under the same
+// id).
 func (m *member) claim(tp TopicPartition) {
 	g := m.g
 	ctx, cancel := context.WithCancel(m.ctx)
 	m.claiming[tp] = cancel
+	prev := m.claimDone[tp]
+	done := make(chan struct{})
+	if m.claimDone == nil {
+		m.claimDone = make(map[TopicPartition]chan struct{})
+	}
+	m.claimDone[tp] = done
 	m.claimers.Add(1)
 	go func() {
 		defer m.claimers.Done()
+		defer close(done)
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-ctx.Done():
+				return
+			}
+		}
 		for ctx.Err() == nil {
 			owner, w, err := g.zk.OwnerW(ctx, g.name, tp.Topic, tp.Partition)
 			// Its own id: a claim of this member's that was reported as
@@ -218,14 +237,15 @@ func (m *member) claim(tp TopicPartition) {
 						return
 					case <-ctx.Done():
 					}
-				}
-				if ctx.Err() != nil {
-					// Given up meanwhile, maybe after the claim reached
-					// ZooKeeper: let go of it again.
+					// Given up meanwhile, after the claim: let go of it
+					// (no other claimer of tp runs until this one ends).
 					rctx, rcancel := context.WithTimeout(context.Background(), g.cfg.ZookeeperTimeout)
 					g.zk.Release(rctx, g.name, tp.Topic, tp.Partition, m.id)
 					rcancel()
 					return
+				}
+				if ctx.Err() != nil {
+					return // Claim undid what it may have created
 				}
 				if errors.Is(err, ErrAlreadyClaimed) {
 					continue
@@ -256,6 +276,21 @@ func (m *member) claim(tp TopicPartition) {
 	}()
 }
 
+// claimerRunning reports whether a claimer of tp has not ended yet.
+func (m *member) claimerRunning(tp TopicPartition) bool {
+	done := m.claimDone[tp]
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		delete(m.claimDone, tp)
+		return false
+	default:
+		return true
+	}
+}
+
 // started takes over claimed partitions: it reads their committed offsets
 // (or applies InitialOffset and writes it at once, in one write for all, so
 // that tools enumerating offsets see every partition) and starts fetching.
@@ -264,6 +299,16 @@ func (m *member) started(batch []claimResult) error {
 	mine := m.mine()
 	var tps []TopicPartition
 	for _, r := range batch {
+		if !m.held[r.tp] && !g.zk.claimedBy(g.name, r.tp, m.id) {
+			// Released since it was claimed (a result that waited in
+			// the channel while the partition was taken over and given
+			// up): nothing to take over; a claimer at work goes on, one
+			// that ended is started again.
+			if mine[r.tp] && m.claiming[r.tp] != nil && !m.claimerRunning(r.tp) {
+				m.claim(r.tp)
+			}
+			continue
+		}
 		g.obs.claimed(r.free)
 		cancel := m.claiming[r.tp]
 		if cancel != nil {
