@@ -63,9 +63,9 @@ type MemberDescription struct {
 }
 
 // PartitionDescription is one partition of a topic the group consumes or has
-// offsets for. Committed and LogEnd are -1 when unknown; Lag is LogEnd minus
-// Committed (the whole log when nothing is committed), -1 when LogEnd is
-// unknown.
+// offsets for. Committed and LogEnd are -1 when unknown; Lag is
+// PartitionLag's: LogEnd minus Committed (the whole log from its start when
+// nothing is committed), -1 when LogEnd is unknown.
 type PartitionDescription struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
@@ -151,11 +151,15 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 			}
 		}
 	})
-	var ends kadm.ListedOffsets
+	var starts, ends kadm.ListedOffsets
 	if admin != nil && len(sorted) > 0 {
 		ends, err = admin.ListEndOffsets(ctx, sorted...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("consumergroup: list end offsets: %w", err))
+		} else if starts, err = admin.ListStartOffsets(ctx, sorted...); err != nil {
+			// Where "the whole log" starts, for the partitions without a
+			// commit (PartitionLag).
+			errs = append(errs, fmt.Errorf("consumergroup: list start offsets: %w", err))
 		}
 	}
 	stable := len(ids) > 0 && a.Generation > 0
@@ -200,7 +204,7 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 			if off, ok := offsets[t][p]; ok {
 				pd.Committed = off
 			}
-			if pd.setLogEnd(ends) {
+			if pd.setLogEnd(starts, ends) {
 				d.TotalLag += pd.Lag
 			} else {
 				unknown = true
@@ -225,17 +229,17 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 	return d, errors.Join(errs...)
 }
 
-// setLogEnd sets the partition's LogEnd and Lag from ends, and reports
-// whether they are known. It is the one definition of a partition's lag of
-// DescribeGroup and DescribeKafkaGroup: the log end minus the committed
-// offset, the whole log when nothing is committed.
-func (pd *PartitionDescription) setLogEnd(ends kadm.ListedOffsets) bool {
+// setLogEnd sets the partition's LogEnd and Lag from ends (and starts, where
+// "the whole log" starts), and reports whether they are known. DescribeGroup
+// and DescribeKafkaGroup both set lag through it, by PartitionLag, the one
+// definition.
+func (pd *PartitionDescription) setLogEnd(starts, ends kadm.ListedOffsets) bool {
 	o, ok := ends.Lookup(pd.Topic, pd.Partition)
 	if !ok || o.Err != nil {
 		return false
 	}
 	pd.LogEnd = o.Offset
-	pd.Lag = o.Offset - max(pd.Committed, 0)
+	pd.Lag = PartitionLag(pd.Committed, listedOr(starts, pd.Topic, pd.Partition), o.Offset)
 	return true
 }
 

@@ -86,10 +86,14 @@ func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*Gro
 		counts[tp.Topic] = max(counts[tp.Topic], tp.Partition+1)
 	}
 	topics := slices.Sorted(maps.Keys(counts))
-	var ends kadm.ListedOffsets
+	var starts, ends kadm.ListedOffsets
 	if len(topics) > 0 {
 		if ends, err = admin.ListEndOffsets(ctx, topics...); err != nil {
 			errs = append(errs, fmt.Errorf("consumergroup: list end offsets: %w", err))
+		} else if starts, err = admin.ListStartOffsets(ctx, topics...); err != nil {
+			// Where "the whole log" starts, for the partitions without a
+			// commit (PartitionLag).
+			errs = append(errs, fmt.Errorf("consumergroup: list start offsets: %w", err))
 		}
 	}
 	ends.Each(func(o kadm.ListedOffset) {
@@ -105,7 +109,7 @@ func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*Gro
 			if off, ok := committed[tp]; ok {
 				pd.Committed = off
 			}
-			if pd.setLogEnd(ends) {
+			if pd.setLogEnd(starts, ends) {
 				d.TotalLag += pd.Lag
 			} else {
 				unknown = true

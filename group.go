@@ -117,7 +117,7 @@ func JoinConsumerGroupTopics(ctx context.Context, name string, topics []string, 
 	}
 	// A partition claimed while a fetch waits starts with the next fetch:
 	// a short wait keeps hand-offs fast (franz-go's default is 5 s).
-	opts := append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.FetchMaxWait(250 * time.Millisecond)}, cfg.KafkaOptions...)
+	opts := append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.FetchMaxWait(fetchMaxWait)}, cfg.KafkaOptions...)
 	client, err := kgo.NewClient(opts...)
 	if err != nil {
 		z.Close()
@@ -353,16 +353,16 @@ func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partitio
 	return nil
 }
 
-// EventsBehindLatest returns, for each partition of the group's first topic
-// with a committed offset, the log end offset minus the committed offset.
+// EventsBehindLatest returns, for each partition of the group's first
+// topic, its lag (PartitionLag).
 func (g *ConsumerGroup) EventsBehindLatest() (map[int32]int64, error) {
 	lag, err := g.Lag(context.Background())
 	return lag[g.topics[0]], err
 }
 
-// Lag returns, per topic and partition of the group's topics, the log end
-// offset minus the committed offset (the whole log when nothing is
-// committed).
+// Lag returns, per topic and partition of the group's topics, its lag as
+// PartitionLag defines it: the log end offset minus the committed offset,
+// the whole log from its start when nothing is committed.
 func (g *ConsumerGroup) Lag(ctx context.Context) (map[string]map[int32]int64, error) {
 	ends, err := g.admin.ListEndOffsets(ctx, g.topics...)
 	if err != nil {
@@ -384,16 +384,27 @@ func (g *ConsumerGroup) Lag(ctx context.Context) (map[string]map[int32]int64, er
 		if out[o.Topic] == nil {
 			out[o.Topic] = make(map[int32]int64)
 		}
-		c, ok := committed[o.Topic][o.Partition]
-		if !ok {
-			c = o.Offset
-			if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Err == nil {
-				c = s.Offset
-			}
-		}
-		out[o.Topic][o.Partition] = max(0, o.Offset-c)
+		out[o.Topic][o.Partition] = PartitionLag(committedOr(committed, o.Topic, o.Partition), listedOr(starts, o.Topic, o.Partition), o.Offset)
 	})
 	return out, cerr
+}
+
+// committedOr returns the committed offset of topic/partition, -1 when
+// there is none.
+func committedOr(committed map[string]map[int32]int64, topic string, partition int32) int64 {
+	if c, ok := committed[topic][partition]; ok {
+		return c
+	}
+	return -1
+}
+
+// listedOr returns the listed offset of topic/partition, -1 when it was
+// not listed or its listing failed.
+func listedOr(l kadm.ListedOffsets, topic string, partition int32) int64 {
+	if o, ok := l.Lookup(topic, partition); ok && o.Err == nil {
+		return o.Offset
+	}
+	return -1
 }
 
 // Close leaves the group gracefully: it stops delivering, commits what was

@@ -61,7 +61,8 @@ func withModes(setups []setup, modes ...string) []setup {
 // fullMatrix is every coordinator on every broker it runs on: ZooKeeper on
 // kfake, Kafka 3.9 and Kafka 4; Kafka's coordinator on kfake and Kafka 4
 // (KIP-848 needs 4.x; classic on 3.9 adds nothing the 4.x broker's classic
-// coordinator does not cover, and costs a minute per suite).
+// coordinator does not cover, and costs a minute per suite; two suites
+// add it: withClassic39).
 func fullMatrix() []setup {
 	var out []setup
 	for _, k := range testenv.KafkaKinds() {
@@ -73,6 +74,19 @@ func fullMatrix() []setup {
 				out = append(out, setup{coord: co, kind: k})
 			}
 		}
+	}
+	return out
+}
+
+// withClassic39 is setups plus Kafka's coordinator, classic protocol, on
+// Kafka 3.9 (when the run has that broker): for the suites of the
+// protocol's basics and of graceful hand-offs. The other suites leave it
+// out: Kafka 4's classic coordinator covers the same protocol, and each
+// cell costs a broker's time.
+func withClassic39(setups []setup) []setup {
+	out := slices.Clone(setups)
+	if slices.Contains(testenv.KafkaKinds(), testenv.KindKafka39) {
+		out = append(out, setup{coord: coordClassic, kind: testenv.KindKafka39})
 	}
 	return out
 }

@@ -59,7 +59,7 @@ func checkCleanAnnounced(t *testing.T, c *cluster, group string, l *ledger, anno
 // messages flow: every message is processed exactly once, never by two
 // members at once.
 func TestGroupGracefulChanges(t *testing.T) {
-	forEachSetup(t, append(fullMatrix(), withModes(kfakeMatrix(), modePull, modeDone)...), testGroupGracefulChanges)
+	forEachSetup(t, append(withClassic39(fullMatrix()), withModes(kfakeMatrix(), modePull, modeDone)...), testGroupGracefulChanges)
 }
 
 func testGroupGracefulChanges(t *testing.T, s setup) {

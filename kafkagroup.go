@@ -155,7 +155,7 @@ func (kc *kafkaCoordinator) options(name string, topics, brokers []string, cfg C
 		kgo.ConsumeResetOffset(reset),
 		// A partition assigned while a fetch waits starts with the next
 		// fetch: a short wait keeps hand-offs fast (default 5 s).
-		kgo.FetchMaxWait(250 * time.Millisecond),
+		kgo.FetchMaxWait(fetchMaxWait),
 		// Partitions added to a topic are seen at the next refresh.
 		kgo.MetadataMaxAge(cfg.MetadataInterval),
 		kgo.OnPartitionsAssigned(kc.onAssigned),
@@ -355,7 +355,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 	g := kc.g
 	commit := time.NewTicker(g.cfg.CommitInterval)
 	defer commit.Stop()
-	watch := time.NewTicker(max(kc.session/20, 10*time.Millisecond))
+	watch := time.NewTicker(max(kc.session/kafkaWatchDivisor, kafkaWatchMin))
 	defer watch.Stop()
 	for done := false; !done; {
 		select {
@@ -369,6 +369,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 	}
 	lctx, cancel := context.WithTimeout(context.Background(), g.cfg.HandoffTimeout+kc.session)
 	defer cancel()
+	g.log.Debug("leaving")
 	kc.mu.Lock()
 	tps := slices.Collect(maps.Keys(kc.held))
 	sortPartitions(tps)
@@ -386,6 +387,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 	kc.publish()
 	kc.mu.Unlock()
 	// Revocations during the leave find nothing held: committed above.
+	g.log.Debug("leaving: committed, sending LeaveGroup")
 	if err := kc.cl.LeaveGroupContext(lctx); err != nil {
 		g.log.Warn("leaving the group", "err", err)
 	}
@@ -477,7 +479,7 @@ func (kc *kafkaCoordinator) commitRetry(ctx context.Context, offsets map[TopicPa
 			return err
 		}
 		kc.g.log.Debug("commit on revocation: a rebalance is completing, trying again", "err", err)
-		t := time.NewTimer(50 * time.Millisecond)
+		t := time.NewTimer(commitRetryBackoff)
 		select {
 		case <-t.C:
 		case <-ctx.Done():

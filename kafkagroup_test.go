@@ -62,7 +62,9 @@ func TestKafkaConfigValidation(t *testing.T) {
 // TestKafkaProtocolRuns: the protocol asked for is the one that runs
 // (franz-go falls back to classic silently), and Kafka's tools see the
 // group's members and committed offsets.
-func TestKafkaProtocolRuns(t *testing.T) { forEachSetup(t, kafkaMatrix(), testKafkaProtocolRuns) }
+func TestKafkaProtocolRuns(t *testing.T) {
+	forEachSetup(t, withClassic39(kafkaMatrix()), testKafkaProtocolRuns)
+}
 
 func testKafkaProtocolRuns(t *testing.T, s setup) {
 	c := startClusterSetup(t, s, map[string]int32{"p": 4})

@@ -202,7 +202,7 @@ func (o *observer) fetchedSlow(tp TopicPartition, end int64) {
 	}
 	o.ends[tp] = end
 	o.mu.Unlock()
-	o.m.Lag(LagEvent{Group: o.group, Partition: tp, Committed: c, LogEnd: end, Lag: max(0, end-c)})
+	o.m.Lag(LagEvent{Group: o.group, Partition: tp, Committed: c, LogEnd: end, Lag: PartitionLag(c, -1, end)})
 }
 
 // started records that the member starts consuming tp at offset (its
@@ -244,7 +244,7 @@ func (o *observer) committed(offsets map[TopicPartition]int64, start time.Time, 
 		}
 		o.commits[tp] = off
 		if end, ok := o.ends[tp]; ok {
-			lags = append(lags, LagEvent{Group: o.group, Partition: tp, Committed: off, LogEnd: end, Lag: max(0, end-off)})
+			lags = append(lags, LagEvent{Group: o.group, Partition: tp, Committed: off, LogEnd: end, Lag: PartitionLag(off, -1, end)})
 		}
 	}
 	o.mu.Unlock()

@@ -313,6 +313,18 @@ func (z *ZK) goFunc(f func()) {
 	}()
 }
 
+// goFuncOpen runs f in a goroutine that Close waits for, unless the ZK is
+// closed (false then).
+func (z *ZK) goFuncOpen(f func()) bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.isClosed {
+		return false
+	}
+	z.goFunc(f)
+	return true
+}
+
 // zkConn returns the connection in use.
 func (z *ZK) zkConn() (*zk.Conn, error) {
 	z.mu.Lock()
@@ -322,10 +334,6 @@ func (z *ZK) zkConn() (*zk.Conn, error) {
 	}
 	return z.conn.conn, nil
 }
-
-// maxAttempts bounds how often call sends a request whose connection was
-// lost before the answer came.
-const maxAttempts = 4
 
 // call runs f, a blocking go-zookeeper call, on the connection in use, and
 // returns its error or ctx's, whichever comes first. When the connection is
@@ -341,7 +349,7 @@ func (z *ZK) call(ctx context.Context, f func(*zk.Conn) error) error {
 			return err
 		}
 		err = z.callOn(ctx, conn, f)
-		if attempt == maxAttempts || !(errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)) {
+		if attempt == zkCallAttempts || !(errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)) {
 			return err
 		}
 		wctx, cancel := context.WithTimeout(ctx, z.timeout)

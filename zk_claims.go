@@ -46,16 +46,17 @@ func (z *ZK) Claim(ctx context.Context, group, topic string, partition int32, id
 		&zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1},
 		&zk.CreateRequest{Path: owner, Data: []byte(id), Acl: z.acl, Flags: zk.FlagEphemeral},
 	}
-	i, err := z.multi(ctx, ops...)
+	key := claimKey{group, topic, partition}
+	i, err := z.claimMulti(ctx, []claimKey{key}, id, ops)
 	if i == 1 && errors.Is(err, zk.ErrNoNode) { // no owners/<topic> yet
 		if err := z.mkdirAll(ctx, path.Dir(owner)); err != nil {
 			return pathErr("claim", owner, err)
 		}
-		i, err = z.multi(ctx, ops...)
+		i, err = z.claimMulti(ctx, []claimKey{key}, id, ops)
 	}
 	switch {
 	case err == nil:
-		z.claims[claimKey{group, topic, partition}] = claim{id: id, session: sid}
+		z.claims[key] = claim{id: id, session: sid}
 		return nil
 	case i == 0 && errors.Is(err, zk.ErrNoNode):
 		return &PathError{Op: "claim", Path: owner, Err: ErrNotRegistered, Cause: fmt.Errorf("no %s", z.paths.ID(group, id))}
@@ -68,7 +69,7 @@ func (z *ZK) Claim(ctx context.Context, group, topic string, partition int32, id
 			return gerr
 		}
 		if string(data) == id && stat.EphemeralOwner == sid && sid != 0 {
-			z.claims[claimKey{group, topic, partition}] = claim{id: id, session: sid, version: stat.Version}
+			z.claims[key] = claim{id: id, session: sid, version: stat.Version}
 			return nil
 		}
 		return &PathError{Op: "claim", Path: owner, Err: ErrAlreadyClaimed, Cause: fmt.Errorf("owned by %q", data)}
@@ -84,10 +85,16 @@ func (z *ZK) Release(ctx context.Context, group, topic string, partition int32, 
 	if err := checkNames("release", "group", group, "topic", topic, "consumer id", id); err != nil {
 		return err
 	}
-	owner := z.paths.Owner(group, topic, partition)
 	z.claimMu.Lock()
 	defer z.claimMu.Unlock()
 	delete(z.claims, claimKey{group, topic, partition})
+	return z.release(ctx, group, topic, partition, id)
+}
+
+// release deletes the owner node of partition if id holds it; see Release.
+// Called with claimMu held.
+func (z *ZK) release(ctx context.Context, group, topic string, partition int32, id string) error {
+	owner := z.paths.Owner(group, topic, partition)
 	data, stat, err := z.get(ctx, "release", owner)
 	switch {
 	case errors.Is(err, ErrNoNode):

@@ -75,7 +75,7 @@ func (g *ConsumerGroup) run() {
 		if !errors.Is(err, ErrSessionExpired) {
 			// Not a session loss: wait a little before trying again.
 			select {
-			case <-time.After(time.Second):
+			case <-time.After(memberRetry):
 			case <-g.ctx.Done():
 			}
 		}
@@ -119,7 +119,8 @@ type member struct {
 
 	held      map[TopicPartition]bool
 	claiming  map[TopicPartition]context.CancelFunc
-	claimers  sync.WaitGroup // the claiming goroutines
+	claimers  sync.WaitGroup                   // the claiming goroutines
+	claimDone map[TopicPartition]chan struct{} // closed when the last claimer of the partition ended
 	committed map[TopicPartition]int64
 	mismatch  int // generation whose strategy mismatch was reported
 
@@ -210,7 +211,7 @@ func (m *member) loop(sess *Session) error {
 		if e := m.fail(err); e != nil {
 			return e
 		}
-		retry = time.After(time.Second)
+		retry = time.After(memberRetry)
 		return nil
 	}
 	for {

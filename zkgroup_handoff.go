@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
 // mine returns the partitions the published assignment gives this member.
@@ -68,11 +71,73 @@ func (m *member) apply() error {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 2*g.cfg.HandoffTimeout+g.cfg.ZookeeperTimeout)
 	err := m.giveUp(hctx, give, false)
 	cancel()
-	for _, tp := range take {
-		m.claim(tp)
+	if serr := m.claimFree(take); serr != nil {
+		err = errors.Join(err, serr)
 	}
 	m.maybeDone()
 	return err
+}
+
+// claimFree claims those of tps that nobody owns at once, in one multi
+// (after one listing of owners/<topic> per topic), and takes them over; a
+// claimer waits, through a watch, for each of the others. Many members
+// starting together, or one taking a thousand partitions, so claim in a
+// few round trips instead of one per partition.
+func (m *member) claimFree(tps []TopicPartition) error {
+	g := m.g
+	seen := time.Now()
+	owned := make(map[TopicPartition]bool)
+	listed := make(map[string]bool)
+	for _, tp := range tps {
+		if listed[tp.Topic] {
+			continue
+		}
+		listed[tp.Topic] = true
+		names, err := g.zk.children(m.ctx, "list owners", g.zk.paths.OwnersTopic(g.name, tp.Topic))
+		if err != nil && !errors.Is(err, ErrNoNode) {
+			names = nil
+			for _, o := range tps { // unknown: leave them to the claimers
+				if o.Topic == tp.Topic {
+					owned[o] = true
+				}
+			}
+		}
+		for _, n := range names {
+			if p, err := layout.ParsePartition(n); err == nil {
+				owned[TopicPartition{tp.Topic, p}] = true
+			}
+		}
+	}
+	var free []TopicPartition
+	for _, tp := range tps {
+		// One with a claimer still ending waits for it (claim).
+		if !owned[tp] && !m.claimerRunning(tp) {
+			free = append(free, tp)
+		}
+	}
+	got := make(map[TopicPartition]bool)
+	if len(free) > 0 {
+		claimed, err := g.zk.ClaimAll(m.ctx, g.name, m.id, free)
+		if err != nil {
+			g.log.Debug("claiming at once failed: one by one", "err", err)
+		}
+		for _, tp := range claimed {
+			got[tp] = true
+		}
+	}
+	var batch []claimResult
+	for _, tp := range tps {
+		if got[tp] {
+			m.claiming[tp] = func() {} // taken over by started below
+			batch = append(batch, claimResult{tp, seen})
+			continue
+		}
+		m.claim(tp)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return m.started(batch)
 }
 
 // maybeDone sends REBALANCE_OK once nothing is being claimed.
@@ -121,10 +186,11 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 	} else if g.dual != nil {
 		g.dual.handOff(ctx, m.final(tps, offsets))
 	}
+	// One multi for all: the members waiting for them are woken at once.
+	if err := g.zk.ReleaseAll(ctx, g.name, m.id, tps); err != nil {
+		errs = append(errs, err)
+	}
 	for _, tp := range tps {
-		if err := g.zk.Release(ctx, g.name, tp.Topic, tp.Partition, m.id); err != nil {
-			errs = append(errs, err)
-		}
 		delete(m.held, tp)
 		delete(m.committed, tp)
 		m.gaveNow = append(m.gaveNow, tp)
@@ -149,29 +215,49 @@ func (m *member) final(tps []TopicPartition, written map[TopicPartition]int64) m
 }
 
 // claim starts a claimer for tp: it waits, through a watch on the owner
-// node, until nobody owns tp, claims it and reports it on m.claimed.
+// node, until nobody owns tp, claims it and reports it on m.claimed. A
+// partition has one claimer at work at a time: a new one starts once the
+// one before it (canceled) has ended, so that one's release of its claim
+// never deletes the node the new one claimed (both claim under the same
+// id).
 func (m *member) claim(tp TopicPartition) {
 	g := m.g
 	ctx, cancel := context.WithCancel(m.ctx)
 	m.claiming[tp] = cancel
+	prev := m.claimDone[tp]
+	done := make(chan struct{})
+	if m.claimDone == nil {
+		m.claimDone = make(map[TopicPartition]chan struct{})
+	}
+	m.claimDone[tp] = done
 	m.claimers.Add(1)
 	go func() {
 		defer m.claimers.Done()
+		defer close(done)
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-ctx.Done():
+				return
+			}
+		}
 		var waitFrom time.Time // since when the previous owner holds tp
-		var prev string
+		var prevOwner string
 		for ctx.Err() == nil {
 			owner, w, err := g.zk.OwnerW(ctx, g.name, tp.Topic, tp.Partition)
-			if err == nil && owner != "" && owner != prev {
-				if prev == "" {
+			if err == nil && owner != "" && owner != m.id && owner != prevOwner {
+				if prevOwner == "" {
 					waitFrom = time.Now()
 				}
-				prev = owner
+				prevOwner = owner
 				g.log.Debug("hand-off waits for the previous owner's release", "partition", tp, "owner", owner)
 			}
-			if err == nil && owner == "" {
+			// Its own id: a claim of this member's that was reported as
+			// failed yet applied; Claim recognizes it as this session's.
+			if err == nil && (owner == "" || owner == m.id) {
 				free := time.Now()
-				if prev != "" {
-					logWait(g.log, "hand-off: the previous owner released", free.Sub(waitFrom), "partition", tp, "owner", prev)
+				if prevOwner != "" {
+					logWait(g.log, "hand-off: the previous owner released", free.Sub(waitFrom), "partition", tp, "owner", prevOwner)
 				}
 				err = g.zk.Claim(ctx, g.name, tp.Topic, tp.Partition, m.id)
 				if err == nil {
@@ -180,14 +266,15 @@ func (m *member) claim(tp TopicPartition) {
 						return
 					case <-ctx.Done():
 					}
-				}
-				if ctx.Err() != nil {
-					// Given up meanwhile, maybe after the claim reached
-					// ZooKeeper: let go of it again.
+					// Given up meanwhile, after the claim: let go of it
+					// (no other claimer of tp runs until this one ends).
 					rctx, rcancel := context.WithTimeout(context.Background(), g.cfg.ZookeeperTimeout)
 					g.zk.Release(rctx, g.name, tp.Topic, tp.Partition, m.id)
 					rcancel()
 					return
+				}
+				if ctx.Err() != nil {
+					return // Claim undid what it may have created
 				}
 				if errors.Is(err, ErrAlreadyClaimed) {
 					continue
@@ -211,11 +298,26 @@ func (m *member) claim(tp TopicPartition) {
 				g.log.Debug("claim failed, retrying", "partition", tp, "err", err)
 			}
 			select {
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(claimRetry):
 			case <-ctx.Done():
 			}
 		}
 	}()
+}
+
+// claimerRunning reports whether a claimer of tp has not ended yet.
+func (m *member) claimerRunning(tp TopicPartition) bool {
+	done := m.claimDone[tp]
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		delete(m.claimDone, tp)
+		return false
+	default:
+		return true
+	}
 }
 
 // started takes over claimed partitions: it reads their committed offsets
@@ -226,6 +328,16 @@ func (m *member) started(batch []claimResult) error {
 	mine := m.mine()
 	var tps []TopicPartition
 	for _, r := range batch {
+		if !m.held[r.tp] && !g.zk.claimedBy(g.name, r.tp, m.id) {
+			// Released since it was claimed (a result that waited in
+			// the channel while the partition was taken over and given
+			// up): nothing to take over; a claimer at work goes on, one
+			// that ended is started again.
+			if mine[r.tp] && m.claiming[r.tp] != nil && !m.claimerRunning(r.tp) {
+				m.claim(r.tp)
+			}
+			continue
+		}
 		g.obs.claimed(r.free)
 		cancel := m.claiming[r.tp]
 		if cancel != nil {
@@ -341,6 +453,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 		}
 		return o.Offset, o.Err
 	}
+	committed := m.readOffsets(tps)
 	out := make(map[TopicPartition]start, len(tps))
 	for _, tp := range tps {
 		low, err := bound(lows, tp)
@@ -355,7 +468,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 		if g.cfg.InitialOffset == OffsetNewest {
 			policy = high
 		}
-		off, err := g.zk.Offset(m.ctx, g.name, tp.Topic, tp.Partition)
+		off, err := committed[tp].offset, committed[tp].err
 		switch {
 		case errors.Is(err, ErrNoNode):
 			out[tp] = start{policy, true}
@@ -386,6 +499,35 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 	return out, policies, nil
 }
 
+// readResult is a committed offset read, or why not.
+type readResult struct {
+	offset int64
+	err    error
+}
+
+// readOffsets reads the committed offsets of tps, a few requests in flight
+// at once (go-zookeeper pipelines them on the connection): a member taking
+// a thousand partitions reads them in a few round trips.
+func (m *member) readOffsets(tps []TopicPartition) map[TopicPartition]readResult {
+	g := m.g
+	out := make(map[TopicPartition]readResult, len(tps))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, offsetReadsInFlight)
+	for _, tp := range tps {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			off, err := g.zk.Offset(m.ctx, g.name, tp.Topic, tp.Partition)
+			mu.Lock()
+			out[tp] = readResult{off, err}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 // listBounds lists the first and end offsets of topics. Partitions just
 // added may be unknown to the client's metadata for a moment: it refreshes
 // and asks again, for a few seconds at most.
@@ -406,12 +548,12 @@ func (m *member) listBounds(topics []string, tps []TopicPartition) (lows, highs 
 				complete = false
 			}
 		}
-		if complete || attempt == 50 {
+		if complete || attempt == boundsAttempts {
 			return lows, highs, nil
 		}
 		g.client.ForceMetadataRefresh()
 		select {
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(boundsRetry):
 		case <-m.ctx.Done():
 			return nil, nil, m.ctx.Err()
 		}
@@ -474,10 +616,8 @@ func (m *member) leave(orphans []TopicPartition) {
 	g := m.g
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.HandoffTimeout+g.cfg.ZookeeperTimeout)
 	defer cancel()
-	for _, tp := range orphans {
-		if err := g.zk.Release(ctx, g.name, tp.Topic, tp.Partition, m.id); err != nil {
-			g.log.Warn("leaving", "err", err)
-		}
+	if err := g.zk.ReleaseAll(ctx, g.name, m.id, orphans); err != nil {
+		g.log.Warn("leaving", "err", err)
 	}
 	var tps []TopicPartition
 	for tp := range m.held {

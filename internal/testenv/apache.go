@@ -251,6 +251,11 @@ func (a *Apache) writeConfig(controllerPort int) error {
 			"group.consumer.session.timeout.ms=3000",
 			"group.consumer.min.heartbeat.interval.ms=100",
 			"group.consumer.heartbeat.interval.ms=250",
+			// Kafka 4.4 computes a KIP-848 group's new assignment at
+			// most every group.consumer.assignment.interval.ms (1 s by
+			// default): a join or leave waited up to a second for it,
+			// then a heartbeat. 0: at once.
+			"group.consumer.assignment.interval.ms=0",
 		)
 	}
 	body := strings.Join(lines, "\n") + "\n"

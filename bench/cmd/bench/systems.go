@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -128,6 +130,7 @@ func (m *ours) join(ctx context.Context, topic, group string, idx int, tr *track
 	cfg := consumergroup.NewConsumerGroupConfig()
 	cfg.ZookeeperTimeout = sessionTimeout
 	cfg.Strategy = consumergroup.StrategySticky
+	cfg.Logger = groupLogger(idx)
 	if m.g, err = consumergroup.NewConsumerGroupTopics(dctx, m.cl, m.zk, group, []string{topic}, nil, cfg); err != nil {
 		return err
 	}
@@ -224,18 +227,18 @@ type kgoMember struct {
 	once sync.Once
 }
 
-func startKgo(balancer kgo.GroupBalancer) func(context.Context, *bench, string, string, int, *tracker) (member, error) {
+func startKgo(balancer kgo.GroupBalancer, extra ...kgo.Opt) func(context.Context, *bench, string, string, int, *tracker) (member, error) {
 	return func(ctx context.Context, b *bench, topic, group string, idx int, tr *tracker) (member, error) {
 		m := &kgoMember{cut: env.NewCutter(), done: make(chan struct{})}
 		var err error
-		m.cl, err = kgo.NewClient(memberOpts(b,
+		m.cl, err = kgo.NewClient(memberOpts(b, append([]kgo.Opt{
 			kgo.Dialer(m.cut.DialContext),
 			kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.Balancers(balancer),
 			kgo.SessionTimeout(sessionTimeout), kgo.HeartbeatInterval(heartbeat),
 			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) { m.add(a[topic]) }),
 			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) { m.remove(r[topic]) }),
 			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, l map[string][]int32) { m.remove(l[topic]) }),
-		)...)
+		}, extra...)...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -357,3 +360,26 @@ func (m *saramaMember) leave() {
 func (m *saramaMember) crash() { m.cut.Cut() }
 
 func (m *saramaMember) close() { m.leave() }
+
+// groupLog is where BENCH_GROUPLOG=FILE sends every member's debug log.
+var groupLog = sync.OnceValue(func() *os.File {
+	name := os.Getenv("BENCH_GROUPLOG")
+	if name == "" {
+		return nil
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return nil
+	}
+	return f
+})
+
+// groupLogger is member idx's logger: silent unless BENCH_GROUPLOG names a
+// file (debug level, to follow rebalances).
+func groupLogger(idx int) *slog.Logger {
+	f := groupLog()
+	if f == nil {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})).With("member", idx)
+}

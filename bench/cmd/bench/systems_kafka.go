@@ -35,6 +35,7 @@ func startOursKafka(protocol string) func(ctx context.Context, b *bench, topic, 
 		cfg.GroupProtocol = protocol
 		cfg.SessionTimeout = sessionTimeout
 		cfg.KafkaOptions = kafkaOpts(b, kgo.Dialer(m.cut.DialContext), kgo.HeartbeatInterval(heartbeat))
+		cfg.Logger = groupLogger(idx)
 		dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		defer cancel()
 		g, err := consumergroup.JoinKafkaConsumerGroup(dctx, group, []string{topic}, b.kafka.Addrs(), cfg)

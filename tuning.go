@@ -1,0 +1,56 @@
+package consumergroup
+
+import "time"
+
+// The tuning constants of the group, in one place. The configurable ones
+// are ConsumerGroupConfig's (NewConsumerGroupConfig's defaults) and
+// DefaultZookeeperTimeout; these are not configurable. The delivery
+// engine's buffer sizes (outputBuffer, queueLimit, pollMax) live with it.
+const (
+	// fetchMaxWait is how long a fetch waits for data (franz-go's
+	// FetchMaxWait, default 5 s): a partition assigned while a fetch
+	// waits starts with the next fetch, so a short wait keeps hand-offs
+	// fast. Users override it through KafkaOptions.
+	fetchMaxWait = 250 * time.Millisecond
+
+	// zkCallAttempts bounds how often a ZooKeeper request whose
+	// connection was lost before the answer came is sent (ZK.call).
+	zkCallAttempts = 4
+
+	// memberRetry is how long a ZooKeeper member waits before trying a
+	// failed step again (reading the group, leading, applying), and before
+	// registering again after a failure that was not a session loss.
+	memberRetry = time.Second
+
+	// claimRetry is how long a claimer waits before trying a failed claim
+	// of a partition again (a watch wakes it when the owner changes).
+	claimRetry = 100 * time.Millisecond
+
+	// claimConflicts bounds how often ZK.ClaimAll sends its multi again
+	// after a partition turned out to be owned; the rest is claimed one
+	// by one (the member lists the owners first, so conflicts are rare).
+	claimConflicts = 8
+
+	// offsetReadsInFlight is how many committed-offset reads a member
+	// taking partitions over has in flight at once (go-zookeeper
+	// pipelines them on the connection).
+	offsetReadsInFlight = 32
+
+	// boundsRetry and boundsAttempts: a partition just added may be
+	// unknown to the client's metadata for a moment; listing its first
+	// and end offsets is tried again after a metadata refresh, every
+	// boundsRetry, at most boundsAttempts times.
+	boundsRetry    = 50 * time.Millisecond
+	boundsAttempts = 50
+
+	// commitRetryBackoff is how long a commit refused while a Kafka
+	// rebalance completes (REBALANCE_IN_PROGRESS, STALE_MEMBER_EPOCH) waits
+	// before it is tried again.
+	commitRetryBackoff = 50 * time.Millisecond
+
+	// kafkaWatchDivisor and kafkaWatchMin: a Kafka member checks that the
+	// coordinator still answers every session timeout / kafkaWatchDivisor,
+	// at least every kafkaWatchMin apart (kafkagroup_watch.go).
+	kafkaWatchDivisor = 20
+	kafkaWatchMin     = 10 * time.Millisecond
+)

@@ -1,0 +1,246 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Claims and releases of many partitions at once, in one multi each, and
+// the undoing of claims whose caller was told they failed.
+
+// claimMulti sends a claim's multi (ops: a check of the registration, then
+// the creates of the owner nodes of keys) and returns multi's answer.
+// go-zookeeper cannot cancel a request: when ctx ends first, the claim may
+// still be applied. A claim reported as failed must leave no owner node
+// behind (its caller, told it failed, never releases it, and the node
+// would outlive the member's leave), so claimMulti then waits for the
+// answer, at most a session timeout, and deletes the nodes the request
+// created; past that wait a goroutine of the ZK does it when the answer
+// comes (or the connection ends, and the nodes with it). Called with
+// claimMu held.
+func (z *ZK) claimMulti(ctx context.Context, keys []claimKey, id string, ops []any) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return -1, err
+	}
+	type answer struct {
+		i   int
+		err error
+	}
+	done := make(chan answer, 1)
+	if !z.goFuncOpen(func() {
+		i, err := z.multi(z.ctx, ops...)
+		done <- answer{i, err}
+	}) {
+		return -1, ErrClosed
+	}
+	select {
+	case a := <-done:
+		return a.i, a.err
+	case <-ctx.Done():
+	}
+	// Maybe created by this request (node exists: by an earlier attempt of
+	// it, resent after a lost connection).
+	created := func(a answer) bool { return a.err == nil || errors.Is(a.err, zk.ErrNodeExists) }
+	timer := time.NewTimer(z.timeout)
+	defer timer.Stop()
+	select {
+	case a := <-done:
+		if created(a) {
+			z.undoClaims(keys, id)
+		}
+	case <-timer.C:
+		z.goFuncOpen(func() {
+			if a := <-done; created(a) {
+				z.claimMu.Lock()
+				defer z.claimMu.Unlock()
+				z.undoClaims(keys, id)
+			}
+		})
+	}
+	return -1, ctx.Err()
+}
+
+// undoClaims deletes the owner nodes of keys that this session created for
+// id and that no claim of this ZK holds: claims whose caller was told they
+// failed. Called with claimMu held.
+func (z *ZK) undoClaims(keys []claimKey, id string) {
+	ctx, cancel := context.WithTimeout(z.ctx, z.timeout)
+	defer cancel()
+	sid := z.sessionID()
+	for _, key := range keys {
+		if _, held := z.claims[key]; held {
+			continue
+		}
+		owner := z.paths.Owner(key.group, key.topic, key.partition)
+		data, stat, err := z.get(ctx, "undo claim", owner)
+		if err != nil || string(data) != id || stat.EphemeralOwner != sid {
+			continue
+		}
+		err = z.call(ctx, func(conn *zk.Conn) error { return conn.Delete(owner, stat.Version) })
+		if err != nil && !errors.Is(err, zk.ErrNoNode) {
+			z.log.Warn("undoing a canceled claim", "path", owner, "err", err)
+		}
+	}
+}
+
+// ClaimAll claims the partitions tps for member id in one multi, as Claim
+// claims each: a check that id is registered and the creation of their
+// owner nodes, in one transaction. Partitions that turn out to be owned by
+// another member are left out and the others claimed again (at most a few
+// times: a caller expecting them free lists the owned ones first); it
+// returns the partitions claimed, the others are owned by someone or left
+// for the caller to claim one by one (Claim, OwnerW). Partitions this
+// session already claimed for id count as claimed. ErrNotRegistered when id
+// is not registered in this session's view.
+func (z *ZK) ClaimAll(ctx context.Context, group, id string, tps []TopicPartition) ([]TopicPartition, error) {
+	if err := checkNames("claim", "group", group, "consumer id", id); err != nil {
+		return nil, err
+	}
+	for _, tp := range tps {
+		if err := checkNames("claim", "topic", tp.Topic); err != nil {
+			return nil, err
+		}
+		if tp.Partition < 0 {
+			return nil, &PathError{Op: "claim", Path: z.paths.Owner(group, tp.Topic, tp.Partition), Err: ErrInvalidArgument, Cause: errors.New("negative partition")}
+		}
+	}
+	z.claimMu.Lock()
+	defer z.claimMu.Unlock()
+	sid := z.sessionID()
+	var claimed []TopicPartition
+	todo := slices.Clone(tps)
+	for conflicts := 0; len(todo) > 0; {
+		keys := make([]claimKey, len(todo))
+		ops := make([]any, 0, 1+len(todo))
+		ops = append(ops, &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1})
+		for i, tp := range todo {
+			keys[i] = claimKey{group, tp.Topic, tp.Partition}
+			ops = append(ops, &zk.CreateRequest{Path: z.paths.Owner(group, tp.Topic, tp.Partition), Data: []byte(id), Acl: z.acl, Flags: zk.FlagEphemeral})
+		}
+		i, err := z.claimMulti(ctx, keys, id, ops)
+		switch {
+		case err == nil:
+			for _, k := range keys {
+				z.claims[k] = claim{id: id, session: sid}
+			}
+			return append(claimed, todo...), nil
+		case i == 0 && errors.Is(err, zk.ErrNoNode):
+			return claimed, &PathError{Op: "claim", Path: z.paths.ID(group, id), Err: ErrNotRegistered, Cause: err}
+		case i > 0 && errors.Is(err, zk.ErrNoNode): // no owners/<topic> yet
+			owner := opPath(ops[i])
+			if conflicts++; conflicts > claimConflicts {
+				return claimed, nil
+			}
+			if err := z.mkdirAll(ctx, path.Dir(owner)); err != nil {
+				return claimed, pathErr("claim", owner, err)
+			}
+		case i > 0 && errors.Is(err, zk.ErrNodeExists):
+			tp := todo[i-1]
+			todo = slices.Delete(todo, i-1, i)
+			owner := opPath(ops[i])
+			data, stat, gerr := z.get(ctx, "claim", owner)
+			if gerr == nil && string(data) == id && stat.EphemeralOwner == sid && sid != 0 {
+				z.claims[keys[i-1]] = claim{id: id, session: sid, version: stat.Version}
+				claimed = append(claimed, tp)
+			}
+			if conflicts++; conflicts > claimConflicts {
+				return claimed, nil
+			}
+		default:
+			p := ""
+			if i >= 0 {
+				p = opPath(ops[i])
+			}
+			return claimed, pathErr("claim", p, err)
+		}
+	}
+	return claimed, nil
+}
+
+// ReleaseAll gives up member id's claims on tps, as Release does for each,
+// in one ZooKeeper multi: the owner nodes vanish in one transaction, and
+// every member waiting for one of them is woken at once. The multi checks
+// that id is still registered (its registration node is ephemeral in the
+// same session as its owner nodes) and each node's version, so it deletes
+// only nodes this member holds. Partitions claimed through this ZK in the
+// current session need no read; others are read first. When the multi
+// fails (a node vanished meanwhile, the registration is gone), the
+// partitions are released one by one, each checked as Release checks it.
+// Once ReleaseAll starts, CommitOffsets no longer commits for tps.
+func (z *ZK) ReleaseAll(ctx context.Context, group, id string, tps []TopicPartition) error {
+	if err := checkNames("release", "group", group, "consumer id", id); err != nil {
+		return err
+	}
+	for _, tp := range tps {
+		if err := checkNames("release", "topic", tp.Topic); err != nil {
+			return err
+		}
+		if tp.Partition < 0 {
+			return &PathError{Op: "release", Path: z.paths.Owner(group, tp.Topic, tp.Partition), Err: ErrInvalidArgument, Cause: errors.New("negative partition")}
+		}
+	}
+	if len(tps) == 0 {
+		return nil
+	}
+	z.claimMu.Lock()
+	defer z.claimMu.Unlock()
+	sid := z.sessionID()
+	ops := make([]any, 0, 1+len(tps))
+	ops = append(ops, &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1})
+	var errs []error
+	var deletes []TopicPartition // in the order of ops[1:]
+	for _, tp := range tps {
+		key := claimKey{group, tp.Topic, tp.Partition}
+		c, ok := z.claims[key]
+		delete(z.claims, key)
+		owner := z.paths.Owner(group, tp.Topic, tp.Partition)
+		if ok && c.id == id && c.session == sid && sid != 0 {
+			ops = append(ops, &zk.DeleteRequest{Path: owner, Version: c.version})
+			deletes = append(deletes, tp)
+			continue
+		}
+		data, stat, err := z.get(ctx, "release", owner)
+		switch {
+		case errors.Is(err, ErrNoNode):
+		case err != nil:
+			return err
+		case string(data) != id:
+			errs = append(errs, &PathError{Op: "release", Path: owner, Err: ErrNotOwner, Cause: fmt.Errorf("owned by %q", data)})
+		default:
+			ops = append(ops, &zk.DeleteRequest{Path: owner, Version: stat.Version})
+			deletes = append(deletes, tp)
+		}
+	}
+	if len(deletes) == 0 {
+		return errors.Join(errs...)
+	}
+	_, err := z.multi(ctx, ops...)
+	if err == nil {
+		return errors.Join(errs...)
+	}
+	if ctx.Err() != nil {
+		return pathErr("release", z.paths.OwnersTopic(group, tps[0].Topic), err)
+	}
+	for _, tp := range deletes {
+		if err := z.release(ctx, group, tp.Topic, tp.Partition, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// claimedBy reports whether this ZK holds member id's claim of tp in the
+// current session: claimed (Claim, ClaimAll) and not released since.
+func (z *ZK) claimedBy(group string, tp TopicPartition, id string) bool {
+	z.claimMu.RLock()
+	defer z.claimMu.RUnlock()
+	c, ok := z.claims[claimKey{group, tp.Topic, tp.Partition}]
+	sid := z.sessionID()
+	return ok && c.id == id && c.session == sid && sid != 0
+}
