@@ -218,6 +218,12 @@ func (c *cluster) join(name, group string, topics []string, cfg *cg.ConsumerGrou
 	c.t.Helper()
 	m := &testMember{name: name, events: make(chan *cg.Notification, 1000), done: make(chan struct{}), mode: c.mode}
 	c.lastGroup = group
+	if cfg.Logger != nil {
+		// CONSUMERGROUP_TEST_LOG: every line names its member.
+		named := *cfg
+		named.Logger = cfg.Logger.With("member", name)
+		cfg = &named
+	}
 	if c.kafkaCoord() {
 		c.joinKafka(m, group, topics, cfg)
 		m.consume(handle)

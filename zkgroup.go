@@ -144,13 +144,27 @@ func (g *ConsumerGroup) member(sess *Session) error {
 	if !live {
 		return sess.Err()
 	}
+	// The registration's create is not canceled by Close: sent and then
+	// abandoned, it would leave the node behind in a session that outlives
+	// the group when the ZK is the caller's (a member assigned partitions
+	// it never consumes). It waits for the answer until the session ends
+	// (the node goes with it) or a session timeout passes, and a group
+	// closed meanwhile deregisters.
+	rctx, rcancel := context.WithTimeout(context.Background(), g.cfg.ZookeeperTimeout)
+	defer rcancel()
 	g.wg.Add(1)
 	go func() { // end the registration's context with the session
 		defer g.wg.Done()
 		select {
 		case <-sess.Done():
 			cancel()
+			rcancel()
 		case <-ctx.Done():
+			select {
+			case <-sess.Done():
+				rcancel()
+			case <-rctx.Done():
+			}
 		}
 	}()
 
@@ -161,7 +175,19 @@ func (g *ConsumerGroup) member(sess *Session) error {
 	if err := g.zk.RegisterGroup(ctx, g.name); err != nil {
 		return err
 	}
-	if err := g.zk.RegisterConsumer(ctx, g.name, id, g.topics...); err != nil {
+	err = g.zk.RegisterConsumer(rctx, g.name, id, g.topics...)
+	rcancel()
+	if g.ctx.Err() != nil {
+		if err == nil {
+			lctx, lcancel := context.WithTimeout(context.Background(), g.cfg.ZookeeperTimeout)
+			defer lcancel()
+			if err := g.zk.DeregisterConsumer(lctx, g.name, id); err != nil {
+				g.log.Warn("deregistering", "err", err)
+			}
+		}
+		return nil
+	}
+	if err != nil {
 		return err
 	}
 	g.log.Info("joined", "id", id, "topics", g.topics)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -142,6 +143,11 @@ func printGroup(ctx context.Context, e *env, f *consumeFlags, g *consumergroup.C
 				// it counts as not processed, and its new owner prints it
 				// again (see HandoffTimeout).
 				fmt.Fprintf(e.stderr, "groupctl consume: hand-off timed out; its new owner delivers again: %s/%d@%d\n", n.Topic, n.Partition, n.Offset)
+			}
+			if n.Type == consumergroup.REBALANCE_ERROR && errors.Is(n.Err, consumergroup.ErrSessionExpired) {
+				// As a crash: what was printed since the last commit
+				// is printed again by the partitions' next owners.
+				fmt.Fprintf(e.stderr, "groupctl consume: session lost, joining again; what was printed since the last commit is delivered again: %v\n", n.Err)
 			}
 		case ev, ok := <-stream:
 			if !ok {

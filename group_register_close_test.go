@@ -1,0 +1,158 @@
+package consumergroup_test
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	cg "github.com/consumergroup/consumergroup"
+)
+
+// TestCloseDuringRegistration: Close while the member's registration is on
+// its way to ZooKeeper (the create sent, its answer not yet back) leaves no
+// registration behind in the ZK, whose session outlives the group. Before,
+// Close canceled the create's wait and the member returned without
+// deregistering: the node stayed for as long as the caller's session, a
+// member that would be assigned partitions and never consume them.
+func TestCloseDuringRegistration(t *testing.T) {
+	c := startCluster(t, map[string]int32{"t": 2})
+	hp := newHoldProxy(t, c.servers[0], []byte("g/ids/"))
+	cfg := groupConfig()
+	cfg.ZookeeperTimeout = gracefulSession // answers are held briefly
+	z, err := cg.DialZK(testCtx(t), cg.ZKConfig{Servers: []string{hp.addr()}, Chroot: c.chroot, SessionTimeout: cfg.ZookeeperTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { z.Close() })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	g, err := cg.NewConsumerGroupTopics(testCtx(t), cl, z, "g", []string{"t"}, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, hp.seen, "the registration's create")
+	// The create reached ZooKeeper; its answer is held. Close now.
+	closed := make(chan error, 1)
+	go func() { closed <- g.Close() }()
+	select {
+	case err := <-closed: // the member did not wait for the answer
+		hp.release()
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(500 * time.Millisecond): // it waits for the answer: give it
+		hp.release()
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, _, err := dialZK(t, c.chroot, func(zc *cg.ZKConfig) { zc.Servers = c.servers }).Consumers(testCtx(t), "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 0 {
+		t.Fatalf("registrations left after Close, the ZK still open: %v", ids)
+	}
+}
+
+// holdProxy forwards a ZooKeeper client's connection; once the client
+// sends bytes containing mark, the server's answers are held until
+// release.
+type holdProxy struct {
+	ln       net.Listener
+	target   string
+	mark     []byte
+	seen     chan struct{} // closed when mark was sent
+	seenOnce sync.Once
+	released chan struct{}
+	relOnce  sync.Once
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    []net.Conn
+}
+
+func newHoldProxy(t *testing.T, target string, mark []byte) *holdProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &holdProxy{ln: ln, target: target, mark: mark, seen: make(chan struct{}), released: make(chan struct{})}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *holdProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *holdProxy) release() { p.relOnce.Do(func() { close(p.released) }) }
+
+func (p *holdProxy) close() {
+	p.release()
+	p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+func (p *holdProxy) accept() {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			client.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, client, server)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(server, client, true)
+		go p.pipe(client, server, false)
+	}
+}
+
+// pipe copies from src to dst; toServer watches for mark, the other way
+// holds once it was seen.
+func (p *holdProxy) pipe(dst, src net.Conn, toServer bool) {
+	defer p.wg.Done()
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if toServer && bytes.Contains(buf[:n], p.mark) {
+				p.seenOnce.Do(func() { close(p.seen) })
+			}
+			if !toServer {
+				select {
+				case <-p.seen:
+					<-p.released
+				default:
+				}
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil { // io.EOF or closed
+			return
+		}
+	}
+}
