@@ -59,10 +59,15 @@ var (
 	// ErrNotRegistered: the member's registration under ids/ does not exist,
 	// for instance because the session that created it expired.
 	ErrNotRegistered = errors.New("consumergroup: consumer not registered")
-	// ErrSessionExpired: the ZooKeeper session ended (the server expired it,
-	// or the client was cut off for longer than the session timeout), and
-	// with it every ephemeral node it held: registrations and claims.
-	ErrSessionExpired = errors.New("consumergroup: zookeeper session expired")
+	// ErrSessionExpired: the member's session with its coordinator ended.
+	// On ZooKeeper: the server expired it, or the client was cut off for
+	// longer than the session timeout, and with it every ephemeral node it
+	// held (registrations and claims). On Kafka's coordinator: the
+	// coordinator fenced the member, or the member heard nothing from it
+	// for two thirds of SessionTimeout and stopped on its own. Either way
+	// its partitions were stopped at once and nothing more was committed
+	// for them.
+	ErrSessionExpired = errors.New("consumergroup: group session expired")
 	// ErrConnectionLoss: the connection dropped while a request was in
 	// flight; whether the server applied it is unknown.
 	ErrConnectionLoss = errors.New("consumergroup: zookeeper connection lost")
