@@ -122,6 +122,7 @@ func run(short bool, kafka string, parts, consumers []string, out, cpuprofile st
 		b.kafka, err = env.StartApache(b.zk.Addr())
 		// Kafka 3.9 has no KIP-848.
 		systems = slices.DeleteFunc(systems, func(s system) bool { return strings.Contains(s.name, "KIP-848") })
+		dropKIP848Consumers()
 	case "apache4":
 		b.kafka, err = env.StartApache4()
 	default:
