@@ -55,19 +55,22 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 func main() {
+	if env.RunKfakeChild() {
+		return // this process was kfake's, for -kafka kfake-proc
+	}
 	short := flag.Bool("short", false, "small sizes (under 2 minutes); writes RESULTS-short.md")
 	only := flag.String("only", "throughput,rebalance,scale", "parts to run, comma-separated")
 	out := flag.String("out", "", "report file (default RESULTS.md, or RESULTS-short.md with -short)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file; with -only throughput, one per consumer run: FILE-SIZE-INDEX")
-	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
+	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), kfake-proc (kfake in a child process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
 	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
 	flag.Parse()
 	var filter []string
 	if *cons != "" {
 		filter = strings.Split(*cons, ",")
 	}
-	if *kafka != "kfake" && *kafka != "apache" && *kafka != "apache4" {
-		fmt.Fprintf(os.Stderr, "bench: -kafka %q: want kfake, apache or apache4\n", *kafka)
+	if !slices.Contains([]string{"kfake", "kfake-proc", "apache", "apache4"}, *kafka) {
+		fmt.Fprintf(os.Stderr, "bench: -kafka %q: want kfake, kfake-proc, apache or apache4\n", *kafka)
 		os.Exit(2)
 	}
 	if err := run(*short, *kafka, strings.Split(*only, ","), filter, *out, *cpuprofile); err != nil {
@@ -124,6 +127,8 @@ func run(short bool, kafka string, parts, consumers []string, out, cpuprofile st
 		systems = slices.DeleteFunc(systems, func(s system) bool { return strings.Contains(s.name, "KIP-848") })
 	case "apache4":
 		b.kafka, err = env.StartApache4()
+	case "kfake-proc":
+		b.kafka, err = env.StartKafkaProcess(b.zk.Addr())
 	default:
 		b.kafka, err = env.StartKafka(b.zk.Addr())
 	}
