@@ -47,6 +47,7 @@ func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Dur
 	}
 	timer := time.NewTimer(time.Until(end))
 	defer timer.Stop()
+	var evs []ConsumerEvent // events allocated and not sent yet
 	for !pc.closed {
 		r, changed := p.take(pc.ps)
 		if r == nil && changed == nil {
@@ -65,9 +66,15 @@ func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Dur
 			}
 			continue
 		}
-		ev := toEvent(r)
+		if len(evs) == 0 {
+			// One allocation for streamChunk messages, not one each.
+			evs = make([]ConsumerEvent, streamChunk)
+		}
+		ev := &evs[0]
+		fillEvent(ev, r)
 		select {
 		case stream <- ev:
+			evs = evs[1:]
 			p.sent(pc.ps, r.Offset+1)
 			pc.g.obs.delivered(unit{ps: pc.ps, ev: ev})
 		case <-changed:

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,7 @@ var (
 type bench struct {
 	sz    sizes
 	only  []string // consumers and systems whose name contains one of these (all when empty)
+	sizes []int    // throughput: message sizes, bytes
 	prof  string   // throughput: CPU profile of each consumer run to prof-SIZE-INDEX
 	zk    *env.ZooKeeper
 	kafka env.Broker
@@ -64,7 +66,17 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file; with -only throughput, one per consumer run: FILE-SIZE-INDEX")
 	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), kfake-proc (kfake in a child process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
 	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
+	sizeList := flag.String("sizes", "100,1000", "throughput: the message sizes in bytes, comma-separated (targets only with both defaults)")
 	flag.Parse()
+	var msgSizes []int
+	for _, f := range strings.Split(*sizeList, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: -sizes %q: want positive numbers of bytes, comma-separated\n", *sizeList)
+			os.Exit(2)
+		}
+		msgSizes = append(msgSizes, n)
+	}
 	var filter []string
 	if *cons != "" {
 		filter = strings.Split(*cons, ",")
@@ -73,14 +85,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: -kafka %q: want kfake, kfake-proc, apache or apache4\n", *kafka)
 		os.Exit(2)
 	}
-	if err := run(*short, *kafka, strings.Split(*only, ","), filter, *out, *cpuprofile); err != nil {
+	if err := run(*short, *kafka, strings.Split(*only, ","), filter, msgSizes, *out, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(short bool, kafka string, parts, consumers []string, out, cpuprofile string) (err error) {
-	b := &bench{sz: full, start: time.Now(), only: consumers}
+func run(short bool, kafka string, parts, consumers []string, msgSizes []int, out, cpuprofile string) (err error) {
+	b := &bench{sz: full, start: time.Now(), only: consumers, sizes: msgSizes}
 	if short {
 		b.sz = small
 	}

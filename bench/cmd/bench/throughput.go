@@ -136,7 +136,7 @@ func throughput(ctx context.Context, b *bench) error {
 		"to the last message, per message. CPU: the process's CPU time (user and system, getrusage) from the first message to the last, "+
 		"per message (kfake's included when it runs in this process): less sensitive than the rate to other load on the machine.\n\n", b.sz.messages, tpPartitions, b.sz.tries)
 	results := map[int][]tpResult{}
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		topic := fmt.Sprintf("tp-%d", size)
 		b.logf("throughput: producing %d messages of %d bytes", b.sz.messages, size)
 		if err := b.kafka.CreateTopic(ctx, topic, tpPartitions); err != nil {
@@ -188,7 +188,7 @@ func throughput(ctx context.Context, b *bench) error {
 			b.logf("throughput: deleting %s: %v", topic, err)
 		}
 	}
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		rs := results[size]
 		raw := rs[0].rate()
 		fmt.Fprintf(&sb, "### %d-byte messages\n\n", size)
@@ -216,28 +216,28 @@ func throughput(ctx context.Context, b *bench) error {
 	}
 	b.rep.section(sb.String())
 
-	if len(b.only) > 0 {
-		return nil // some consumers did not run: no targets
+	if len(b.only) > 0 || len(b.sizes) < 2 {
+		return nil // some consumers or sizes did not run: no targets
 	}
 	// Targets, on each size.
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		rs := results[size]
 		x := rs[1].rate() / rs[0].rate()
 		b.rep.target(fmt.Sprintf("Stream ≥ 0.7× raw (%d B)", size), x >= 0.7, "%.2f×", x)
 	}
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		rs := results[size]
 		x := rs[2].rate() / rs[0].rate()
 		b.rep.target(fmt.Sprintf("Batches ≥ 0.95× raw (%d B)", size), x >= 0.95, "%.2f×", x)
 	}
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		rs := results[size]
 		b.rep.target(fmt.Sprintf("Stream ≥ 2× sarama (%d B)", size), rs[1].rate() >= 2*rs[5].rate(), "%.2f×", rs[1].rate()/rs[5].rate())
 		b.rep.target(fmt.Sprintf("Batches ≥ 2× sarama (%d B)", size), rs[2].rate() >= 2*rs[5].rate(), "%.2f×", rs[2].rate()/rs[5].rate())
 	}
 	var extra []string
 	met := true
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		rs := results[size]
 		d := float64(rs[2].mallocs)/float64(rs[2].msgs) - float64(rs[0].mallocs)/float64(rs[0].msgs)
 		extra = append(extra, fmt.Sprintf("%+.3f at %d B", d, size))
