@@ -67,8 +67,8 @@ func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Dur
 			continue
 		}
 		if len(evs) == 0 {
-			// One allocation for streamChunk messages, not one each.
-			evs = make([]ConsumerEvent, streamChunk)
+			// One allocation for fetchChunk messages, not one each.
+			evs = make([]ConsumerEvent, fetchChunk)
 		}
 		ev := &evs[0]
 		fillEvent(ev, r)
@@ -132,6 +132,10 @@ func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error 
 	}
 	return nil
 }
+
+// fetchChunk is how many events Fetch allocates at once: fewer than
+// Stream's, as a Fetch may send only a few.
+const fetchChunk = 64
 
 // runCheckout polls and queues records per partition for Fetch, pausing
 // the partitions whose queue is full.
