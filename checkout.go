@@ -47,6 +47,7 @@ func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Dur
 	}
 	timer := time.NewTimer(time.Until(end))
 	defer timer.Stop()
+	var evs []ConsumerEvent // events allocated and not sent yet
 	for !pc.closed {
 		r, changed := p.take(pc.ps)
 		if r == nil && changed == nil {
@@ -65,9 +66,15 @@ func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Dur
 			}
 			continue
 		}
-		ev := toEvent(r)
+		if len(evs) == 0 {
+			// One allocation for fetchChunk messages, not one each.
+			evs = make([]ConsumerEvent, fetchChunk)
+		}
+		ev := &evs[0]
+		fillEvent(ev, r)
 		select {
 		case stream <- ev:
+			evs = evs[1:]
 			p.sent(pc.ps, r.Offset+1)
 			pc.g.obs.delivered(unit{ps: pc.ps, ev: ev})
 		case <-changed:
@@ -125,6 +132,10 @@ func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error 
 	}
 	return nil
 }
+
+// fetchChunk is how many events Fetch allocates at once: fewer than
+// Stream's, as a Fetch may send only a few.
+const fetchChunk = 64
 
 // runCheckout polls and queues records per partition for Fetch, pausing
 // the partitions whose queue is full.

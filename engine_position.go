@@ -6,7 +6,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// pollMax is how many records one poll of the engine returns at most.
+// pollMax is how many records one poll of the engine returns at most. A
+// poll of everything buffered (0, as franz-go's PollFetches) was measured
+// against it on a backlog of 1 KB messages: Batches used 5 to 15% more CPU
+// per message (probably as franz-go then fetches the next while the pump
+// delivers).
 const pollMax = 10000
 
 // positioner places the engine's partitions in its franz-go client: what is

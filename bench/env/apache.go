@@ -19,7 +19,12 @@ type Broker interface {
 }
 
 // Describe names kfake.
-func (k *Kafka) Describe() string { return "kfake (in-process, 1 broker)" }
+func (k *Kafka) Describe() string {
+	if k.child != nil {
+		return "kfake (1 broker, in its own process)"
+	}
+	return "kfake (in-process, 1 broker)"
+}
 
 // Apache is a real Apache Kafka 3.9 broker in ZooKeeper mode, registered
 // by itself in the benchmarks' ZooKeeper (the jars from

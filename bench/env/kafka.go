@@ -22,7 +22,8 @@ import (
 // /brokers/topics/<topic> ({"version":1,"partitions":{"0":[0],...}}). The
 // library reads nothing else there: broker addresses and partition counts.
 type Kafka struct {
-	cluster *kfake.Cluster
+	cluster *kfake.Cluster // in-process; nil when kfake runs in a child process
+	child   *kfakeChild    // the child process running kfake, nil in-process
 	addrs   []string
 	client  *kgo.Client
 	admin   *kadm.Client
@@ -33,16 +34,27 @@ type Kafka struct {
 // timeout floor low enough for short sessions) and registers its brokers in
 // the ZooKeeper at zkAddr.
 func StartKafka(zkAddr string, opts ...kfake.Opt) (*Kafka, error) {
-	opts = append([]kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond),
-		// KIP-848 groups: the same session as the others' (2 s), heartbeats every 200 ms.
-		kfake.BrokerConfigs(map[string]string{"group.consumer.session.timeout.ms": "2000", "group.consumer.heartbeat.interval.ms": "200"})}, opts...)
-	cluster, err := kfake.NewCluster(opts...)
+	cluster, err := kfake.NewCluster(append(kfakeOpts(), opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("env: starting kfake: %w", err)
 	}
-	k := &Kafka{cluster: cluster, addrs: cluster.ListenAddrs()}
+	return register(&Kafka{cluster: cluster, addrs: cluster.ListenAddrs()}, zkAddr)
+}
+
+// kfakeOpts are the options of every kfake cluster here: one broker, a
+// group session timeout floor low enough for short sessions.
+func kfakeOpts() []kfake.Opt {
+	return []kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+		// KIP-848 groups: the same session as the others' (2 s), heartbeats every 200 ms.
+		kfake.BrokerConfigs(map[string]string{"group.consumer.session.timeout.ms": "2000", "group.consumer.heartbeat.interval.ms": "200"})}
+}
+
+// register connects the admin client to k's brokers and registers them in
+// the ZooKeeper at zkAddr; k is closed on error.
+func register(k *Kafka, zkAddr string) (*Kafka, error) {
+	var err error
 	if k.client, err = kgo.NewClient(kgo.SeedBrokers(k.addrs...)); err != nil {
-		cluster.Close()
+		k.Close()
 		return nil, err
 	}
 	k.admin = kadm.NewClient(k.client)
@@ -146,5 +158,10 @@ func (k *Kafka) Close() {
 	if k.client != nil {
 		k.client.Close()
 	}
-	k.cluster.Close()
+	if k.cluster != nil {
+		k.cluster.Close()
+	}
+	if k.child != nil {
+		k.child.stop()
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,7 @@ var (
 type bench struct {
 	sz    sizes
 	only  []string // consumers and systems whose name contains one of these (all when empty)
+	sizes []int    // throughput: message sizes, bytes
 	prof  string   // throughput: CPU profile of each consumer run to prof-SIZE-INDEX
 	zk    *env.ZooKeeper
 	kafka env.Broker
@@ -55,29 +57,42 @@ func (b *bench) logf(format string, args ...any) {
 }
 
 func main() {
+	if env.RunKfakeChild() {
+		return // this process was kfake's, for -kafka kfake-proc
+	}
 	short := flag.Bool("short", false, "small sizes (about 5 minutes, 3 of them the quiet scenario); writes RESULTS-short.md")
 	only := flag.String("only", "throughput,rebalance,quiet,scale", "parts to run, comma-separated (quiet: the rebalance part's quiet-topic scenario)")
 	out := flag.String("out", "", "report file (default RESULTS.md, or RESULTS-short.md with -short)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file; with -only throughput, one per consumer run: FILE-SIZE-INDEX")
-	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
+	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), kfake-proc (kfake in a child process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
 	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
+	sizeList := flag.String("sizes", "100,1000", "throughput: the message sizes in bytes, comma-separated (targets only with both defaults)")
 	flag.Parse()
+	var msgSizes []int
+	for _, f := range strings.Split(*sizeList, ",") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "bench: -sizes %q: want positive numbers of bytes, comma-separated\n", *sizeList)
+			os.Exit(2)
+		}
+		msgSizes = append(msgSizes, n)
+	}
 	var filter []string
 	if *cons != "" {
 		filter = strings.Split(*cons, ",")
 	}
-	if *kafka != "kfake" && *kafka != "apache" && *kafka != "apache4" {
-		fmt.Fprintf(os.Stderr, "bench: -kafka %q: want kfake, apache or apache4\n", *kafka)
+	if !slices.Contains([]string{"kfake", "kfake-proc", "apache", "apache4"}, *kafka) {
+		fmt.Fprintf(os.Stderr, "bench: -kafka %q: want kfake, kfake-proc, apache or apache4\n", *kafka)
 		os.Exit(2)
 	}
-	if err := run(*short, *kafka, strings.Split(*only, ","), filter, *out, *cpuprofile); err != nil {
+	if err := run(*short, *kafka, strings.Split(*only, ","), filter, msgSizes, *out, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(short bool, kafka string, parts, consumers []string, out, cpuprofile string) (err error) {
-	b := &bench{sz: full, start: time.Now(), only: consumers}
+func run(short bool, kafka string, parts, consumers []string, msgSizes []int, out, cpuprofile string) (err error) {
+	b := &bench{sz: full, start: time.Now(), only: consumers, sizes: msgSizes}
 	if short {
 		b.sz = small
 	}
@@ -125,6 +140,8 @@ func run(short bool, kafka string, parts, consumers []string, out, cpuprofile st
 		dropKIP848Consumers()
 	case "apache4":
 		b.kafka, err = env.StartApache4()
+	case "kfake-proc":
+		b.kafka, err = env.StartKafkaProcess(b.zk.Addr())
 	default:
 		b.kafka, err = env.StartKafka(b.zk.Addr())
 	}

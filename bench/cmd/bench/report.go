@@ -42,7 +42,10 @@ func (r *report) render(elapsed time.Duration) string {
 		fmt.Fprintf(&b, "- Kafka: %s\n", r.kafka)
 	}
 	fmt.Fprintf(&b, "- run time: %s\n\n", elapsed.Round(time.Second))
-	if r.kafka == "" || strings.HasPrefix(r.kafka, "kfake") {
+	if strings.Contains(r.kafka, "own process") && strings.HasPrefix(r.kafka, "kfake") {
+		b.WriteString("kfake runs in a child process of the benchmark, on the same 2 cores as the consumers and the\n" +
+			"producer; ZooKeeper is a local Java process. Absolute numbers are low: compare the ratios.\n\n")
+	} else if r.kafka == "" || strings.HasPrefix(r.kafka, "kfake") {
 		b.WriteString("kfake runs in this process and shares its cores with every consumer and with the\n" +
 			"producer; ZooKeeper is a local Java process. Absolute numbers are low: compare the ratios.\n\n")
 	} else {
@@ -72,7 +75,7 @@ func (r *report) render(elapsed time.Duration) string {
 // limits is what the figures cannot tell (see README.md).
 const limits = `## Limits
 
-- kfake runs in this process, on the same 2 cores as the consumers, the producer and (parts 2 and 3) up to
+- kfake runs in this process (with -kafka kfake-proc, in a child process), on the same 2 cores as the consumers, the producer and (parts 2 and 3) up to
   51 Kafka clients; ZooKeeper is a local Java process. Rates move by 10 to 30% between runs: compare ratios.
 - kfake is an emulation: franz-go's and sarama's rebalance times depend on its coordinator and timers.
 - franz-go's direct consumer (which ours uses) sometimes holds all of a client's other partitions for about

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -29,7 +30,19 @@ type counter struct {
 	n      atomic.Int64
 	first  atomic.Int64 // unix ns
 	last   atomic.Int64
+	cpu0   atomic.Int64 // the process's CPU time (user+system, ns) at the first message
+	cpu1   atomic.Int64 // and at the last
 	done   chan struct{}
+}
+
+// processCPU returns the CPU time this process used so far (user and
+// system, every thread).
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func newCounter(target int) *counter {
@@ -44,10 +57,12 @@ func (c *counter) add(k int) bool {
 	v := c.n.Add(int64(k))
 	if v == int64(k) {
 		c.first.Store(time.Now().UnixNano())
+		c.cpu0.Store(processCPU())
 	}
 	if v >= c.target {
 		if v-int64(k) < c.target {
 			c.last.Store(time.Now().UnixNano())
+			c.cpu1.Store(processCPU())
 			close(c.done)
 		}
 		return true
@@ -81,12 +96,17 @@ type tpResult struct {
 	startup time.Duration // from the start to the first message
 	elapsed time.Duration // from the first message to the last
 	mallocs uint64        // heap allocations of the whole process, start to last
+	cpu     time.Duration // CPU time of the whole process, first message to last
 	stalled bool          // stopped delivering before the end: msgs is what it delivered
+	notRun  bool          // left out by -filter
 }
 
 // stallAfter is how long a consumer may deliver nothing before it counts as
 // stalled.
 const stallAfter = 15 * time.Second
+
+// cpuPerMsg is the process's CPU time per message, in ns.
+func (r tpResult) cpuPerMsg() float64 { return float64(r.cpu.Nanoseconds()) / float64(r.msgs) }
 
 func (r tpResult) rate() float64 {
 	if r.elapsed <= 0 || r.stalled {
@@ -114,10 +134,11 @@ func throughput(ctx context.Context, b *bench) error {
 	fmt.Fprintf(&sb, "%d messages in %d partitions, produced beforehand; each consumer reads them all from the oldest "+
 		"(a fresh group each), after one unreported warm-up reading by the raw consumer. Rate from the first message to "+
 		"the last, the best of %d runs (Checkout: one run); start-up (from the start to the first message: joining, claiming) apart. "+
-		"Allocations: the process's heap allocations (runtime.MemStats.Mallocs, kfake's included) from the start "+
-		"to the last message, per message.\n\n", b.sz.messages, tpPartitions, b.sz.tries)
+		"Allocations: the process's heap allocations (runtime.MemStats.Mallocs, kfake's included when it runs in this process) from the start "+
+		"to the last message, per message. CPU: the process's CPU time (user and system, getrusage) from the first message to the last, "+
+		"per message (kfake's included when it runs in this process): less sensitive than the rate to other load on the machine.\n\n", b.sz.messages, tpPartitions, b.sz.tries)
 	results := map[int][]tpResult{}
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		topic := fmt.Sprintf("tp-%d", size)
 		b.logf("throughput: producing %d messages of %d bytes", b.sz.messages, size)
 		if err := b.kafka.CreateTopic(ctx, topic, tpPartitions); err != nil {
@@ -135,7 +156,7 @@ func throughput(ctx context.Context, b *bench) error {
 		}
 		for i, c := range consumers {
 			if i > 0 && !b.selected(c.name) {
-				results[size] = append(results[size], tpResult{name: c.name})
+				results[size] = append(results[size], tpResult{name: c.name, notRun: true})
 				continue
 			}
 			tries := b.sz.tries
@@ -156,8 +177,8 @@ func throughput(ctx context.Context, b *bench) error {
 				if r.stalled {
 					b.logf("throughput: %-38s %5d B: STALLED after %d of %d messages", c.name, size, r.msgs, b.sz.messages)
 				} else {
-					b.logf("throughput: %-38s %5d B: %9.0f msg/s, %.2f allocs/msg, start-up %v", c.name, size, r.rate(),
-						float64(r.mallocs)/float64(r.msgs), r.startup.Round(time.Millisecond))
+					b.logf("throughput: %-38s %5d B: %9.0f msg/s, %.2f allocs/msg, %.0f ns CPU/msg, start-up %v", c.name, size, r.rate(),
+						float64(r.mallocs)/float64(r.msgs), r.cpuPerMsg(), r.startup.Round(time.Millisecond))
 				}
 				if try == 0 || (!r.stalled && (best.stalled || r.rate() > best.rate())) {
 					best = r
@@ -169,50 +190,56 @@ func throughput(ctx context.Context, b *bench) error {
 			b.logf("throughput: deleting %s: %v", topic, err)
 		}
 	}
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		rs := results[size]
 		raw := rs[0].rate()
 		fmt.Fprintf(&sb, "### %d-byte messages\n\n", size)
 		var rows [][]string
 		for _, r := range rs {
+			if r.notRun {
+				rows = append(rows, []string{r.name, "not run (-filter)", "", "", "", "", "", ""})
+				continue
+			}
 			if r.stalled {
 				rows = append(rows, []string{r.name, fmt.Sprintf("stalled: delivered %d of %d, then nothing for %v", r.msgs, b.sz.messages, stallAfter),
-					"", "", "", ""})
+					"", "", "", "", "", ""})
 				continue
 			}
 			rows = append(rows, []string{r.name, fmt.Sprintf("%.0f", r.rate()),
 				fmt.Sprintf("%.1f", r.rate()*float64(size)/1e6),
 				fmt.Sprintf("%.2f", float64(r.mallocs)/float64(r.msgs)),
 				fmt.Sprintf("%.2f×", r.rate()/raw),
+				fmt.Sprintf("%.0f", r.cpuPerMsg()),
+				fmt.Sprintf("%.2f×", r.cpuPerMsg()/rs[0].cpuPerMsg()),
 				ms(r.startup)})
 		}
-		sb.WriteString(table([]string{"consumer", "msg/s", "MB/s", "allocs/msg", "vs raw", "start-up ms"}, rows))
+		sb.WriteString(table([]string{"consumer", "msg/s", "MB/s", "allocs/msg", "vs raw", "CPU ns/msg", "CPU vs raw", "start-up ms"}, rows))
 		sb.WriteString("\n")
 	}
 	b.rep.section(sb.String())
 
-	if len(b.only) > 0 {
-		return nil // some consumers did not run: no targets
+	if len(b.only) > 0 || len(b.sizes) < 2 {
+		return nil // some consumers or sizes did not run: no targets
 	}
 	// Targets, on each size.
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		rs := results[size]
 		x := rs[1].rate() / rs[0].rate()
 		b.rep.target(fmt.Sprintf("Stream ≥ 0.7× raw (%d B)", size), x >= 0.7, "%.2f×", x)
 	}
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		rs := results[size]
 		x := rs[2].rate() / rs[0].rate()
 		b.rep.target(fmt.Sprintf("Batches ≥ 0.95× raw (%d B)", size), x >= 0.95, "%.2f×", x)
 	}
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		rs := results[size]
 		b.rep.target(fmt.Sprintf("Stream ≥ 2× sarama (%d B)", size), rs[1].rate() >= 2*rs[5].rate(), "%.2f×", rs[1].rate()/rs[5].rate())
 		b.rep.target(fmt.Sprintf("Batches ≥ 2× sarama (%d B)", size), rs[2].rate() >= 2*rs[5].rate(), "%.2f×", rs[2].rate()/rs[5].rate())
 	}
 	var extra []string
 	met := true
-	for _, size := range []int{100, 1000} {
+	for _, size := range b.sizes {
 		rs := results[size]
 		d := float64(rs[2].mallocs)/float64(rs[2].msgs) - float64(rs[0].mallocs)/float64(rs[0].msgs)
 		extra = append(extra, fmt.Sprintf("%+.3f at %d B", d, size))
@@ -311,7 +338,7 @@ wait:
 	}
 	first, last := time.Unix(0, cnt.first.Load()), time.Unix(0, cnt.last.Load())
 	return tpResult{name: c.name, msgs: b.sz.messages, size: size, startup: first.Sub(start), elapsed: last.Sub(first),
-		mallocs: m1.Mallocs - m0.Mallocs}, nil
+		mallocs: m1.Mallocs - m0.Mallocs, cpu: time.Duration(cnt.cpu1.Load() - cnt.cpu0.Load())}, nil
 }
 
 // kafkaOpts are the client options every franz-go consumer here shares,
