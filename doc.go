@@ -1,12 +1,52 @@
-// Package consumergroup is a Kafka consumer group coordinated through
-// ZooKeeper, on Kafka's own ZooKeeper layout: many instances of a service
-// read one or more topics together, every message is processed by exactly
-// one of them, and partitions move between instances as they come and go.
+// Package consumergroup is a Kafka consumer group: many instances of a
+// service read one or more topics together, every message is processed by
+// exactly one of them, and partitions move between instances as they come
+// and go. The same API runs on two coordinators:
 //
-// This first layer is ZK: a ZooKeeper connection that speaks the layout
-// Kafka's ZooKeeper-era brokers and consumers agreed on, byte for byte, so
-// that existing monitoring tools (Burrow, offset checkers) understand the
-// groups it writes:
+//   - Kafka's own group coordinator (JoinKafkaConsumerGroup; Kafka 4 has no
+//     ZooKeeper): franz-go's group consumer runs the protocol, classic
+//     cooperative or KIP-848 (ConsumerGroupConfig.GroupProtocol), and the
+//     offsets live in __consumer_offsets.
+//   - ZooKeeper on Kafka's own ZooKeeper layout (JoinConsumerGroup, the 2014
+//     package's constructor), byte for byte, so that the tools that read it
+//     (Burrow, offset checkers, kafka-consumer-groups.sh --zookeeper)
+//     understand the group.
+//
+// # Taking messages
+//
+// Next (one message) and Poll (one partition's batch) are the API to start
+// with: calling again means that everything returned before is processed.
+// While the application waits inside the call the group knows it holds
+// nothing, so a rebalance hands its partitions over at once and the
+// periodic commit includes everything returned:
+//
+//	for {
+//		event, err := group.Next(ctx)
+//		if err != nil {
+//			return err // ctx's error, or ErrClosed after Close
+//		}
+//		process(event)
+//	}
+//
+// The 2014 package's channels stay: Stream, Batches and Checkout. A message
+// received from Stream counts as processed only when the loop takes the
+// next one (a channel cannot tell a finished loop from a busy one); on a
+// quiet topic call MarkDone (MarkBatchDone) when a message is finished, or
+// a hand-off of its partition waits HandoffTimeout and the idle member shows
+// a lag of 1 (see Stream).
+//
+// # Guarantees
+//
+// No message is lost; a partition is processed by one member at a time;
+// graceful rebalances and Close deliver nothing twice (but for a message
+// still in hand when HandoffTimeout runs out, announced by HANDOFF_TIMEOUT);
+// after a crash, only what was processed since the last commit is delivered
+// again.
+//
+// # The ZooKeeper layer
+//
+// ZK is a ZooKeeper connection that speaks the layout Kafka's ZooKeeper-era
+// brokers and consumers agreed on:
 //
 //	/brokers/ids/<id>                               brokers (read: Brokers)
 //	/brokers/topics/<topic>                         partitions (read: Partitions)
