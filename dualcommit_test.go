@@ -47,7 +47,14 @@ func (r *dualRecorder) snapshot() (int, []error, bool) {
 // __consumer_offsets, whatever coordinates the members.
 func (c *cluster) kafkaOffsets(group, topic string) map[int32]int64 {
 	c.t.Helper()
+	// A fresh broker answers COORDINATOR_NOT_AVAILABLE (retriable) until
+	// __consumer_offsets is ready.
+	deadline := time.Now().Add(testTimeout)
 	resp, err := c.admin().FetchOffsets(testCtx(c.t), group)
+	for err != nil && kerr.IsRetriable(err) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond) // polling the broker
+		resp, err = c.admin().FetchOffsets(testCtx(c.t), group)
+	}
 	if err != nil {
 		c.t.Fatal(err)
 	}
