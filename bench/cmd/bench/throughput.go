@@ -80,9 +80,9 @@ type consumer struct {
 var consumers = []consumer{
 	{"raw franz-go (direct partitions)", runRaw, false},
 	{"ours: Next()", runNext, false},
-	{"ours: Poll()", runPoll, false},
+	{"ours: Poll()", runPoll(onZooKeeper), false},
 	{"ours: Stream()", runStream, false},
-	{"ours: Batches()", runBatches, false},
+	{"ours: Batches()", runBatches(onZooKeeper), false},
 	{"ours: Checkout (100 ms)", runCheckout, true},
 	{"franz-go group (cooperative-sticky)", runKgoGroup, false},
 	{"sarama ConsumerGroup", runSarama, false},
@@ -403,39 +403,51 @@ func runNext(ctx context.Context, b *bench, topic, group string, c *counter) err
 	}
 }
 
+// joinFunc joins a member of ours for a throughput run.
+type joinFunc func(ctx context.Context, b *bench, topic, group string) (*consumergroup.ConsumerGroup, error)
+
+// onZooKeeper joins ours through ZooKeeper, with the library's defaults.
+func onZooKeeper(ctx context.Context, b *bench, topic, group string) (*consumergroup.ConsumerGroup, error) {
+	return joinOurs(ctx, b, topic, group, nil)
+}
+
 // runPoll: our pull API, batch by batch, the loop only counts.
-func runPoll(ctx context.Context, b *bench, topic, group string, c *counter) error {
-	g, err := joinOurs(ctx, b, topic, group, nil)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	for {
-		bt, err := g.Poll(ctx)
+func runPoll(join joinFunc) func(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	return func(ctx context.Context, b *bench, topic, group string, c *counter) error {
+		g, err := join(ctx, b, topic, group)
 		if err != nil {
 			return err
 		}
-		if c.add(len(bt.Events)) {
-			return nil
+		defer g.Close()
+		for {
+			bt, err := g.Poll(ctx)
+			if err != nil {
+				return err
+			}
+			if c.add(len(bt.Events)) {
+				return nil
+			}
 		}
 	}
 }
 
 // runBatches: our Batches, the loop only counts.
-func runBatches(ctx context.Context, b *bench, topic, group string, c *counter) error {
-	g, err := joinOurs(ctx, b, topic, group, nil)
-	if err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, func() { g.Close() })
-	defer stop()
-	defer g.Close()
-	for bt := range g.Batches() {
-		if c.add(len(bt.Events)) {
-			return nil
+func runBatches(join joinFunc) func(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	return func(ctx context.Context, b *bench, topic, group string, c *counter) error {
+		g, err := join(ctx, b, topic, group)
+		if err != nil {
+			return err
 		}
+		stop := context.AfterFunc(ctx, func() { g.Close() })
+		defer stop()
+		defer g.Close()
+		for bt := range g.Batches() {
+			if c.add(len(bt.Events)) {
+				return nil
+			}
+		}
+		return ctx.Err()
 	}
-	return ctx.Err()
 }
 
 // runCheckout: our Checkout, CheckoutInterval 100 ms, the callback Fetches

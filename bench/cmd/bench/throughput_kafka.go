@@ -18,8 +18,8 @@ func init() {
 		{"ours on Kafka KIP-848", consumergroup.GroupProtocolConsumer},
 	} {
 		consumers = append(consumers,
-			consumer{p.name + ": Poll()", runKafkaPoll(p.protocol), false},
-			consumer{p.name + ": Batches()", runKafkaBatches(p.protocol), false})
+			consumer{p.name + ": Poll()", runPoll(onKafka(p.protocol)), false},
+			consumer{p.name + ": Batches()", runBatches(onKafka(p.protocol)), false})
 	}
 }
 
@@ -29,50 +29,13 @@ func dropKIP848Consumers() {
 	consumers = slices.DeleteFunc(consumers, func(c consumer) bool { return strings.Contains(c.name, "KIP-848") })
 }
 
-// joinOursKafka joins ours through Kafka's coordinator, from the oldest
-// message, with the options every franz-go client of the table gets.
-func joinOursKafka(ctx context.Context, b *bench, topic, group, protocol string) (*consumergroup.ConsumerGroup, error) {
-	cfg := consumergroup.NewConsumerGroupConfig()
-	cfg.GroupProtocol = protocol
-	cfg.KafkaOptions = kafkaOpts(b)
-	return consumergroup.JoinKafkaConsumerGroup(ctx, group, []string{topic}, b.kafka.Addrs(), cfg)
-}
-
-// runKafkaPoll: our pull API on Kafka's coordinator, the loop only counts.
-func runKafkaPoll(protocol string) func(ctx context.Context, b *bench, topic, group string, c *counter) error {
-	return func(ctx context.Context, b *bench, topic, group string, c *counter) error {
-		g, err := joinOursKafka(ctx, b, topic, group, protocol)
-		if err != nil {
-			return err
-		}
-		defer g.Close()
-		for {
-			bt, err := g.Poll(ctx)
-			if err != nil {
-				return err
-			}
-			if c.add(len(bt.Events)) {
-				return nil
-			}
-		}
-	}
-}
-
-// runKafkaBatches: our Batches on Kafka's coordinator, the loop only counts.
-func runKafkaBatches(protocol string) func(ctx context.Context, b *bench, topic, group string, c *counter) error {
-	return func(ctx context.Context, b *bench, topic, group string, c *counter) error {
-		g, err := joinOursKafka(ctx, b, topic, group, protocol)
-		if err != nil {
-			return err
-		}
-		stop := context.AfterFunc(ctx, func() { g.Close() })
-		defer stop()
-		defer g.Close()
-		for bt := range g.Batches() {
-			if c.add(len(bt.Events)) {
-				return nil
-			}
-		}
-		return ctx.Err()
+// onKafka joins ours through Kafka's coordinator with protocol, from the
+// oldest message, with the options every franz-go client of the table gets.
+func onKafka(protocol string) joinFunc {
+	return func(ctx context.Context, b *bench, topic, group string) (*consumergroup.ConsumerGroup, error) {
+		cfg := consumergroup.NewConsumerGroupConfig()
+		cfg.GroupProtocol = protocol
+		cfg.KafkaOptions = kafkaOpts(b)
+		return consumergroup.JoinKafkaConsumerGroup(ctx, group, []string{topic}, b.kafka.Addrs(), cfg)
 	}
 }
