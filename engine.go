@@ -800,12 +800,7 @@ func fillEvents(evs []ConsumerEvent, records []*kgo.Record) {
 	}
 	for i, r := range records {
 		ev := &evs[i]
-		ev.Topic = r.Topic
-		ev.Partition = r.Partition
-		ev.Offset = r.Offset
-		ev.Key = r.Key
-		ev.Value = r.Value
-		ev.Timestamp = r.Timestamp
+		fillFields(ev, r)
 		if k := len(r.Headers); k > 0 {
 			// Capped: an append to one message's headers never
 			// overwrites the next one's.
@@ -819,13 +814,18 @@ func fillEvents(evs []ConsumerEvent, records []*kgo.Record) {
 	}
 }
 
-func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
+// fillFields copies r's fields into ev, but for the headers.
+func fillFields(ev *ConsumerEvent, r *kgo.Record) {
 	ev.Topic = r.Topic
 	ev.Partition = r.Partition
 	ev.Offset = r.Offset
 	ev.Key = r.Key
 	ev.Value = r.Value
 	ev.Timestamp = r.Timestamp
+}
+
+func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
+	fillFields(ev, r)
 	ev.Headers = nil // ev may be reused (see PartitionConsumer.Fetch)
 	if len(r.Headers) > 0 {
 		ev.Headers = make([]Header, len(r.Headers))
