@@ -22,6 +22,11 @@ const (
 	// registering again after a failure that was not a session loss.
 	memberRetry = time.Second
 
+	// createOffsetsRounds bounds how often createMissingOffsets lists the
+	// offset nodes again after another member created some of those it was
+	// creating; past it, the rest are created dropping one per round trip.
+	createOffsetsRounds = 4
+
 	// claimRetry is how long a claimer waits before trying a failed claim
 	// of a partition again (a watch wakes it when the owner changes).
 	claimRetry = 100 * time.Millisecond
