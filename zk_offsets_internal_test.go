@@ -1,0 +1,62 @@
+package consumergroup
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consumergroup/consumergroup/internal/testenv"
+)
+
+// Members that start together create the group's missing offset nodes at
+// once: every creator succeeds, every node exists once with its value, and
+// a creator that lost a race lists again instead of retrying node by node.
+func TestCreateMissingOffsetsConcurrently(t *testing.T) {
+	const creators, parts = 8, 300
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	chroot := testenv.Chroot(t)
+	offsets := make(map[TopicPartition]int64, parts)
+	for p := range int32(parts) {
+		offsets[TopicPartition{"t", p}] = int64(p) * 10
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, creators)
+	for range creators {
+		z, err := DialZK(ctx, ZKConfig{Servers: testenv.ZooKeeperAddrs(t), Chroot: chroot, SessionTimeout: 4 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer z.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- z.createMissingOffsets(ctx, "g", offsets)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a creator failed: %v", err)
+		}
+	}
+	z, err := DialZK(ctx, ZKConfig{Servers: testenv.ZooKeeperAddrs(t), Chroot: chroot, SessionTimeout: 4 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	got, err := z.Offsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got["t"]) != parts {
+		t.Fatalf("%d offset nodes, want %d", len(got["t"]), parts)
+	}
+	for p, off := range got["t"] {
+		if off != int64(p)*10 {
+			t.Fatalf("partition %d: offset %d, want %d", p, off, int64(p)*10)
+		}
+	}
+}
