@@ -245,18 +245,28 @@ func (z *ZK) createMissingOffsets(ctx context.Context, group string, offsets map
 		if round >= createOffsetsRounds {
 			return z.createEach(ctx, ops)
 		}
-		i, err := z.multi(ctx, ops...)
-		if err == nil {
-			return nil
-		}
-		if i < 0 || !errors.Is(err, zk.ErrNodeExists) {
-			p := ""
-			if i >= 0 {
-				p = opPath(ops[i])
-			}
-			return pathErr("create offsets", p, err)
+		if conflict, err := z.createOffsets(ctx, ops); conflict < 0 {
+			return err
 		}
 	}
+}
+
+// createOffsets runs the creates in one multi. conflict is the index of a
+// create whose node another member made meanwhile (nothing was created),
+// -1 otherwise; err is any other failure, naming the path.
+func (z *ZK) createOffsets(ctx context.Context, ops []any) (conflict int, err error) {
+	i, err := z.multi(ctx, ops...)
+	switch {
+	case err == nil:
+		return -1, nil
+	case i >= 0 && errors.Is(err, zk.ErrNodeExists):
+		return i, nil
+	}
+	p := ""
+	if i >= 0 {
+		p = opPath(ops[i])
+	}
+	return -1, pathErr("create offsets", p, err)
 }
 
 // missingOffsets lists the offset nodes of tps' topics and returns the
@@ -293,18 +303,11 @@ func (z *ZK) missingOffsets(ctx context.Context, group string, tps []TopicPartit
 // member made meanwhile and trying again.
 func (z *ZK) createEach(ctx context.Context, ops []any) error {
 	for len(ops) > 0 {
-		i, err := z.multi(ctx, ops...)
-		if err == nil {
-			return nil
+		conflict, err := z.createOffsets(ctx, ops)
+		if conflict < 0 {
+			return err
 		}
-		if i < 0 || !errors.Is(err, zk.ErrNodeExists) {
-			p := ""
-			if i >= 0 {
-				p = opPath(ops[i])
-			}
-			return pathErr("create offsets", p, err)
-		}
-		ops = slices.Delete(ops, i, i+1) // created meanwhile: keep it
+		ops = slices.Delete(ops, conflict, conflict+1) // created meanwhile: keep it
 	}
 	return nil
 }

@@ -2,10 +2,15 @@ package consumergroup
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
 	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
@@ -57,6 +62,51 @@ func TestCreateMissingOffsetsConcurrently(t *testing.T) {
 	for p, off := range got["t"] {
 		if off != int64(p)*10 {
 			t.Fatalf("partition %d: offset %d, want %d", p, off, int64(p)*10)
+		}
+	}
+}
+
+// createEach, the fallback past createOffsetsRounds, keeps the nodes others
+// made and creates the rest.
+func TestCreateEachKeepsExisting(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	z, err := DialZK(ctx, ZKConfig{Servers: testenv.ZooKeeperAddrs(t), Chroot: testenv.Chroot(t), SessionTimeout: 4 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	all := map[TopicPartition]int64{}
+	some := map[TopicPartition]int64{}
+	for p := range int32(10) {
+		all[TopicPartition{"t", p}] = 5
+		if p%3 == 0 {
+			some[TopicPartition{"t", p}] = 7 // made by "another member" first
+		}
+	}
+	if err := z.createMissingOffsets(ctx, "g", some); err != nil {
+		t.Fatal(err)
+	}
+	var ops []any
+	tps := slices.Collect(maps.Keys(all))
+	sortPartitions(tps)
+	for _, tp := range tps {
+		ops = append(ops, &zk.CreateRequest{Path: z.paths.Offset("g", tp.Topic, tp.Partition), Data: layout.EncodeOffset(5), Acl: z.acl})
+	}
+	if err := z.createEach(ctx, ops); err != nil {
+		t.Fatal(err)
+	}
+	got, err := z.Offsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(10) {
+		want := int64(5)
+		if p%3 == 0 {
+			want = 7
+		}
+		if got["t"][p] != want {
+			t.Fatalf("partition %d: %d, want %d (%v)", p, got["t"][p], want, got)
 		}
 	}
 }
