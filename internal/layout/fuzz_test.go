@@ -437,3 +437,33 @@ func FuzzNormalizeChroot(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseMigrationMarker(f *testing.F) {
+	f.Add(layout.NewMigrationMarker(kafkaStart, "groupctl migrate", "k1:9092").Encode())
+	f.Add([]byte(`{"version":1,"to":"kafka","timestamp":"0"}`))
+	f.Add([]byte(`{"version":2,"to":"kafka","timestamp":"1"}`))
+	f.Add([]byte(`{"version":1,"to":"zookeeper","timestamp":"1"}`))
+	f.Add([]byte(`{"version":1,"to":"kafka","timestamp":"-1"}`))
+	f.Add([]byte(`{"version":1,"to":"kafka","timestamp":"1","extra":true}`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := layout.ParseMigrationMarker(data)
+		if err != nil {
+			if !errors.Is(err, layout.ErrBadData) || !strings.Contains(err.Error(), "migration marker") {
+				t.Fatalf("error %q: want ErrBadData naming the migration marker", err)
+			}
+			checkErrLen(t, err)
+			return
+		}
+		if m.Version != 1 || m.To != layout.MigratedToKafka {
+			t.Fatalf("accepted version %d to %q", m.Version, m.To)
+		}
+		if ms, err := strconv.ParseInt(m.Timestamp, 10, 64); err != nil || ms < 0 || m.Time().UnixMilli() != ms {
+			t.Fatalf("accepted timestamp %q", m.Timestamp)
+		}
+		again, err := layout.ParseMigrationMarker(m.Encode())
+		if err != nil || again != m {
+			t.Fatalf("round trip: %+v, %v; want %+v", again, err, m)
+		}
+	})
+}
