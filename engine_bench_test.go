@@ -32,10 +32,18 @@ func benchRecords(n int, size int) []*kgo.Record {
 func BenchmarkStreamHandoff(b *testing.B) {
 	p, tp := benchPump(b)
 	recs := benchRecords(b.N, 100)
+	benchStream(b, p, tp, recs, func(*ConsumerEvent) {})
+}
+
+// benchStream delivers recs to Stream as franz-go hands them over (a slice
+// of records per partition, 500 at a time) while a reader takes b.N
+// messages, calling each on every one.
+func benchStream(b *testing.B, p *pump, tp *pstate, recs []*kgo.Record, each func(*ConsumerEvent)) {
 	done := make(chan int)
 	go func() {
 		n := 0
-		for range p.stream {
+		for ev := range p.stream {
+			each(ev)
 			n++
 			if n == b.N {
 				break
@@ -46,7 +54,6 @@ func BenchmarkStreamHandoff(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
-	// As franz-go hands them over: a slice of records per partition.
 	for i := 0; i < len(recs); i += 500 {
 		p.deliverStream(ctx, tp, recs[i:min(i+500, len(recs))])
 	}
@@ -103,23 +110,5 @@ func BenchmarkPullNext(b *testing.B) {
 func BenchmarkMarkDone(b *testing.B) {
 	p, tp := benchPump(b)
 	recs := benchRecords(b.N, 100)
-	done := make(chan int)
-	go func() {
-		n := 0
-		for ev := range p.stream {
-			p.markDone(ev)
-			n++
-			if n == b.N {
-				break
-			}
-		}
-		done <- n
-	}()
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < len(recs); i += 500 {
-		p.deliverStream(ctx, tp, recs[i:min(i+500, len(recs))])
-	}
-	<-done
+	benchStream(b, p, tp, recs, func(ev *ConsumerEvent) { p.markDone(ev) })
 }
