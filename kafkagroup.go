@@ -127,7 +127,9 @@ type kafkaCoordinator struct {
 	session  time.Duration // how long the coordinator keeps a silent member
 	ready    chan struct{} // closed once g and cl are set
 
-	heard atomic.Int64 // unix nanos: when the last request answered by the coordinator was sent
+	heard    atomic.Int64 // unix nanos: when the last request answered by the coordinator was sent
+	joinSent atomic.Int64 // unix nanos: when the JoinGroup or SyncGroup now unanswered was written; 0 when none
+	probed   time.Time    // watch's last probe of a join under way (run's goroutine only)
 
 	// mu serializes franz-go's callbacks, the periodic commit and watch:
 	// the deliverer is never called concurrently, and no commit of a

@@ -23,22 +23,47 @@ import (
 // session timeout could have run out, the member still holds them and
 // resumes them where it had processed; otherwise franz-go's
 // OnPartitionsLost follows and the group assigns them afresh.
+//
+// A classic member waiting for a rebalance in JoinGroup or SyncGroup sends
+// no heartbeat, and the coordinator answers only when every member has
+// joined: behind a member whose revocation waits for HandoffTimeout, that
+// is longer than the session timeout. The coordinator keeps a member that
+// awaits its join or sync (Kafka's rule; kfake does not: see docs/DESIGN.md),
+// so the silence of a join under way is not the coordinator's: watch asks
+// it (DescribeGroups, on another connection than the join's) and counts as
+// heard a description, in a rebalance, that lists this member.
 
 // OnBrokerE2E records when a group request (heartbeat, join, sync) that the
-// coordinator answered was sent: kgo.HookBrokerE2E.
+// coordinator answered was sent, and that a join or sync is no longer
+// under way: kgo.HookBrokerE2E.
 func (kc *kafkaCoordinator) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
 	switch kmsg.Key(key) {
-	case kmsg.Heartbeat, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.ConsumerGroupHeartbeat:
+	case kmsg.JoinGroup, kmsg.SyncGroup:
+		kc.joinSent.Store(0)
+	case kmsg.Heartbeat, kmsg.ConsumerGroupHeartbeat:
 	default:
 		return
 	}
 	if e2e.WriteErr != nil || e2e.ReadErr != nil {
 		return
 	}
-	sent := time.Now().Add(-(e2e.ReadWait + e2e.TimeToRead)).UnixNano()
+	kc.hear(time.Now().Add(-(e2e.ReadWait + e2e.TimeToRead)))
+}
+
+// OnBrokerWrite records when a JoinGroup or SyncGroup was written:
+// kgo.HookBrokerWrite.
+func (kc *kafkaCoordinator) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if err == nil && (kmsg.Key(key) == kmsg.JoinGroup || kmsg.Key(key) == kmsg.SyncGroup) {
+		kc.joinSent.Store(time.Now().UnixNano())
+	}
+}
+
+// hear records that the coordinator answered a request sent at sent.
+func (kc *kafkaCoordinator) hear(sent time.Time) {
+	n := sent.UnixNano()
 	for {
 		old := kc.heard.Load()
-		if old >= sent || kc.heard.CompareAndSwap(old, sent) {
+		if old >= n || kc.heard.CompareAndSwap(old, n) {
 			return
 		}
 	}
@@ -46,8 +71,49 @@ func (kc *kafkaCoordinator) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo
 
 var (
 	_ kgo.HookBrokerE2E        = (*kafkaCoordinator)(nil)
+	_ kgo.HookBrokerWrite      = (*kafkaCoordinator)(nil)
 	_ kgo.HookGroupManageError = (*kafkaCoordinator)(nil)
 )
+
+// probeJoin asks the coordinator, while a join or sync of this member has
+// been under way and unanswered for a third of the session timeout, whether
+// it holds this member in a rebalance; if so, the coordinator is heard
+// (as of the question). At most one question per sixth of the session
+// timeout, each bounded by a third of it. Called by watch, without kc.mu.
+func (kc *kafkaCoordinator) probeJoin() {
+	sent := kc.joinSent.Load()
+	if sent == 0 || time.Since(time.Unix(0, sent)) < kc.session/3 ||
+		time.Since(time.Unix(0, kc.heard.Load())) < kc.session/3 || time.Since(kc.probed) < kc.session/6 {
+		return
+	}
+	id, _ := kc.cl.GroupMetadata()
+	if id == "" {
+		return
+	}
+	kc.probed = time.Now()
+	ctx, cancel := context.WithTimeout(kc.g.ctx, kc.session/3)
+	defer cancel()
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{kc.g.name}
+	asked := time.Now()
+	resp, err := req.RequestWith(ctx, kc.cl)
+	if err != nil || len(resp.Groups) != 1 || resp.Groups[0].ErrorCode != 0 {
+		kc.g.log.Debug("join under way: the coordinator did not describe the group", "err", err)
+		return
+	}
+	d := resp.Groups[0]
+	if d.State != "PreparingRebalance" && d.State != "CompletingRebalance" {
+		return
+	}
+	for _, m := range d.Members {
+		if m.MemberID == id {
+			kc.hear(asked)
+			kc.g.log.Debug("join under way: the coordinator holds this member in its rebalance", "state", d.State,
+				"waiting", time.Since(time.Unix(0, sent)).Round(time.Millisecond))
+			return
+		}
+	}
+}
 
 // OnGroupManageError reports an error that ended a group session (after
 // OnPartitionsLost): kgo.HookGroupManageError. franz-go joins again.
@@ -64,10 +130,11 @@ func (kc *kafkaCoordinator) watch() {
 	if kc.session <= 0 {
 		return
 	}
-	h := kc.heard.Load()
-	if h == 0 {
+	if kc.heard.Load() == 0 {
 		return // not joined yet
 	}
+	kc.probeJoin()
+	h := kc.heard.Load()
 	heard := time.Unix(0, h)
 	kc.mu.Lock()
 	defer kc.mu.Unlock()

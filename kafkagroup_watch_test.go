@@ -1,0 +1,77 @@
+package consumergroup_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
+)
+
+// TestKafkaJoinWaitIsNotSilence: a classic member waiting in JoinGroup for
+// a rebalance that waits for another member hears nothing from the
+// coordinator until every member has joined (here: until the crashed
+// member's session ends, a session timeout after its last heartbeat), but
+// the coordinator keeps it. Its own watch must not take that for a silent
+// coordinator: no ErrSessionExpired, no partition stopped. The regression
+// test of the quiet bench's finding: members behind a long hand-off
+// stopped every partition and reported a lost session that was not lost.
+//
+// Real brokers only: kfake ends the session of a member waiting in
+// JoinGroup (Kafka keeps it), so there the member is really lost.
+func TestKafkaJoinWaitIsNotSilence(t *testing.T) {
+	var setups []setup
+	for _, s := range withClassic39(kafkaMatrix()) {
+		if s.coord == coordClassic && s.kind != testenv.KindKfake {
+			setups = append(setups, s)
+		}
+	}
+	if len(setups) == 0 {
+		t.Skip("no real Kafka broker in this run")
+	}
+	forEachSetup(t, setups, testKafkaJoinWait)
+}
+
+func testKafkaJoinWait(t *testing.T, s setup) {
+	const base, parts = "joinwait", 4
+	c := startClusterSetup(t, s, map[string]int32{base: parts})
+	topic, group := c.topic(base), c.group("g")
+	l := newLedger()
+	cfg := groupConfig()
+	c.produce(topic, parts, 8)
+	a := c.join("a", group, []string{topic}, cfg, false, l.handle)
+	waitHeld(t, a, parts)
+	b := c.join("b", group, []string{topic}, cfg, false, l.handle)
+	waitSplit(t, time.Now(), map[*testMember]int{a: parts / 2, b: parts / 2}, "b joins a")
+
+	// a crashes as the coordinator sees it; d joins at once: the rebalance
+	// waits for a until its session ends, b waiting in JoinGroup with
+	// its partitions (longer than the two thirds of the session timeout
+	// after which a member's watch stops everything).
+	a.cutter.Cut()
+	t0 := time.Now()
+	d := c.join("d", group, []string{topic}, cfg, false, l.handle)
+	waitSplit(t, t0, map[*testMember]int{b: parts / 2, d: parts / 2}, "d joins while a is crashed")
+	t.Logf("%s: b and d split the partitions %v after a's crash and d's join (session %v)", s.name(), time.Since(t0).Round(time.Millisecond), kafkaSession)
+	for _, m := range []*testMember{b, d} {
+		for {
+			var n *cg.Notification
+			select {
+			case n = <-m.events:
+			default:
+			}
+			if n == nil {
+				break
+			}
+			if n.Type == cg.REBALANCE_ERROR && errors.Is(n.Err, cg.ErrSessionExpired) {
+				t.Errorf("%s, waiting in a rebalance the coordinator held it in, reported a lost session: %v", m.name, n.Err)
+			}
+		}
+	}
+	a.cutter.Restore()
+	for _, m := range []*testMember{a, b, d} {
+		m.close(t)
+	}
+	checkNoOverlap(t, l)
+}
