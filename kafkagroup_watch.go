@@ -134,10 +134,12 @@ func (kc *kafkaCoordinator) watch() {
 		return // not joined yet
 	}
 	kc.probeJoin()
-	h := kc.heard.Load()
-	heard := time.Unix(0, h)
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
+	// Read after the lock: a revocation holds it while it waits for the
+	// message in hand (up to HandoffTimeout), and franz-go's heartbeats go
+	// on meanwhile.
+	heard := time.Unix(0, kc.heard.Load())
 	g := kc.g
 	switch {
 	case len(kc.held) > 0 && time.Since(heard) > kc.session*2/3:

@@ -75,3 +75,60 @@ func testKafkaJoinWait(t *testing.T, s setup) {
 	}
 	checkNoOverlap(t, l)
 }
+
+// TestKafkaLongRevocationIsNotSilence: a member whose revocation waits for
+// the message in hand longer than two thirds of the session timeout (its
+// heartbeats answered meanwhile) must not take the wait for a silent
+// coordinator: no ErrSessionExpired, its other partitions never stopped.
+// The regression test of the watch reading the time of the last answer
+// before waiting for the revocation's lock.
+func TestKafkaLongRevocationIsNotSilence(t *testing.T) {
+	var setups []setup
+	for _, s := range withClassic39(kafkaMatrix()) {
+		if s.coord == coordClassic {
+			setups = append(setups, s)
+		}
+	}
+	forEachSetup(t, setups, testKafkaLongRevocation)
+}
+
+func testKafkaLongRevocation(t *testing.T, s setup) {
+	const base, parts = "longrevoke", 2
+	c := startClusterSetup(t, s, map[string]int32{base: parts})
+	topic, group := c.topic(base), c.group("g")
+	l := newLedger()
+	cfg := groupConfig()
+	cfg.HandoffTimeout = kafkaSession * 5 / 6 // past the watch's two thirds
+	// No periodic commit: the member's run loop is then in the watch when
+	// the revocation starts, not in a commit waiting for the same lock.
+	cfg.CommitInterval = time.Hour
+	c.produce(topic, parts, 2)
+	a := c.join("a", group, []string{topic}, cfg, false, l.handle)
+	l.waitProcessed(t, 2)
+	t0 := time.Now()
+	b := c.join("b", group, []string{topic}, cfg, false, l.handle)
+	waitSplit(t, t0, map[*testMember]int{a: 1, b: 1}, "b joins a")
+	t.Logf("%s: b got %v after %v", s.name(), b.group.ClaimedPartitions(), time.Since(t0).Round(time.Millisecond))
+	waited := false
+	for {
+		var n *cg.Notification
+		select {
+		case n = <-a.events:
+		default:
+		}
+		if n == nil {
+			break
+		}
+		waited = waited || n.Type == cg.HANDOFF_TIMEOUT
+		if n.Type == cg.REBALANCE_ERROR && errors.Is(n.Err, cg.ErrSessionExpired) {
+			t.Errorf("a, heartbeating through its revocation, reported a lost session: %v", n.Err)
+		}
+	}
+	if !waited {
+		// franz-go's cooperative-sticky balancer moves partition 1, the
+		// one of the message in a's hands (the last delivered).
+		t.Fatalf("a's revocation did not wait for the message in hand (no HANDOFF_TIMEOUT): b got %v; the scenario needs it", b.group.ClaimedPartitions())
+	}
+	a.close(t)
+	b.close(t)
+}
