@@ -79,11 +79,17 @@ var (
 // been under way and unanswered for a third of the session timeout, whether
 // it holds this member in a rebalance; if so, the coordinator is heard
 // (as of the question). At most one question per sixth of the session
-// timeout, each bounded by a third of it. Called by watch, without kc.mu.
+// timeout, each bounded by a sixth of it and by the moment watch would stop
+// the partitions: an unanswered question never delays that. Called by
+// watch, without kc.mu.
 func (kc *kafkaCoordinator) probeJoin() {
 	sent := kc.joinSent.Load()
-	if sent == 0 || time.Since(time.Unix(0, sent)) < kc.session/3 ||
-		time.Since(time.Unix(0, kc.heard.Load())) < kc.session/3 || time.Since(kc.probed) < kc.session/6 {
+	if sent == 0 || time.Since(time.Unix(0, sent)) < kc.session/3 || time.Since(kc.probed) < kc.session/6 {
+		return
+	}
+	silent := time.Since(time.Unix(0, kc.heard.Load()))
+	limit := min(kc.session/6, kc.session*2/3-silent)
+	if silent < kc.session/3 || limit <= 0 {
 		return
 	}
 	id, _ := kc.cl.GroupMetadata()
@@ -91,7 +97,7 @@ func (kc *kafkaCoordinator) probeJoin() {
 		return
 	}
 	kc.probed = time.Now()
-	ctx, cancel := context.WithTimeout(kc.g.ctx, kc.session/3)
+	ctx, cancel := context.WithTimeout(kc.g.ctx, limit)
 	defer cancel()
 	req := kmsg.NewPtrDescribeGroupsRequest()
 	req.Groups = []string{kc.g.name}
