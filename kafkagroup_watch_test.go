@@ -2,6 +2,7 @@ package consumergroup_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,12 +22,7 @@ import (
 // Real brokers only: kfake ends the session of a member waiting in
 // JoinGroup (Kafka keeps it), so there the member is really lost.
 func TestKafkaJoinWaitIsNotSilence(t *testing.T) {
-	var setups []setup
-	for _, s := range withClassic39(kafkaMatrix()) {
-		if s.coord == coordClassic && s.kind != testenv.KindKfake {
-			setups = append(setups, s)
-		}
-	}
+	setups := slices.DeleteFunc(classicMatrix(), func(s setup) bool { return s.kind == testenv.KindKfake })
 	if len(setups) == 0 {
 		t.Skip("no real Kafka broker in this run")
 	}
@@ -83,13 +79,12 @@ func testKafkaJoinWait(t *testing.T, s setup) {
 // The regression test of the watch reading the time of the last answer
 // before waiting for the revocation's lock.
 func TestKafkaLongRevocationIsNotSilence(t *testing.T) {
-	var setups []setup
-	for _, s := range withClassic39(kafkaMatrix()) {
-		if s.coord == coordClassic {
-			setups = append(setups, s)
-		}
-	}
-	forEachSetup(t, setups, testKafkaLongRevocation)
+	forEachSetup(t, classicMatrix(), testKafkaLongRevocation)
+}
+
+// classicMatrix is Kafka's coordinator, classic protocol, on every broker.
+func classicMatrix() []setup {
+	return slices.DeleteFunc(withClassic39(kafkaMatrix()), func(s setup) bool { return s.coord != coordClassic })
 }
 
 func testKafkaLongRevocation(t *testing.T, s setup) {
