@@ -186,16 +186,18 @@ func quiet(ctx context.Context, b *bench) error {
 		return err
 	}
 	b.rep.section(text)
-	for _, d := range []string{"Stream + MarkDone", "Next"} {
-		if p, ok := p99s[d]; ok {
-			b.rep.target(fmt.Sprintf("quiet topic, %s: join and leave converge p99 ≤ 300 ms, no hand-off timeout", d),
-				p.p99 <= 300*time.Millisecond && p.timeouts == 0, "p99 %s ms (worst coordinator), %d hand-off timeouts", ms(p.p99), p.timeouts)
+	for _, co := range quietCoords {
+		for _, d := range []string{"Stream + MarkDone", "Next"} {
+			if p, ok := p99s[co.name+", "+d]; ok {
+				b.rep.target(fmt.Sprintf("quiet topic, %s, %s: join and leave converge p99 ≤ 300 ms, no hand-off timeout", co.name, d),
+					p.p99 <= 300*time.Millisecond && p.timeouts == 0, "p99 %s ms, %d hand-off timeouts", ms(p.p99), p.timeouts)
+			}
 		}
 	}
 	return nil
 }
 
-// quietWorst is the worst of one loop over the coordinators.
+// quietWorst is the worst of one coordinator and loop over join and leave.
 type quietWorst struct {
 	p99      time.Duration
 	timeouts int
@@ -219,13 +221,13 @@ func rebalanceQuiet(ctx context.Context, b *bench) (string, map[string]quietWors
 			if ctx.Err() != nil {
 				return "", nil, ctx.Err()
 			}
-			w := worst[d]
+			w := worst[name]
 			w.p99 = max(w.p99, percentile(st.join, 99), percentile(st.leave, 99))
 			w.timeouts += st.timeouts
 			if st.failed != "" {
 				w.p99 = max(w.p99, rbTimeout)
 			}
-			worst[d] = w
+			worst[name] = w
 			b.logf("rebalance (quiet): %s done in %v", name, time.Since(t0).Round(time.Second))
 			lag := "never within " + ms(quietLagWait) + " ms"
 			reached := []time.Duration{}
