@@ -689,6 +689,13 @@ func (p *pump) send(ctx context.Context, u unit) bool {
 		}
 		sent := p.trySend(next)
 		if !sent {
+			if ctx.Err() != nil {
+				// Ended: the end may have closed and replaced changed
+				// already (signalChange), and nothing would close the
+				// one taken now: Close would wait for good on a pump
+				// blocked on a channel nobody reads.
+				return false
+			}
 			// Full: wait outside the lock for room, a change of
 			// partitions (a drain) or the end.
 			changed := p.changed
