@@ -81,9 +81,12 @@ func (*synthFetcher) resume(map[string][]int32)         {}
 func (*synthFetcher) client() *kgo.Client               { return nil }
 func (*synthFetcher) behind(TopicPartition, int64)      {}
 
+// synthPerPart is how many records of a partition a synthetic poll holds.
+const synthPerPart = 5000
+
 // synthPump is a pump over a synthFetcher holding its 16 partitions: 2
 // partitions of 5,000 100-byte records per poll (franz-go's polls of the
-// engine return at most pollMax records).
+// engine returned at most 10,000 records until pollMax became 0).
 func synthPump(b *testing.B) *pump {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -95,7 +98,7 @@ func synthPump(b *testing.B) *pump {
 			f()
 		}()
 	}
-	f := newSynthFetcher(16, 2, pollMax/2, 100)
+	f := newSynthFetcher(16, 2, synthPerPart, 100)
 	p := newPump(ctx, f, slog.New(slog.DiscardHandler), goFunc, newObserver("bench", nil))
 	for i := range int32(16) {
 		p.add(TopicPartition{"t", i}, 0)
@@ -122,7 +125,7 @@ func benchCPU(b *testing.B, loop func()) {
 // BenchmarkSynthRaw: the floor, the synthetic polls read as franz-go's
 // direct consumer in the throughput benchmark reads them.
 func BenchmarkSynthRaw(b *testing.B) {
-	f := newSynthFetcher(16, 2, pollMax/2, 100)
+	f := newSynthFetcher(16, 2, synthPerPart, 100)
 	defer f.close()
 	ctx := context.Background()
 	benchCPU(b, func() {

@@ -27,7 +27,7 @@ import (
 type pullSlice struct {
 	ps      *pstate // pinned: if the partition is given up, the rest is dropped
 	records []*kgo.Record
-	evs     []ConsumerEvent // one allocation for the slice's messages, filled when returned
+	evs     []ConsumerEvent // one allocation for the slice's messages (when first taken), filled when returned
 	i       int             // next record to return
 }
 
@@ -95,6 +95,13 @@ func (p *pump) pull(ctx context.Context, batch bool) (unit, error) {
 		var s *pullSlice
 		if len(p.pullBuf) > 0 {
 			s = &p.pullBuf[0]
+			if s.evs == nil {
+				// Allocated when the slice is first taken (outside the
+				// engine's lock), not when polled: a poll takes
+				// everything franz-go buffered (pollMax), and only the
+				// events of the slice being returned exist at a time.
+				s.evs = make([]ConsumerEvent, len(s.records))
+			}
 		}
 		u, ok, err := p.takePulled(s, batch)
 		if err != nil {
@@ -199,7 +206,7 @@ func (p *pump) pollPulled(ctx context.Context) error {
 		if ps == nil || p.stale(ps, seq, fp.Records[0].Offset) {
 			return
 		}
-		p.pullBuf = append(p.pullBuf, pullSlice{ps: ps, records: fp.Records, evs: make([]ConsumerEvent, len(fp.Records))})
+		p.pullBuf = append(p.pullBuf, pullSlice{ps: ps, records: fp.Records})
 	})
 	return nil
 }
