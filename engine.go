@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -111,6 +112,7 @@ type pump struct {
 	pullHand unit
 	pullMu   sync.Mutex // serializes Next and Poll calls; guards pullBuf
 	pullBuf  []pullSlice
+	pulling  atomic.Bool // the mode is modePull (set once, never unset)
 
 	// Checkout.
 	offering *pstate        // the partition whose record is being offered
@@ -152,6 +154,7 @@ func (p *pump) choose(m int) bool {
 	defer p.mu.Unlock()
 	if p.modeVal == modeNone {
 		p.modeVal = m
+		p.pulling.Store(m == modePull)
 		if p.shut || m == modePull {
 			// Pull runs on the application's goroutine: nothing to start.
 			return true
@@ -689,6 +692,13 @@ func (p *pump) send(ctx context.Context, u unit) bool {
 		}
 		sent := p.trySend(next)
 		if !sent {
+			if ctx.Err() != nil {
+				// Ended: the end may have closed and replaced changed
+				// already (signalChange), and nothing would close the
+				// one taken now: Close would wait for good on a pump
+				// blocked on a channel nobody reads.
+				return false
+			}
 			// Full: wait outside the lock for room, a change of
 			// partitions (a drain) or the end.
 			changed := p.changed

@@ -27,7 +27,7 @@ import (
 type pullSlice struct {
 	ps      *pstate // pinned: if the partition is given up, the rest is dropped
 	records []*kgo.Record
-	evs     []ConsumerEvent // one allocation for the slice's messages, filled when returned
+	evs     []ConsumerEvent // one allocation for the slice's messages (when first taken), filled when returned
 	i       int             // next record to return
 }
 
@@ -74,6 +74,9 @@ func (g *ConsumerGroup) choosePull(ctx context.Context, what string) error {
 	if ctx == nil {
 		return fmt.Errorf("%w: %s: nil context", ErrInvalidArgument, what)
 	}
+	if g.pump.pulling.Load() {
+		return nil // chosen for good: no lock per call
+	}
 	if !g.pump.choose(modePull) {
 		return fmt.Errorf("%w: Next and Poll cannot be used with %s", ErrInvalidArgument, modeName(g.pump.mode()))
 	}
@@ -88,29 +91,29 @@ var errPullClosed = fmt.Errorf("consumergroup: Next/Poll: %w", ErrClosed)
 func (p *pump) pull(ctx context.Context, batch bool) (unit, error) {
 	p.pullMu.Lock()
 	defer p.pullMu.Unlock()
-	p.mu.Lock()
-	if u := p.pullHand; u.ps != nil {
-		u.ps.processed = max(u.ps.processed, u.end)
-		p.pullHand = unit{}
-		if p.waiters > 0 {
-			p.cond.Broadcast()
-		}
-	}
-	p.mu.Unlock()
 	for {
-		for len(p.pullBuf) > 0 {
-			u, ok, err := p.takePulled(&p.pullBuf[0], batch)
-			if err != nil {
-				return unit{}, err
+		var s *pullSlice
+		if len(p.pullBuf) > 0 {
+			s = &p.pullBuf[0]
+			if s.evs == nil {
+				// Allocated when the slice is first taken (outside the
+				// engine's lock), not when polled: a poll takes
+				// everything franz-go buffered (pollMax), and only the
+				// events of the slice being returned exist at a time.
+				s.evs = make([]ConsumerEvent, len(s.records))
 			}
-			if ok {
-				return u, nil
-			}
+		}
+		u, ok, err := p.takePulled(s, batch)
+		if err != nil {
+			return unit{}, err
+		}
+		if ok {
+			return u, nil
+		}
+		if s != nil {
 			p.pullBuf[0] = pullSlice{}
 			p.pullBuf = p.pullBuf[1:]
-		}
-		if p.ctx.Err() != nil {
-			return unit{}, errPullClosed
+			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return unit{}, err
@@ -121,13 +124,25 @@ func (p *pump) pull(ctx context.Context, batch bool) (unit, error) {
 	}
 }
 
-// takePulled returns the next unit of s, recording it as in hand; false
-// when s has nothing more to return (given up, or all returned).
+// takePulled counts the unit in hand as processed and returns the next
+// unit of s (nil: none buffered), recording it as in hand, in one critical
+// section; false when s has nothing more to return (given up, or all
+// returned).
 func (p *pump) takePulled(s *pullSlice, batch bool) (unit, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if u := p.pullHand; u.ps != nil {
+		u.ps.processed = max(u.ps.processed, u.end)
+		p.pullHand = unit{}
+		if p.waiters > 0 {
+			p.cond.Broadcast()
+		}
+	}
 	if p.ctx.Err() != nil {
 		return unit{}, false, errPullClosed
+	}
+	if s == nil {
+		return unit{}, false, nil
 	}
 	ps := s.ps
 	if ps.stopped {
@@ -141,10 +156,9 @@ func (p *pump) takePulled(s *pullSlice, batch bool) (unit, bool, error) {
 	}
 	u := unit{ps: ps}
 	if batch {
-		for j := s.i; j < len(s.records); j++ {
-			fillEvent(&s.evs[j], s.records[j])
-		}
-		u.b = &EventBatch{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Events: s.evs[s.i:len(s.records):len(s.records)]}
+		evs := s.evs[s.i:len(s.records):len(s.records)]
+		fillEvents(evs, s.records[s.i:])
+		u.b = &EventBatch{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Events: evs}
 		s.i = len(s.records)
 	} else {
 		fillEvent(&s.evs[s.i], s.records[s.i])
@@ -192,7 +206,7 @@ func (p *pump) pollPulled(ctx context.Context) error {
 		if ps == nil || p.stale(ps, seq, fp.Records[0].Offset) {
 			return
 		}
-		p.pullBuf = append(p.pullBuf, pullSlice{ps: ps, records: fp.Records, evs: make([]ConsumerEvent, len(fp.Records))})
+		p.pullBuf = append(p.pullBuf, pullSlice{ps: ps, records: fp.Records})
 	})
 	return nil
 }
