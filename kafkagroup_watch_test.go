@@ -51,15 +51,7 @@ func testKafkaJoinWait(t *testing.T, s setup) {
 	waitSplit(t, t0, map[*testMember]int{b: parts / 2, d: parts / 2}, "d joins while a is crashed")
 	t.Logf("%s: b and d split the partitions %v after a's crash and d's join (session %v)", s.name(), time.Since(t0).Round(time.Millisecond), kafkaSession)
 	for _, m := range []*testMember{b, d} {
-		for {
-			var n *cg.Notification
-			select {
-			case n = <-m.events:
-			default:
-			}
-			if n == nil {
-				break
-			}
+		for _, n := range drainAll(m.events) {
 			if n.Type == cg.REBALANCE_ERROR && errors.Is(n.Err, cg.ErrSessionExpired) {
 				t.Errorf("%s, waiting in a rebalance the coordinator held it in, reported a lost session: %v", m.name, n.Err)
 			}
@@ -105,15 +97,7 @@ func testKafkaLongRevocation(t *testing.T, s setup) {
 	waitSplit(t, t0, map[*testMember]int{a: 1, b: 1}, "b joins a")
 	t.Logf("%s: b got %v after %v", s.name(), b.group.ClaimedPartitions(), time.Since(t0).Round(time.Millisecond))
 	waited := false
-	for {
-		var n *cg.Notification
-		select {
-		case n = <-a.events:
-		default:
-		}
-		if n == nil {
-			break
-		}
+	for _, n := range drainAll(a.events) {
 		waited = waited || n.Type == cg.HANDOFF_TIMEOUT
 		if n.Type == cg.REBALANCE_ERROR && errors.Is(n.Err, cg.ErrSessionExpired) {
 			t.Errorf("a, heartbeating through its revocation, reported a lost session: %v", n.Err)
