@@ -47,24 +47,11 @@ func (r *dualRecorder) snapshot() (int, []error, bool) {
 // __consumer_offsets, whatever coordinates the members.
 func (c *cluster) kafkaOffsets(group, topic string) map[int32]int64 {
 	c.t.Helper()
-	// A fresh broker answers COORDINATOR_NOT_AVAILABLE (retriable) until
-	// __consumer_offsets is ready.
-	deadline := time.Now().Add(testTimeout)
-	resp, err := c.admin().FetchOffsets(testCtx(c.t), group)
-	for err != nil && kerr.IsRetriable(err) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond) // polling the broker
-		resp, err = c.admin().FetchOffsets(testCtx(c.t), group)
-	}
+	out, err := testenv.CommittedOffsets(testCtx(c.t), c.admin(), group)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	out := map[int32]int64{}
-	for p, o := range resp[topic] {
-		if o.Err == nil && o.At >= 0 {
-			out[p] = o.At
-		}
-	}
-	return out
+	return out[topic]
 }
 
 // zkOffsets is the group's offsets of topic in ZooKeeper.

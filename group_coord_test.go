@@ -184,20 +184,10 @@ func (c *cluster) committed(group string) map[string]map[int32]int64 {
 		}
 		return offsets
 	}
-	adm := c.admin()
-	resp, err := adm.FetchOffsets(testCtx(c.t), group)
+	out, err := testenv.CommittedOffsets(testCtx(c.t), c.admin(), group)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	out := map[string]map[int32]int64{}
-	resp.Each(func(o kadm.OffsetResponse) {
-		if o.Err == nil && o.At >= 0 {
-			if out[o.Topic] == nil {
-				out[o.Topic] = map[int32]int64{}
-			}
-			out[o.Topic][o.Partition] = o.At
-		}
-	})
 	return out
 }
 

@@ -83,13 +83,20 @@ func runConsume(ctx context.Context, e *env, args []string) error {
 	return consumeGroup(ctx, e, c, &f, ts, p, bad)
 }
 
-// consumeGroup joins the group and prints what it is given.
-func consumeGroup(ctx context.Context, e *env, c *common, f *consumeFlags, ts []string, p eventPrinter, bad func(string) error) error {
+// config is the member's configuration the flags give, on either
+// coordinator (the session timeout is the caller's).
+func (f *consumeFlags) config() *consumergroup.ConsumerGroupConfig {
 	cfg := consumergroup.NewConsumerGroupConfig()
 	if f.from == "newest" {
 		cfg.InitialOffset = consumergroup.OffsetNewest
 	}
 	cfg.CommitInterval = f.commitEvery
+	return cfg
+}
+
+// consumeGroup joins the group and prints what it is given.
+func consumeGroup(ctx context.Context, e *env, c *common, f *consumeFlags, ts []string, p eventPrinter, bad func(string) error) error {
+	cfg := f.config()
 	cfg.ZookeeperTimeout = f.session
 	if err := cfg.Validate(); err != nil {
 		return bad(err.Error())

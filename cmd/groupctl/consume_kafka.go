@@ -14,11 +14,7 @@ import (
 // consumeKafkaGroup joins a group of Kafka's coordinator
 // (JoinKafkaConsumerGroup) and prints what it is given.
 func consumeKafkaGroup(ctx context.Context, e *env, c *common, f *consumeFlags, ts []string, p eventPrinter, bad func(string) error) error {
-	cfg := consumergroup.NewConsumerGroupConfig()
-	if f.from == "newest" {
-		cfg.InitialOffset = consumergroup.OffsetNewest
-	}
-	cfg.CommitInterval = f.commitEvery
+	cfg := f.config()
 	cfg.SessionTimeout = f.session
 	cfg.GroupProtocol = f.protocol
 	sec, err := c.sec.opts(c.getenv)

@@ -42,26 +42,11 @@ func (c *cluster) admin() *kadm.Client {
 // kafkaOffsets is group's offsets of topic in Kafka's __consumer_offsets.
 func (c *cluster) kafkaOffsets(group, topic string) map[int32]int64 {
 	c.t.Helper()
-	ctx := testCtx(c.t)
-	var resp kadm.OffsetResponses
-	err := retryKafka(ctx, func() error {
-		var err error
-		resp, err = c.admin().FetchOffsets(ctx, group)
-		if err == nil {
-			err = resp.Error()
-		}
-		return err
-	})
+	out, err := testenv.CommittedOffsets(testCtx(c.t), c.admin(), group)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	out := map[int32]int64{}
-	for p, o := range resp[topic] {
-		if o.Err == nil && o.At >= 0 {
-			out[p] = o.At
-		}
-	}
-	return out
+	return out[topic]
 }
 
 // zkOffsets is group's offsets of topic in ZooKeeper.

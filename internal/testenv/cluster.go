@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -195,6 +196,39 @@ func (a *topicAdmin) awaitPartitions(ctx context.Context, topic string, total in
 		case <-ctx.Done():
 			return fmt.Errorf("testenv: %s: topic %q not ready with %d partitions: %w (last: %v)", a.name, topic, total, ctx.Err(), err)
 		case <-time.After(kafkaPollInterval):
+		}
+	}
+}
+
+// CommittedOffsets is group's committed offsets in __consumer_offsets, by
+// topic and partition (partitions without one left out), read through adm.
+// A fresh broker answers COORDINATOR_NOT_AVAILABLE for a moment: retriable
+// errors are tried again until ctx ends.
+func CommittedOffsets(ctx context.Context, adm *kadm.Client, group string) (map[string]map[int32]int64, error) {
+	for {
+		resp, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err == nil {
+			out := map[string]map[int32]int64{}
+			resp.Each(func(o kadm.OffsetResponse) {
+				if o.At >= 0 {
+					if out[o.Topic] == nil {
+						out[o.Topic] = map[int32]int64{}
+					}
+					out[o.Topic][o.Partition] = o.At
+				}
+			})
+			return out, nil
+		}
+		if !kerr.IsRetriable(err) {
+			return nil, fmt.Errorf("testenv: offsets of group %q: %w", group, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("testenv: offsets of group %q: %w", group, errors.Join(err, ctx.Err()))
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
