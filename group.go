@@ -4,18 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/consumergroup/consumergroup/internal/assign"
-	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
 // ConsumerGroup is one member of a consumer group: it reads the partitions
@@ -36,208 +31,74 @@ type ConsumerGroup struct {
 	topics   []string
 	cfg      ConsumerGroupConfig
 	log      *slog.Logger
-	strategy assign.Strategy
-	zk       *ZK // the ZooKeeper coordinator's; nil on Kafka's
-	ownZK    bool
-	client   *kgo.Client
+	client   *kgo.Client // fetches: directly (ZooKeeper) or as the Kafka group's member
 	ownCl    bool
 	admin    *kadm.Client
 	listener chan<- *Notification
 	dropped  atomic.Int64
 
-	pump  *pump          // the delivery engine
-	eng   deliverer      // the engine as the coordinator drives it (= pump)
-	coord coordinator    // ZooKeeper's or Kafka's
-	obs   *observer      // metrics and health
-	dual  *dualCommitter // DualCommit's copies to Kafka; nil without
+	pump  *pump       // the delivery engine
+	eng   deliverer   // the engine as the coordinator drives it (= pump)
+	coord coordinator // ZooKeeper's or Kafka's: owns the membership and its state
+	obs   *observer   // metrics and health
 
 	ctx     context.Context // canceled by Close
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup // run, pump, claimers
+	wg      sync.WaitGroup // run, pump, the coordinator's goroutines
 	done    chan struct{}  // closed when run has returned
 	closeMu sync.Mutex
 	closed  bool
 
-	mu      sync.Mutex // guards the fields below: a snapshot for readers
-	id      string     // current consumer id, "" between sessions
-	held    []TopicPartition
-	commits map[TopicPartition]int64 // last committed offsets of held partitions
+	member membership // what ID and Claims return, set by the coordinator
 }
 
-// JoinConsumerGroup joins group name as a new member consuming topic, with
-// ZooKeeper at zookeeper: it discovers Kafka's brokers there (unless
-// config.Brokers lists them). As in Kafka's zookeeper.connect, the last
-// address may end with the chroot: "zk1:2181", "zk2:2181/kafka". A nil
-// config means NewConsumerGroupConfig().
-func JoinConsumerGroup(name string, topic string, zookeeper []string, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
-	return JoinConsumerGroupTopics(context.Background(), name, []string{topic}, zookeeper, config)
+// membership is the member's place in the group as the application reads
+// it (ID, Claims, ClaimedPartitions). The coordinator owns the state and
+// publishes a copy here; readers never wait for the coordinator.
+type membership struct {
+	mu   sync.Mutex // guards the fields below; taken inside the coordinators' locks, never around them
+	id   string     // current member id, "" between sessions
+	held []TopicPartition
 }
 
-// JoinConsumerGroupTopics is JoinConsumerGroup for several topics, with a
-// context that bounds joining (not the group's life: Close ends that).
-func JoinConsumerGroupTopics(ctx context.Context, name string, topics []string, zookeeper []string, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
-	cfg, err := prepareConfig(name, topics, config)
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.validateZK(); err != nil {
-		return nil, err
-	}
-	if len(zookeeper) == 0 {
-		return nil, fmt.Errorf("%w: no ZooKeeper address", ErrInvalidArgument)
-	}
-	zookeeper, chroot := splitChroot(zookeeper)
-	if chroot != "" {
-		if own, _ := layout.NormalizeChroot(cfg.ZookeeperChroot); own != "" && own != chroot {
-			return nil, fmt.Errorf("%w: chroot %q in the ZooKeeper address and ConsumerGroupConfig.ZookeeperChroot %q differ", ErrInvalidArgument, chroot, cfg.ZookeeperChroot)
-		}
-		cfg.ZookeeperChroot = chroot
-	}
-	dctx, cancel := context.WithTimeout(ctx, max(cfg.ZookeeperTimeout, time.Second))
-	defer cancel()
-	z, err := DialZK(dctx, ZKConfig{
-		Servers:        zookeeper,
-		Chroot:         cfg.ZookeeperChroot,
-		SessionTimeout: cfg.ZookeeperTimeout,
-		Auth:           cfg.ZookeeperAuth,
-		ACL:            cfg.ZookeeperACL,
-		BrokerListener: cfg.BrokerListener,
-		Logger:         cfg.Logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	brokers := cfg.Brokers
-	if len(brokers) == 0 {
-		brokers, err = z.Brokers(dctx)
-		if len(brokers) == 0 {
-			z.Close()
-			return nil, fmt.Errorf("consumergroup: discover Kafka brokers in ZooKeeper: %w", err)
-		}
-	}
-	// A partition claimed while a fetch waits starts with the next fetch:
-	// a short wait keeps hand-offs fast (franz-go's default is 5 s).
-	opts := append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.FetchMaxWait(fetchMaxWait)}, cfg.KafkaOptions...)
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		z.Close()
-		return nil, fmt.Errorf("consumergroup: kafka client: %w", err)
-	}
-	g, err := newGroup(ctx, client, z, name, topics, nil, cfg)
-	if err != nil {
-		client.Close()
-		z.Close()
-		return nil, err
-	}
-	g.ownZK, g.ownCl = true, true
-	return g, nil
+// set publishes the member's id and the partitions it holds (sorted).
+func (m *membership) set(id string, held []TopicPartition) {
+	m.mu.Lock()
+	m.id, m.held = id, held
+	m.mu.Unlock()
 }
 
-// NewConsumerGroup creates a member of group name consuming topic with a
-// franz-go client and a ZK of the caller's, which stay the caller's to
-// close after the group. The client must not consume anything itself (no
-// ConsumeTopics, ConsumePartitions, ConsumerGroup or regex): the group adds
-// and removes partitions as it claims and releases them. Notifications go
-// to listener, when not nil, without ever blocking (see Notification).
-//
-// A partition the group adds while the client waits in a fetch starts with
-// the next fetch: give the client a short kgo.FetchMaxWait (JoinConsumerGroup
-// uses 250 ms) so that hand-offs stay fast.
-func NewConsumerGroup(client *kgo.Client, zoo *ZK, name string, topic string, listener chan *Notification, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
-	return NewConsumerGroupTopics(context.Background(), client, zoo, name, []string{topic}, listener, config)
+// setID publishes the member's id alone.
+func (m *membership) setID(id string) {
+	m.mu.Lock()
+	m.id = id
+	m.mu.Unlock()
 }
 
-// NewConsumerGroupTopics is NewConsumerGroup for several topics.
-func NewConsumerGroupTopics(ctx context.Context, client *kgo.Client, zoo *ZK, name string, topics []string, listener chan *Notification, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
-	if client == nil || zoo == nil {
-		return nil, fmt.Errorf("%w: NewConsumerGroup needs a client and a ZK", ErrInvalidArgument)
-	}
-	if g, _ := client.OptValue(kgo.ConsumerGroup).(string); g != "" {
-		return nil, fmt.Errorf("%w: the client is a member of Kafka group %q: give a client without kgo.ConsumerGroup", ErrInvalidArgument, g)
-	}
-	for _, opt := range []struct {
-		name string
-		fn   any
-	}{{"kgo.ConsumeTopics", kgo.ConsumeTopics}, {"kgo.ConsumePartitions", kgo.ConsumePartitions}, {"kgo.ConsumeRegex", kgo.ConsumeRegex}} {
-		if set(client.OptValue(opt.fn)) {
-			return nil, fmt.Errorf("%w: the client consumes by itself (%s): give a client without it; the group adds and removes partitions", ErrInvalidArgument, opt.name)
-		}
-	}
-	cfg, err := prepareConfig(name, topics, config)
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.validateZK(); err != nil {
-		return nil, err
-	}
-	return newGroup(ctx, client, zoo, name, topics, listener, cfg)
+// setHeld publishes the partitions the member holds alone (sorted).
+func (m *membership) setHeld(held []TopicPartition) {
+	m.mu.Lock()
+	m.held = held
+	m.mu.Unlock()
 }
 
-func prepareConfig(name string, topics []string, config *ConsumerGroupConfig) (ConsumerGroupConfig, error) {
-	if config == nil {
-		config = NewConsumerGroupConfig()
-	}
-	if err := config.Validate(); err != nil {
-		return ConsumerGroupConfig{}, err
-	}
-	if err := layout.CheckName("group", name); err != nil {
-		return ConsumerGroupConfig{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
-	}
-	if len(topics) == 0 {
-		return ConsumerGroupConfig{}, fmt.Errorf("%w: no topic to consume", ErrInvalidArgument)
-	}
-	for _, t := range topics {
-		if err := layout.CheckName("topic", t); err != nil {
-			return ConsumerGroupConfig{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
-		}
-	}
-	return *config, nil
-}
-
-// newGroup starts a member coordinated through ZooKeeper.
-func newGroup(ctx context.Context, client *kgo.Client, z *ZK, name string, topics []string, listener chan *Notification, cfg ConsumerGroupConfig) (*ConsumerGroup, error) {
-	var l chan<- *Notification
-	if listener != nil {
-		l = listener
-	}
-	g := newMember(client, name, topics, l, cfg)
-	g.zk = z
-	if !cfg.IgnoreMigration {
-		if err := z.checkMigration(ctx, name); err != nil {
-			return nil, err
-		}
-	}
-	// The topics must exist: in ZooKeeper or in Kafka.
-	if _, err := g.partitionCounts(ctx, nil); err != nil {
-		return nil, err
-	}
-	if cfg.DualCommit {
-		g.dual = newDualCommitter(g)
-	}
-	g.start(directPositioner{client}, &zkCoordinator{g: g})
-	if g.dual != nil {
-		g.goFunc(g.dual.run)
-	}
-	return g, nil
+// get returns the published id and a copy of the held partitions.
+func (m *membership) get() (string, []TopicPartition) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.id, slices.Clone(m.held)
 }
 
 // newMember returns a member not started yet.
 func newMember(client *kgo.Client, group string, topics []string, listener chan<- *Notification, cfg ConsumerGroupConfig) *ConsumerGroup {
-	name := cfg.Strategy
-	if name == "" {
-		name = StrategyRange // ZooKeeper's default
-	}
-	strategy, _ := assign.ByName(name) // checked by Validate
 	g := &ConsumerGroup{
 		name:     group,
 		topics:   slices.Compact(slices.Sorted(slices.Values(topics))),
 		cfg:      cfg,
 		log:      cfg.Logger,
-		strategy: strategy,
 		client:   client,
 		admin:    kadm.NewClient(client),
 		done:     make(chan struct{}),
-		commits:  make(map[TopicPartition]int64),
 		listener: listener,
 		obs:      newObserver(group, cfg.Metrics),
 	}
@@ -251,14 +112,18 @@ func newMember(client *kgo.Client, group string, topics []string, listener chan<
 	return g
 }
 
-// start starts the engine, positioned by pos, and the coordinator's run.
-func (g *ConsumerGroup) start(pos positioner, coord coordinator) {
+// startEngine creates the group's context, canceled by Close, and its
+// delivery engine, positioned by pos. The coordinator is made next, with
+// the engine (g.eng), and started by run.
+func (g *ConsumerGroup) startEngine(pos positioner) {
 	g.ctx, g.cancel = context.WithCancel(context.Background())
-	if g.zk != nil {
-		g.obs.watch(g)
-	}
 	g.pump = newPump(g.ctx, pos, g.log, g.goFunc, g.obs)
 	g.eng = g.pump
+}
+
+// run starts the coordinator's run on a goroutine of the group's; Done is
+// closed when it returns.
+func (g *ConsumerGroup) run(coord coordinator) {
 	g.coord = coord
 	g.goFunc(func() {
 		defer close(g.done)
@@ -293,9 +158,8 @@ func (g *ConsumerGroup) Name() string { return g.name }
 // ID returns the member's current consumer id ("" while it has no session).
 // It changes each time the member registers again after losing its session.
 func (g *ConsumerGroup) ID() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.id
+	id, _ := g.member.get()
+	return id
 }
 
 // Claims returns the partitions this member holds, of its first topic (as
@@ -312,9 +176,8 @@ func (g *ConsumerGroup) Claims() []int32 {
 
 // ClaimedPartitions returns the partitions this member holds, sorted.
 func (g *ConsumerGroup) ClaimedPartitions() []TopicPartition {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return slices.Clone(g.held)
+	_, held := g.member.get()
+	return held
 }
 
 // Offset returns the committed offset of partition of the group's first
@@ -347,9 +210,6 @@ func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partitio
 		return err
 	}
 	g.pump.setProcessed(tp, offset)
-	g.mu.Lock()
-	g.commits[tp] = offset
-	g.mu.Unlock()
 	return nil
 }
 
@@ -434,30 +294,6 @@ func (g *ConsumerGroup) Close() error {
 // Done returns a channel closed when the member has left the group (after
 // Close).
 func (g *ConsumerGroup) Done() <-chan struct{} { return g.done }
-
-// splitChroot splits a chroot suffix off the last address, as Kafka's
-// zookeeper.connect writes it: ["a:2181", "b:2181/kafka"].
-func splitChroot(servers []string) ([]string, string) {
-	out := slices.Clone(servers)
-	last := out[len(out)-1]
-	if i := strings.IndexByte(last, '/'); i >= 0 {
-		out[len(out)-1] = last[:i]
-		return out, strings.TrimRight(last[i:], "/")
-	}
-	return out, ""
-}
-
-// set reports whether an option value read with kgo's OptValue is set: a
-// non-empty map or slice, or true.
-func set(v any) bool {
-	switch rv := reflect.ValueOf(v); rv.Kind() {
-	case reflect.Map, reflect.Slice:
-		return rv.Len() > 0
-	case reflect.Bool:
-		return rv.Bool()
-	}
-	return false
-}
 
 // goFunc runs f on a goroutine owned by the group: Close waits for it.
 func (g *ConsumerGroup) goFunc(f func()) {

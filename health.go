@@ -229,12 +229,13 @@ func (o *observer) joined() {
 	o.health.update(nil, ReasonJoining, ReasonSessionLost)
 }
 
-// watch follows the connection of g's ZK: the health's reason, and a
-// REBALANCE_ERROR notification when it is lost.
-func (o *observer) watch(g *ConsumerGroup) {
-	o.unwatch = g.zk.watchConnection(func(ok bool) {
+// watch follows the connection of a ZooKeeper member's ZK: the health's
+// reason, and a REBALANCE_ERROR notification (through notify) when it is
+// lost.
+func (o *observer) watch(z *ZK, notify func(*Notification)) {
+	o.unwatch = z.watchConnection(func(ok bool) {
 		if o.health.connection(ok, "ZooKeeper") {
-			g.notify(&Notification{Type: REBALANCE_ERROR, Err: fmt.Errorf("%w: ZooKeeper connection lost, reconnecting", ErrCoordinatorUnreachable)})
+			notify(&Notification{Type: REBALANCE_ERROR, Err: fmt.Errorf("%w: ZooKeeper connection lost, reconnecting", ErrCoordinatorUnreachable)})
 		}
 	})
 }

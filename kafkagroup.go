@@ -77,7 +77,9 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 			kc.session = d
 		}
 	}
-	g.start(groupPositioner{client}, kc)
+	g.startEngine(groupPositioner{client})
+	kc.eng = g.eng
+	g.run(kc)
 	close(kc.ready)
 	return g, nil
 }
@@ -121,11 +123,12 @@ func checkKafka(ctx context.Context, cl *kgo.Client, topics []string, protocol s
 // noticing a coordinator gone silent (see watch). See docs/DESIGN.md for
 // the callback guarantees relied on.
 type kafkaCoordinator struct {
-	g        *ConsumerGroup
+	g        *ConsumerGroup // identity, config, notifications, observer, goroutines
+	eng      deliverer      // the engine, through the seam
 	cl       *kgo.Client
 	protocol string
 	session  time.Duration // how long the coordinator keeps a silent member
-	ready    chan struct{} // closed once g and cl are set
+	ready    chan struct{} // closed once g, eng and cl are set
 
 	heard    atomic.Int64 // unix nanos: when the last request answered by the coordinator was sent
 	joinSent atomic.Int64 // unix nanos: when the JoinGroup or SyncGroup now unanswered was written; 0 when none
@@ -237,7 +240,7 @@ func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assig
 			kc.lastCommit[tp] = off
 		}
 	}
-	g.eng.assigned(starts)
+	kc.eng.assigned(starts)
 	kc.publish()
 	g.obs.joined()
 	g.log.Debug("assigned", "generation", gen, "partitions", tps)
@@ -275,17 +278,7 @@ func (kc *kafkaCoordinator) onRevoked(ctx context.Context, _ *kgo.Client, revoke
 	gen := kc.generation()
 	if len(tps) > 0 {
 		g.notify(&Notification{Type: REBALANCE_START, Generation: gen})
-		var processed map[TopicPartition]int64
-		var limit time.Duration // what the wait was bounded by; 0 when closing
-		t0 := g.obs.handoff()
-		if g.ctx.Err() != nil {
-			processed = g.eng.closing(tps)
-		} else {
-			limit = g.cfg.HandoffTimeout
-			processed = g.handOff(g.eng, tps, gen)
-		}
-		g.obs.handedOff(tps, t0, limit)
-		maps.Copy(offsets, processed)
+		maps.Copy(offsets, g.handOff(kc.eng, tps, gen, g.ctx.Err() != nil))
 	}
 	tc := time.Now()
 	if err := kc.commitRetry(ctx, offsets); err != nil {
@@ -327,7 +320,7 @@ func (kc *kafkaCoordinator) onLost(_ context.Context, _ *kgo.Client, lost map[st
 
 // dropLocked stops tps at once; kc.mu is held.
 func (kc *kafkaCoordinator) dropLocked(tps []TopicPartition) {
-	kc.g.eng.lost(tps)
+	kc.eng.lost(tps)
 	for _, tp := range tps {
 		delete(kc.held, tp)
 		delete(kc.lastCommit, tp)
@@ -335,19 +328,13 @@ func (kc *kafkaCoordinator) dropLocked(tps []TopicPartition) {
 	kc.publish()
 }
 
-// publish refreshes the snapshot read by Claims and ID. kc.mu is held.
+// publish refreshes what Claims and ID read. kc.mu is held.
 func (kc *kafkaCoordinator) publish() {
 	held := slices.Collect(maps.Keys(kc.held))
 	sortPartitions(held)
 	id, _ := kc.cl.GroupMetadata()
-	g := kc.g
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.held = held
-	g.id = id
-	clear(g.commits)
-	maps.Copy(g.commits, kc.lastCommit)
-	g.obs.held(held)
+	kc.g.member.set(id, held)
+	kc.g.obs.held(held)
 }
 
 // run commits what was processed every CommitInterval and watches the
@@ -375,7 +362,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 	kc.mu.Lock()
 	tps := slices.Collect(maps.Keys(kc.held))
 	sortPartitions(tps)
-	offsets := g.eng.closing(tps)
+	offsets := kc.eng.closing(tps)
 	for tp, off := range kc.suspended {
 		offsets[tp] = off
 	}
@@ -401,7 +388,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 func (kc *kafkaCoordinator) commitProcessed(ctx context.Context) {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
-	offsets := kc.g.eng.processed()
+	offsets := kc.eng.processed()
 	for tp := range offsets {
 		if !kc.held[tp] {
 			delete(offsets, tp)
@@ -461,7 +448,6 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 			}
 		}
 	})
-	kc.publishCommits()
 	kc.g.log.Debug("committed", "offsets", sent, "errs", len(errs))
 	return errors.Join(errs...)
 }
@@ -489,14 +475,6 @@ func (kc *kafkaCoordinator) commitRetry(ctx context.Context, offsets map[TopicPa
 			return err
 		}
 	}
-}
-
-// publishCommits refreshes the committed offsets' snapshot. kc.mu is held.
-func (kc *kafkaCoordinator) publishCommits() {
-	kc.g.mu.Lock()
-	defer kc.g.mu.Unlock()
-	clear(kc.g.commits)
-	maps.Copy(kc.g.commits, kc.lastCommit)
 }
 
 // kafkaErr wraps a Kafka error of op; the coordinator's fencing errors

@@ -122,22 +122,29 @@ func logWait(log *slog.Logger, msg string, waited time.Duration, args ...any) {
 	log.Log(context.Background(), level, msg, append(args, "waited", waited)...)
 }
 
-// handOff gives tps up through the engine: it waits, at most
-// HandoffTimeout, for the unit in the application's hands if it is of tps,
-// logs the wait, and announces a timeout (HANDOFF_TIMEOUT). It returns
-// the offsets to commit before the partitions go. Both coordinators hand
-// partitions over through it.
-func (g *ConsumerGroup) handOff(d deliverer, tps []TopicPartition, generation int) map[TopicPartition]int64 {
+// handOff gives tps up through the engine, measured (Metrics): it waits,
+// at most HandoffTimeout, for the unit in the application's hands if it is
+// of tps, logs the wait, and announces a timeout (HANDOFF_TIMEOUT). When
+// closing (Close), it does not wait: the unit in hand counts as processed.
+// It returns the offsets to commit before the partitions go. Both
+// coordinators hand partitions over through it.
+func (g *ConsumerGroup) handOff(eng deliverer, tps []TopicPartition, generation int, closing bool) map[TopicPartition]int64 {
+	t0 := g.obs.handoff()
+	if closing {
+		processed := eng.closing(tps)
+		g.obs.handedOff(tps, t0, 0)
+		return processed
+	}
 	timeout := g.cfg.HandoffTimeout
 	start := time.Now()
-	processed, late := d.revoked(tps, timeout)
+	processed, late := eng.revoked(tps, timeout)
 	waited := time.Since(start)
-	switch {
-	case late != nil:
+	if late != nil {
 		g.log.Warn("hand-off timed out with a message in hand: committed before it and handed over; its next owner delivers it again",
 			"partition", late.tp, "offset", late.offset, "waited", waited)
 		g.notify(&Notification{Type: HANDOFF_TIMEOUT, Generation: generation,
 			Topic: late.tp.Topic, Partition: late.tp.Partition, Offset: late.offset})
 	}
+	g.obs.handedOff(tps, t0, timeout)
 	return processed
 }

@@ -1,0 +1,486 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
+)
+
+// Taking partitions: the claim policy (those nobody owns in one multi, a
+// claimer waiting on a watch for each of the others) and the take-over of
+// what was claimed (committed offsets, InitialOffset, then the engine
+// delivers them).
+
+// claimFree claims those of tps that nobody owns at once, in one multi
+// (after one listing of owners/<topic> per topic), and takes them over; a
+// claimer waits, through a watch, for each of the others. Many members
+// starting together, or one taking a thousand partitions, so claim in a
+// few round trips instead of one per partition.
+func (m *member) claimFree(tps []TopicPartition) error {
+	c, g := m.c, m.c.g
+	seen := time.Now()
+	owned := make(map[TopicPartition]bool)
+	listed := make(map[string]bool)
+	for _, tp := range tps {
+		if listed[tp.Topic] {
+			continue
+		}
+		listed[tp.Topic] = true
+		names, err := c.zk.children(m.ctx, "list owners", c.zk.paths.OwnersTopic(g.name, tp.Topic))
+		if err != nil && !errors.Is(err, ErrNoNode) {
+			names = nil
+			for _, o := range tps { // unknown: leave them to the claimers
+				if o.Topic == tp.Topic {
+					owned[o] = true
+				}
+			}
+		}
+		for _, n := range names {
+			if p, err := layout.ParsePartition(n); err == nil {
+				owned[TopicPartition{tp.Topic, p}] = true
+			}
+		}
+	}
+	var free []TopicPartition
+	for _, tp := range tps {
+		// One with a claimer still ending waits for it (claim).
+		if !owned[tp] && !m.claimerRunning(tp) {
+			free = append(free, tp)
+		}
+	}
+	got := make(map[TopicPartition]bool)
+	if len(free) > 0 {
+		claimed, err := c.zk.ClaimAll(m.ctx, g.name, m.id, free)
+		if err != nil {
+			g.log.Debug("claiming at once failed: one by one", "err", err)
+		}
+		for _, tp := range claimed {
+			got[tp] = true
+		}
+	}
+	var batch []claimResult
+	for _, tp := range tps {
+		if got[tp] {
+			m.claiming[tp] = func() {} // taken over by started below
+			batch = append(batch, claimResult{tp, seen})
+			continue
+		}
+		m.claim(tp)
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return m.started(batch)
+}
+
+// claim starts a claimer for tp: it waits, through a watch on the owner
+// node, until nobody owns tp, claims it and reports it on m.claimed. A
+// partition has one claimer at work at a time: a new one starts once the
+// one before it (canceled) has ended, so that one's release of its claim
+// never deletes the node the new one claimed (both claim under the same
+// id).
+func (m *member) claim(tp TopicPartition) {
+	ctx, cancel := context.WithCancel(m.ctx)
+	m.claiming[tp] = cancel
+	prev := m.claimDone[tp]
+	done := make(chan struct{})
+	if m.claimDone == nil {
+		m.claimDone = make(map[TopicPartition]chan struct{})
+	}
+	m.claimDone[tp] = done
+	m.claimers.Add(1)
+	go func() {
+		defer m.claimers.Done()
+		defer close(done)
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		m.claimer(ctx, tp)
+	}()
+}
+
+// claimer is the work of claim's goroutine: until ctx ends or the member
+// is over, it waits for tp to have no owner, then claims it (takeFree).
+func (m *member) claimer(ctx context.Context, tp TopicPartition) {
+	c, g := m.c, m.c.g
+	var waitFrom time.Time // since when the previous owner holds tp
+	var prevOwner string
+	for ctx.Err() == nil {
+		owner, w, err := c.zk.OwnerW(ctx, g.name, tp.Topic, tp.Partition)
+		if err == nil && owner != "" && owner != m.id && owner != prevOwner {
+			if prevOwner == "" {
+				waitFrom = time.Now()
+			}
+			prevOwner = owner
+			g.log.Debug("hand-off waits for the previous owner's release", "partition", tp, "owner", owner)
+		}
+		// Its own id: a claim of this member's that was reported as
+		// failed yet applied; Claim recognizes it as this session's.
+		if err == nil && (owner == "" || owner == m.id) {
+			free := time.Now()
+			if prevOwner != "" {
+				logWait(g.log, "hand-off: the previous owner released", free.Sub(waitFrom), "partition", tp, "owner", prevOwner)
+			}
+			var over bool
+			if over, err = m.takeFree(ctx, tp, free); over {
+				return
+			}
+			if errors.Is(err, ErrAlreadyClaimed) {
+				continue
+			}
+		}
+		switch {
+		case err == nil, errors.Is(err, ErrBadData):
+			// Owned by someone (or by a node we cannot read): wait
+			// for it to change.
+			if w != nil {
+				select {
+				case <-w:
+				case <-ctx.Done():
+				}
+				continue
+			}
+		case errors.Is(err, ErrNotRegistered), errors.Is(err, ErrSessionExpired), errors.Is(err, ErrClosed):
+			return // the member is over; run starts again
+		}
+		if ctx.Err() == nil && err != nil {
+			g.log.Debug("claim failed, retrying", "partition", tp, "err", err)
+		}
+		select {
+		case <-time.After(claimRetry):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// takeFree claims tp, seen without an owner at free, and reports it on
+// m.claimed. over: the claimer's work is done (claimed and reported, or
+// given up); otherwise err says why the claim failed.
+func (m *member) takeFree(ctx context.Context, tp TopicPartition, free time.Time) (over bool, err error) {
+	c, g := m.c, m.c.g
+	err = c.zk.Claim(ctx, g.name, tp.Topic, tp.Partition, m.id)
+	if err == nil {
+		select {
+		case m.claimed <- claimResult{tp, free}:
+			return true, nil
+		case <-ctx.Done():
+		}
+		// Given up meanwhile, after the claim: let go of it (no other
+		// claimer of tp runs until this one ends).
+		rctx, rcancel := context.WithTimeout(context.Background(), g.cfg.ZookeeperTimeout)
+		c.zk.Release(rctx, g.name, tp.Topic, tp.Partition, m.id)
+		rcancel()
+		return true, nil
+	}
+	if ctx.Err() != nil {
+		return true, err // Claim undid what it may have created
+	}
+	return false, err
+}
+
+// claimerRunning reports whether a claimer of tp has not ended yet.
+func (m *member) claimerRunning(tp TopicPartition) bool {
+	done := m.claimDone[tp]
+	if done == nil {
+		return false
+	}
+	select {
+	case <-done:
+		delete(m.claimDone, tp)
+		return false
+	default:
+		return true
+	}
+}
+
+// cancelClaims stops every claimer and waits for them. It returns what
+// they claimed and reported without the loop taking it over.
+func (m *member) cancelClaims() []TopicPartition {
+	for tp, cancel := range m.claiming {
+		cancel()
+		delete(m.claiming, tp)
+	}
+	m.claimers.Wait()
+	var orphans []TopicPartition
+	for {
+		select {
+		case r := <-m.claimed:
+			if !m.held[r.tp] {
+				orphans = append(orphans, r.tp)
+			}
+		default:
+			return orphans
+		}
+	}
+}
+
+// release lets go of a claimed partition this member does not hold, even
+// when Close is under way (Close cancels m.ctx; the session's end still
+// stops it, and takes the claim with it).
+func (m *member) release(tp TopicPartition) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), m.c.g.cfg.ZookeeperTimeout)
+	defer cancel()
+	return m.c.zk.Release(ctx, m.c.g.name, tp.Topic, tp.Partition, m.id)
+}
+
+// started takes over claimed partitions: it reads their committed offsets
+// (or applies InitialOffset and writes it at once, in one write for all, so
+// that tools enumerating offsets see every partition) and starts fetching.
+func (m *member) started(batch []claimResult) error {
+	tps, err := m.claimedNow(batch)
+	if err != nil {
+		return err
+	}
+	if len(tps) == 0 {
+		m.maybeDone()
+		return nil
+	}
+	return m.takeOver(tps)
+}
+
+// claimedNow sorts out claim results: it returns, sorted, the claimed
+// partitions to take over (claimed for the assignment in force, not held
+// yet), lets go of those claimed for an assignment that has passed, and
+// starts a claimer again for one released since it was claimed.
+func (m *member) claimedNow(batch []claimResult) ([]TopicPartition, error) {
+	c, g := m.c, m.c.g
+	mine := m.mine()
+	var tps []TopicPartition
+	for _, r := range batch {
+		if !m.held[r.tp] && !c.zk.claimedBy(g.name, r.tp, m.id) {
+			// Released since it was claimed (a result that waited in
+			// the channel while the partition was taken over and given
+			// up): nothing to take over; a claimer at work goes on, one
+			// that ended is started again.
+			if mine[r.tp] && m.claiming[r.tp] != nil && !m.claimerRunning(r.tp) {
+				m.claim(r.tp)
+			}
+			continue
+		}
+		g.obs.claimed(r.free)
+		cancel := m.claiming[r.tp]
+		if cancel != nil {
+			cancel()
+			delete(m.claiming, r.tp)
+		}
+		if m.held[r.tp] {
+			continue
+		}
+		if cancel == nil || !mine[r.tp] {
+			// Claimed for a generation that has passed: let go of it.
+			if err := m.release(r.tp); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		tps = append(tps, r.tp)
+	}
+	sortPartitions(tps)
+	return tps, nil
+}
+
+// takeOver starts delivering tps, claimed: from their committed offsets,
+// or from InitialOffset, written at once for every partition of their
+// topics that has none. Offsets it cannot read give the partitions back.
+func (m *member) takeOver(tps []TopicPartition) error {
+	c, g := m.c, m.c.g
+	t0 := time.Now()
+	starts, policies, err := m.startOffsets(tps)
+	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", tps)
+	if err != nil {
+		// Could not read offsets: give the partitions back; the leader's
+		// assignment still names this member, so apply claims them again.
+		for _, tp := range tps {
+			if rerr := m.release(tp); rerr != nil {
+				g.log.Warn("releasing after a failed start", "partition", tp, "err", rerr)
+			}
+		}
+		return err
+	}
+	initial := make(map[TopicPartition]int64)
+	for _, tp := range tps {
+		if s := starts[tp]; s.initial {
+			initial[tp] = s.offset
+		}
+	}
+	for _, tp := range tps {
+		m.held[tp] = true
+	}
+	if len(initial) > 0 {
+		// Every missing offset node of these topics, the other members'
+		// too, appears at once (the owners keep the value or commit theirs).
+		fill := make(map[TopicPartition]int64, len(policies))
+		for tp, off := range policies {
+			if s, ok := starts[tp]; ok {
+				off = s.offset
+			}
+			fill[tp] = off
+		}
+		if err := c.zk.createMissingOffsets(m.ctx, g.name, fill); err != nil {
+			return err
+		}
+	}
+	if err := c.zk.CommitOffsets(m.ctx, g.name, m.id, initial); err != nil {
+		return err
+	}
+	begin := make(map[TopicPartition]int64, len(tps))
+	for _, tp := range tps {
+		m.committed[tp] = starts[tp].offset
+		begin[tp] = starts[tp].offset
+		m.gotNow = append(m.gotNow, tp)
+	}
+	c.dual.add(begin) // Kafka's copy starts from ZooKeeper's offsets
+	c.eng.assigned(begin)
+	m.publishHeld()
+	g.log.Debug("claimed", "id", m.id, "partitions", tps)
+	m.maybeDone()
+	return nil
+}
+
+// start is where a partition starts, and whether it had no committed offset
+// (or one out of range).
+type start struct {
+	offset  int64
+	initial bool
+}
+
+// startOffsets reads the committed offsets of tps and checks them against
+// the log's bounds; partitions without a usable one start at InitialOffset.
+// It also returns InitialOffset's offset for every partition of the topics
+// of tps.
+func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, map[TopicPartition]int64, error) {
+	g := m.c.g
+	topics := make([]string, 0, len(tps))
+	for _, tp := range tps {
+		if !slices.Contains(topics, tp.Topic) {
+			topics = append(topics, tp.Topic)
+		}
+	}
+	lows, highs, err := m.listBounds(topics, tps)
+	if err != nil {
+		return nil, nil, err
+	}
+	bound := func(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
+		o, ok := l.Lookup(tp.Topic, tp.Partition)
+		if !ok {
+			return 0, fmt.Errorf("consumergroup: no offsets listed for %s/%d", tp.Topic, tp.Partition)
+		}
+		return o.Offset, o.Err
+	}
+	committed := m.readOffsets(tps)
+	out := make(map[TopicPartition]start, len(tps))
+	for _, tp := range tps {
+		low, err := bound(lows, tp)
+		if err != nil {
+			return nil, nil, err
+		}
+		high, err := bound(highs, tp)
+		if err != nil {
+			return nil, nil, err
+		}
+		policy := low
+		if g.cfg.InitialOffset == OffsetNewest {
+			policy = high
+		}
+		off, err := committed[tp].offset, committed[tp].err
+		switch {
+		case errors.Is(err, ErrNoNode):
+			out[tp] = start{policy, true}
+		case errors.Is(err, ErrBadData):
+			// Nothing is lost from the oldest message still in the log.
+			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: err})
+			out[tp] = start{low, true}
+		case err != nil:
+			return nil, nil, err
+		case off < low || off > high:
+			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: fmt.Errorf(
+				"%w: %s/%d committed %d, log holds %d..%d: restarting at %d", ErrOffsetReset, tp.Topic, tp.Partition, off, low, high, policy)})
+			out[tp] = start{policy, true}
+		default:
+			out[tp] = start{off, false}
+		}
+	}
+	policies := make(map[TopicPartition]int64)
+	pick := lows
+	if g.cfg.InitialOffset == OffsetNewest {
+		pick = highs
+	}
+	pick.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset >= 0 {
+			policies[TopicPartition{o.Topic, o.Partition}] = o.Offset
+		}
+	})
+	return out, policies, nil
+}
+
+// readResult is a committed offset read, or why not.
+type readResult struct {
+	offset int64
+	err    error
+}
+
+// readOffsets reads the committed offsets of tps, a few requests in flight
+// at once (go-zookeeper pipelines them on the connection): a member taking
+// a thousand partitions reads them in a few round trips.
+func (m *member) readOffsets(tps []TopicPartition) map[TopicPartition]readResult {
+	c, g := m.c, m.c.g
+	out := make(map[TopicPartition]readResult, len(tps))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, offsetReadsInFlight)
+	for _, tp := range tps {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			off, err := c.zk.Offset(m.ctx, g.name, tp.Topic, tp.Partition)
+			mu.Lock()
+			out[tp] = readResult{off, err}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// listBounds lists the first and end offsets of topics. Partitions just
+// added may be unknown to the client's metadata for a moment: it refreshes
+// and asks again, for a few seconds at most.
+func (m *member) listBounds(topics []string, tps []TopicPartition) (lows, highs kadm.ListedOffsets, err error) {
+	g := m.c.g
+	for attempt := 0; ; attempt++ {
+		if lows, err = g.admin.ListStartOffsets(m.ctx, topics...); err != nil {
+			return nil, nil, fmt.Errorf("consumergroup: list start offsets: %w", err)
+		}
+		if highs, err = g.admin.ListEndOffsets(m.ctx, topics...); err != nil {
+			return nil, nil, fmt.Errorf("consumergroup: list end offsets: %w", err)
+		}
+		complete := true
+		for _, tp := range tps {
+			l, ok1 := lows.Lookup(tp.Topic, tp.Partition)
+			h, ok2 := highs.Lookup(tp.Topic, tp.Partition)
+			if !ok1 || !ok2 || l.Err != nil || h.Err != nil {
+				complete = false
+			}
+		}
+		if complete || attempt == boundsAttempts {
+			return lows, highs, nil
+		}
+		g.client.ForceMetadataRefresh()
+		select {
+		case <-time.After(boundsRetry):
+		case <-m.ctx.Done():
+			return nil, nil, m.ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package consumergroup
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+
+	"github.com/consumergroup/consumergroup/internal/assign"
+	"github.com/consumergroup/consumergroup/internal/layout"
+)
+
+// The leader: the member whose id sorts first computes the assignment from
+// the registrations, the partition counts and the previous assignment, and
+// publishes it (compare and set on the assignment node's version). Every
+// member, the leader included, then applies what is published (apply).
+
+// lead computes the assignment and publishes it when it differs from the
+// published one.
+func (m *member) lead() error {
+	c, g := m.c, m.c.g
+	var members []assign.Member
+	topics := map[string]bool{}
+	for _, id := range m.ids {
+		ts, ok := m.subs[id]
+		if !ok {
+			r, err := c.zk.Registration(m.ctx, g.name, id)
+			switch {
+			case errors.Is(err, ErrNoNode):
+				continue // left meanwhile: the ids watch fires
+			case errors.Is(err, ErrBadData):
+				g.notify(&Notification{Type: REBALANCE_ERROR, Err: err})
+				continue // a registration we cannot read gets nothing
+			case err != nil:
+				return err
+			}
+			ts = r.Topics
+			m.subs[id] = ts
+		}
+		members = append(members, assign.Member{ID: id, Topics: ts})
+		for _, t := range ts {
+			topics[t] = true
+		}
+	}
+	for id := range m.subs {
+		if !slices.Contains(m.ids, id) {
+			delete(m.subs, id)
+		}
+	}
+	counts, err := m.counts(slices.Sorted(maps.Keys(topics)))
+	if err != nil {
+		return err
+	}
+	desired := c.strategy.Assign(assign.Input{Members: members, Partitions: counts, Previous: assign.Assignment(m.assign.Members)})
+	if m.version >= 0 && !m.corrupt && m.assign.Strategy == c.strategy.Name() && maps.Equal(m.assign.Partitions, counts) &&
+		reflect.DeepEqual(map[string]map[string][]int32(desired), m.assign.Members) {
+		return nil
+	}
+	next := layout.Assignment{
+		Version:    1,
+		Generation: m.assign.Generation + 1,
+		Strategy:   c.strategy.Name(),
+		Leader:     m.id,
+		Partitions: counts,
+		Members:    desired,
+	}
+	if err := c.zk.publishAssignment(m.ctx, g.name, next, m.version); err != nil {
+		return err
+	}
+	g.log.Info("published assignment", "generation", next.Generation, "members", len(members), "partitions", counts)
+	return nil
+}
+
+// counts returns the partition counts of topics: from ZooKeeper, watched,
+// where Kafka's brokers register them; from Kafka's metadata otherwise.
+// Unknown topics are reported and left out.
+func (m *member) counts(topics []string) (map[string]int32, error) {
+	c, g := m.c, m.c.g
+	counts := make(map[string]int32, len(topics))
+	var fromKafka []string
+	for _, t := range topics {
+		n, w, err := c.zk.Partitions(m.ctx, t)
+		switch {
+		case err == nil:
+			counts[t] = n
+			if !m.topicsW[t] {
+				m.topicsW[t] = true
+				m.forward(w, watchEvent{kind: evTopic, topic: t})
+			}
+		case errors.Is(err, ErrNoNode):
+			fromKafka = append(fromKafka, t)
+		case errors.Is(err, ErrBadData):
+			g.notify(&Notification{Type: REBALANCE_ERROR, Err: err})
+			fromKafka = append(fromKafka, t)
+		default:
+			return nil, err
+		}
+	}
+	m.meta = len(fromKafka) > 0
+	if len(fromKafka) > 0 {
+		kc, err := c.kafkaCounts(m.ctx, fromKafka)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range fromKafka {
+			if n, ok := kc[t]; ok {
+				counts[t] = n
+			} else {
+				g.notify(&Notification{Type: REBALANCE_ERROR, Err: fmt.Errorf("%w: %q", ErrUnknownTopic, t)})
+			}
+		}
+	}
+	return counts, nil
+}
