@@ -1,0 +1,175 @@
+package consumergroup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Commits to Kafka's coordinator: the periodic one, on revocation and Close
+// (retried while a rebalance completes), a manual one; reading the group's
+// committed offsets.
+
+// commitProcessed commits the processed offsets of the held partitions
+// that moved since the last commit.
+func (kc *kafkaCoordinator) commitProcessed(ctx context.Context) {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	offsets := kc.eng.processed()
+	for tp := range offsets {
+		if !kc.held[tp] {
+			delete(offsets, tp)
+		}
+	}
+	if err := kc.commitSync(ctx, offsets); err != nil && ctx.Err() == nil {
+		kc.g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: err})
+	}
+}
+
+// commitSync commits offsets that differ from the last commit, skipping
+// unknown ones (nothing fetched yet), and waits for the answer. kc.mu is
+// held. Fencing errors match ErrNotOwner.
+func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPartition]int64) error {
+	req := make(map[string]map[int32]kgo.EpochOffset)
+	n := 0
+	for tp, off := range offsets {
+		if off < 0 {
+			continue
+		}
+		if c, ok := kc.lastCommit[tp]; ok && c == off {
+			continue
+		}
+		if req[tp.Topic] == nil {
+			req[tp.Topic] = make(map[int32]kgo.EpochOffset)
+		}
+		req[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	var errs []error
+	t0 := time.Now()
+	sent := make(map[TopicPartition]int64, n)
+	for t, ps := range req {
+		for p, o := range ps {
+			sent[TopicPartition{t, p}] = o.Offset
+		}
+	}
+	defer func() { kc.g.obs.committed(sent, t0, errors.Join(errs...)) }()
+	kc.cl.CommitOffsetsSync(ctx, req, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			errs = append(errs, kafkaErr(fmt.Sprintf("commit %d offsets", n), err))
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				tp := TopicPartition{t.Topic, p.Partition}
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					errs = append(errs, kafkaErr(fmt.Sprintf("commit %s/%d", tp.Topic, tp.Partition), err))
+					continue
+				}
+				if kc.held[tp] {
+					kc.lastCommit[tp] = req[t.Topic][p.Partition].Offset
+				}
+			}
+		}
+	})
+	kc.g.log.Debug("committed", "offsets", sent, "errs", len(errs))
+	return errors.Join(errs...)
+}
+
+// commitRetry is commitSync for a revocation or Close: a commit refused
+// because a rebalance is completing (REBALANCE_IN_PROGRESS, the classic
+// protocol while the group waits for its leader's SyncGroup) or because the
+// member's epoch moved on meanwhile (STALE_MEMBER_EPOCH, KIP-848 before
+// KIP-1251: the next heartbeat brings the new epoch, which the next try
+// uses) is tried again, for at most HandoffTimeout; what was committed is
+// not sent again. kc.mu is held.
+func (kc *kafkaCoordinator) commitRetry(ctx context.Context, offsets map[TopicPartition]int64) error {
+	deadline := time.Now().Add(kc.g.cfg.HandoffTimeout)
+	for {
+		err := kc.commitSync(ctx, offsets)
+		if err == nil || !retriableCommit(err) || time.Now().After(deadline) {
+			return err
+		}
+		kc.g.log.Debug("commit on revocation: a rebalance is completing, trying again", "err", err)
+		t := time.NewTimer(commitRetryBackoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+	}
+}
+
+// kafkaErr wraps a Kafka error of op; the coordinator's fencing errors
+// match ErrNotOwner.
+func kafkaErr(op string, err error) error {
+	switch {
+	case errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.UnknownMemberID),
+		errors.Is(err, kerr.FencedMemberEpoch), errors.Is(err, kerr.StaleMemberEpoch),
+		errors.Is(err, kerr.FencedInstanceID), errors.Is(err, kerr.RebalanceInProgress):
+		return fmt.Errorf("consumergroup: %s: %w: %w", op, ErrNotOwner, err)
+	}
+	return fmt.Errorf("consumergroup: %s: %w", op, err)
+}
+
+// commit is a manual commit: fenced by our own record of what is held,
+// then by the coordinator's generation or epoch.
+func (kc *kafkaCoordinator) commit(ctx context.Context, offsets map[TopicPartition]int64) error {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	for tp := range offsets {
+		if !kc.held[tp] {
+			return fmt.Errorf("consumergroup: commit %s/%d: %w", tp.Topic, tp.Partition, ErrNotOwner)
+		}
+	}
+	for tp := range offsets {
+		delete(kc.lastCommit, tp) // commit even when unchanged
+	}
+	return kc.commitSync(ctx, offsets)
+}
+
+func (kc *kafkaCoordinator) offset(ctx context.Context, tp TopicPartition) (int64, error) {
+	all, err := kc.committed(ctx)
+	if err != nil {
+		return 0, err
+	}
+	off, ok := all[tp.Topic][tp.Partition]
+	if !ok {
+		return 0, fmt.Errorf("consumergroup: offset of %s/%d in group %q: %w", tp.Topic, tp.Partition, kc.g.name, ErrNoNode)
+	}
+	return off, nil
+}
+
+func (kc *kafkaCoordinator) committed(ctx context.Context) (map[string]map[int32]int64, error) {
+	resp, err := kc.g.admin.FetchOffsets(ctx, kc.g.name)
+	if err != nil {
+		return nil, fmt.Errorf("consumergroup: fetch the offsets of group %q: %w", kc.g.name, err)
+	}
+	out := make(map[string]map[int32]int64)
+	resp.Each(func(o kadm.OffsetResponse) {
+		if o.Err != nil || o.At < 0 {
+			return
+		}
+		if out[o.Topic] == nil {
+			out[o.Topic] = make(map[int32]int64)
+		}
+		out[o.Topic][o.Partition] = o.At
+	})
+	return out, nil
+}
+
+// retriableCommit reports whether a refused commit may succeed when tried
+// again by the same member.
+func retriableCommit(err error) bool {
+	return errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.StaleMemberEpoch)
+}

@@ -1,0 +1,152 @@
+package consumergroup
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// franz-go's callbacks: what Kafka's coordinator assigned starts delivering,
+// what it revoked is handed over (the engine's hand-off, then a commit,
+// before franz-go lets the rebalance go on), what was lost stops at once.
+
+// onAssigned starts delivering what the coordinator assigned. franz-go
+// calls it before it fetches those partitions, from their committed
+// offsets (or ConsumeResetOffset): the engine starts each at the first
+// record fetched.
+func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	if !kc.wait() {
+		return
+	}
+	tps := flatten(assigned)
+	if len(tps) == 0 {
+		return
+	}
+	g := kc.g
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	gen := kc.generation()
+	g.notify(&Notification{Type: REBALANCE_START, Generation: gen})
+	// Each partition starts at its committed offset, read here: franz-go
+	// may resume a partition this member held before from where it had
+	// fetched it then (see groupPositioner.behind). Without one, where
+	// franz-go starts it (ConsumeResetOffset): the first record fetched.
+	t0 := time.Now()
+	committed, err := kc.committed(ctx)
+	if err != nil {
+		g.log.Warn("assigned: reading the committed offsets", "err", err)
+	}
+	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", tps)
+	starts := make(map[TopicPartition]int64, len(tps))
+	for _, tp := range tps {
+		delete(kc.suspended, tp)
+		if kc.held[tp] {
+			continue
+		}
+		kc.held[tp] = true
+		starts[tp] = offsetUnknown
+		if off, ok := committed[tp.Topic][tp.Partition]; ok {
+			starts[tp] = off
+			kc.lastCommit[tp] = off
+		}
+	}
+	kc.eng.assigned(starts)
+	kc.publish()
+	g.obs.joined()
+	g.log.Debug("assigned", "generation", gen, "partitions", tps)
+	g.notify(&Notification{Type: REBALANCE_OK, Generation: gen, Claimed: tps})
+}
+
+// onRevoked hands revoked partitions over: stop delivering them, wait for
+// the unit in the application's hands (HandoffTimeout), commit their
+// processed offsets synchronously, and only then return: franz-go holds
+// the rebalance (classic) or the revocation's acknowledgement (KIP-848)
+// until it does. During Close, the unit in hand counts as processed.
+func (kc *kafkaCoordinator) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	if !kc.wait() {
+		return
+	}
+	g := kc.g
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	var tps []TopicPartition
+	offsets := make(map[TopicPartition]int64)
+	for _, tp := range flatten(revoked) {
+		if off, ok := kc.suspended[tp]; ok {
+			// Stopped by watch and not lost after all: commit what
+			// was processed before.
+			offsets[tp] = off
+			delete(kc.suspended, tp)
+		}
+		if kc.held[tp] {
+			tps = append(tps, tp)
+		}
+	}
+	if len(tps) == 0 && len(offsets) == 0 {
+		return
+	}
+	gen := kc.generation()
+	if len(tps) > 0 {
+		g.notify(&Notification{Type: REBALANCE_START, Generation: gen})
+		maps.Copy(offsets, g.handOff(kc.eng, tps, gen, g.ctx.Err() != nil))
+	}
+	tc := time.Now()
+	if err := kc.commitRetry(ctx, offsets); err != nil {
+		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: gen, Err: fmt.Errorf("commit on revocation: %w", err)})
+	}
+	logWait(g.log, "hand-off: committed on revocation", time.Since(tc), "partitions", tps)
+	for _, tp := range tps {
+		delete(kc.held, tp)
+		delete(kc.lastCommit, tp)
+	}
+	kc.publish()
+	g.log.Debug("revoked", "generation", gen, "partitions", tps)
+	if len(tps) > 0 {
+		g.notify(&Notification{Type: REBALANCE_OK, Generation: gen, Released: tps})
+	}
+}
+
+// onLost stops delivering at once and commits nothing: the member was
+// fenced (session timed out, generation or epoch moved on, unknown
+// member); another member may own the partitions already.
+func (kc *kafkaCoordinator) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	if !kc.wait() {
+		return
+	}
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	tps := slices.Collect(maps.Keys(kc.held))
+	clear(kc.suspended)
+	if len(tps) == 0 && len(lost) == 0 {
+		return
+	}
+	sortPartitions(tps)
+	kc.dropLocked(tps)
+	kc.g.log.Warn("lost the group's partitions: stopped them, nothing committed", "partitions", tps)
+	kc.g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: fmt.Errorf(
+		"%w: %w: Kafka's group coordinator fenced this member (session timed out, or its generation or epoch is over): %d partitions stopped, nothing committed for them",
+		ErrSessionExpired, ErrNotOwner, len(tps))})
+}
+
+// dropLocked stops tps at once; kc.mu is held.
+func (kc *kafkaCoordinator) dropLocked(tps []TopicPartition) {
+	kc.eng.lost(tps)
+	for _, tp := range tps {
+		delete(kc.held, tp)
+		delete(kc.lastCommit, tp)
+	}
+	kc.publish()
+}
+
+// publish refreshes what Claims and ID read. kc.mu is held.
+func (kc *kafkaCoordinator) publish() {
+	held := slices.Collect(maps.Keys(kc.held))
+	sortPartitions(held)
+	id, _ := kc.cl.GroupMetadata()
+	kc.g.member.set(id, held)
+	kc.g.obs.held(held)
+}
