@@ -35,6 +35,26 @@ func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*Gro
 		return nil, fmt.Errorf("%w: describe Kafka group: empty group name", ErrInvalidArgument)
 	}
 	admin := kadm.NewClient(cl)
+	d, err := describeKafkaMembers(ctx, cl, admin, group)
+	if err != nil {
+		return nil, err
+	}
+	committed, errs, err := kafkaCommitted(ctx, admin, group)
+	if err != nil {
+		return nil, err
+	}
+	ps := newKafkaGroupPartitions(d.Members, committed)
+	if err := ps.listLogs(ctx, admin); err != nil {
+		errs = append(errs, err)
+	}
+	ps.describe(d)
+	return d, errors.Join(errs...)
+}
+
+// describeKafkaMembers describes the group's protocol, state and members,
+// by the request of the group's type, as ListGroups gives it: a group it
+// does not list is ErrUnknownGroup.
+func describeKafkaMembers(ctx context.Context, cl *kgo.Client, admin *kadm.Client, group string) (*GroupDescription, error) {
 	listed, lerr := admin.ListGroups(ctx)
 	l, ok := listed[group]
 	if !ok {
@@ -54,13 +74,17 @@ func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*Gro
 		return nil, err
 	}
 	d.State = kafkaState(d.CoordinatorState, len(d.Members))
+	return d, nil
+}
 
+// kafkaCommitted fetches the group's committed offsets; errs are the
+// partitions' errors, err the request's.
+func kafkaCommitted(ctx context.Context, admin *kadm.Client, group string) (committed map[TopicPartition]int64, errs []error, err error) {
 	fetched, err := admin.FetchOffsets(ctx, group)
 	if err != nil {
-		return nil, fmt.Errorf("consumergroup: fetch the offsets of Kafka group %q: %w", group, err)
+		return nil, nil, fmt.Errorf("consumergroup: fetch the offsets of Kafka group %q: %w", group, err)
 	}
-	var errs []error
-	committed := map[TopicPartition]int64{}
+	committed = map[TopicPartition]int64{}
 	fetched.Each(func(o kadm.OffsetResponse) {
 		switch {
 		case o.Err != nil:
@@ -69,47 +93,76 @@ func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*Gro
 			committed[TopicPartition{o.Topic, o.Partition}] = o.At
 		}
 	})
-	owners := map[TopicPartition]string{}
-	counts := map[string]int32{}
-	for _, m := range d.Members {
+	return committed, errs, nil
+}
+
+// kafkaGroupPartitions is what DescribeKafkaGroup knows of a group's
+// partitions: those of its members' subscriptions and assignments, of its
+// commits, and of its topics' logs.
+type kafkaGroupPartitions struct {
+	committed    map[TopicPartition]int64  // the committed offsets
+	owners       map[TopicPartition]string // the id of the member assigned each
+	counts       map[string]int32          // each topic's partitions, as far as known
+	topics       []string                  // counts' topics, sorted
+	starts, ends kadm.ListedOffsets        // the logs' (listLogs)
+}
+
+// newKafkaGroupPartitions collects the topics and partitions of members'
+// subscriptions and assignments and of committed.
+func newKafkaGroupPartitions(members []MemberDescription, committed map[TopicPartition]int64) *kafkaGroupPartitions {
+	ps := &kafkaGroupPartitions{committed: committed, owners: map[TopicPartition]string{}, counts: map[string]int32{}}
+	for _, m := range members {
 		for _, t := range m.Topics {
-			counts[t] = max(counts[t], 0)
+			ps.counts[t] = max(ps.counts[t], 0)
 		}
-		for t, ps := range m.Assignment {
-			for _, p := range ps {
-				owners[TopicPartition{t, p}] = m.ID
-				counts[t] = max(counts[t], p+1)
+		for t, parts := range m.Assignment {
+			for _, p := range parts {
+				ps.owners[TopicPartition{t, p}] = m.ID
+				ps.counts[t] = max(ps.counts[t], p+1)
 			}
 		}
 	}
 	for tp := range committed {
-		counts[tp.Topic] = max(counts[tp.Topic], tp.Partition+1)
+		ps.counts[tp.Topic] = max(ps.counts[tp.Topic], tp.Partition+1)
 	}
-	topics := slices.Sorted(maps.Keys(counts))
-	var starts, ends kadm.ListedOffsets
-	if len(topics) > 0 {
-		if ends, err = admin.ListEndOffsets(ctx, topics...); err != nil {
-			errs = append(errs, fmt.Errorf("consumergroup: list end offsets: %w", err))
-		} else if starts, err = admin.ListStartOffsets(ctx, topics...); err != nil {
+	ps.topics = slices.Sorted(maps.Keys(ps.counts))
+	return ps
+}
+
+// listLogs lists the topics' log end and start offsets; every partition
+// with a log end counts.
+func (ps *kafkaGroupPartitions) listLogs(ctx context.Context, admin *kadm.Client) error {
+	var err error
+	if len(ps.topics) > 0 {
+		if ps.ends, err = admin.ListEndOffsets(ctx, ps.topics...); err != nil {
+			err = fmt.Errorf("consumergroup: list end offsets: %w", err)
+		} else if ps.starts, err = admin.ListStartOffsets(ctx, ps.topics...); err != nil {
 			// Where "the whole log" starts, for the partitions without a
 			// commit (PartitionLag).
-			errs = append(errs, fmt.Errorf("consumergroup: list start offsets: %w", err))
+			err = fmt.Errorf("consumergroup: list start offsets: %w", err)
 		}
 	}
-	ends.Each(func(o kadm.ListedOffset) {
+	ps.ends.Each(func(o kadm.ListedOffset) {
 		if o.Err == nil {
-			counts[o.Topic] = max(counts[o.Topic], o.Partition+1)
+			ps.counts[o.Topic] = max(ps.counts[o.Topic], o.Partition+1)
 		}
 	})
+	return err
+}
+
+// describe adds every partition of the topics to d, with its owner,
+// committed offset, log end and lag, and d's total lag: -1 when a
+// partition's is unknown.
+func (ps *kafkaGroupPartitions) describe(d *GroupDescription) {
 	unknown := false
-	for _, t := range topics {
-		for p := int32(0); p < counts[t]; p++ {
+	for _, t := range ps.topics {
+		for p := int32(0); p < ps.counts[t]; p++ {
 			tp := TopicPartition{t, p}
-			pd := PartitionDescription{Topic: t, Partition: p, Owner: owners[tp], Committed: -1, LogEnd: -1, Lag: -1}
-			if off, ok := committed[tp]; ok {
+			pd := PartitionDescription{Topic: t, Partition: p, Owner: ps.owners[tp], Committed: -1, LogEnd: -1, Lag: -1}
+			if off, ok := ps.committed[tp]; ok {
 				pd.Committed = off
 			}
-			if pd.setLogEnd(starts, ends) {
+			if pd.setLogEnd(ps.starts, ps.ends) {
 				d.TotalLag += pd.Lag
 			} else {
 				unknown = true
@@ -120,7 +173,6 @@ func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*Gro
 	if unknown {
 		d.TotalLag = -1
 	}
-	return d, errors.Join(errs...)
 }
 
 // describeClassicGroup fills d from DescribeGroups.

@@ -13,6 +13,9 @@ import (
 	"github.com/consumergroup/consumergroup"
 )
 
+// runList is list: it lists the groups in ZooKeeper, or in Kafka's
+// coordinator with --bootstrap-server (both when both are given), and
+// prints them sorted by name.
 func runList(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "list", "")
 	bootstrapFlag(fs, c)
@@ -26,59 +29,94 @@ func runList(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	type entry struct {
-		Group    string `json:"group"`
-		Kind     string `json:"kind"`               // zookeeper or kafka
-		Protocol string `json:"protocol,omitempty"` // kafka: classic or consumer
-		State    string `json:"state,omitempty"`    // kafka: its coordinator's name of the state
-		Members  int    `json:"members"`
-	}
-	out := struct {
-		Groups []entry `json:"groups"`
-	}{Groups: []entry{}}
+	out := listOutput{Groups: []listEntry{}}
 	if !c.onKafka() {
-		z, err := c.dial(ctx)
+		groups, err := listZooKeeperGroups(ctx, e, c)
 		if err != nil {
 			return err
 		}
-		defer z.Close()
-		groups, err := z.Groups(ctx)
-		if err != nil {
-			return err
-		}
-		if len(groups) == 0 {
-			if err := c.emptyHint(ctx, e, z); err != nil {
-				return err
-			}
-		}
-		for _, g := range groups {
-			ids, _, err := z.Consumers(ctx, g)
-			if err != nil {
-				return err
-			}
-			out.Groups = append(out.Groups, entry{Group: g, Kind: kindZooKeeper, Members: len(ids)})
-		}
+		out.Groups = append(out.Groups, groups...)
 	}
 	if c.bootstrap != "" {
-		cl, admin, err := c.bootstrapClient(ctx)
+		groups, err := listKafkaGroups(ctx, e, c)
 		if err != nil {
 			return err
 		}
-		defer cl.Close()
-		gs, err := kafkaGroups(ctx, c, admin)
-		if err != nil {
-			return err
-		}
-		if len(gs) == 0 {
-			fmt.Fprintf(e.stderr, "groupctl list: no consumer groups in %s\n", c.kafkaWhere())
-		}
-		for _, g := range gs {
-			out.Groups = append(out.Groups, entry{g.Group, kindKafka, g.Protocol, g.State, g.Members})
-		}
-		slices.SortStableFunc(out.Groups, func(a, b entry) int { return strings.Compare(a.Group, b.Group) })
+		out.Groups = append(out.Groups, groups...)
+		slices.SortStableFunc(out.Groups, func(a, b listEntry) int { return strings.Compare(a.Group, b.Group) })
 	}
-	return newPrinter(e, c).print(out, func(t *tableWriter) {
-		if c.bootstrap == "" {
+	return out.print(newPrinter(e, c), c.bootstrap != "")
+}
+
+// listOutput is what list prints.
+type listOutput struct {
+	Groups []listEntry `json:"groups"`
+}
+
+// listEntry is one group that list prints.
+type listEntry struct {
+	Group    string `json:"group"`
+	Kind     string `json:"kind"`               // zookeeper or kafka
+	Protocol string `json:"protocol,omitempty"` // kafka: classic or consumer
+	State    string `json:"state,omitempty"`    // kafka: its coordinator's name of the state
+	Members  int    `json:"members"`
+}
+
+// listZooKeeperGroups lists the groups in ZooKeeper and counts their
+// members; none at all gets a hint (emptyHint).
+func listZooKeeperGroups(ctx context.Context, e *env, c *common) ([]listEntry, error) {
+	z, err := c.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer z.Close()
+	groups, err := z.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(groups) == 0 {
+		if err := c.emptyHint(ctx, e, z); err != nil {
+			return nil, err
+		}
+	}
+	var out []listEntry
+	for _, g := range groups {
+		ids, _, err := z.Consumers(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, listEntry{Group: g, Kind: kindZooKeeper, Members: len(ids)})
+	}
+	return out, nil
+}
+
+// listKafkaGroups lists the consumer groups of Kafka's coordinator
+// (--bootstrap-server); none at all gets a note.
+func listKafkaGroups(ctx context.Context, e *env, c *common) ([]listEntry, error) {
+	cl, admin, err := c.bootstrapClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	gs, err := kafkaGroups(ctx, c, admin)
+	if err != nil {
+		return nil, err
+	}
+	if len(gs) == 0 {
+		fmt.Fprintf(e.stderr, "groupctl list: no consumer groups in %s\n", c.kafkaWhere())
+	}
+	var out []listEntry
+	for _, g := range gs {
+		out = append(out, listEntry{g.Group, kindKafka, g.Protocol, g.State, g.Members})
+	}
+	return out, nil
+}
+
+// print prints the groups; with kinds (--bootstrap-server), each group's
+// kind and state too.
+func (out listOutput) print(pr printer, kinds bool) error {
+	return pr.print(out, func(t *tableWriter) {
+		if !kinds {
 			t.row("GROUP", "MEMBERS")
 			for _, g := range out.Groups {
 				t.row(g.Group, g.Members)

@@ -41,57 +41,21 @@ type demoOpts struct {
 	protocol        string // with --coordinator kafka: classic or consumer
 }
 
+// runDemo is demo: it reads the flags, checks that what it starts is
+// installed, starts ZooKeeper, Kafka and the members (setup), runs the
+// story (run) for at most --duration, and prints its summary.
 func runDemo(ctx context.Context, e *env, args []string) error {
-	var o demoOpts
-	fs := demoFlags(&o)
-	pos, err := parse(fs, nil, args)
+	o, err := parseDemo(e, args)
 	if err != nil {
 		return err
 	}
-	bad := func(msg string) error { return usageError{msg: msg, usage: usageText(fs)} }
-	switch {
-	case len(pos) != 0:
-		return bad("demo takes no argument")
-	case o.messages < 100:
-		return bad("--messages must be at least 100")
-	case o.partitions < 2:
-		return bad("--partitions must be at least 2")
-	case o.members < 2:
-		return bad("--members must be at least 2 (one leaves, one crashes)")
-	case o.duration <= 0 || o.work < 0:
-		return bad("--duration must be positive and --work not negative")
-	case o.kafka != "kfake" && o.kafka != "apache":
-		return bad(fmt.Sprintf("--kafka %q: want kfake or apache", o.kafka))
-	case o.coordinator != coordZooKeeper && o.coordinator != coordKafka:
-		return bad(fmt.Sprintf("--coordinator %q: want zookeeper or kafka", o.coordinator))
-	case o.protocol != consumergroup.GroupProtocolClassic && o.protocol != consumergroup.GroupProtocolConsumer:
-		return bad(fmt.Sprintf("--group-protocol %q: want classic or consumer", o.protocol))
-	case o.output != "table" && o.output != "json":
-		return bad(fmt.Sprintf("--output must be table or json, not %q", o.output))
-	}
-	if f, ok := e.stdout.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) || o.output == "json" {
-		o.plain = true
-	}
-	if o.zookeeper == "" {
-		if err := testenv.Installed(); err != nil {
-			return err
-		}
-	} else if o.chroot == "" {
-		o.chroot = fmt.Sprintf("/consumergroup-demo-%d", time.Now().Unix())
-	}
-	if o.kafka == "apache" {
-		if _, _, err := testenv.ApacheInstalled(testenv.KindKafka39); err != nil {
-			return fmt.Errorf("%w (make demo ARGS=\"--kafka apache\" fetches it)", err)
-		}
+	if err := o.prepare(); err != nil {
+		return err
 	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-	d := &demo{o: o, e: e, start: time.Now(), count: map[int]int{}, firstBy: map[int]string{}, where: map[int]location{},
-		delivered: map[consumergroup.TopicPartition]map[string]time.Time{}, settings: newDemoSettings(o.libraryDefaults), progress: e.stdout}
-	if o.output == "json" {
-		d.progress = e.stderr
-	}
+	d := newDemo(o, e)
 	defer d.cleanup()
 	d.settings.print(d.progress, o)
 	if err := d.setup(ctx); err != nil {
@@ -106,9 +70,83 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	err = d.run(ctx)
 	d.stopView()
+	return d.finish(err)
+}
+
+// parseDemo reads the demo's flags and checks them. The output is plain
+// (lines, not a view that redraws) unless standard output is a terminal
+// and the output is a table.
+func parseDemo(e *env, args []string) (demoOpts, error) {
+	var o demoOpts
+	fs := demoFlags(&o)
+	pos, err := parse(fs, nil, args)
+	if err != nil {
+		return o, err
+	}
+	bad := func(msg string) error { return usageError{msg: msg, usage: usageText(fs)} }
+	switch {
+	case len(pos) != 0:
+		return o, bad("demo takes no argument")
+	case o.messages < 100:
+		return o, bad("--messages must be at least 100")
+	case o.partitions < 2:
+		return o, bad("--partitions must be at least 2")
+	case o.members < 2:
+		return o, bad("--members must be at least 2 (one leaves, one crashes)")
+	case o.duration <= 0 || o.work < 0:
+		return o, bad("--duration must be positive and --work not negative")
+	case o.kafka != "kfake" && o.kafka != "apache":
+		return o, bad(fmt.Sprintf("--kafka %q: want kfake or apache", o.kafka))
+	case o.coordinator != coordZooKeeper && o.coordinator != coordKafka:
+		return o, bad(fmt.Sprintf("--coordinator %q: want zookeeper or kafka", o.coordinator))
+	case o.protocol != consumergroup.GroupProtocolClassic && o.protocol != consumergroup.GroupProtocolConsumer:
+		return o, bad(fmt.Sprintf("--group-protocol %q: want classic or consumer", o.protocol))
+	case o.output != "table" && o.output != "json":
+		return o, bad(fmt.Sprintf("--output must be table or json, not %q", o.output))
+	}
+	if f, ok := e.stdout.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) || o.output == "json" {
+		o.plain = true
+	}
+	return o, nil
+}
+
+// prepare checks that what the demo starts is installed (ZooKeeper unless
+// --zookeeper, Apache Kafka with --kafka apache), and, on an existing
+// ZooKeeper, names a chroot of this run's own unless --chroot does.
+func (o *demoOpts) prepare() error {
+	if o.zookeeper == "" {
+		if err := testenv.Installed(); err != nil {
+			return err
+		}
+	} else if o.chroot == "" {
+		o.chroot = fmt.Sprintf("/consumergroup-demo-%d", time.Now().Unix())
+	}
+	if o.kafka == "apache" {
+		if _, _, err := testenv.ApacheInstalled(testenv.KindKafka39); err != nil {
+			return fmt.Errorf("%w (make demo ARGS=\"--kafka apache\" fetches it)", err)
+		}
+	}
+	return nil
+}
+
+// newDemo returns a run of the demo, starting now. Its progress lines go
+// to standard output, or to standard error with --output json.
+func newDemo(o demoOpts, e *env) *demo {
+	d := &demo{o: o, e: e, start: time.Now(), count: map[int]int{}, firstBy: map[int]string{}, where: map[int]location{},
+		delivered: map[consumergroup.TopicPartition]map[string]time.Time{}, settings: newDemoSettings(o.libraryDefaults), progress: e.stdout}
+	if o.output == "json" {
+		d.progress = e.stderr
+	}
+	return d
+}
+
+// finish prints the summary of the run that ended with err (an
+// interrupted run's too), and returns err, or, when messages were lost, an
+// error of exit status 1.
+func (d *demo) finish(err error) error {
 	s := d.summary()
 	s.Interrupted = err != nil
-	if o.output == "json" {
+	if d.o.output == "json" {
 		if jerr := d.printSummaryJSON(s); jerr != nil {
 			return jerr
 		}

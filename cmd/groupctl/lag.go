@@ -50,7 +50,57 @@ type lagKey struct {
 	tp    consumergroup.TopicPartition
 }
 
+// runLag is lag: it reads the flags, connects, and prints a sample of the
+// groups' lag; with --watch, one every --interval until interrupted,
+// waiting out the losses of ZooKeeper (or Kafka).
 func runLag(ctx context.Context, e *env, args []string) error {
+	w, err := parseLag(e, args)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := w.c.withTimeout(ctx)
+	w.src, err = w.c.openSource(dctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if w.src != nil {
+			w.src.close()
+		}
+	}()
+	for {
+		if done, err := w.sample(ctx); done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(w.every):
+		}
+	}
+}
+
+// lagWatch is one run of lag: its flags, and what it keeps from one sample
+// to the next.
+type lagWatch struct {
+	e     *env
+	c     *common
+	pos   []string // the GROUP argument
+	all   bool     // --all-groups
+	watch bool
+	every time.Duration // --interval
+	where string        // the source, for messages
+
+	src      groupSource            // nil: lost, to connect again
+	prev     map[lagKey]lagPoint    // the previous sample's, for the rates
+	trackers map[string]*lagTracker // per group: --watch evaluates a window (lagstatus.go)
+	lost     bool                   // ZooKeeper (or Kafka) was lost: said so, not yet said it is back
+	first    bool                   // no sample printed yet
+}
+
+// parseLag reads lag's flags and argument.
+func parseLag(e *env, args []string) (*lagWatch, error) {
 	fs, c := newFlags(e, "lag", "GROUP | --all-groups")
 	bootstrapFlag(fs, c)
 	watch := fs.Bool("watch", false, "refresh until interrupted; ZooKeeper or Kafka outages are reported and waited out")
@@ -58,89 +108,77 @@ func runLag(ctx context.Context, e *env, args []string) error {
 	all := fs.Bool("all-groups", false, "every group")
 	pos, err := parse(fs, c, args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkGroupOrAll(fs, pos, *all); err != nil {
-		return err
+		return nil, err
 	}
 	if *every <= 0 {
-		return usageError{msg: "--interval must be positive", usage: usageText(fs)}
+		return nil, usageError{msg: "--interval must be positive", usage: usageText(fs)}
 	}
-	dctx, cancel := c.withTimeout(ctx)
-	src, err := c.openSource(dctx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if src != nil {
-			src.close()
+	return &lagWatch{e: e, c: c, pos: pos, all: *all, watch: *watch, every: *every, where: c.sourceWhere(),
+		prev: map[lagKey]lagPoint{}, trackers: map[string]*lagTracker{}, first: true}, nil
+}
+
+// sample reads and prints one sample of the groups' lag. It reports the
+// source lost and back; done is whether lag ends, with err.
+func (w *lagWatch) sample(ctx context.Context) (done bool, err error) {
+	samples, errs, err := w.read(ctx)
+	switch {
+	case err == nil:
+		if w.lost {
+			fmt.Fprintf(w.e.stderr, "groupctl lag: %s %s is back\n", now(), w.where)
+			w.lost = false
 		}
-	}()
-	where := c.sourceWhere()
-	prev := map[lagKey]lagPoint{}
-	trackers := map[string]*lagTracker{} // per group: --watch evaluates a window (lagstatus.go)
-	lost := false                        // ZooKeeper (or Kafka) was lost: said so, not yet said it is back
-	first := true
-	for {
-		var samples []lagSample
-		var errs []error
-		if src == nil { // lost: connect again
-			dctx, cancel := c.withTimeout(ctx)
-			src, err = c.openSource(dctx)
-			cancel()
+	case ctx.Err() != nil:
+		return true, nil // interrupted
+	case errors.Is(err, consumergroup.ErrUnknownGroup), errors.As(err, new(usageError)):
+		return true, err
+	case !w.watch:
+		if errors.Is(err, errUnreachable) {
+			return true, err
 		}
-		if src != nil {
-			rctx, cancel := c.withTimeout(ctx)
-			samples, errs, err = lagSamples(rctx, src, pos, *all, prev, trackers)
-			cancel()
+		return true, fmt.Errorf("%w: %s: %v", errUnreachable, w.where, err)
+	default:
+		if !w.lost {
+			fmt.Fprintf(w.e.stderr, "groupctl lag: %s %s lost (%v): still watching, every %v\n", now(), w.where, err, w.every)
+			w.lost = true
 		}
-		switch {
-		case err == nil:
-			if lost {
-				fmt.Fprintf(e.stderr, "groupctl lag: %s %s is back\n", now(), where)
-				lost = false
-			}
-		case ctx.Err() != nil:
-			return nil // interrupted
-		case errors.Is(err, consumergroup.ErrUnknownGroup), errors.As(err, new(usageError)):
-			return err
-		case !*watch:
-			if errors.Is(err, errUnreachable) {
-				return err
-			}
-			return fmt.Errorf("%w: %s: %v", errUnreachable, where, err)
-		default:
-			if !lost {
-				fmt.Fprintf(e.stderr, "groupctl lag: %s %s lost (%v): still watching, every %v\n", now(), where, err, *every)
-				lost = true
-			}
-			if src != nil {
-				src.close()
-				src = nil
-			}
-		}
-		if err == nil {
-			if !first && c.output == "table" {
-				fmt.Fprintln(e.stdout)
-			}
-			first = false
-			if err := printLag(e, c, samples); err != nil {
-				return err
-			}
-			if !*watch && len(errs) > 0 {
-				return errors.Join(dedupe(errs)...)
-			}
-		}
-		if !*watch {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(*every):
+		if w.src != nil {
+			w.src.close()
+			w.src = nil
 		}
 	}
+	if err == nil {
+		if !w.first && w.c.output == "table" {
+			fmt.Fprintln(w.e.stdout)
+		}
+		w.first = false
+		if err := printLag(w.e, w.c, samples); err != nil {
+			return true, err
+		}
+		if !w.watch && len(errs) > 0 {
+			return true, errors.Join(dedupe(errs)...)
+		}
+	}
+	return !w.watch, nil
+}
+
+// read connects again if the source was lost, and reads the groups' lags
+// (lagSamples).
+func (w *lagWatch) read(ctx context.Context) ([]lagSample, []error, error) {
+	if w.src == nil {
+		dctx, cancel := w.c.withTimeout(ctx)
+		src, err := w.c.openSource(dctx)
+		cancel()
+		if err != nil {
+			return nil, nil, err
+		}
+		w.src = src
+	}
+	rctx, cancel := w.c.withTimeout(ctx)
+	defer cancel()
+	return lagSamples(rctx, w.src, w.pos, w.all, w.prev, w.trackers)
 }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }

@@ -159,84 +159,14 @@ type change struct {
 	New       int64  `json:"new"`
 }
 
+// runReset is reset-offsets: it reads the command line into a plan, reads
+// the group's offsets and its topics' logs, computes the new offsets,
+// writes them with --execute, and prints them.
 func runReset(ctx context.Context, e *env, args []string) error {
-	fs, c := newFlags(e, "reset-offsets", "GROUP (--topic T[:P,P...] ... | --all-topics) (--to-earliest|--to-latest|--to-current|--to-offset N|--to-datetime TIME|--by-duration PnDTnHnMnS|--shift-by N|--from-file CSV) [--execute] [--export]")
-	var scopes topicScopes
-	bootstrapFlag(fs, c)
-	fs.Var(&scopes, "topic", "a topic, or TOPIC:0,1,2 for some of its partitions; repeat for several")
-	allTopics := fs.Bool("all-topics", false, "every topic the group has offsets for")
-	var mode resetMode
-	mode.flags(fs)
-	partsFlag := fs.String("partitions", "", "comma-separated partitions of every --topic (default: all)")
-	execute := fs.Bool("execute", false, "write the new offsets (default: a dry run)")
-	export := fs.Bool("export", false, "print the new offsets as CSV (topic,partition,offset), for --from-file")
-	pos, err := parse(fs, c, args)
+	p, c, err := parseReset(e, args)
 	if err != nil {
 		return err
 	}
-	group, err := groupArg(fs, pos)
-	if err != nil {
-		return err
-	}
-	bad := func(msg string) error { return usageError{msg: msg, usage: usageText(fs)} }
-	if mode.count() != 1 {
-		return bad("give exactly one of --to-earliest, --to-latest, --to-current, --to-offset, --to-datetime, --by-duration, --shift-by, --from-file")
-	}
-	if len(scopes.order) == 0 && !*allTopics && mode.fromFile == "" {
-		return bad("--topic or --all-topics is required")
-	}
-	if len(scopes.order) > 0 && *allTopics {
-		return bad("give --topic or --all-topics, not both")
-	}
-	var n int64
-	if mode.toOffset != "" {
-		if n, err = strconv.ParseInt(mode.toOffset, 10, 64); err != nil || n < 0 {
-			return bad(fmt.Sprintf("--to-offset %q is not a non-negative integer", mode.toOffset))
-		}
-	}
-	if mode.shift != "" {
-		if n, err = strconv.ParseInt(mode.shift, 10, 64); err != nil {
-			return bad(fmt.Sprintf("--shift-by %q is not an integer", mode.shift))
-		}
-	}
-	var at time.Time
-	switch {
-	case mode.toTime != "":
-		if at, err = parseTime(mode.toTime); err != nil {
-			return bad(err.Error())
-		}
-	case mode.duration != "":
-		d, err := parseISODuration(mode.duration)
-		if err != nil {
-			return bad(err.Error())
-		}
-		at = time.Now().Add(-d)
-	}
-	var only []int32
-	if *partsFlag != "" {
-		if only, err = parsePartitions(*partsFlag); err != nil {
-			return bad("--partitions: " + err.Error())
-		}
-	}
-	var fromFile map[consumergroup.TopicPartition]int64
-	if mode.fromFile != "" {
-		f, err := os.Open(mode.fromFile)
-		if err != nil {
-			return bad(fmt.Sprintf("--from-file: %v", err))
-		}
-		fromFile, err = readOffsetsFile(f, mode.fromFile, group)
-		f.Close()
-		if err != nil {
-			return bad(err.Error())
-		}
-		if len(scopes.order) == 0 && !*allTopics {
-			for tp := range fromFile {
-				scopes.Set(tp.Topic + ":" + strconv.Itoa(int(tp.Partition)))
-			}
-			slices.Sort(scopes.order)
-		}
-	}
-
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	st, err := c.openOffsetStore(ctx)
@@ -244,161 +174,391 @@ func runReset(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.close()
-	var notes []string
-	exists, err := st.exists(ctx, group)
+	out, err := p.compute(ctx, st)
 	if err != nil {
 		return err
 	}
-	if !exists {
-		if *execute {
-			notes = append(notes, fmt.Sprintf("group %q does not exist in %s: --execute creates it", group, st.where()))
-		} else {
-			notes = append(notes, fmt.Sprintf("group %q does not exist in %s: --execute would create it", group, st.where()))
-		}
-	}
-	committed, err := st.committed(ctx, group)
-	if committed == nil {
-		return err
-	}
-	if *allTopics {
-		for t := range committed {
-			scopes.Set(t)
-		}
-		slices.Sort(scopes.order)
-		if len(scopes.order) == 0 {
-			return fmt.Errorf("--all-topics: group %q has no offsets in %s", group, st.where())
-		}
-	}
-	admin, err := st.kafka(ctx)
-	if err != nil {
-		return err
-	}
-	topics := scopes.order
-	starts, err := admin.ListStartOffsets(ctx, topics...)
-	if err != nil {
-		return fmt.Errorf("list start offsets: %w", err)
-	}
-	ends, err := admin.ListEndOffsets(ctx, topics...)
-	if err != nil {
-		return fmt.Errorf("list end offsets: %w", err)
-	}
-	if err := ends.Error(); err != nil {
-		return fmt.Errorf("topics %s: %w", strings.Join(topics, ","), err)
-	}
-	var times kadm.ListedOffsets
-	if !at.IsZero() {
-		if times, err = admin.ListOffsetsAfterMilli(ctx, at.UnixMilli(), topics...); err != nil {
-			return fmt.Errorf("list offsets after %v: %w", at, err)
-		}
-	}
-	out := struct {
-		Group    string   `json:"group"`
-		Executed bool     `json:"executed"`
-		Changes  []change `json:"changes"`
-		Notes    []string `json:"notes,omitempty"`
-	}{Group: group, Changes: []change{}}
-	offsets := map[consumergroup.TopicPartition]int64{}
-	var missing []string
-	for _, topic := range topics {
-		want := scopes.parts[topic]
-		if want == nil {
-			want = only
-		}
-		for _, p := range want {
-			if _, ok := ends.Lookup(topic, p); !ok {
-				missing = append(missing, fmt.Sprintf("%s:%d", topic, p))
-			}
-		}
-		for p := int32(0); ; p++ {
-			end, ok := ends.Lookup(topic, p)
-			if !ok {
-				break
-			}
-			if len(want) > 0 && !slices.Contains(want, p) {
-				continue
-			}
-			start, _ := starts.Lookup(topic, p)
-			tp := consumergroup.TopicPartition{Topic: topic, Partition: p}
-			old, had := committed[topic][p]
-			if !had {
-				old = -1
-			}
-			var next int64
-			what := ""
-			switch {
-			case mode.earliest:
-				next = start.Offset
-			case mode.latest:
-				next = end.Offset
-			case mode.current:
-				next = end.Offset
-				if had {
-					next = old
-				}
-			case mode.toOffset != "":
-				next, what = n, "--to-offset "+mode.toOffset
-			case fromFile != nil:
-				v, ok := fromFile[tp]
-				if !ok {
-					continue
-				}
-				next, what = v, "--from-file's offset "+strconv.FormatInt(v, 10)
-			case !at.IsZero():
-				next = end.Offset
-				if o, ok := times.Lookup(topic, p); ok && o.Err == nil && o.Offset >= 0 {
-					next = o.Offset
-				}
-			default:
-				base := old
-				if !had {
-					base = start.Offset
-				}
-				next, what = base+n, fmt.Sprintf("--shift-by %d from %d", n, base)
-			}
-			bounded := min(max(next, start.Offset), end.Offset)
-			if bounded != next && what != "" {
-				edge := "log end"
-				if next < start.Offset {
-					edge = "log start"
-				}
-				notes = append(notes, fmt.Sprintf("%s/%d: %s is %d, outside the log (%d..%d): clamped to the %s, %d",
-					topic, p, what, next, start.Offset, end.Offset, edge, bounded))
-			}
-			offsets[tp] = bounded
-			out.Changes = append(out.Changes, change{topic, p, old, bounded})
-		}
-	}
-	if len(missing) > 0 {
-		return bad(fmt.Sprintf("no such partition: %s", strings.Join(missing, ", ")))
-	}
-	out.Notes = notes
-	for _, note := range notes {
+	for _, note := range out.Notes {
 		fmt.Fprintf(e.stderr, "groupctl reset-offsets: note: %s\n", note)
 	}
-	if *execute {
-		if err := st.reset(ctx, group, offsets); err != nil {
-			if errors.Is(err, consumergroup.ErrGroupActive) {
-				return fmt.Errorf("refused, nothing changed: %w (stop its consumers first)", err)
-			}
+	if p.execute {
+		if err := p.write(ctx, st, out.Changes); err != nil {
 			return err
 		}
 		out.Executed = true
 	}
-	if *export {
-		w := csv.NewWriter(e.stdout)
-		for _, ch := range out.Changes {
-			w.Write([]string{ch.Topic, strconv.Itoa(int(ch.Partition)), strconv.FormatInt(ch.New, 10)})
-		}
-		w.Flush()
-		return w.Error()
+	if p.export {
+		return exportChanges(e.stdout, out.Changes)
 	}
-	return newPrinter(e, c).print(out, func(t *tableWriter) {
+	return out.print(newPrinter(e, c))
+}
+
+// resetPlan is a checked reset-offsets command line: the group, the
+// partitions in scope, how their new offsets are computed, and what is done
+// with them.
+type resetPlan struct {
+	fs        *flag.FlagSet // for the usage text of usage errors
+	group     string
+	scopes    topicScopes // --topic; then --from-file's or --all-topics' topics
+	allTopics bool
+	mode      resetMode
+	only      []int32   // --partitions: those of every --topic that names none
+	n         int64     // --to-offset's offset, or --shift-by's distance
+	at        time.Time // --to-datetime, or now minus --by-duration; zero: neither
+	fromFile  map[consumergroup.TopicPartition]int64
+	execute   bool // write the new offsets
+	export    bool // print them as CSV
+}
+
+// parseReset reads reset-offsets' flags and argument into a plan, checks
+// them, and reads --from-file.
+func parseReset(e *env, args []string) (*resetPlan, *common, error) {
+	fs, c := newFlags(e, "reset-offsets", "GROUP (--topic T[:P,P...] ... | --all-topics) (--to-earliest|--to-latest|--to-current|--to-offset N|--to-datetime TIME|--by-duration PnDTnHnMnS|--shift-by N|--from-file CSV) [--execute] [--export]")
+	p := &resetPlan{fs: fs}
+	bootstrapFlag(fs, c)
+	fs.Var(&p.scopes, "topic", "a topic, or TOPIC:0,1,2 for some of its partitions; repeat for several")
+	fs.BoolVar(&p.allTopics, "all-topics", false, "every topic the group has offsets for")
+	p.mode.flags(fs)
+	partitions := fs.String("partitions", "", "comma-separated partitions of every --topic (default: all)")
+	fs.BoolVar(&p.execute, "execute", false, "write the new offsets (default: a dry run)")
+	fs.BoolVar(&p.export, "export", false, "print the new offsets as CSV (topic,partition,offset), for --from-file")
+	pos, err := parse(fs, c, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.group, err = groupArg(fs, pos); err != nil {
+		return nil, nil, err
+	}
+	if err := p.check(*partitions); err != nil {
+		return nil, nil, err
+	}
+	if err := p.readFromFile(); err != nil {
+		return nil, nil, err
+	}
+	return p, c, nil
+}
+
+// bad is a usage error: the command line is wrong.
+func (p *resetPlan) bad(msg string) error { return usageError{msg: msg, usage: usageText(p.fs)} }
+
+// check checks the flags together (exactly one mode; --topic or
+// --all-topics, unless --from-file gives the partitions) and parses the
+// values of --to-offset, --shift-by, --to-datetime, --by-duration and
+// partitions (--partitions).
+func (p *resetPlan) check(partitions string) error {
+	m := &p.mode
+	if m.count() != 1 {
+		return p.bad("give exactly one of --to-earliest, --to-latest, --to-current, --to-offset, --to-datetime, --by-duration, --shift-by, --from-file")
+	}
+	if len(p.scopes.order) == 0 && !p.allTopics && m.fromFile == "" {
+		return p.bad("--topic or --all-topics is required")
+	}
+	if len(p.scopes.order) > 0 && p.allTopics {
+		return p.bad("give --topic or --all-topics, not both")
+	}
+	var err error
+	if m.toOffset != "" {
+		if p.n, err = strconv.ParseInt(m.toOffset, 10, 64); err != nil || p.n < 0 {
+			return p.bad(fmt.Sprintf("--to-offset %q is not a non-negative integer", m.toOffset))
+		}
+	}
+	if m.shift != "" {
+		if p.n, err = strconv.ParseInt(m.shift, 10, 64); err != nil {
+			return p.bad(fmt.Sprintf("--shift-by %q is not an integer", m.shift))
+		}
+	}
+	switch {
+	case m.toTime != "":
+		if p.at, err = parseTime(m.toTime); err != nil {
+			return p.bad(err.Error())
+		}
+	case m.duration != "":
+		d, err := parseISODuration(m.duration)
+		if err != nil {
+			return p.bad(err.Error())
+		}
+		p.at = time.Now().Add(-d)
+	}
+	if partitions != "" {
+		if p.only, err = parsePartitions(partitions); err != nil {
+			return p.bad("--partitions: " + err.Error())
+		}
+	}
+	return nil
+}
+
+// readFromFile reads --from-file's offsets of the group; without --topic
+// and --all-topics, the file's partitions are the scope.
+func (p *resetPlan) readFromFile() error {
+	if p.mode.fromFile == "" {
+		return nil
+	}
+	f, err := os.Open(p.mode.fromFile)
+	if err != nil {
+		return p.bad(fmt.Sprintf("--from-file: %v", err))
+	}
+	p.fromFile, err = readOffsetsFile(f, p.mode.fromFile, p.group)
+	f.Close()
+	if err != nil {
+		return p.bad(err.Error())
+	}
+	if len(p.scopes.order) == 0 && !p.allTopics {
+		for tp := range p.fromFile {
+			p.scopes.Set(tp.Topic + ":" + strconv.Itoa(int(tp.Partition)))
+		}
+		slices.Sort(p.scopes.order)
+	}
+	return nil
+}
+
+// resetOutput is what reset-offsets prints: the changes (the new offsets),
+// and notes of what the user may not expect.
+type resetOutput struct {
+	Group    string   `json:"group"`
+	Executed bool     `json:"executed"`
+	Changes  []change `json:"changes"`
+	Notes    []string `json:"notes,omitempty"`
+}
+
+// compute reads the group's committed offsets and its topics' logs from
+// st, and computes the new offset of every partition in scope.
+func (p *resetPlan) compute(ctx context.Context, st offsetStore) (*resetOutput, error) {
+	notes, err := p.groupNotes(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	committed, err := st.committed(ctx, p.group)
+	if committed == nil {
+		return nil, err
+	}
+	if p.allTopics {
+		if err := p.scopeAllTopics(committed, st); err != nil {
+			return nil, err
+		}
+	}
+	admin, err := st.kafka(ctx)
+	if err != nil {
+		return nil, err
+	}
+	logs, err := p.listLogs(ctx, admin)
+	if err != nil {
+		return nil, err
+	}
+	changes, clamped, err := p.changes(committed, logs)
+	if err != nil {
+		return nil, err
+	}
+	return &resetOutput{Group: p.group, Changes: changes, Notes: append(notes, clamped...)}, nil
+}
+
+// changes computes the new offset of every partition in scope (those of
+// every --topic, or of --partitions), bounded by its log; notes are of the
+// offsets the user gave that the log bounded. A partition in scope that a
+// topic does not have is a usage error.
+func (p *resetPlan) changes(committed map[string]map[int32]int64, logs resetLogs) (changes []change, notes []string, err error) {
+	changes = []change{}
+	var missing []string
+	for _, topic := range p.scopes.order {
+		want := p.scopes.parts[topic]
+		if want == nil {
+			want = p.only
+		}
+		missing = append(missing, logs.missing(topic, want)...)
+		for part := int32(0); ; part++ {
+			end, ok := logs.ends.Lookup(topic, part)
+			if !ok {
+				break
+			}
+			if len(want) > 0 && !slices.Contains(want, part) {
+				continue
+			}
+			start, _ := logs.starts.Lookup(topic, part)
+			rp := resetPartition{TopicPartition: consumergroup.TopicPartition{Topic: topic, Partition: part}, start: start.Offset, end: end.Offset}
+			rp.old, rp.had = committed[topic][part]
+			if !rp.had {
+				rp.old = -1
+			}
+			next, what, ok := p.target(rp, logs.times)
+			if !ok {
+				continue
+			}
+			bounded, note := rp.bound(next, what)
+			if note != "" {
+				notes = append(notes, note)
+			}
+			changes = append(changes, change{topic, part, rp.old, bounded})
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, p.bad(fmt.Sprintf("no such partition: %s", strings.Join(missing, ", ")))
+	}
+	return changes, notes, nil
+}
+
+// groupNotes notes a group that does not exist yet (--execute creates it).
+func (p *resetPlan) groupNotes(ctx context.Context, st offsetStore) ([]string, error) {
+	exists, err := st.exists(ctx, p.group)
+	if err != nil || exists {
+		return nil, err
+	}
+	if p.execute {
+		return []string{fmt.Sprintf("group %q does not exist in %s: --execute creates it", p.group, st.where())}, nil
+	}
+	return []string{fmt.Sprintf("group %q does not exist in %s: --execute would create it", p.group, st.where())}, nil
+}
+
+// scopeAllTopics puts every topic the group has offsets for in scope
+// (--all-topics).
+func (p *resetPlan) scopeAllTopics(committed map[string]map[int32]int64, st offsetStore) error {
+	for t := range committed {
+		p.scopes.Set(t)
+	}
+	slices.Sort(p.scopes.order)
+	if len(p.scopes.order) == 0 {
+		return fmt.Errorf("--all-topics: group %q has no offsets in %s", p.group, st.where())
+	}
+	return nil
+}
+
+// resetLogs are the offsets of the logs of the topics in scope.
+type resetLogs struct {
+	starts, ends kadm.ListedOffsets
+	times        kadm.ListedOffsets // the first at or after resetPlan.at; nil without it
+}
+
+// listLogs lists the start and end offsets of the topics in scope, and,
+// with --to-datetime or --by-duration, their first offsets at or after
+// that time.
+func (p *resetPlan) listLogs(ctx context.Context, admin *kadm.Client) (resetLogs, error) {
+	var logs resetLogs
+	var err error
+	topics := p.scopes.order
+	if logs.starts, err = admin.ListStartOffsets(ctx, topics...); err != nil {
+		return logs, fmt.Errorf("list start offsets: %w", err)
+	}
+	if logs.ends, err = admin.ListEndOffsets(ctx, topics...); err != nil {
+		return logs, fmt.Errorf("list end offsets: %w", err)
+	}
+	if err := logs.ends.Error(); err != nil {
+		return logs, fmt.Errorf("topics %s: %w", strings.Join(topics, ","), err)
+	}
+	if !p.at.IsZero() {
+		if logs.times, err = admin.ListOffsetsAfterMilli(ctx, p.at.UnixMilli(), topics...); err != nil {
+			return logs, fmt.Errorf("list offsets after %v: %w", p.at, err)
+		}
+	}
+	return logs, nil
+}
+
+// missing names the partitions of want that topic does not have, as
+// TOPIC:PARTITION.
+func (l resetLogs) missing(topic string, want []int32) []string {
+	var out []string
+	for _, p := range want {
+		if _, ok := l.ends.Lookup(topic, p); !ok {
+			out = append(out, fmt.Sprintf("%s:%d", topic, p))
+		}
+	}
+	return out
+}
+
+// resetPartition is a partition in scope: its committed offset and its
+// log's bounds.
+type resetPartition struct {
+	consumergroup.TopicPartition
+	old        int64 // the committed offset; -1: none
+	had        bool  // the group has committed an offset
+	start, end int64 // the log's start and end offsets
+}
+
+// target returns rp's new offset by the mode, before the log bounds it;
+// what names the offset the user gave (--to-offset, --from-file, --shift-by),
+// for the note when the log bounds it. ok is false when rp keeps its
+// offset: --from-file does not list it.
+func (p *resetPlan) target(rp resetPartition, times kadm.ListedOffsets) (next int64, what string, ok bool) {
+	switch {
+	case p.mode.earliest:
+		return rp.start, "", true
+	case p.mode.latest:
+		return rp.end, "", true
+	case p.mode.current:
+		if rp.had {
+			return rp.old, "", true
+		}
+		return rp.end, "", true
+	case p.mode.toOffset != "":
+		return p.n, "--to-offset " + p.mode.toOffset, true
+	case p.fromFile != nil:
+		v, ok := p.fromFile[rp.TopicPartition]
+		if !ok {
+			return 0, "", false
+		}
+		return v, "--from-file's offset " + strconv.FormatInt(v, 10), true
+	case !p.at.IsZero():
+		if o, ok := times.Lookup(rp.Topic, rp.Partition); ok && o.Err == nil && o.Offset >= 0 {
+			return o.Offset, "", true
+		}
+		return rp.end, "", true
+	default:
+		base := rp.old
+		if !rp.had {
+			base = rp.start
+		}
+		return base + p.n, fmt.Sprintf("--shift-by %d from %d", p.n, base), true
+	}
+}
+
+// bound bounds next by rp's log, with a note when it was an offset the user
+// gave (what, as target returns it) and the log bounded it.
+func (rp resetPartition) bound(next int64, what string) (bounded int64, note string) {
+	bounded = min(max(next, rp.start), rp.end)
+	if bounded == next || what == "" {
+		return bounded, ""
+	}
+	edge := "log end"
+	if next < rp.start {
+		edge = "log start"
+	}
+	return bounded, fmt.Sprintf("%s/%d: %s is %d, outside the log (%d..%d): clamped to the %s, %d",
+		rp.Topic, rp.Partition, what, next, rp.start, rp.end, edge, bounded)
+}
+
+// write writes the new offsets (--execute); st refuses while the group has
+// members.
+func (p *resetPlan) write(ctx context.Context, st offsetStore, changes []change) error {
+	offsets := make(map[consumergroup.TopicPartition]int64, len(changes))
+	for _, ch := range changes {
+		offsets[consumergroup.TopicPartition{Topic: ch.Topic, Partition: ch.Partition}] = ch.New
+	}
+	if err := st.reset(ctx, p.group, offsets); err != nil {
+		if errors.Is(err, consumergroup.ErrGroupActive) {
+			return fmt.Errorf("refused, nothing changed: %w (stop its consumers first)", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// exportChanges writes the new offsets as topic,partition,offset lines
+// (--export), as --from-file reads them.
+func exportChanges(w io.Writer, changes []change) error {
+	cw := csv.NewWriter(w)
+	for _, ch := range changes {
+		cw.Write([]string{ch.Topic, strconv.Itoa(int(ch.Partition)), strconv.FormatInt(ch.New, 10)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// print prints the changes, and whether they were written.
+func (out *resetOutput) print(pr printer) error {
+	return pr.print(out, func(t *tableWriter) {
 		t.row("TOPIC", "PARTITION", "OLD", "NEW")
 		for _, ch := range out.Changes {
 			t.row(ch.Topic, ch.Partition, num(ch.Old), ch.New)
 		}
 		if out.Executed {
-			t.line("written: %d offsets of group %s", len(out.Changes), group)
+			t.line("written: %d offsets of group %s", len(out.Changes), out.Group)
 		} else {
 			t.line("dry run: nothing written (add --execute)")
 		}

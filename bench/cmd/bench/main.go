@@ -91,33 +91,21 @@ func main() {
 	}
 }
 
+// run runs the parts against a ZooKeeper and a Kafka of its own, and
+// writes the report to out.
 func run(short bool, kafka string, parts, consumers []string, msgSizes []int, out, cpuprofile string) (err error) {
 	b := &bench{sz: full, start: time.Now(), only: consumers, sizes: msgSizes}
 	if short {
 		b.sz = small
 	}
 	if out == "" {
-		out = "RESULTS.md"
-		if short {
-			out = "RESULTS-short.md"
-		}
-		if kafka != "kfake" {
-			out = strings.TrimSuffix(out, ".md") + "-" + kafka + ".md"
-		}
+		out = reportFile(short, kafka)
 	}
-	if cpuprofile != "" && slices.Equal(parts, []string{"throughput"}) {
-		b.prof = cpuprofile
-	} else if cpuprofile != "" {
-		f, err := os.Create(cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := b.profile(parts, cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -132,6 +120,72 @@ func run(short bool, kafka string, parts, consumers []string, msgSizes []int, ou
 	}()
 	// A second interrupt while cleaning up still kills ZooKeeper: its
 	// process gets SIGKILL when this process dies (Pdeathsig).
+	if err := b.startKafka(kafka); err != nil {
+		return err
+	}
+	defer b.kafka.Close()
+	b.logf("ZooKeeper at %s, %s at %v", b.zk.Addr(), b.kafka.Describe(), b.kafka.Addrs())
+
+	mode := "full"
+	if short {
+		mode = "short (-short)"
+	}
+	b.rep = newReport(mode)
+	b.rep.kafka = b.kafka.Describe()
+	if err := b.runParts(ctx, parts); err != nil {
+		return err
+	}
+	text := b.rep.render(time.Since(b.start))
+	fmt.Print(text)
+	if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
+		return err
+	}
+	b.logf("wrote %s", out)
+	return nil
+}
+
+// reportFile is the report's default name: RESULTS.md, RESULTS-short.md
+// with -short, and the Kafka's name before ".md" unless it is kfake.
+func reportFile(short bool, kafka string) string {
+	out := "RESULTS.md"
+	if short {
+		out = "RESULTS-short.md"
+	}
+	if kafka != "kfake" {
+		out = strings.TrimSuffix(out, ".md") + "-" + kafka + ".md"
+	}
+	return out
+}
+
+// profile starts -cpuprofile's CPU profile of the whole run, and returns
+// what stops it; with -only throughput, the throughput part profiles each
+// consumer run instead (b.prof).
+func (b *bench) profile(parts []string, cpuprofile string) (stop func(), err error) {
+	if cpuprofile == "" {
+		return func() {}, nil
+	}
+	if slices.Equal(parts, []string{"throughput"}) {
+		b.prof = cpuprofile
+		return func() {}, nil
+	}
+	f, err := os.Create(cpuprofile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// startKafka starts the Kafka that -kafka names, registered in b's
+// ZooKeeper (but apache4's, in KRaft mode). Against Apache Kafka 3.9, the
+// KIP-848 systems and consumers are left out.
+func (b *bench) startKafka(kafka string) (err error) {
 	switch kafka {
 	case "apache":
 		b.kafka, err = env.StartApache(b.zk.Addr())
@@ -145,18 +199,11 @@ func run(short bool, kafka string, parts, consumers []string, msgSizes []int, ou
 	default:
 		b.kafka, err = env.StartKafka(b.zk.Addr())
 	}
-	if err != nil {
-		return err
-	}
-	defer b.kafka.Close()
-	b.logf("ZooKeeper at %s, %s at %v", b.zk.Addr(), b.kafka.Describe(), b.kafka.Addrs())
+	return err
+}
 
-	mode := "full"
-	if short {
-		mode = "short (-short)"
-	}
-	b.rep = newReport(mode)
-	b.rep.kafka = b.kafka.Describe()
+// runParts runs the parts named, in their order in the report.
+func (b *bench) runParts(ctx context.Context, parts []string) error {
 	if slices.Contains(parts, "throughput") {
 		if err := throughput(ctx, b); err != nil {
 			return fmt.Errorf("throughput: %w", err)
@@ -177,11 +224,5 @@ func run(short bool, kafka string, parts, consumers []string, msgSizes []int, ou
 			return fmt.Errorf("scale: %w", err)
 		}
 	}
-	text := b.rep.render(time.Since(b.start))
-	fmt.Print(text)
-	if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
-		return err
-	}
-	b.logf("wrote %s", out)
 	return nil
 }
