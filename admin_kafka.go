@@ -66,7 +66,7 @@ func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*Gro
 		case o.Err != nil:
 			errs = append(errs, fmt.Errorf("consumergroup: offset of %s/%d in Kafka group %q: %w", o.Topic, o.Partition, group, o.Err))
 		case o.At >= 0:
-			committed[TopicPartition{o.Topic, o.Partition}] = o.At
+			committed[TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.At
 		}
 	})
 	owners := map[TopicPartition]string{}
@@ -77,7 +77,7 @@ func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*Gro
 		}
 		for t, ps := range m.Assignment {
 			for _, p := range ps {
-				owners[TopicPartition{t, p}] = m.ID
+				owners[TopicPartition{Topic: t, Partition: p}] = m.ID
 				counts[t] = max(counts[t], p+1)
 			}
 		}
@@ -104,7 +104,7 @@ func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*Gro
 	unknown := false
 	for _, t := range topics {
 		for p := int32(0); p < counts[t]; p++ {
-			tp := TopicPartition{t, p}
+			tp := TopicPartition{Topic: t, Partition: p}
 			pd := PartitionDescription{Topic: t, Partition: p, Owner: owners[tp], Committed: -1, LogEnd: -1, Lag: -1}
 			if off, ok := committed[tp]; ok {
 				pd.Committed = off

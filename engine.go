@@ -490,7 +490,7 @@ func (p *pump) run(ctx context.Context, mode int) {
 					// The state is pinned for the whole slice: if the
 					// partition is given up (and maybe claimed again)
 					// meanwhile, the rest of this fetch is stale.
-					ps := p.held(TopicPartition{ft.Topic, fp.Partition})
+					ps := p.held(TopicPartition{Topic: ft.Topic, Partition: fp.Partition})
 					if ps == nil {
 						continue
 					}

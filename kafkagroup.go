@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
 // JoinKafkaConsumerGroup joins group name as a new member consuming topics,
@@ -40,7 +42,7 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 		return nil, fmt.Errorf("%w: JoinKafkaConsumerGroup: no broker address", ErrInvalidArgument)
 	}
 	for i, b := range brokers {
-		if err := checkAddr(b); err != nil {
+		if err := layout.CheckAddr(b); err != nil {
 			return nil, fmt.Errorf("%w: JoinKafkaConsumerGroup: brokers[%d]: %v", ErrInvalidArgument, i, err)
 		}
 	}
@@ -439,7 +441,7 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 	sent := make(map[TopicPartition]int64, n)
 	for t, ps := range req {
 		for p, o := range ps {
-			sent[TopicPartition{t, p}] = o.Offset
+			sent[TopicPartition{Topic: t, Partition: p}] = o.Offset
 		}
 	}
 	defer func() { kc.g.obs.committed(sent, t0, errors.Join(errs...)) }()
@@ -450,7 +452,7 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 		}
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
-				tp := TopicPartition{t.Topic, p.Partition}
+				tp := TopicPartition{Topic: t.Topic, Partition: p.Partition}
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 					errs = append(errs, kafkaErr(fmt.Sprintf("commit %s/%d", tp.Topic, tp.Partition), err))
 					continue
@@ -564,7 +566,7 @@ func flatten(m map[string][]int32) []TopicPartition {
 	var tps []TopicPartition
 	for t, ps := range m {
 		for _, p := range ps {
-			tps = append(tps, TopicPartition{t, p})
+			tps = append(tps, TopicPartition{Topic: t, Partition: p})
 		}
 	}
 	sortPartitions(tps)

@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/consumergroup/consumergroup/internal/assign"
-	"github.com/consumergroup/consumergroup/internal/layout"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // zkCoordinator coordinates the group through ZooKeeper, on Kafka's layout:
@@ -109,13 +109,13 @@ type member struct {
 	events  chan watchEvent
 	claimed chan claimResult
 
-	ids     []string            // registered members, sorted
-	subs    map[string][]string // member id to its topics (cache)
-	assign  layout.Assignment   // published
-	version int32               // of the assignment node, -1 when absent
-	corrupt bool                // the assignment node could not be read: the leader rewrites it
-	topicsW map[string]bool     // topics with an armed partition-count watch
-	meta    bool                // some count comes from Kafka metadata: poll
+	ids     []string             // registered members, sorted
+	subs    map[string][]string  // member id to its topics (cache)
+	assign  zookeeper.Assignment // published
+	version int32                // of the assignment node, -1 when absent
+	corrupt bool                 // the assignment node could not be read: the leader rewrites it
+	topicsW map[string]bool      // topics with an armed partition-count watch
+	meta    bool                 // some count comes from Kafka metadata: poll
 
 	held      map[TopicPartition]bool
 	claiming  map[TopicPartition]context.CancelFunc
@@ -139,7 +139,7 @@ func (g *ConsumerGroup) member(sess *Session) error {
 	// queued in Stream's channel would still reach the application while
 	// the run goroutine wakes up to drop the partitions.
 	g.pump.bind()
-	unhook, live := sess.beforeEnd(g.pump.sessionLost)
+	unhook, live := sess.BeforeEnd(g.pump.sessionLost)
 	defer unhook()
 	if !live {
 		return sess.Err()
@@ -255,7 +255,7 @@ func (m *member) loop(sess *Session) error {
 			}
 		}
 		if readAssign {
-			a, v, w, err := g.zk.readAssignment(m.ctx, g.name)
+			a, v, w, err := g.zk.ReadAssignment(m.ctx, g.name)
 			switch {
 			case errors.Is(err, ErrBadData):
 				// The leader overwrites it; until then keep what we have.
@@ -275,7 +275,7 @@ func (m *member) loop(sess *Session) error {
 			dirty = false
 			if len(m.ids) > 0 && m.ids[0] == m.id {
 				err := m.lead()
-				if errors.Is(err, errConflict) {
+				if errors.Is(err, zookeeper.ErrAssignmentConflict) {
 					readAssign = true
 					continue
 				}
@@ -415,7 +415,7 @@ func (m *member) lead() error {
 		reflect.DeepEqual(map[string]map[string][]int32(desired), m.assign.Members) {
 		return nil
 	}
-	next := layout.Assignment{
+	next := zookeeper.Assignment{
 		Version:    1,
 		Generation: m.assign.Generation + 1,
 		Strategy:   g.strategy.Name(),
@@ -423,7 +423,7 @@ func (m *member) lead() error {
 		Partitions: counts,
 		Members:    desired,
 	}
-	if err := g.zk.publishAssignment(m.ctx, g.name, next, m.version); err != nil {
+	if err := g.zk.PublishAssignment(m.ctx, g.name, next, m.version); err != nil {
 		return err
 	}
 	g.log.Info("published assignment", "generation", next.Generation, "members", len(members), "partitions", counts)

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-
-	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
 // mine returns the partitions the published assignment gives this member.
@@ -18,7 +16,7 @@ func (m *member) mine() map[TopicPartition]bool {
 	out := make(map[TopicPartition]bool)
 	for t, ps := range m.assign.Members[m.id] {
 		for _, p := range ps {
-			out[TopicPartition{t, p}] = true
+			out[TopicPartition{Topic: t, Partition: p}] = true
 		}
 	}
 	return out
@@ -93,19 +91,17 @@ func (m *member) claimFree(tps []TopicPartition) error {
 			continue
 		}
 		listed[tp.Topic] = true
-		names, err := g.zk.children(m.ctx, "list owners", g.zk.paths.OwnersTopic(g.name, tp.Topic))
+		parts, err := g.zk.OwnedPartitions(m.ctx, g.name, tp.Topic)
 		if err != nil && !errors.Is(err, ErrNoNode) {
-			names = nil
+			parts = nil
 			for _, o := range tps { // unknown: leave them to the claimers
 				if o.Topic == tp.Topic {
 					owned[o] = true
 				}
 			}
 		}
-		for _, n := range names {
-			if p, err := layout.ParsePartition(n); err == nil {
-				owned[TopicPartition{tp.Topic, p}] = true
-			}
+		for _, p := range parts {
+			owned[TopicPartition{Topic: tp.Topic, Partition: p}] = true
 		}
 	}
 	var free []TopicPartition
@@ -328,7 +324,7 @@ func (m *member) started(batch []claimResult) error {
 	mine := m.mine()
 	var tps []TopicPartition
 	for _, r := range batch {
-		if !m.held[r.tp] && !g.zk.claimedBy(g.name, r.tp, m.id) {
+		if !m.held[r.tp] && !g.zk.ClaimedBy(g.name, r.tp, m.id) {
 			// Released since it was claimed (a result that waited in
 			// the channel while the partition was taken over and given
 			// up): nothing to take over; a claimer at work goes on, one
@@ -393,7 +389,7 @@ func (m *member) started(batch []claimResult) error {
 			}
 			fill[tp] = off
 		}
-		if err := g.zk.createMissingOffsets(m.ctx, g.name, fill); err != nil {
+		if err := g.zk.CreateMissingOffsets(m.ctx, g.name, fill); err != nil {
 			return err
 		}
 	}
@@ -493,7 +489,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 	}
 	pick.Each(func(o kadm.ListedOffset) {
 		if o.Err == nil && o.Offset >= 0 {
-			policies[TopicPartition{o.Topic, o.Partition}] = o.Offset
+			policies[TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset
 		}
 	})
 	return out, policies, nil
