@@ -9,8 +9,9 @@ import (
 )
 
 // Migration is what a group's migration marker tells: the group was moved
-// to Kafka's group coordinator (groupctl migrate), and JoinConsumerGroup
-// refuses it (ErrGroupMigrated) unless ConsumerGroupConfig.IgnoreMigration.
+// to Kafka's group coordinator (groupctl migrate), and the consumer group
+// (package consumergroup) refuses to join it through ZooKeeper unless told
+// to ignore the marker.
 type Migration struct {
 	Path      string    // the marker's znode, chroot included
 	To        string    // "kafka"
@@ -42,9 +43,9 @@ func (z *Client) Migration(ctx context.Context, group string) (*Migration, error
 }
 
 // MarkMigrated writes group's migration marker (creating the group's node
-// if needed): from then on JoinConsumerGroup refuses the group. A marker
-// already there is kept (and returned). by names the tool, bootstrap the
-// Kafka brokers that now hold the group's offsets.
+// if needed): from then on the consumer group refuses to join it through
+// ZooKeeper. A marker already there is kept (and returned). by names the
+// tool, bootstrap the Kafka brokers that now hold the group's offsets.
 func (z *Client) MarkMigrated(ctx context.Context, group, by, bootstrap string) (*Migration, error) {
 	if err := checkNames("write migration marker", "group", group); err != nil {
 		return nil, err

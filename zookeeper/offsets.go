@@ -102,9 +102,10 @@ func (z *Client) Offsets(ctx context.Context, group string) (map[string]map[int3
 // ErrNotOwner (or ErrNotRegistered): a member that lost a partition, to a
 // session expiry or a release, can never move its offset.
 //
-// Only partitions claimed through this Client, in the current session, can be
-// committed. The fence is complete when, as the group does, a member takes a
-// new consumer id whenever it registers again after losing its session.
+// Only partitions claimed through this Client, in the current session, can
+// be committed. The fence is complete when, as package consumergroup does,
+// a member takes a new consumer id whenever it registers again after
+// losing its session.
 // Offset nodes that do not exist yet are created in the same multi.
 func (z *Client) CommitOffsets(ctx context.Context, group, id string, offsets map[TopicPartition]int64) error {
 	if err := checkNames("commit offsets", "group", group, "consumer id", id); err != nil {

@@ -15,14 +15,14 @@ import (
 // Done is closed they are gone, or about to be, and another member may
 // already own what this one claimed.
 //
-// A session ends when the server reports it expired, when the Client is closed, or
-// when the client has been cut off from every server for so long that the
-// server may have expired it: from the last byte read from the server, two
-// thirds of the session timeout (go-zookeeper's own read timeout; the
-// remaining third covers the round trip of the request that byte answered).
-// In that last case the Client drops the connection and opens a new one, so that a
-// session the server still knew is never resumed: it expires on the server,
-// and everything it held with it.
+// A session ends when the server reports it expired, when the Client is
+// closed, or when the client has been cut off from every server for so
+// long that the server may have expired it: from the last byte read from
+// the server, two thirds of the session timeout (go-zookeeper's own read
+// timeout; the remaining third covers the round trip of the request that
+// byte answered). In that last case the Client drops the connection and
+// opens a new one, so that a session the server still knew is never
+// resumed: it expires on the server, and everything it held with it.
 type Session struct {
 	id   int64
 	done chan struct{}
