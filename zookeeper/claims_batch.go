@@ -235,8 +235,11 @@ func (z *Client) ReleaseAll(ctx context.Context, group, id string, tps []TopicPa
 	return errors.Join(errs...)
 }
 
-// ClaimedBy reports whether this client holds member id's claim of tp in the
-// current session: claimed (Claim, ClaimAll) and not released since.
+// ClaimedBy reports whether this Client holds member id's claim of tp in
+// the current session: claimed (Claim, ClaimAll) and not released since,
+// and so a partition CommitOffsets commits for id. It asks nothing of the
+// server: a member checks with it that a claim it made (on another
+// goroutine, a while ago) still stands before it starts consuming.
 func (z *Client) ClaimedBy(group string, tp TopicPartition, id string) bool {
 	z.claimMu.RLock()
 	defer z.claimMu.RUnlock()
