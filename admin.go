@@ -7,18 +7,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
-
-// ErrGroupActive: an operation that needs a group without members (offset
-// resets, deletion) found members; nothing was changed.
-var ErrGroupActive = errors.New("consumergroup: the group has members")
-
-// ErrUnknownGroup: the group does not exist in ZooKeeper.
-var ErrUnknownGroup = errors.New("consumergroup: no such group")
 
 // Group states, as DescribeGroup reports them.
 const (
@@ -79,18 +71,11 @@ type PartitionDescription struct {
 // admin (nil to skip Kafka), its log end offsets and lag. A group that does
 // not exist gives ErrUnknownGroup.
 func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string) (*GroupDescription, error) {
-	if err := checkNames("describe group", "group", group); err != nil {
+	if err := z.CheckGroup(ctx, group); err != nil {
 		return nil, err
-	}
-	ok, err := z.exists(ctx, "describe group", z.paths.Group(group))
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: %q under %q", ErrUnknownGroup, group, z.paths.Consumers())
 	}
 	d := &GroupDescription{Group: group, Members: []MemberDescription{}, Partitions: []PartitionDescription{}}
-	ids, err := z.members(ctx, group)
+	ids, err := z.Members(ctx, group)
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +113,14 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 	for t := range offsets {
 		topics[t] = true
 	}
-	owned, err := z.children(ctx, "describe group", z.paths.Owners(group))
+	owned, err := z.OwnedTopics(ctx, group)
 	if err != nil && !errors.Is(err, ErrNoNode) {
 		return nil, err
 	}
 	for _, t := range owned {
 		topics[t] = true
 	}
-	a, aerr := z.getAssignment(ctx, group)
+	a, aerr := z.Assignment(ctx, group)
 	if aerr != nil && !errors.Is(aerr, ErrBadData) {
 		return nil, aerr
 	}
@@ -241,136 +226,4 @@ func (pd *PartitionDescription) setLogEnd(starts, ends kadm.ListedOffsets) bool 
 	pd.LogEnd = o.Offset
 	pd.Lag = PartitionLag(pd.Committed, listedOr(starts, pd.Topic, pd.Partition), o.Offset)
 	return true
-}
-
-// ResetOffsets writes the committed offsets of a group that has no members,
-// all in one atomic multi: the next offsets to consume. It refuses, changing
-// nothing, with ErrGroupActive while the group has members. (A member that
-// joins between the check and the write is not prevented: stop the group's
-// consumers first.)
-func (z *ZK) ResetOffsets(ctx context.Context, group string, offsets map[TopicPartition]int64) error {
-	if err := checkNames("reset offsets", "group", group); err != nil {
-		return err
-	}
-	ids, err := z.members(ctx, group)
-	if err != nil {
-		return err
-	}
-	if len(ids) > 0 {
-		return &PathError{Op: "reset offsets", Path: z.paths.IDs(group), Err: ErrGroupActive, Cause: fmt.Errorf("%d members: %v", len(ids), ids)}
-	}
-	tps := make([]TopicPartition, 0, len(offsets))
-	for tp, off := range offsets {
-		if err := checkOffsetArgs("reset offsets", group, tp.Topic, tp.Partition, off); err != nil {
-			return err
-		}
-		tps = append(tps, tp)
-	}
-	sortPartitions(tps)
-	ops := make([]any, 0, len(tps))
-	for _, tp := range tps {
-		p := z.paths.Offset(group, tp.Topic, tp.Partition)
-		ok, err := z.exists(ctx, "reset offsets", p)
-		if err != nil {
-			return err
-		}
-		data := layout.EncodeOffset(offsets[tp])
-		if ok {
-			ops = append(ops, &zk.SetDataRequest{Path: p, Data: data, Version: -1})
-			continue
-		}
-		if err := z.mkdirAll(ctx, z.paths.OffsetsTopic(group, tp.Topic)); err != nil {
-			return err
-		}
-		ops = append(ops, &zk.CreateRequest{Path: p, Data: data, Acl: z.acl})
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	i, err := z.multi(ctx, ops...)
-	if err != nil {
-		p := ""
-		if i >= 0 {
-			p = opPath(ops[i])
-		}
-		return pathErr("reset offsets", p, err)
-	}
-	return nil
-}
-
-// DeleteGroup deletes everything of a group that has no members: its
-// offsets, owners, assignment. It refuses, changing nothing, with
-// ErrGroupActive while the group has members, and gives ErrUnknownGroup for
-// a group that does not exist.
-func (z *ZK) DeleteGroup(ctx context.Context, group string) error {
-	if err := checkNames("delete group", "group", group); err != nil {
-		return err
-	}
-	ok, err := z.exists(ctx, "delete group", z.paths.Group(group))
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: %q under %q", ErrUnknownGroup, group, z.paths.Consumers())
-	}
-	ids, err := z.members(ctx, group)
-	if err != nil {
-		return err
-	}
-	if len(ids) > 0 {
-		return &PathError{Op: "delete group", Path: z.paths.IDs(group), Err: ErrGroupActive, Cause: fmt.Errorf("%d members: %v", len(ids), ids)}
-	}
-	return z.deleteAll(ctx, z.paths.Group(group))
-}
-
-// members lists a group's member ids without setting a watch.
-func (z *ZK) members(ctx context.Context, group string) ([]string, error) {
-	ids, err := z.children(ctx, "list consumers", z.paths.IDs(group))
-	if errors.Is(err, ErrNoNode) {
-		return nil, nil
-	}
-	return ids, err
-}
-
-// DeleteOffsets deletes group's committed offsets of topic (every
-// partition's, in one step). It refuses, changing nothing, with
-// ErrGroupActive while a member of the group is subscribed to topic; a
-// group that does not exist gives ErrUnknownGroup, a topic the group has
-// no offsets for an error that matches ErrNoNode.
-func (z *ZK) DeleteOffsets(ctx context.Context, group, topic string) error {
-	if err := checkNames("delete offsets", "group", group, "topic", topic); err != nil {
-		return err
-	}
-	ok, err := z.exists(ctx, "delete offsets", z.paths.Group(group))
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: %q under %q", ErrUnknownGroup, group, z.paths.Consumers())
-	}
-	ids, err := z.members(ctx, group)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		r, err := z.Registration(ctx, group, id)
-		if errors.Is(err, ErrNoNode) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if slices.Contains(r.Topics, topic) {
-			return &PathError{Op: "delete offsets", Path: z.paths.ID(group, id), Err: ErrGroupActive, Cause: fmt.Errorf("member %s consumes %q", id, topic)}
-		}
-	}
-	p := z.paths.OffsetsTopic(group, topic)
-	ok, err = z.exists(ctx, "delete offsets", p)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return &PathError{Op: "delete offsets", Path: p, Err: ErrNoNode, Cause: fmt.Errorf("group %q has no offsets of topic %q", group, topic)}
-	}
-	return z.deleteAll(ctx, p)
 }

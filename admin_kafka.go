@@ -90,7 +90,7 @@ func kafkaCommitted(ctx context.Context, admin *kadm.Client, group string) (comm
 		case o.Err != nil:
 			errs = append(errs, fmt.Errorf("consumergroup: offset of %s/%d in Kafka group %q: %w", o.Topic, o.Partition, group, o.Err))
 		case o.At >= 0:
-			committed[TopicPartition{o.Topic, o.Partition}] = o.At
+			committed[TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.At
 		}
 	})
 	return committed, errs, nil
@@ -117,7 +117,7 @@ func newKafkaGroupPartitions(members []MemberDescription, committed map[TopicPar
 		}
 		for t, parts := range m.Assignment {
 			for _, p := range parts {
-				ps.owners[TopicPartition{t, p}] = m.ID
+				ps.owners[TopicPartition{Topic: t, Partition: p}] = m.ID
 				ps.counts[t] = max(ps.counts[t], p+1)
 			}
 		}
@@ -157,7 +157,7 @@ func (ps *kafkaGroupPartitions) describe(d *GroupDescription) {
 	unknown := false
 	for _, t := range ps.topics {
 		for p := int32(0); p < ps.counts[t]; p++ {
-			tp := TopicPartition{t, p}
+			tp := TopicPartition{Topic: t, Partition: p}
 			pd := PartitionDescription{Topic: t, Partition: p, Owner: ps.owners[tp], Committed: -1, LogEnd: -1, Lag: -1}
 			if off, ok := ps.committed[tp]; ok {
 				pd.Committed = off

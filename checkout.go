@@ -152,13 +152,13 @@ func (p *pump) runCheckout(ctx context.Context) {
 		stale := map[*pstate]bool{}
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			p.obs.fetched(fp.Topic, fp.Partition, fp.HighWatermark)
-			if ps := p.held(TopicPartition{fp.Topic, fp.Partition}); ps != nil && len(fp.Records) > 0 && p.stale(ps, seq, fp.Records[0].Offset) {
+			if ps := p.held(TopicPartition{Topic: fp.Topic, Partition: fp.Partition}); ps != nil && len(fp.Records) > 0 && p.stale(ps, seq, fp.Records[0].Offset) {
 				stale[ps] = true
 			}
 		})
 		p.mu.Lock()
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
-			ps := p.parts[TopicPartition{fp.Topic, fp.Partition}]
+			ps := p.parts[TopicPartition{Topic: fp.Topic, Partition: fp.Partition}]
 			if ps == nil || stale[ps] {
 				return // not held, or rewound
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/consumergroup/consumergroup/internal/assign"
 	"github.com/consumergroup/consumergroup/internal/layout"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // Initial offsets: where a member starts a partition that has no committed
@@ -237,7 +238,7 @@ func (c *ConsumerGroupConfig) Validate() error {
 		return bad("InstanceID", "%q: at most 249 of a-z, A-Z, 0-9, '.', '_', '-'", c.InstanceID)
 	}
 	for i, b := range c.Brokers {
-		if err := checkAddr(b); err != nil {
+		if err := layout.CheckAddr(b); err != nil {
 			return bad(fmt.Sprintf("Brokers[%d]", i), "%v", err)
 		}
 	}
@@ -246,7 +247,7 @@ func (c *ConsumerGroupConfig) Validate() error {
 			return bad(fmt.Sprintf("ZookeeperAuth[%d]", i), "empty scheme")
 		}
 	}
-	if err := checkACL(c.ZookeeperACL); err != nil {
+	if err := zookeeper.CheckACL(c.ZookeeperACL); err != nil {
 		return bad("ZookeeperACL", "%v", err)
 	}
 	for i, o := range c.KafkaOptions {

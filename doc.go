@@ -45,21 +45,13 @@
 //
 // # The ZooKeeper layer
 //
-// ZK is a ZooKeeper connection that speaks the layout Kafka's ZooKeeper-era
-// brokers and consumers agreed on:
-//
-//	/brokers/ids/<id>                               brokers (read: Brokers)
-//	/brokers/topics/<topic>                         partitions (read: Partitions)
-//	/consumers/<group>/ids/<consumerId>             members (RegisterConsumer, Consumers)
-//	/consumers/<group>/owners/<topic>/<partition>   claims (Claim, Release, Owner)
-//	/consumers/<group>/offsets/<topic>/<partition>  next offset to consume (Commit, CommitOffsets, Offset)
-//
-// A ZooKeeper session is a thing of its own (Session): the registration
-// and the claims of a member are ephemeral nodes that die with it, so ZK
-// tells when it ends. CommitOffsets is fenced: one atomic multi that writes
-// nothing once the member has lost any of the partitions it commits.
-//
-// Errors are PathErrors that name the operation and the znode and match the
-// package's sentinels (ErrNoNode, ErrAlreadyClaimed, ErrNotOwner,
-// ErrSessionExpired, ErrBadData, ...) with errors.Is.
+// The ZooKeeper client is package zookeeper
+// (github.com/consumergroup/consumergroup/zookeeper): a client of the layout
+// Kafka's ZooKeeper-era brokers and consumers agreed on (brokers, members,
+// owners, offsets), with sessions, fenced claims and commits, and the admin
+// operations. The group coordinates through it; tools use it directly. ZK,
+// ZKConfig, ZKAuth, Session, DialZK, ... are its names under the seed's
+// (aliases), and the package's sentinels (ErrNoNode, ErrAlreadyClaimed,
+// ErrNotOwner, ErrSessionExpired, ErrBadData, ...) are re-exported with the
+// same values: errors.Is matches either name.
 package consumergroup

@@ -180,7 +180,7 @@ func (p *pump) bind() {
 
 // sessionLost stops every partition held, at once: the session they were
 // claimed in has ended, another member may own them already. It runs before
-// the session's Done is closed (see Session.beforeEnd), so that the unit
+// the session's Done is closed (see Session.BeforeEnd), so that the unit
 // queued in the output channel is taken back before anyone can know the
 // session is over: nothing is delivered after that. Partitions claimed
 // meanwhile are not added (until bind).
@@ -490,7 +490,7 @@ func (p *pump) run(ctx context.Context, mode int) {
 					// The state is pinned for the whole slice: if the
 					// partition is given up (and maybe claimed again)
 					// meanwhile, the rest of this fetch is stale.
-					ps := p.held(TopicPartition{ft.Topic, fp.Partition})
+					ps := p.held(TopicPartition{Topic: ft.Topic, Partition: fp.Partition})
 					if ps == nil {
 						continue
 					}

@@ -13,7 +13,7 @@ import (
 func benchPump(b *testing.B) (*pump, *pstate) {
 	b.Helper()
 	p := newPump(context.Background(), nil, slog.New(slog.DiscardHandler), nil, newObserver("bench", nil)) // the engine knows no group
-	tp := TopicPartition{"t", 0}
+	tp := TopicPartition{Topic: "t", Partition: 0}
 	p.parts[tp] = &pstate{tp: tp}
 	return p, p.parts[tp]
 }

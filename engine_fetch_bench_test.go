@@ -101,7 +101,7 @@ func synthPump(b *testing.B) *pump {
 	f := newSynthFetcher(16, 2, synthPerPart, 100)
 	p := newPump(ctx, f, slog.New(slog.DiscardHandler), goFunc, newObserver("bench", nil))
 	for i := range int32(16) {
-		p.add(TopicPartition{"t", i}, 0)
+		p.add(TopicPartition{Topic: "t", Partition: i}, 0)
 	}
 	b.Cleanup(func() {
 		cancel()

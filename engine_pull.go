@@ -202,7 +202,7 @@ func (p *pump) pollPulled(ctx context.Context) error {
 		if len(fp.Records) == 0 {
 			return
 		}
-		ps := p.held(TopicPartition{fp.Topic, fp.Partition})
+		ps := p.held(TopicPartition{Topic: fp.Topic, Partition: fp.Partition})
 		if ps == nil || p.stale(ps, seq, fp.Records[0].Offset) {
 			return
 		}

@@ -16,7 +16,7 @@ func TestSendAfterEndWithFullChannel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p := newPump(ctx, nil, slog.New(slog.DiscardHandler), nil, newObserver("test", nil))
-	tp := TopicPartition{"t", 0}
+	tp := TopicPartition{Topic: "t", Partition: 0}
 	ps := &pstate{tp: tp}
 	p.parts[tp] = ps
 	stop := context.AfterFunc(ctx, p.signalChange) // as run does

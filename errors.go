@@ -2,7 +2,8 @@ package consumergroup
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // Every sentinel of the package is in this file, one doc line each.
@@ -41,24 +42,23 @@ var ErrGroupMigrated = errors.New("consumergroup: group migrated to Kafka's coor
 // (ConsumerGroupConfig.DualCommit); it is retried at the next interval.
 var ErrDualCommit = errors.New("consumergroup: dual commit to Kafka failed")
 
-// Errors of the ZooKeeper layer. Compare with errors.Is: they come wrapped
-// in a *PathError that names the operation and the znode, and that also
-// wraps the cause (a go-zookeeper error such as zk.ErrNoAuth, or a parse
-// error).
+// Errors of the ZooKeeper client (package zookeeper), re-exported with the
+// same values: errors.Is matches either name. They come wrapped in a
+// *PathError that names the operation and the znode.
 var (
 	// ErrNoNode: the znode does not exist (no such group, offset, owner).
-	ErrNoNode = errors.New("consumergroup: no such node")
+	ErrNoNode = zookeeper.ErrNoNode
 	// ErrNodeExists: Create found the znode already there.
-	ErrNodeExists = errors.New("consumergroup: node already exists")
+	ErrNodeExists = zookeeper.ErrNodeExists
 	// ErrAlreadyClaimed: Claim found the partition owned by another member.
-	ErrAlreadyClaimed = errors.New("consumergroup: partition already claimed")
+	ErrAlreadyClaimed = zookeeper.ErrAlreadyClaimed
 	// ErrNotOwner: a fenced commit or a release named a partition that this
 	// member does not own (any more) in its current session; nothing was
 	// written.
-	ErrNotOwner = errors.New("consumergroup: partition not owned by this consumer")
+	ErrNotOwner = zookeeper.ErrNotOwner
 	// ErrNotRegistered: the member's registration under ids/ does not exist,
 	// for instance because the session that created it expired.
-	ErrNotRegistered = errors.New("consumergroup: consumer not registered")
+	ErrNotRegistered = zookeeper.ErrNotRegistered
 	// ErrSessionExpired: the member's session with its coordinator ended.
 	// On ZooKeeper: the server expired it, or the client was cut off for
 	// longer than the session timeout, and with it every ephemeral node it
@@ -67,62 +67,23 @@ var (
 	// for two thirds of SessionTimeout and stopped on its own. Either way
 	// its partitions were stopped at once and nothing more was committed
 	// for them.
-	ErrSessionExpired = errors.New("consumergroup: group session expired")
+	ErrSessionExpired = zookeeper.ErrSessionExpired
 	// ErrConnectionLoss: the connection dropped while a request was in
 	// flight; whether the server applied it is unknown.
-	ErrConnectionLoss = errors.New("consumergroup: zookeeper connection lost")
+	ErrConnectionLoss = zookeeper.ErrConnectionLoss
 	// ErrBadData: a znode holds data that does not follow Kafka's layout
 	// (an offset "abc", truncated broker JSON, a negative port).
-	ErrBadData = errors.New("consumergroup: bad data in zookeeper")
+	ErrBadData = zookeeper.ErrBadData
 	// ErrInvalidArgument: a group, topic, id, chroot or path that cannot be
 	// used, or a bad configuration value.
-	ErrInvalidArgument = errors.New("consumergroup: invalid argument")
+	ErrInvalidArgument = zookeeper.ErrInvalidArgument
 	// ErrNoBrokers: ZooKeeper lists no broker that can be dialed.
-	ErrNoBrokers = errors.New("consumergroup: no brokers")
+	ErrNoBrokers = zookeeper.ErrNoBrokers
 	// ErrClosed: the ZK (or group) was closed.
-	ErrClosed = errors.New("consumergroup: closed")
+	ErrClosed = zookeeper.ErrClosed
+	// ErrGroupActive: an operation that needs a group without members
+	// (offset resets, deletion) found members; nothing was changed.
+	ErrGroupActive = zookeeper.ErrGroupActive
+	// ErrUnknownGroup: the group does not exist in ZooKeeper.
+	ErrUnknownGroup = zookeeper.ErrUnknownGroup
 )
-
-// PathError records the znode and the operation that failed. Err is one of
-// the package's sentinels (or nil), Cause what went wrong underneath; both
-// are matched by errors.Is and errors.As.
-type PathError struct {
-	Op    string // what was being done, e.g. "claim", "read offset"
-	Path  string // the absolute znode path, chroot included
-	Err   error  // a sentinel such as ErrNoNode, or nil
-	Cause error  // the go-zookeeper or parse error, or nil
-}
-
-func (e *PathError) Error() string {
-	msg := "consumergroup: " + e.Op + " " + e.Path
-	switch {
-	case e.Err != nil && e.Cause != nil:
-		return fmt.Sprintf("%s: %s: %v", msg, trimPrefix(e.Err), e.Cause)
-	case e.Err != nil:
-		return msg + ": " + trimPrefix(e.Err)
-	case e.Cause != nil:
-		return msg + ": " + e.Cause.Error()
-	}
-	return msg
-}
-
-// Unwrap returns the sentinel and the cause.
-func (e *PathError) Unwrap() []error {
-	var errs []error
-	if e.Err != nil {
-		errs = append(errs, e.Err)
-	}
-	if e.Cause != nil {
-		errs = append(errs, e.Cause)
-	}
-	return errs
-}
-
-func trimPrefix(err error) string {
-	const p = "consumergroup: "
-	s := err.Error()
-	if len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
-}

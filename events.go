@@ -1,25 +1,18 @@
 package consumergroup
 
 import (
-	"sort"
+	"slices"
 	"time"
+
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
-// TopicPartition names one partition of a topic.
-type TopicPartition struct {
-	Topic     string
-	Partition int32
-}
+// TopicPartition names one partition of a topic; the ZooKeeper client's
+// type (zookeeper.TopicPartition), which its claims and commits take.
+type TopicPartition = zookeeper.TopicPartition
 
 // sortPartitions sorts topic-partitions by topic, then partition.
-func sortPartitions(tps []TopicPartition) {
-	sort.Slice(tps, func(i, j int) bool {
-		if tps[i].Topic != tps[j].Topic {
-			return tps[i].Topic < tps[j].Topic
-		}
-		return tps[i].Partition < tps[j].Partition
-	})
-}
+func sortPartitions(tps []TopicPartition) { slices.SortFunc(tps, TopicPartition.Compare) }
 
 // Notification types, as in the seed, and HANDOFF_TIMEOUT.
 const (

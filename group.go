@@ -188,7 +188,7 @@ func (g *ConsumerGroup) Offset(partition int32) (int64, error) {
 
 // OffsetOf returns the committed offset of a partition.
 func (g *ConsumerGroup) OffsetOf(ctx context.Context, topic string, partition int32) (int64, error) {
-	return g.coord.offset(ctx, TopicPartition{topic, partition})
+	return g.coord.offset(ctx, TopicPartition{Topic: topic, Partition: partition})
 }
 
 // Commit commits offset, the next offset to consume (the last processed
@@ -202,7 +202,7 @@ func (g *ConsumerGroup) Commit(partition int32, offset int64) error {
 // CommitOffset commits offset for a partition this member holds (see
 // Commit). Later automatic commits start from it.
 func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partition int32, offset int64) error {
-	tp := TopicPartition{topic, partition}
+	tp := TopicPartition{Topic: topic, Partition: partition}
 	t0, offsets := time.Now(), map[TopicPartition]int64{tp: offset}
 	err := g.coord.commit(ctx, offsets)
 	g.obs.committed(offsets, t0, err)

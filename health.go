@@ -233,7 +233,7 @@ func (o *observer) joined() {
 // reason, and a REBALANCE_ERROR notification (through notify) when it is
 // lost.
 func (o *observer) watch(z *ZK, notify func(*Notification)) {
-	o.unwatch = z.watchConnection(func(ok bool) {
+	o.unwatch = z.WatchConnection(func(ok bool) {
 		if o.health.connection(ok, "ZooKeeper") {
 			notify(&Notification{Type: REBALANCE_ERROR, Err: fmt.Errorf("%w: ZooKeeper connection lost, reconnecting", ErrCoordinatorUnreachable)})
 		}
@@ -246,45 +246,4 @@ func (o *observer) closed() {
 		o.unwatch()
 	}
 	o.health.close()
-}
-
-// connWatchers are the functions told of a ZK's connection state changes.
-// Guarded by ZK.mu.
-type connWatchers struct {
-	next int
-	fns  map[int]func(connected bool)
-}
-
-// fire tells every watcher. z.mu is held: they must not block.
-func (w *connWatchers) fire(ok bool) {
-	for _, f := range w.fns {
-		f(ok)
-	}
-}
-
-// watchConnection calls f, with ZK.mu held, whenever the connection in use
-// gains or loses its session; first with the state now. It returns the
-// function that stops it.
-func (z *ZK) watchConnection(f func(connected bool)) (stop func()) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.watchers.fns == nil {
-		z.watchers.fns = make(map[int]func(bool))
-	}
-	id := z.watchers.next
-	z.watchers.next++
-	z.watchers.fns[id] = f
-	select {
-	case <-z.connected:
-		f(true)
-	default:
-		if !z.isClosed {
-			f(false)
-		}
-	}
-	return func() {
-		z.mu.Lock()
-		defer z.mu.Unlock()
-		delete(z.watchers.fns, id)
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/consumergroup/consumergroup/internal/layout"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -40,7 +41,7 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 		return nil, fmt.Errorf("%w: JoinKafkaConsumerGroup: no broker address", ErrInvalidArgument)
 	}
 	for i, b := range brokers {
-		if err := checkAddr(b); err != nil {
+		if err := layout.CheckAddr(b); err != nil {
 			return nil, fmt.Errorf("%w: JoinKafkaConsumerGroup: brokers[%d]: %v", ErrInvalidArgument, i, err)
 		}
 	}
@@ -253,7 +254,7 @@ func flatten(m map[string][]int32) []TopicPartition {
 	var tps []TopicPartition
 	for t, ps := range m {
 		for _, p := range ps {
-			tps = append(tps, TopicPartition{t, p})
+			tps = append(tps, TopicPartition{Topic: t, Partition: p})
 		}
 	}
 	sortPartitions(tps)

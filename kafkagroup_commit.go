@@ -59,7 +59,7 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 	sent := make(map[TopicPartition]int64, n)
 	for t, ps := range req {
 		for p, o := range ps {
-			sent[TopicPartition{t, p}] = o.Offset
+			sent[TopicPartition{Topic: t, Partition: p}] = o.Offset
 		}
 	}
 	defer func() { kc.g.obs.committed(sent, t0, errors.Join(errs...)) }()
@@ -70,7 +70,7 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 		}
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
-				tp := TopicPartition{t.Topic, p.Partition}
+				tp := TopicPartition{Topic: t.Topic, Partition: p.Partition}
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 					errs = append(errs, kafkaErr(fmt.Sprintf("commit %s/%d", tp.Topic, tp.Partition), err))
 					continue

@@ -188,7 +188,7 @@ func (o *observer) polled(n int, cl *kgo.Client) {
 // fetched records the log end Kafka reported with a fetch of a partition.
 func (o *observer) fetched(topic string, partition int32, highWatermark int64) {
 	if o != nil && o.m != nil && highWatermark >= 0 {
-		o.fetchedSlow(TopicPartition{topic, partition}, highWatermark)
+		o.fetchedSlow(TopicPartition{Topic: topic, Partition: partition}, highWatermark)
 	}
 }
 

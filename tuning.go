@@ -4,7 +4,8 @@ import "time"
 
 // The tuning constants of the group, in one place. The configurable ones
 // are ConsumerGroupConfig's (NewConsumerGroupConfig's defaults) and
-// DefaultZookeeperTimeout; these are not configurable. The delivery
+// DefaultZookeeperTimeout; these are not configurable (the ZooKeeper
+// client's are in package zookeeper). The delivery
 // engine's buffer sizes (outputBuffer, queueLimit, pollMax) live with it.
 const (
 	// fetchMaxWait is how long a fetch waits for data (franz-go's
@@ -13,28 +14,14 @@ const (
 	// fast. Users override it through KafkaOptions.
 	fetchMaxWait = 250 * time.Millisecond
 
-	// zkCallAttempts bounds how often a ZooKeeper request whose
-	// connection was lost before the answer came is sent (ZK.call).
-	zkCallAttempts = 4
-
 	// memberRetry is how long a ZooKeeper member waits before trying a
 	// failed step again (reading the group, leading, applying), and before
 	// registering again after a failure that was not a session loss.
 	memberRetry = time.Second
 
-	// createOffsetsRounds bounds how often createMissingOffsets lists the
-	// offset nodes again after another member created some of those it was
-	// creating; past it, the rest are created dropping one per round trip.
-	createOffsetsRounds = 4
-
 	// claimRetry is how long a claimer waits before trying a failed claim
 	// of a partition again (a watch wakes it when the owner changes).
 	claimRetry = 100 * time.Millisecond
-
-	// claimConflicts bounds how often ZK.ClaimAll sends its multi again
-	// after a partition turned out to be owned; the rest is claimed one
-	// by one (the member lists the owners first, so conflicts are rare).
-	claimConflicts = 8
 
 	// offsetReadsInFlight is how many committed-offset reads a member
 	// taking partitions over has in flight at once (go-zookeeper

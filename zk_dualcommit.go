@@ -155,7 +155,7 @@ func (d *dualCommitter) send(ctx context.Context, offsets map[TopicPartition]int
 			errs = append(errs, fmt.Errorf("%s/%d at %d: %w", r.Topic, r.Partition, r.At, r.Err))
 			return
 		}
-		copied[TopicPartition{r.Topic, r.Partition}] = r.At
+		copied[TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.At
 	})
 	if n := len(offsets) - len(copied) - len(errs); n > 0 {
 		errs = append(errs, fmt.Errorf("%d partitions without an answer", n))

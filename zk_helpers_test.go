@@ -47,77 +47,13 @@ func dialZK(t *testing.T, chroot string, mod ...func(*cg.ZKConfig)) *cg.ZK {
 
 // rawZK is a plain go-zookeeper connection at the root, to read and write
 // bytes behind the layer's back.
-func rawZK(t *testing.T) *zk.Conn {
-	t.Helper()
-	conn, events, err := zk.Connect(testenv.ZooKeeperAddrs(t), 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(nopLogger{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	deadline := time.After(testTimeout)
-	for {
-		select {
-		case ev := <-events:
-			if ev.State == zk.StateHasSession {
-				return conn
-			}
-		case <-deadline:
-			t.Fatal("raw zookeeper connection: no session")
-		}
-	}
-}
-
-type nopLogger struct{}
-
-func (nopLogger) Printf(string, ...any) {}
+func rawZK(t *testing.T) *zk.Conn { return testenv.RawZK(t) }
 
 // get reads the bytes at the absolute path p.
-func get(t *testing.T, conn *zk.Conn, p string) string {
-	t.Helper()
-	b, _, err := conn.Get(p)
-	if err != nil {
-		t.Fatalf("get %s: %v", p, err)
-	}
-	return string(b)
-}
+func get(t *testing.T, conn *zk.Conn, p string) string { return testenv.GetZNode(t, conn, p) }
 
 // put writes data at the absolute path p, creating it and its parents.
-func put(t *testing.T, conn *zk.Conn, p string, data string) {
-	t.Helper()
-	if _, err := conn.Set(p, []byte(data), -1); err == nil {
-		return
-	}
-	parts := splitPath(p)
-	for i := 1; i < len(parts); i++ {
-		_, err := conn.Create(joinPath(parts[:i]), nil, 0, zk.WorldACL(zk.PermAll))
-		if err != nil && err != zk.ErrNodeExists {
-			t.Fatalf("create %s: %v", joinPath(parts[:i]), err)
-		}
-	}
-	if _, err := conn.Create(p, []byte(data), 0, zk.WorldACL(zk.PermAll)); err != nil {
-		t.Fatalf("create %s: %v", p, err)
-	}
-}
-
-func splitPath(p string) []string {
-	var parts []string
-	start := 1
-	for i := 1; i <= len(p); i++ {
-		if i == len(p) || p[i] == '/' {
-			parts = append(parts, p[start:i])
-			start = i + 1
-		}
-	}
-	return parts
-}
-
-func joinPath(parts []string) string {
-	s := ""
-	for _, p := range parts {
-		s += "/" + p
-	}
-	return s
-}
+func put(t *testing.T, conn *zk.Conn, p string, data string) { testenv.PutZNode(t, conn, p, data) }
 
 // waitEvent waits for a watch to fire.
 func waitEvent(t *testing.T, ch <-chan zk.Event, what string) zk.Event {
@@ -139,23 +75,6 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 	case <-time.After(testTimeout):
 		t.Fatalf("%s did not happen within %v", what, testTimeout)
 	}
-}
-
-// register registers a new member of group subscribed to topic and returns
-// its id.
-func register(t *testing.T, z *cg.ZK, group string, topics ...string) string {
-	t.Helper()
-	id, err := cg.NewConsumerID(group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := z.RegisterGroup(testCtx(t), group); err != nil {
-		t.Fatal(err)
-	}
-	if err := z.RegisterConsumer(testCtx(t), group, id, topics...); err != nil {
-		t.Fatal(err)
-	}
-	return id
 }
 
 // closedPort returns a loopback address nothing listens on.

@@ -54,7 +54,7 @@ func newZKGroup(ctx context.Context, client *kgo.Client, z *ZK, name string, top
 	c := &zkCoordinator{g: g, zk: z, ownZK: own}
 	c.strategy, _ = assign.ByName(strategy) // checked by Validate
 	if !cfg.IgnoreMigration {
-		if err := z.checkMigration(ctx, name); err != nil {
+		if err := checkMigration(ctx, z, name); err != nil {
 			return nil, err
 		}
 	}

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-
-	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
 // Taking partitions: the claim policy (those nobody owns in one multi, a
@@ -33,19 +31,16 @@ func (m *member) claimFree(tps []TopicPartition) error {
 			continue
 		}
 		listed[tp.Topic] = true
-		names, err := c.zk.children(m.ctx, "list owners", c.zk.paths.OwnersTopic(g.name, tp.Topic))
-		if err != nil && !errors.Is(err, ErrNoNode) {
-			names = nil
+		parts, err := c.zk.OwnedPartitions(m.ctx, g.name, tp.Topic)
+		if err != nil {
 			for _, o := range tps { // unknown: leave them to the claimers
 				if o.Topic == tp.Topic {
 					owned[o] = true
 				}
 			}
 		}
-		for _, n := range names {
-			if p, err := layout.ParsePartition(n); err == nil {
-				owned[TopicPartition{tp.Topic, p}] = true
-			}
+		for _, p := range parts {
+			owned[TopicPartition{Topic: tp.Topic, Partition: p}] = true
 		}
 	}
 	var free []TopicPartition
@@ -258,7 +253,7 @@ func (m *member) claimedNow(batch []claimResult) ([]TopicPartition, error) {
 	mine := m.mine()
 	var tps []TopicPartition
 	for _, r := range batch {
-		if !m.held[r.tp] && !c.zk.claimedBy(g.name, r.tp, m.id) {
+		if !m.held[r.tp] && !c.zk.ClaimedBy(g.name, r.tp, m.id) {
 			// Released since it was claimed (a result that waited in
 			// the channel while the partition was taken over and given
 			// up): nothing to take over; a claimer at work goes on, one
@@ -327,7 +322,7 @@ func (m *member) takeOver(tps []TopicPartition) error {
 			}
 			fill[tp] = off
 		}
-		if err := c.zk.createMissingOffsets(m.ctx, g.name, fill); err != nil {
+		if err := c.zk.CreateMissingOffsets(m.ctx, g.name, fill); err != nil {
 			return err
 		}
 	}
@@ -418,7 +413,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 	}
 	pick.Each(func(o kadm.ListedOffset) {
 		if o.Err == nil && o.Offset >= 0 {
-			policies[TopicPartition{o.Topic, o.Partition}] = o.Offset
+			policies[TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset
 		}
 	})
 	return out, policies, nil

@@ -8,7 +8,7 @@ import (
 	"slices"
 
 	"github.com/consumergroup/consumergroup/internal/assign"
-	"github.com/consumergroup/consumergroup/internal/layout"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // The leader: the member whose id sorts first computes the assignment from
@@ -57,7 +57,7 @@ func (m *member) lead() error {
 		reflect.DeepEqual(map[string]map[string][]int32(desired), m.assign.Members) {
 		return nil
 	}
-	next := layout.Assignment{
+	next := zookeeper.Assignment{
 		Version:    1,
 		Generation: m.assign.Generation + 1,
 		Strategy:   c.strategy.Name(),
@@ -65,7 +65,7 @@ func (m *member) lead() error {
 		Partitions: counts,
 		Members:    desired,
 	}
-	if err := c.zk.publishAssignment(m.ctx, g.name, next, m.version); err != nil {
+	if err := c.zk.PublishAssignment(m.ctx, g.name, next, m.version); err != nil {
 		return err
 	}
 	g.log.Info("published assignment", "generation", next.Generation, "members", len(members), "partitions", counts)

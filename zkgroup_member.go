@@ -7,9 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/consumergroup/consumergroup/zookeeper"
 	"github.com/go-zookeeper/zk"
-
-	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
 // watch kinds, forwarded to member.events.
@@ -39,13 +38,13 @@ type member struct {
 	events  chan watchEvent
 	claimed chan claimResult
 
-	ids     []string            // registered members, sorted
-	subs    map[string][]string // member id to its topics (cache)
-	assign  layout.Assignment   // published
-	version int32               // of the assignment node, -1 when absent
-	corrupt bool                // the assignment node could not be read: the leader rewrites it
-	topicsW map[string]bool     // topics with an armed partition-count watch
-	meta    bool                // some count comes from Kafka metadata: poll
+	ids     []string             // registered members, sorted
+	subs    map[string][]string  // member id to its topics (cache)
+	assign  zookeeper.Assignment // published
+	version int32                // of the assignment node, -1 when absent
+	corrupt bool                 // the assignment node could not be read: the leader rewrites it
+	topicsW map[string]bool      // topics with an armed partition-count watch
+	meta    bool                 // some count comes from Kafka metadata: poll
 
 	// What the loop does next (loop, read, rebalance, wait).
 	readIDs, readAssign bool             // a watch fired: read again
@@ -74,7 +73,7 @@ func (c *zkCoordinator) member(ctx context.Context, sess *Session) error {
 	// queued in Stream's channel would still reach the application while
 	// the run goroutine wakes up to drop the partitions.
 	c.g.pump.bind()
-	unhook, live := sess.beforeEnd(c.g.pump.sessionLost)
+	unhook, live := sess.BeforeEnd(c.g.pump.sessionLost)
 	defer unhook()
 	if !live {
 		return sess.Err()
@@ -212,7 +211,7 @@ func (m *member) read() error {
 		}
 	}
 	if m.readAssign {
-		a, v, w, err := c.zk.readAssignment(m.ctx, g.name)
+		a, v, w, err := c.zk.ReadAssignment(m.ctx, g.name)
 		switch {
 		case errors.Is(err, ErrBadData):
 			// The leader overwrites it; until then keep what we have.
@@ -241,7 +240,7 @@ func (m *member) rebalance() (again bool, err error) {
 	m.dirty = false
 	if len(m.ids) > 0 && m.ids[0] == m.id {
 		err := m.lead()
-		if errors.Is(err, errConflict) {
+		if errors.Is(err, zookeeper.ErrAssignmentConflict) {
 			m.readAssign = true
 			return true, nil
 		}
@@ -418,7 +417,7 @@ func (m *member) mine() map[TopicPartition]bool {
 	out := make(map[TopicPartition]bool)
 	for t, ps := range m.assign.Members[m.id] {
 		for _, p := range ps {
-			out[TopicPartition{t, p}] = true
+			out[TopicPartition{Topic: t, Partition: p}] = true
 		}
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // runList is list: it lists the groups in ZooKeeper, or in Kafka's
@@ -137,7 +138,7 @@ func (out listOutput) print(pr printer, kinds bool) error {
 // emptyHint explains an empty list: a ZooKeeper (or chroot) where neither
 // consumers nor Kafka brokers are registered is most likely the wrong one,
 // and an error; brokers without groups only get a note.
-func (c *common) emptyHint(ctx context.Context, e *env, z *consumergroup.ZK) error {
+func (c *common) emptyHint(ctx context.Context, e *env, z *zookeeper.Client) error {
 	_, chroot, _ := c.servers()
 	where := "ZooKeeper at " + c.zookeeper
 	if chroot != "" && !strings.HasSuffix(c.zookeeper, chroot) {
@@ -161,7 +162,7 @@ func (c *common) emptyHint(ctx context.Context, e *env, z *consumergroup.ZK) err
 
 // openGroup parses the flags and the GROUP argument and connects to
 // ZooKeeper; the context ends after --timeout. Close the ZK and cancel.
-func openGroup(ctx context.Context, fs *flag.FlagSet, c *common, args []string) (context.Context, context.CancelFunc, *consumergroup.ZK, string, error) {
+func openGroup(ctx context.Context, fs *flag.FlagSet, c *common, args []string) (context.Context, context.CancelFunc, *zookeeper.Client, string, error) {
 	pos, err := parse(fs, c, args)
 	if err != nil {
 		return nil, nil, nil, "", err

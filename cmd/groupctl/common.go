@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // envZooKeeper is the environment variable that gives --zookeeper's default.
@@ -143,12 +143,12 @@ func (c *common) servers() ([]string, string, error) {
 }
 
 // dial connects to ZooKeeper within --timeout.
-func (c *common) dial(ctx context.Context) (*consumergroup.ZK, error) {
+func (c *common) dial(ctx context.Context) (*zookeeper.Client, error) {
 	return c.dialSession(ctx, 0)
 }
 
 // dialSession is dial with a session timeout (0: from --timeout).
-func (c *common) dialSession(ctx context.Context, session time.Duration) (*consumergroup.ZK, error) {
+func (c *common) dialSession(ctx context.Context, session time.Duration) (*zookeeper.Client, error) {
 	servers, chroot, err := c.servers()
 	if err != nil {
 		return nil, err
@@ -165,7 +165,7 @@ func (c *common) dialSession(ctx context.Context, session time.Duration) (*consu
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	z, err := consumergroup.DialZK(dctx, cfg)
+	z, err := zookeeper.Dial(dctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: ZooKeeper at %s: %v", errUnreachable, strings.Join(servers, ","), err)
 	}
@@ -173,11 +173,11 @@ func (c *common) dialSession(ctx context.Context, session time.Duration) (*consu
 }
 
 // zkConfig is the ZooKeeper configuration of the flags.
-func (c *common) zkConfig(servers []string, chroot string) consumergroup.ZKConfig {
-	cfg := consumergroup.ZKConfig{Servers: servers, Chroot: chroot, SessionTimeout: max(c.timeout, 2*time.Second)}
+func (c *common) zkConfig(servers []string, chroot string) zookeeper.Config {
+	cfg := zookeeper.Config{Servers: servers, Chroot: chroot, SessionTimeout: max(c.timeout, 2*time.Second)}
 	if c.zkAuth != "" {
 		scheme, cred, _ := strings.Cut(c.zkAuth, ":")
-		cfg.Auth = []consumergroup.ZKAuth{{Scheme: scheme, Credentials: cred}}
+		cfg.Auth = []zookeeper.Auth{{Scheme: scheme, Credentials: cred}}
 	}
 	return cfg
 }
@@ -216,7 +216,7 @@ func reachAny(ctx context.Context, addrs []string, timeout time.Duration) error 
 }
 
 // brokerList returns --brokers, or the brokers registered in ZooKeeper.
-func (c *common) brokerList(ctx context.Context, z *consumergroup.ZK) ([]string, error) {
+func (c *common) brokerList(ctx context.Context, z *zookeeper.Client) ([]string, error) {
 	if c.bootstrap != "" {
 		return splitAddrs(c.bootstrap), nil
 	}
@@ -237,7 +237,7 @@ func (c *common) brokerList(ctx context.Context, z *consumergroup.ZK) ([]string,
 }
 
 // kafka returns a Kafka client and its admin client; close the client.
-func (c *common) kafka(ctx context.Context, z *consumergroup.ZK, opts ...kgo.Opt) (*kgo.Client, *kadm.Client, error) {
+func (c *common) kafka(ctx context.Context, z *zookeeper.Client, opts ...kgo.Opt) (*kgo.Client, *kadm.Client, error) {
 	brokers, err := c.brokerList(ctx, z)
 	if err != nil {
 		return nil, nil, err

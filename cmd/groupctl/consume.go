@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // consumeFlags are consume's own flags.
@@ -189,7 +190,7 @@ func readTopics(ctx context.Context, e *env, c *common, f *consumeFlags, ts []st
 		start = kgo.NewOffset().AfterMilli(at.UnixMilli())
 	}
 	dctx, cancel := c.withTimeout(ctx)
-	var z *consumergroup.ZK
+	var z *zookeeper.Client
 	if !c.onKafka() {
 		var err error
 		if z, err = c.dial(dctx); err != nil {

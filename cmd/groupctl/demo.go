@@ -19,6 +19,7 @@ import (
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // demoOpts are the demo's flags.
@@ -183,7 +184,7 @@ type demo struct {
 	stopKafka func() error
 	producer  *kgo.Client
 	admin     *kadm.Client
-	watcher   *consumergroup.ZK
+	watcher   *zookeeper.Client
 	produced  int
 	parts     int32
 
@@ -264,7 +265,7 @@ func (d *demo) setup(ctx context.Context) error {
 	d.admin = kadm.NewClient(d.producer)
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	d.watcher, err = consumergroup.DialZK(wctx, consumergroup.ZKConfig{Servers: servers, Chroot: d.o.chroot})
+	d.watcher, err = zookeeper.Dial(wctx, zookeeper.Config{Servers: servers, Chroot: d.o.chroot})
 	if err != nil {
 		return fmt.Errorf("ZooKeeper at %s: %w", d.zkAddr, err)
 	}

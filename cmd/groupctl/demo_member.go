@@ -13,6 +13,7 @@ import (
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // demoMember is one member of the demo's group, in this process, with its
@@ -23,7 +24,7 @@ type demoMember struct {
 	d      *demo
 	proxy  *testenv.Proxy
 	cut    *demoCutter // --coordinator kafka: cuts its Kafka connections
-	zk     *consumergroup.ZK
+	zk     *zookeeper.Client
 	client *kgo.Client
 	group  *consumergroup.ConsumerGroup
 	notes  chan *consumergroup.Notification
@@ -54,7 +55,7 @@ func (d *demo) join(ctx context.Context, name string) (*demoMember, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if m.zk, err = consumergroup.DialZK(dctx, consumergroup.ZKConfig{Servers: []string{m.proxy.Addr()}, Chroot: d.o.chroot, SessionTimeout: d.settings.session}); err != nil {
+	if m.zk, err = zookeeper.Dial(dctx, zookeeper.Config{Servers: []string{m.proxy.Addr()}, Chroot: d.o.chroot, SessionTimeout: d.settings.session}); err != nil {
 		m.proxy.Close()
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/lageval"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // errKafka: Kafka could not be reached or did not answer: lags are unknown.
@@ -28,7 +29,7 @@ type described struct {
 // describe reads a group, with Kafka's log end offsets. A group whose lags
 // are unknown has kafkaErr set (it matches errKafka) and TotalLag -1. The
 // error is the ZooKeeper side's.
-func describe(ctx context.Context, c *common, z *consumergroup.ZK, group string) (described, error) {
+func describe(ctx context.Context, c *common, z *zookeeper.Client, group string) (described, error) {
 	var admin *kadm.Client
 	cl, a, kerr := c.kafka(ctx, z)
 	if kerr == nil {

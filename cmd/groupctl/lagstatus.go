@@ -7,6 +7,7 @@ import (
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/lageval"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // lagTracker keeps, per partition of one group, the samples of its
@@ -110,7 +111,7 @@ type partHistory struct {
 // commitTimes reads when the group's offsets were committed, within
 // --timeout; nil when ZooKeeper does not answer (the evaluation then does
 // without).
-func commitTimes(ctx context.Context, c *common, z *consumergroup.ZK, group string) map[consumergroup.TopicPartition]time.Time {
+func commitTimes(ctx context.Context, c *common, z *zookeeper.Client, group string) map[consumergroup.TopicPartition]time.Time {
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	ts, err := z.OffsetCommitTimes(ctx, group)

@@ -30,6 +30,7 @@ import (
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
 	"github.com/consumergroup/consumergroup/internal/testenv/leakcheck"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // groupctl is the path of the binary TestMain builds.
@@ -402,7 +403,7 @@ type cluster struct {
 	extra    []string    // flags of every command: --brokers where ZooKeeper does not list them
 
 	zkOnce sync.Once
-	zk     *consumergroup.ZK
+	zk     *zookeeper.Client
 }
 
 func newCluster(t *testing.T, topics map[string]int32) *cluster {
@@ -504,10 +505,10 @@ func (c *cluster) produceRecords(ctx context.Context, topic string, partition in
 }
 
 // ZK is the test's own ZooKeeper connection, under the chroot.
-func (c *cluster) ZK() *consumergroup.ZK {
+func (c *cluster) ZK() *zookeeper.Client {
 	c.t.Helper()
 	c.zkOnce.Do(func() {
-		z, err := consumergroup.DialZK(testCtx(c.t), consumergroup.ZKConfig{Servers: c.servers, Chroot: c.chroot})
+		z, err := zookeeper.Dial(testCtx(c.t), zookeeper.Config{Servers: c.servers, Chroot: c.chroot})
 		if err != nil {
 			c.t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/layout"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // Where migrate moves a group's offsets.
@@ -103,7 +104,7 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 type migration struct {
 	c       *common
 	e       *env
-	z       *consumergroup.ZK
+	z       *zookeeper.Client
 	admin   *kadm.Client
 	group   string
 	brokers string // Kafka's, for the marker
@@ -182,7 +183,7 @@ func (m *migration) toKafka(ctx context.Context) error {
 
 // mark writes the marker unless it is there (marker); created says
 // whether this run wrote it.
-func (m *migration) mark(ctx context.Context, marker *consumergroup.Migration) (created bool, err error) {
+func (m *migration) mark(ctx context.Context, marker *zookeeper.Migration) (created bool, err error) {
 	if marker != nil {
 		return false, nil
 	}
@@ -197,7 +198,7 @@ func (m *migration) toZooKeeper(ctx context.Context) error {
 		return err
 	}
 	marker, err := m.z.Migration(ctx, m.group)
-	if err != nil && !errors.Is(err, consumergroup.ErrBadData) {
+	if err != nil && !errors.Is(err, zookeeper.ErrBadData) {
 		return err
 	}
 	markerThere := marker != nil || err != nil

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // offsetStore is where reset-offsets reads and writes a group's committed
@@ -50,7 +51,7 @@ func (c *common) openOffsetStore(ctx context.Context) (offsetStore, error) {
 // zkStore is a group's offsets in ZooKeeper.
 type zkStore struct {
 	c  *common
-	z  *consumergroup.ZK
+	z  *zookeeper.Client
 	cl *kgo.Client
 }
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // headerFlags is a repeatable --header KEY=VALUE.
@@ -40,7 +40,7 @@ func runProduce(ctx context.Context, e *env, args []string) error {
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	var z *consumergroup.ZK // nil with --bootstrap-server
+	var z *zookeeper.Client // nil with --bootstrap-server
 	if !c.onKafka() {
 		if z, err = c.dial(ctx); err != nil {
 			return err

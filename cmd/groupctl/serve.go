@@ -18,6 +18,7 @@ import (
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/lageval"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // The web view's page, script and style, in the binary.
@@ -86,7 +87,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 // HTTP handlers that show what it saw.
 type server struct {
 	c *common
-	z *consumergroup.ZK
+	z *zookeeper.Client
 	o serveOpts
 
 	mu         sync.Mutex // guards the fields below
@@ -113,7 +114,7 @@ type groupState struct {
 	at      time.Time
 }
 
-func newServer(c *common, z *consumergroup.ZK, o serveOpts) *server {
+func newServer(c *common, z *zookeeper.Client, o serveOpts) *server {
 	return &server{c: c, z: z, o: o, groups: make(map[string]*groupState)}
 }
 

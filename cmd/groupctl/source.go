@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // groupSource is where describe and lag read groups: ZooKeeper, or Kafka's
@@ -46,7 +47,7 @@ func (c *common) openSource(ctx context.Context) (groupSource, error) {
 // zkSource reads the groups in ZooKeeper.
 type zkSource struct {
 	c *common
-	z *consumergroup.ZK
+	z *zookeeper.Client
 }
 
 func (s *zkSource) groups(ctx context.Context) ([]string, error) { return s.z.Groups(ctx) }

@@ -1,10 +1,11 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/go-zookeeper/zk"
 
@@ -17,7 +18,7 @@ type claimKey struct {
 	partition    int32
 }
 
-// claim is a partition this ZK claimed: by which member, in which session,
+// claim is a partition this Client claimed: by which member, in which session,
 // and the owner node's version then.
 type claim struct {
 	id      string
@@ -31,7 +32,7 @@ type claim struct {
 // view (ErrNotRegistered otherwise). A partition owned by another member
 // gives ErrAlreadyClaimed; one this session already claimed for id is not
 // an error.
-func (z *ZK) Claim(ctx context.Context, group, topic string, partition int32, id string) error {
+func (z *Client) Claim(ctx context.Context, group, topic string, partition int32, id string) error {
 	if err := checkNames("claim", "group", group, "topic", topic, "consumer id", id); err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func (z *ZK) Claim(ctx context.Context, group, topic string, partition int32, id
 // node if id holds it. A partition nobody owns is not an error; one owned by
 // another member gives ErrNotOwner. Once Release starts, CommitOffsets no
 // longer commits for the partition.
-func (z *ZK) Release(ctx context.Context, group, topic string, partition int32, id string) error {
+func (z *Client) Release(ctx context.Context, group, topic string, partition int32, id string) error {
 	if err := checkNames("release", "group", group, "topic", topic, "consumer id", id); err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func (z *ZK) Release(ctx context.Context, group, topic string, partition int32, 
 
 // release deletes the owner node of partition if id holds it; see Release.
 // Called with claimMu held.
-func (z *ZK) release(ctx context.Context, group, topic string, partition int32, id string) error {
+func (z *Client) release(ctx context.Context, group, topic string, partition int32, id string) error {
 	owner := z.paths.Owner(group, topic, partition)
 	data, stat, err := z.get(ctx, "release", owner)
 	switch {
@@ -113,7 +114,7 @@ func (z *ZK) release(ctx context.Context, group, topic string, partition int32, 
 
 // Owner returns the id of the member that owns partition, or an error that
 // matches ErrNoNode when nobody does.
-func (z *ZK) Owner(ctx context.Context, group, topic string, partition int32) (string, error) {
+func (z *Client) Owner(ctx context.Context, group, topic string, partition int32) (string, error) {
 	if err := checkNames("read owner", "group", group, "topic", topic); err != nil {
 		return "", err
 	}
@@ -129,7 +130,7 @@ func (z *ZK) Owner(ctx context.Context, group, topic string, partition int32) (s
 // OwnerW returns the owner of partition ("" when nobody owns it) and a
 // watch that fires once when the owner node is created, changed or deleted:
 // a new owner waits on it for the old one to let go.
-func (z *ZK) OwnerW(ctx context.Context, group, topic string, partition int32) (string, <-chan zk.Event, error) {
+func (z *Client) OwnerW(ctx context.Context, group, topic string, partition int32) (string, <-chan zk.Event, error) {
 	if err := checkNames("watch owner", "group", group, "topic", topic); err != nil {
 		return "", nil, err
 	}
@@ -157,7 +158,7 @@ func (z *ZK) OwnerW(ctx context.Context, group, topic string, partition int32) (
 // Owners returns the owner of every owned partition of topic in group.
 // Unreadable owner nodes are left out and reported in the error, which
 // matches ErrBadData; the map holds the others.
-func (z *ZK) Owners(ctx context.Context, group, topic string) (map[int32]string, error) {
+func (z *Client) Owners(ctx context.Context, group, topic string) (map[int32]string, error) {
 	if err := checkNames("list owners", "group", group, "topic", topic); err != nil {
 		return nil, err
 	}
@@ -189,4 +190,45 @@ func (z *ZK) Owners(ctx context.Context, group, topic string) (map[int32]string,
 		}
 	}
 	return owners, errors.Join(errs...)
+}
+
+// OwnedTopics returns the topics of group that have an owners node, sorted:
+// those whose partitions are or were claimed. A group without owners has
+// none.
+func (z *Client) OwnedTopics(ctx context.Context, group string) ([]string, error) {
+	if err := checkNames("list owners", "group", group); err != nil {
+		return nil, err
+	}
+	topics, err := z.children(ctx, "list owners", z.paths.Owners(group))
+	if errors.Is(err, ErrNoNode) {
+		return nil, nil
+	}
+	return topics, err
+}
+
+// OwnedPartitions returns the partitions of topic that some member owns in
+// group, sorted, in one listing and without reading who owns them: a
+// member about to claim many partitions claims the others together
+// (ClaimAll) and waits for these (OwnerW). Owner nodes whose name is not a
+// partition are left out (Owners reports them). A topic nobody owns a
+// partition of has none.
+func (z *Client) OwnedPartitions(ctx context.Context, group, topic string) ([]int32, error) {
+	if err := checkNames("list owners", "group", group, "topic", topic); err != nil {
+		return nil, err
+	}
+	names, err := z.children(ctx, "list owners", z.paths.OwnersTopic(group, topic))
+	if errors.Is(err, ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]int32, 0, len(names))
+	for _, n := range names {
+		if p, err := layout.ParsePartition(n); err == nil {
+			parts = append(parts, p)
+		}
+	}
+	slices.Sort(parts)
+	return parts, nil
 }

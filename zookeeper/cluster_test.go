@@ -1,4 +1,4 @@
-package consumergroup_test
+package zookeeper_test
 
 import (
 	"errors"
@@ -9,8 +9,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // TestBrokersAndPartitions discovers a kfake cluster registered in ZooKeeper
@@ -51,13 +51,13 @@ func TestBrokersAndPartitions(t *testing.T) {
 	}
 
 	// A named listener that no broker has is an error naming it.
-	other := dialZK(t, chroot, func(c *cg.ZKConfig) { c.BrokerListener = "SSL" })
-	if _, err := other.Brokers(ctx); !errors.Is(err, cg.ErrNoBrokers) || !errors.Is(err, cg.ErrBadData) {
+	other := dialZK(t, chroot, func(c *zookeeper.Config) { c.BrokerListener = "SSL" })
+	if _, err := other.Brokers(ctx); !errors.Is(err, zookeeper.ErrNoBrokers) || !errors.Is(err, zookeeper.ErrBadData) {
 		t.Fatalf("Brokers with a listener nobody has: %v", err)
 	}
 	// No broker registered at all.
 	empty := dialZK(t, chroot+"/empty")
-	if _, err := empty.Brokers(ctx); !errors.Is(err, cg.ErrNoBrokers) {
+	if _, err := empty.Brokers(ctx); !errors.Is(err, zookeeper.ErrNoBrokers) {
 		t.Fatalf("Brokers with none registered: %v, want ErrNoBrokers", err)
 	}
 }
@@ -77,8 +77,8 @@ func TestEnsembleLeaderLoss(t *testing.T) {
 	}
 	t.Cleanup(func() { ens.Close() })
 	chroot := "/ensemble"
-	z := dialZK(t, chroot, func(c *cg.ZKConfig) { c.Servers = ens.Addrs(); c.SessionTimeout = 6 * time.Second })
-	watcher := dialZK(t, chroot, func(c *cg.ZKConfig) { c.Servers = ens.Addrs(); c.SessionTimeout = 6 * time.Second })
+	z := dialZK(t, chroot, func(c *zookeeper.Config) { c.Servers = ens.Addrs(); c.SessionTimeout = 6 * time.Second })
+	watcher := dialZK(t, chroot, func(c *zookeeper.Config) { c.Servers = ens.Addrs(); c.SessionTimeout = 6 * time.Second })
 	ctx := testCtx(t)
 	sess, err := z.Session(ctx)
 	if err != nil {
@@ -146,8 +146,8 @@ func TestEnsembleLeaderLoss(t *testing.T) {
 func TestDigestAuth(t *testing.T) {
 	chroot := testenv.Chroot(t)
 	acl := append(zk.DigestACL(zk.PermAll, "app", "secret"), zk.WorldACL(zk.PermRead)...)
-	owner := dialZK(t, chroot, func(c *cg.ZKConfig) {
-		c.Auth = []cg.ZKAuth{{Scheme: "digest", Credentials: "app:secret"}}
+	owner := dialZK(t, chroot, func(c *zookeeper.Config) {
+		c.Auth = []zookeeper.Auth{{Scheme: "digest", Credentials: "app:secret"}}
 		c.ACL = acl
 	})
 	ctx := testCtx(t)
@@ -169,13 +169,13 @@ func TestDigestAuth(t *testing.T) {
 	if off, _ := owner.Offset(ctx, "g", "t", 0); off != 5 {
 		t.Fatalf("offset changed to %d by a client without credentials", off)
 	}
-	friend := dialZK(t, chroot, func(c *cg.ZKConfig) { c.Auth = []cg.ZKAuth{{Scheme: "digest", Credentials: "app:secret"}} })
+	friend := dialZK(t, chroot, func(c *zookeeper.Config) { c.Auth = []zookeeper.Auth{{Scheme: "digest", Credentials: "app:secret"}} })
 	if err := friend.Commit(ctx, "g", "t", 0, 99); err != nil {
 		t.Fatalf("commit with the credentials: %v", err)
 	}
 }
 
 func errorsAsPath(err error) bool {
-	var pe *cg.PathError
+	var pe *zookeeper.PathError
 	return errors.As(err, &pe)
 }

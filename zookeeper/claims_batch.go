@@ -1,4 +1,4 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
@@ -21,10 +21,10 @@ import (
 // behind (its caller, told it failed, never releases it, and the node
 // would outlive the member's leave), so claimMulti then waits for the
 // answer, at most a session timeout, and deletes the nodes the request
-// created; past that wait a goroutine of the ZK does it when the answer
+// created; past that wait a goroutine of the Client does it when the answer
 // comes (or the connection ends, and the nodes with it). Called with
 // claimMu held.
-func (z *ZK) claimMulti(ctx context.Context, keys []claimKey, id string, ops []any) (int, error) {
+func (z *Client) claimMulti(ctx context.Context, keys []claimKey, id string, ops []any) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return -1, err
 	}
@@ -67,9 +67,9 @@ func (z *ZK) claimMulti(ctx context.Context, keys []claimKey, id string, ops []a
 }
 
 // undoClaims deletes the owner nodes of keys that this session created for
-// id and that no claim of this ZK holds: claims whose caller was told they
+// id and that no claim of this Client holds: claims whose caller was told they
 // failed. Called with claimMu held.
-func (z *ZK) undoClaims(keys []claimKey, id string) {
+func (z *Client) undoClaims(keys []claimKey, id string) {
 	ctx, cancel := context.WithTimeout(z.ctx, z.timeout)
 	defer cancel()
 	sid := z.sessionID()
@@ -98,7 +98,7 @@ func (z *ZK) undoClaims(keys []claimKey, id string) {
 // for the caller to claim one by one (Claim, OwnerW). Partitions this
 // session already claimed for id count as claimed. ErrNotRegistered when id
 // is not registered in this session's view.
-func (z *ZK) ClaimAll(ctx context.Context, group, id string, tps []TopicPartition) ([]TopicPartition, error) {
+func (z *Client) ClaimAll(ctx context.Context, group, id string, tps []TopicPartition) ([]TopicPartition, error) {
 	if err := checkNames("claim", "group", group, "consumer id", id); err != nil {
 		return nil, err
 	}
@@ -168,12 +168,12 @@ func (z *ZK) ClaimAll(ctx context.Context, group, id string, tps []TopicPartitio
 // every member waiting for one of them is woken at once. The multi checks
 // that id is still registered (its registration node is ephemeral in the
 // same session as its owner nodes) and each node's version, so it deletes
-// only nodes this member holds. Partitions claimed through this ZK in the
+// only nodes this member holds. Partitions claimed through this Client in the
 // current session need no read; others are read first. When the multi
 // fails (a node vanished meanwhile, the registration is gone), the
 // partitions are released one by one, each checked as Release checks it.
 // Once ReleaseAll starts, CommitOffsets no longer commits for tps.
-func (z *ZK) ReleaseAll(ctx context.Context, group, id string, tps []TopicPartition) error {
+func (z *Client) ReleaseAll(ctx context.Context, group, id string, tps []TopicPartition) error {
 	if err := checkNames("release", "group", group, "consumer id", id); err != nil {
 		return err
 	}
@@ -235,9 +235,12 @@ func (z *ZK) ReleaseAll(ctx context.Context, group, id string, tps []TopicPartit
 	return errors.Join(errs...)
 }
 
-// claimedBy reports whether this ZK holds member id's claim of tp in the
-// current session: claimed (Claim, ClaimAll) and not released since.
-func (z *ZK) claimedBy(group string, tp TopicPartition, id string) bool {
+// ClaimedBy reports whether this Client holds member id's claim of tp in
+// the current session: claimed (Claim, ClaimAll) and not released since,
+// and so a partition CommitOffsets commits for id. It asks nothing of the
+// server: a member checks with it that a claim it made (on another
+// goroutine, a while ago) still stands before it starts consuming.
+func (z *Client) ClaimedBy(group string, tp TopicPartition, id string) bool {
 	z.claimMu.RLock()
 	defer z.claimMu.RUnlock()
 	c, ok := z.claims[claimKey{group, tp.Topic, tp.Partition}]

@@ -1,19 +1,19 @@
-package consumergroup_test
+package zookeeper_test
 
 import (
 	"context"
 	"fmt"
 	"testing"
 
-	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // benchZK is dialZK for benchmarks.
-func benchZK(b *testing.B) (*cg.ZK, string) {
+func benchZK(b *testing.B) (*zookeeper.Client, string) {
 	b.Helper()
 	chroot := testenv.Chroot(b)
-	z, err := cg.DialZK(context.Background(), cg.ZKConfig{Servers: testenv.ZooKeeperAddrs(b), Chroot: chroot, SessionTimeout: 4 * testSession})
+	z, err := zookeeper.Dial(context.Background(), zookeeper.Config{Servers: testenv.ZooKeeperAddrs(b), Chroot: chroot, SessionTimeout: 4 * testSession})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,16 +28,16 @@ func BenchmarkCommitOffsets(b *testing.B) {
 		b.Run(fmt.Sprintf("partitions=%d", n), func(b *testing.B) {
 			z, _ := benchZK(b)
 			ctx := context.Background()
-			id, _ := cg.NewConsumerID("g")
+			id, _ := zookeeper.NewConsumerID("g")
 			if err := z.RegisterConsumer(ctx, "g", id, "t"); err != nil {
 				b.Fatal(err)
 			}
-			offsets := make(map[cg.TopicPartition]int64, n)
+			offsets := make(map[zookeeper.TopicPartition]int64, n)
 			for p := range n {
 				if err := z.Claim(ctx, "g", "t", int32(p), id); err != nil {
 					b.Fatal(err)
 				}
-				offsets[cg.TopicPartition{Topic: "t", Partition: int32(p)}] = 0
+				offsets[zookeeper.TopicPartition{Topic: "t", Partition: int32(p)}] = 0
 			}
 			if err := z.CommitOffsets(ctx, "g", id, offsets); err != nil { // creates the nodes
 				b.Fatal(err)
@@ -73,7 +73,7 @@ func BenchmarkCommit(b *testing.B) {
 func BenchmarkClaimRelease(b *testing.B) {
 	z, _ := benchZK(b)
 	ctx := context.Background()
-	id, _ := cg.NewConsumerID("g")
+	id, _ := zookeeper.NewConsumerID("g")
 	if err := z.RegisterConsumer(ctx, "g", id, "t"); err != nil {
 		b.Fatal(err)
 	}

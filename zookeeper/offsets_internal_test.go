@@ -1,4 +1,4 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func TestCreateMissingOffsetsConcurrently(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, creators)
 	for range creators {
-		z, err := DialZK(ctx, ZKConfig{Servers: testenv.ZooKeeperAddrs(t), Chroot: chroot, SessionTimeout: 4 * time.Second})
+		z, err := Dial(ctx, Config{Servers: testenv.ZooKeeperAddrs(t), Chroot: chroot, SessionTimeout: 4 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func TestCreateMissingOffsetsConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- z.createMissingOffsets(ctx, "g", offsets)
+			errs <- z.CreateMissingOffsets(ctx, "g", offsets)
 		}()
 	}
 	wg.Wait()
@@ -47,7 +47,7 @@ func TestCreateMissingOffsetsConcurrently(t *testing.T) {
 			t.Fatalf("a creator failed: %v", err)
 		}
 	}
-	z, err := DialZK(ctx, ZKConfig{Servers: testenv.ZooKeeperAddrs(t), Chroot: chroot, SessionTimeout: 4 * time.Second})
+	z, err := Dial(ctx, Config{Servers: testenv.ZooKeeperAddrs(t), Chroot: chroot, SessionTimeout: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestCreateMissingOffsetsConcurrently(t *testing.T) {
 func TestCreateEachKeepsExisting(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	z, err := DialZK(ctx, ZKConfig{Servers: testenv.ZooKeeperAddrs(t), Chroot: testenv.Chroot(t), SessionTimeout: 4 * time.Second})
+	z, err := Dial(ctx, Config{Servers: testenv.ZooKeeperAddrs(t), Chroot: testenv.Chroot(t), SessionTimeout: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestCreateEachKeepsExisting(t *testing.T) {
 			some[TopicPartition{"t", p}] = 7 // made by "another member" first
 		}
 	}
-	if err := z.createMissingOffsets(ctx, "g", some); err != nil {
+	if err := z.CreateMissingOffsets(ctx, "g", some); err != nil {
 		t.Fatal(err)
 	}
 	var ops []any

@@ -1,4 +1,4 @@
-package consumergroup_test
+package zookeeper_test
 
 import (
 	"errors"
@@ -8,20 +8,20 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // dialThroughProxy connects under chroot through a proxy that the test can
 // cut.
-func dialThroughProxy(t *testing.T, chroot string, mod ...func(*cg.ZKConfig)) (*cg.ZK, *testenv.Proxy) {
+func dialThroughProxy(t *testing.T, chroot string, mod ...func(*zookeeper.Config)) (*zookeeper.Client, *testenv.Proxy) {
 	t.Helper()
 	p, err := testenv.NewProxy(testenv.ZooKeeperAddrs(t)[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	mod = append([]func(*cg.ZKConfig){func(c *cg.ZKConfig) { c.Servers = []string{p.Addr()} }}, mod...)
+	mod = append([]func(*zookeeper.Config){func(c *zookeeper.Config) { c.Servers = []string{p.Addr()} }}, mod...)
 	z := dialZK(t, chroot, mod...)
 	return z, p
 }
@@ -86,7 +86,7 @@ func TestConsumersWatch(t *testing.T) {
 	default:
 		t.Fatalf("the cut-off member's session was not over when the server expired it (%v after the cut)", expiredAfter)
 	}
-	if !errors.Is(sess.Err(), cg.ErrSessionExpired) {
+	if !errors.Is(sess.Err(), zookeeper.ErrSessionExpired) {
 		t.Fatalf("session Err = %v, want ErrSessionExpired", sess.Err())
 	}
 	t.Logf("server expired the session %v after the cut (timeout %v)", expiredAfter, testSession)
@@ -115,7 +115,7 @@ func TestSessionRenewal(t *testing.T) {
 	if noticed > testSession {
 		t.Fatalf("the session ended %v after the cut, later than the timeout %v", noticed, testSession)
 	}
-	if !errors.Is(old.Err(), cg.ErrSessionExpired) {
+	if !errors.Is(old.Err(), zookeeper.ErrSessionExpired) {
 		t.Fatalf("Err = %v, want ErrSessionExpired", old.Err())
 	}
 	proxy.Restore()
@@ -142,8 +142,8 @@ func TestSessionRenewal(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling the server, not synchronizing
 	}
 	// The old claim is no longer this member's: a fenced commit fails.
-	err = z.CommitOffsets(ctx, "g", id, map[cg.TopicPartition]int64{{Topic: "t", Partition: 0}: 5})
-	if !errors.Is(err, cg.ErrNotOwner) {
+	err = z.CommitOffsets(ctx, "g", id, map[zookeeper.TopicPartition]int64{{Topic: "t", Partition: 0}: 5})
+	if !errors.Is(err, zookeeper.ErrNotOwner) {
 		t.Fatalf("commit of a claim of the old session: %v, want ErrNotOwner", err)
 	}
 	if z.Sessions() != 2 {
@@ -158,7 +158,7 @@ func TestSessionRenewal(t *testing.T) {
 // leave room for that.
 func TestShortDisconnect(t *testing.T) {
 	chroot := testenv.Chroot(t)
-	z, proxy := dialThroughProxy(t, chroot, func(c *cg.ZKConfig) { c.SessionTimeout = 4 * time.Second })
+	z, proxy := dialThroughProxy(t, chroot, func(c *zookeeper.Config) { c.SessionTimeout = 4 * time.Second })
 	ctx := testCtx(t)
 	s, err := z.Session(ctx)
 	if err != nil {
@@ -171,7 +171,7 @@ func TestShortDisconnect(t *testing.T) {
 	proxy.Cut()
 	proxy.Restore()
 	// The next request waits for the reconnection, in the same session.
-	if err := z.CommitOffsets(ctx, "g", id, map[cg.TopicPartition]int64{{Topic: "t", Partition: 0}: 3}); err != nil {
+	if err := z.CommitOffsets(ctx, "g", id, map[zookeeper.TopicPartition]int64{{Topic: "t", Partition: 0}: 3}); err != nil {
 		t.Fatalf("commit after a short disconnection: %v", err)
 	}
 	if s.Err() != nil {

@@ -1,4 +1,4 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
@@ -15,14 +15,14 @@ import (
 // Done is closed they are gone, or about to be, and another member may
 // already own what this one claimed.
 //
-// A session ends when the server reports it expired, when ZK is closed, or
-// when the client has been cut off from every server for so long that the
-// server may have expired it: from the last byte read from the server, two
-// thirds of the session timeout (go-zookeeper's own read timeout; the
-// remaining third covers the round trip of the request that byte answered).
-// In that last case ZK drops the connection and opens a new one, so that a
-// session the server still knew is never resumed: it expires on the server,
-// and everything it held with it.
+// A session ends when the server reports it expired, when the Client is
+// closed, or when the client has been cut off from every server for so
+// long that the server may have expired it: from the last byte read from
+// the server, two thirds of the session timeout (go-zookeeper's own read
+// timeout; the remaining third covers the round trip of the request that
+// byte answered). In that last case the Client drops the connection and
+// opens a new one, so that a session the server still knew is never
+// resumed: it expires on the server, and everything it held with it.
 type Session struct {
 	id   int64
 	done chan struct{}
@@ -34,12 +34,15 @@ type Session struct {
 	nextID int
 }
 
-// beforeEnd registers f to run when the session ends, before Done is
-// closed: whoever sees Done closed knows that f has run. f runs under ZK's
-// lock, on the goroutine that ends the session: it must not call ZK and
-// must return soon. beforeEnd returns the function that unregisters f, and
-// false (f not registered) when the session has ended already.
-func (s *Session) beforeEnd(f func()) (func(), bool) {
+// BeforeEnd registers f to run when the session ends, before Done is
+// closed: whoever sees Done closed knows that f has run. A member stops
+// consuming there, so that nothing of a partition it may no longer own is
+// processed once the session's end is visible. f runs under the Client's
+// lock, on the goroutine that ends the session: it must not call the
+// Client and must return soon. BeforeEnd returns the function that
+// unregisters f, and false (f not registered) when the session has ended
+// already.
+func (s *Session) BeforeEnd(f func()) (func(), bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -65,7 +68,7 @@ func (s *Session) ID() int64 { return s.id }
 func (s *Session) Done() <-chan struct{} { return s.done }
 
 // Err returns nil while the session lives, then why it ended:
-// ErrSessionExpired, or ErrClosed after ZK.Close.
+// ErrSessionExpired, or ErrClosed after Client.Close.
 func (s *Session) Err() error {
 	select {
 	case <-s.done:
@@ -76,8 +79,8 @@ func (s *Session) Err() error {
 }
 
 // Session returns the live session, waiting until one is established (after
-// an expiry, the next one) or ctx ends. After ZK.Close it returns ErrClosed.
-func (z *ZK) Session(ctx context.Context) (*Session, error) {
+// an expiry, the next one) or ctx ends. After Client.Close it returns ErrClosed.
+func (z *Client) Session(ctx context.Context) (*Session, error) {
 	for {
 		z.mu.Lock()
 		s, next, closed := z.sess, z.sessNext, z.isClosed
@@ -98,14 +101,14 @@ func (z *ZK) Session(ctx context.Context) (*Session, error) {
 }
 
 // Sessions returns how many sessions have been established so far.
-func (z *ZK) Sessions() int {
+func (z *Client) Sessions() int {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	return z.sessCount
 }
 
 // waitConnected waits until the connection in use has a session.
-func (z *ZK) waitConnected(ctx context.Context) error {
+func (z *Client) waitConnected(ctx context.Context) error {
 	z.mu.Lock()
 	ch, closed := z.connected, z.isClosed
 	z.mu.Unlock()
@@ -124,7 +127,7 @@ func (z *ZK) waitConnected(ctx context.Context) error {
 
 // setConnected records whether the connection in use has a session. z.mu
 // is held.
-func (z *ZK) setConnected(ok bool) {
+func (z *Client) setConnected(ok bool) {
 	select {
 	case <-z.connected:
 		if !ok {
@@ -142,7 +145,7 @@ func (z *ZK) setConnected(ok bool) {
 // onEvent follows go-zookeeper's session states. It runs on go-zookeeper's
 // goroutine, which delivers every event through it (unlike the event
 // channel, which drops them when full), and must not block.
-func (z *ZK) onEvent(c *connection, ev zk.Event) {
+func (z *Client) onEvent(c *connection, ev zk.Event) {
 	if ev.Type != zk.EventSession {
 		return
 	}
@@ -182,7 +185,7 @@ func (z *ZK) onEvent(c *connection, ev zk.Event) {
 }
 
 // startSession publishes the session of c. z.mu is held.
-func (z *ZK) startSession(c *connection) {
+func (z *Client) startSession(c *connection) {
 	z.sess = &Session{id: c.conn.SessionID(), done: make(chan struct{})}
 	z.sessCount++
 	close(z.sessNext)
@@ -191,7 +194,7 @@ func (z *ZK) startSession(c *connection) {
 }
 
 // endSession ends the live session, if any, with err. z.mu is held.
-func (z *ZK) endSession(err error) {
+func (z *Client) endSession(err error) {
 	if z.sess == nil {
 		return
 	}
@@ -212,7 +215,7 @@ func (z *ZK) endSession(err error) {
 // assumeExpired runs when the client has been cut off from ZooKeeper too
 // long to know whether session s lives. It ends s and replaces c with a new
 // connection, which gets a new session.
-func (z *ZK) assumeExpired(c *connection, s *Session) {
+func (z *Client) assumeExpired(c *connection, s *Session) {
 	z.mu.Lock()
 	if z.isClosed || z.sess != s || z.conn != c || c.hasSession {
 		z.mu.Unlock()
@@ -228,4 +231,49 @@ func (z *ZK) assumeExpired(c *connection, s *Session) {
 			z.log.Warn("zookeeper reconnect failed", "err", err)
 		}
 	}()
+}
+
+// connWatchers are the functions told of a Client's connection state changes.
+// Guarded by Client.mu.
+type connWatchers struct {
+	next int
+	fns  map[int]func(connected bool)
+}
+
+// fire tells every watcher. z.mu is held: they must not block.
+func (w *connWatchers) fire(ok bool) {
+	for _, f := range w.fns {
+		f(ok)
+	}
+}
+
+// WatchConnection calls f whenever the connection in use gains or loses
+// its session (connected: whether requests can be served now); first, at
+// once, with the state now (nothing after Close). It is for health checks:
+// a member that is cut off keeps its partitions while its session may
+// still live, and says so. f runs under the Client's lock, on the
+// goroutine that saw the change: it must not call the Client and must
+// return soon. WatchConnection returns the function that stops it.
+func (z *Client) WatchConnection(f func(connected bool)) (stop func()) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.watchers.fns == nil {
+		z.watchers.fns = make(map[int]func(bool))
+	}
+	id := z.watchers.next
+	z.watchers.next++
+	z.watchers.fns[id] = f
+	select {
+	case <-z.connected:
+		f(true)
+	default:
+		if !z.isClosed {
+			f(false)
+		}
+	}
+	return func() {
+		z.mu.Lock()
+		defer z.mu.Unlock()
+		delete(z.watchers.fns, id)
+	}
 }

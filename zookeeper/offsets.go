@@ -1,4 +1,4 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // processed message plus one), for partition, without any ownership check:
 // the seed's manual commit, also used by tools that reset offsets. A member
 // commits with CommitOffsets.
-func (z *ZK) Commit(ctx context.Context, group, topic string, partition int32, offset int64) error {
+func (z *Client) Commit(ctx context.Context, group, topic string, partition int32, offset int64) error {
 	if err := checkOffsetArgs("commit", group, topic, partition, offset); err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (z *ZK) Commit(ctx context.Context, group, topic string, partition int32, o
 // Offset reads the committed offset of partition: the next offset to
 // consume. No committed offset gives an error that matches ErrNoNode; data
 // that is not a decimal offset one that matches ErrBadData.
-func (z *ZK) Offset(ctx context.Context, group, topic string, partition int32) (int64, error) {
+func (z *Client) Offset(ctx context.Context, group, topic string, partition int32) (int64, error) {
 	if err := checkNames("read offset", "group", group, "topic", topic); err != nil {
 		return 0, err
 	}
@@ -51,7 +51,7 @@ func (z *ZK) Offset(ctx context.Context, group, topic string, partition int32) (
 // Offsets reads every committed offset of group: topic, then partition, to
 // the next offset to consume. Unreadable nodes are left out and reported in
 // the error, which matches ErrBadData; the map holds the others.
-func (z *ZK) Offsets(ctx context.Context, group string) (map[string]map[int32]int64, error) {
+func (z *Client) Offsets(ctx context.Context, group string) (map[string]map[int32]int64, error) {
 	if err := checkNames("read offsets", "group", group); err != nil {
 		return nil, err
 	}
@@ -102,11 +102,12 @@ func (z *ZK) Offsets(ctx context.Context, group string) (map[string]map[int32]in
 // ErrNotOwner (or ErrNotRegistered): a member that lost a partition, to a
 // session expiry or a release, can never move its offset.
 //
-// Only partitions claimed through this ZK, in the current session, can be
-// committed. The fence is complete when, as the group does, a member takes a
-// new consumer id whenever it registers again after losing its session.
+// Only partitions claimed through this Client, in the current session, can
+// be committed. The fence is complete when, as package consumergroup does,
+// a member takes a new consumer id whenever it registers again after
+// losing its session.
 // Offset nodes that do not exist yet are created in the same multi.
-func (z *ZK) CommitOffsets(ctx context.Context, group, id string, offsets map[TopicPartition]int64) error {
+func (z *Client) CommitOffsets(ctx context.Context, group, id string, offsets map[TopicPartition]int64) error {
 	if err := checkNames("commit offsets", "group", group, "consumer id", id); err != nil {
 		return err
 	}
@@ -174,7 +175,7 @@ func (z *ZK) CommitOffsets(ctx context.Context, group, id string, offsets map[To
 
 // offsetOp returns the op that writes one offset: a set when the node is
 // known to exist, a create (after creating its parents) when it does not.
-func (z *ZK) offsetOp(ctx context.Context, group string, tp TopicPartition, off int64) any {
+func (z *Client) offsetOp(ctx context.Context, group string, tp TopicPartition, off int64) any {
 	p := z.paths.Offset(group, tp.Topic, tp.Partition)
 	data := layout.EncodeOffset(off)
 	z.offMu.Lock()
@@ -215,7 +216,7 @@ func checkOffsetArgs(op, group, topic string, partition int32, offset int64) err
 	return nil
 }
 
-// createMissingOffsets creates, in one atomic multi and in partition
+// CreateMissingOffsets creates, in one atomic multi and in partition
 // order, the offset nodes of group that do not exist yet for the
 // partitions of offsets (all of one topic or several), each with its
 // offset; nodes that exist keep theirs. Tools that enumerate a topic's
@@ -224,7 +225,7 @@ func checkOffsetArgs(op, group, topic string, partition int32, offset int64) err
 // waves, one member's partitions before another's. A node created
 // meanwhile by another member (ErrNodeExists) is left out and the multi
 // run again.
-func (z *ZK) createMissingOffsets(ctx context.Context, group string, offsets map[TopicPartition]int64) error {
+func (z *Client) CreateMissingOffsets(ctx context.Context, group string, offsets map[TopicPartition]int64) error {
 	tps := make([]TopicPartition, 0, len(offsets))
 	for tp, off := range offsets {
 		if err := checkOffsetArgs("create offsets", group, tp.Topic, tp.Partition, off); err != nil {
@@ -254,7 +255,7 @@ func (z *ZK) createMissingOffsets(ctx context.Context, group string, offsets map
 // createOffsets runs the creates in one multi. conflict is the index of a
 // create whose node another member made meanwhile (nothing was created),
 // -1 otherwise; err is any other failure, naming the path.
-func (z *ZK) createOffsets(ctx context.Context, ops []any) (conflict int, err error) {
+func (z *Client) createOffsets(ctx context.Context, ops []any) (conflict int, err error) {
 	i, err := z.multi(ctx, ops...)
 	switch {
 	case err == nil:
@@ -271,7 +272,7 @@ func (z *ZK) createOffsets(ctx context.Context, ops []any) (conflict int, err er
 
 // missingOffsets lists the offset nodes of tps' topics and returns the
 // creates of those missing.
-func (z *ZK) missingOffsets(ctx context.Context, group string, tps []TopicPartition, offsets map[TopicPartition]int64) ([]any, error) {
+func (z *Client) missingOffsets(ctx context.Context, group string, tps []TopicPartition, offsets map[TopicPartition]int64) ([]any, error) {
 	existing := map[string]map[string]bool{} // topic to its offset nodes
 	for _, tp := range tps {
 		if existing[tp.Topic] != nil {
@@ -301,7 +302,7 @@ func (z *ZK) missingOffsets(ctx context.Context, group string, tps []TopicPartit
 
 // createEach runs the creates in one multi, dropping each that another
 // member made meanwhile and trying again.
-func (z *ZK) createEach(ctx context.Context, ops []any) error {
+func (z *Client) createEach(ctx context.Context, ops []any) error {
 	for len(ops) > 0 {
 		conflict, err := z.createOffsets(ctx, ops)
 		if conflict < 0 {

@@ -1,4 +1,4 @@
-package consumergroup_test
+package zookeeper_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 func TestZKNodes(t *testing.T) {
@@ -28,10 +28,10 @@ func TestZKNodes(t *testing.T) {
 		t.Fatalf("created %q, want v", got)
 	}
 	err := z.Create(ctx, "/a/b/c", []byte("w"), false)
-	if !errors.Is(err, cg.ErrNodeExists) || !strings.Contains(err.Error(), chroot+"/a/b/c") {
+	if !errors.Is(err, zookeeper.ErrNodeExists) || !strings.Contains(err.Error(), chroot+"/a/b/c") {
 		t.Fatalf("second Create: %v, want ErrNodeExists naming the path", err)
 	}
-	var pe *cg.PathError
+	var pe *zookeeper.PathError
 	if !errors.As(err, &pe) || pe.Path != chroot+"/a/b/c" || pe.Op != "create" {
 		t.Fatalf("second Create: %#v, want a PathError", err)
 	}
@@ -65,7 +65,7 @@ func TestZKNodes(t *testing.T) {
 	if err := z.DeleteAll(ctx, "/m"); err != nil {
 		t.Fatalf("DeleteAll of a missing node: %v", err)
 	}
-	if err := z.Create(ctx, "relative", nil, false); !errors.Is(err, cg.ErrInvalidArgument) {
+	if err := z.Create(ctx, "relative", nil, false); !errors.Is(err, zookeeper.ErrInvalidArgument) {
 		t.Fatalf("Create of a relative path: %v, want ErrInvalidArgument", err)
 	}
 }
@@ -122,7 +122,7 @@ func TestLayoutBytes(t *testing.T) {
 	if got := get(t, raw, chroot+"/consumers/g1/offsets/orders/7"); got != "1042" {
 		t.Fatalf("offset node holds %q, want 1042", got)
 	}
-	if err := z.CommitOffsets(ctx, group, id, map[cg.TopicPartition]int64{{Topic: "orders", Partition: 7}: 2000}); err != nil {
+	if err := z.CommitOffsets(ctx, group, id, map[zookeeper.TopicPartition]int64{{Topic: "orders", Partition: 7}: 2000}); err != nil {
 		t.Fatal(err)
 	}
 	if got := get(t, raw, chroot+"/consumers/g1/offsets/orders/7"); got != "2000" {
@@ -136,7 +136,7 @@ func TestLayoutBytes(t *testing.T) {
 func TestCommitAndOffset(t *testing.T) {
 	z := dialZK(t, testenv.Chroot(t))
 	ctx := testCtx(t)
-	if _, err := z.Offset(ctx, "g", "t", 0); !errors.Is(err, cg.ErrNoNode) {
+	if _, err := z.Offset(ctx, "g", "t", 0); !errors.Is(err, zookeeper.ErrNoNode) {
 		t.Fatalf("Offset with nothing committed: %v, want ErrNoNode", err)
 	}
 	for _, off := range []int64{0, 5, 1 << 40} {
@@ -147,7 +147,7 @@ func TestCommitAndOffset(t *testing.T) {
 			t.Fatalf("Offset = %d, %v; want %d", got, err, off)
 		}
 	}
-	if err := z.Commit(ctx, "g", "t", 0, -1); !errors.Is(err, cg.ErrInvalidArgument) {
+	if err := z.Commit(ctx, "g", "t", 0, -1); !errors.Is(err, zookeeper.ErrInvalidArgument) {
 		t.Fatalf("Commit of a negative offset: %v, want ErrInvalidArgument", err)
 	}
 	if err := z.Commit(ctx, "g", "t", 1, 9); err != nil {
@@ -178,11 +178,11 @@ func TestBadData(t *testing.T) {
 	put(t, raw, chroot+"/consumers/g/offsets/t/1", "17")
 	put(t, raw, chroot+"/consumers/g/offsets/t/x", "3")
 	_, err := z.Offset(ctx, "g", "t", 0)
-	if !errors.Is(err, cg.ErrBadData) || !strings.Contains(err.Error(), chroot+"/consumers/g/offsets/t/0") || !strings.Contains(err.Error(), "abc") {
+	if !errors.Is(err, zookeeper.ErrBadData) || !strings.Contains(err.Error(), chroot+"/consumers/g/offsets/t/0") || !strings.Contains(err.Error(), "abc") {
 		t.Fatalf("Offset of %q: %v; want ErrBadData naming the path and the data", "abc", err)
 	}
 	all, err := z.Offsets(ctx, "g")
-	if !errors.Is(err, cg.ErrBadData) || all["t"][1] != 17 || len(all["t"]) != 1 {
+	if !errors.Is(err, zookeeper.ErrBadData) || all["t"][1] != 17 || len(all["t"]) != 1 {
 		t.Fatalf("Offsets with bad nodes = %v, %v; want t/1 and ErrBadData", all, err)
 	}
 	if !strings.Contains(err.Error(), "offsets/t/x") {
@@ -190,12 +190,12 @@ func TestBadData(t *testing.T) {
 	}
 
 	put(t, raw, chroot+"/consumers/g/owners/t/0", "")
-	if _, err := z.Owner(ctx, "g", "t", 0); !errors.Is(err, cg.ErrBadData) {
+	if _, err := z.Owner(ctx, "g", "t", 0); !errors.Is(err, zookeeper.ErrBadData) {
 		t.Fatalf("Owner of an empty node: %v, want ErrBadData", err)
 	}
 
 	put(t, raw, chroot+"/consumers/g/ids/m1", `{"version":1,"subscription":{"t":1},"pattern":"static","timestamp":"1`)
-	if _, err := z.Registration(ctx, "g", "m1"); !errors.Is(err, cg.ErrBadData) || !strings.Contains(err.Error(), "ids/m1") {
+	if _, err := z.Registration(ctx, "g", "m1"); !errors.Is(err, zookeeper.ErrBadData) || !strings.Contains(err.Error(), "ids/m1") {
 		t.Fatalf("truncated registration: %v, want ErrBadData naming it", err)
 	}
 
@@ -203,7 +203,7 @@ func TestBadData(t *testing.T) {
 	put(t, raw, chroot+"/brokers/ids/2", `{"version":4,"endpoints":["PLAINTEXT://127.0.0.1:9092"],"host":"127.0.0.1","port":9092,"jmx_port":-1,"timestamp":"1"`)
 	put(t, raw, chroot+"/brokers/ids/3", `{"version":4,"endpoints":["PLAINTEXT://127.0.0.1:9093"],"host":"127.0.0.1","port":9093,"jmx_port":-1,"timestamp":"1"}`)
 	brokers, err := z.Brokers(ctx)
-	if !errors.Is(err, cg.ErrBadData) || len(brokers) != 1 || brokers[0] != "127.0.0.1:9093" {
+	if !errors.Is(err, zookeeper.ErrBadData) || len(brokers) != 1 || brokers[0] != "127.0.0.1:9093" {
 		t.Fatalf("Brokers with two bad registrations = %v, %v; want the good one and ErrBadData", brokers, err)
 	}
 	if !strings.Contains(err.Error(), "/brokers/ids/1") || !strings.Contains(err.Error(), "/brokers/ids/2") || !strings.Contains(err.Error(), "port -5") {
@@ -211,10 +211,10 @@ func TestBadData(t *testing.T) {
 	}
 
 	put(t, raw, chroot+"/brokers/topics/t", `{"version":1,"partitions":{"0":[1],"2":[1]}}`)
-	if _, _, err := z.Partitions(ctx, "t"); !errors.Is(err, cg.ErrBadData) || !strings.Contains(err.Error(), "/brokers/topics/t") {
+	if _, _, err := z.Partitions(ctx, "t"); !errors.Is(err, zookeeper.ErrBadData) || !strings.Contains(err.Error(), "/brokers/topics/t") {
 		t.Fatalf("Partitions of a topic with a gap: %v, want ErrBadData", err)
 	}
-	if _, _, err := z.Partitions(ctx, "missing"); !errors.Is(err, cg.ErrNoNode) {
+	if _, _, err := z.Partitions(ctx, "missing"); !errors.Is(err, zookeeper.ErrNoNode) {
 		t.Fatalf("Partitions of a missing topic: %v, want ErrNoNode", err)
 	}
 }
@@ -239,7 +239,7 @@ func TestChrootIsolation(t *testing.T) {
 	if err := b.Claim(ctx, "g", "t", 0, idB); err != nil {
 		t.Fatalf("claim of the same partition in another chroot: %v", err)
 	}
-	if _, err := b.Offset(ctx, "g", "t", 0); !errors.Is(err, cg.ErrNoNode) {
+	if _, err := b.Offset(ctx, "g", "t", 0); !errors.Is(err, zookeeper.ErrNoNode) {
 		t.Fatalf("another chroot sees an offset: %v", err)
 	}
 	if off, err := a.Offset(ctx, "g", "t", 0); err != nil || off != 10 {
@@ -258,22 +258,22 @@ func TestBadArguments(t *testing.T) {
 		"empty topic":        z.Claim(ctx, "g", "", 0, "id"),
 		"negative partition": z.Claim(ctx, "g", "t", -1, "id"),
 		"empty id":           z.Claim(ctx, "g", "t", 0, ""),
-		"negative offset":    z.CommitOffsets(ctx, "g", "id", map[cg.TopicPartition]int64{{Topic: "t"}: -2}),
+		"negative offset":    z.CommitOffsets(ctx, "g", "id", map[zookeeper.TopicPartition]int64{{Topic: "t"}: -2}),
 	} {
-		if !errors.Is(err, cg.ErrInvalidArgument) {
+		if !errors.Is(err, zookeeper.ErrInvalidArgument) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
 		}
 	}
-	for _, cfg := range []cg.ZKConfig{
+	for _, cfg := range []zookeeper.Config{
 		{},
 		{Servers: []string{"nohost"}},
 		{Servers: []string{"127.0.0.1:1"}, Chroot: "kafka"},
 		{Servers: []string{"127.0.0.1:1"}, SessionTimeout: -time.Second},
-		{Servers: []string{"127.0.0.1:1"}, Auth: []cg.ZKAuth{{}}},
+		{Servers: []string{"127.0.0.1:1"}, Auth: []zookeeper.Auth{{}}},
 		{Servers: []string{"127.0.0.1:1"}, ACL: []zk.ACL{}},
 		{Servers: []string{"127.0.0.1:1"}, ACL: []zk.ACL{{Perms: zk.PermAll}}},
 	} {
-		if _, err := cg.DialZK(ctx, cfg); !errors.Is(err, cg.ErrInvalidArgument) {
+		if _, err := zookeeper.Dial(ctx, cfg); !errors.Is(err, zookeeper.ErrInvalidArgument) {
 			t.Errorf("DialZK(%+v): %v, want ErrInvalidArgument", cfg, err)
 		}
 	}
@@ -284,14 +284,14 @@ func TestDialUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := cg.DialZK(ctx, cg.ZKConfig{Servers: []string{ln}})
+	_, err := zookeeper.Dial(ctx, zookeeper.Config{Servers: []string{ln}})
 	if err == nil || !strings.Contains(err.Error(), ln) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("DialZK of a closed port: %v; want a deadline error naming %s", err, ln)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("DialZK took %v past its deadline", d)
 	}
-	_, err = cg.NewZK([]string{ln}, "", 500*time.Millisecond)
+	_, err = zookeeper.New([]string{ln}, "", 500*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), ln) {
 		t.Fatalf("NewZK of a closed port: %v", err)
 	}
@@ -314,16 +314,16 @@ func TestClose(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	waitClosed(t, s.Done(), "session end on Close")
-	if !errors.Is(s.Err(), cg.ErrClosed) {
+	if !errors.Is(s.Err(), zookeeper.ErrClosed) {
 		t.Fatalf("session Err after Close = %v, want ErrClosed", s.Err())
 	}
 	if ok, _, _ := raw.Exists(chroot + "/consumers/g/ids/" + id); ok {
 		t.Fatal("registration still there after Close")
 	}
-	if _, err := z.Offset(ctx, "g", "t", 0); !errors.Is(err, cg.ErrClosed) {
+	if _, err := z.Offset(ctx, "g", "t", 0); !errors.Is(err, zookeeper.ErrClosed) {
 		t.Fatalf("Offset after Close: %v, want ErrClosed", err)
 	}
-	if _, err := z.Session(ctx); !errors.Is(err, cg.ErrClosed) {
+	if _, err := z.Session(ctx); !errors.Is(err, zookeeper.ErrClosed) {
 		t.Fatalf("Session after Close: %v, want ErrClosed", err)
 	}
 }

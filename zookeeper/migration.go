@@ -1,17 +1,17 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
 // Migration is what a group's migration marker tells: the group was moved
-// to Kafka's group coordinator (groupctl migrate), and JoinConsumerGroup
-// refuses it (ErrGroupMigrated) unless ConsumerGroupConfig.IgnoreMigration.
+// to Kafka's group coordinator (groupctl migrate), and the consumer group
+// (package consumergroup) refuses to join it through ZooKeeper unless told
+// to ignore the marker.
 type Migration struct {
 	Path      string    // the marker's znode, chroot included
 	To        string    // "kafka"
@@ -23,7 +23,7 @@ type Migration struct {
 // Migration reads group's migration marker, /consumers/<group>/migration:
 // nil when the group was not migrated. A marker that cannot be read gives
 // an error that matches ErrBadData.
-func (z *ZK) Migration(ctx context.Context, group string) (*Migration, error) {
+func (z *Client) Migration(ctx context.Context, group string) (*Migration, error) {
 	if err := checkNames("read migration marker", "group", group); err != nil {
 		return nil, err
 	}
@@ -43,10 +43,10 @@ func (z *ZK) Migration(ctx context.Context, group string) (*Migration, error) {
 }
 
 // MarkMigrated writes group's migration marker (creating the group's node
-// if needed): from then on JoinConsumerGroup refuses the group. A marker
-// already there is kept (and returned). by names the tool, bootstrap the
-// Kafka brokers that now hold the group's offsets.
-func (z *ZK) MarkMigrated(ctx context.Context, group, by, bootstrap string) (*Migration, error) {
+// if needed): from then on the consumer group refuses to join it through
+// ZooKeeper. A marker already there is kept (and returned). by names the
+// tool, bootstrap the Kafka brokers that now hold the group's offsets.
+func (z *Client) MarkMigrated(ctx context.Context, group, by, bootstrap string) (*Migration, error) {
 	if err := checkNames("write migration marker", "group", group); err != nil {
 		return nil, err
 	}
@@ -63,35 +63,9 @@ func (z *ZK) MarkMigrated(ctx context.Context, group, by, bootstrap string) (*Mi
 
 // ClearMigration deletes group's migration marker (a rollback to
 // ZooKeeper); a group without one is left as it is.
-func (z *ZK) ClearMigration(ctx context.Context, group string) error {
+func (z *Client) ClearMigration(ctx context.Context, group string) error {
 	if err := checkNames("delete migration marker", "group", group); err != nil {
 		return err
 	}
 	return z.deleteAll(ctx, z.paths.Migration(group))
-}
-
-// checkMigration refuses to join a group that was moved to Kafka's
-// coordinator.
-func (z *ZK) checkMigration(ctx context.Context, group string) error {
-	m, err := z.Migration(ctx, group)
-	switch {
-	case errors.Is(err, ErrBadData):
-		return fmt.Errorf("%w: group %q has a migration marker that cannot be read (%w): it was probably moved to Kafka's coordinator; "+
-			"set ConsumerGroupConfig.IgnoreMigration to join through ZooKeeper anyway", ErrGroupMigrated, group, err)
-	case err != nil:
-		return err
-	case m == nil:
-		return nil
-	}
-	return fmt.Errorf("%w: group %q was moved to Kafka's group coordinator (%s, at %s, offsets written to %s; marker %s): "+
-		"join it with JoinKafkaConsumerGroup; to join through ZooKeeper anyway set ConsumerGroupConfig.IgnoreMigration, "+
-		"or roll the move back with groupctl migrate %s --to zookeeper",
-		ErrGroupMigrated, group, orUnknown(m.By), m.At.UTC().Format(time.RFC3339), orUnknown(m.Bootstrap), m.Path, group)
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
 }

@@ -1,4 +1,4 @@
-package consumergroup_test
+package zookeeper_test
 
 import (
 	"errors"
@@ -8,8 +8,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 func TestClaim(t *testing.T) {
@@ -27,20 +27,20 @@ func TestClaim(t *testing.T) {
 		t.Fatalf("claiming again what this session holds: %v", err)
 	}
 	err := b.Claim(ctx, "g", "t", 3, idB)
-	if !errors.Is(err, cg.ErrAlreadyClaimed) || !strings.Contains(err.Error(), idA) || !strings.Contains(err.Error(), "owners/t/3") {
+	if !errors.Is(err, zookeeper.ErrAlreadyClaimed) || !strings.Contains(err.Error(), idA) || !strings.Contains(err.Error(), "owners/t/3") {
 		t.Fatalf("claim of a claimed partition: %v; want ErrAlreadyClaimed naming the owner and the node", err)
 	}
 	// The same id from another session does not own it either.
-	if err := b.Claim(ctx, "g", "t", 3, idA); !errors.Is(err, cg.ErrAlreadyClaimed) && !errors.Is(err, cg.ErrNotRegistered) {
+	if err := b.Claim(ctx, "g", "t", 3, idA); !errors.Is(err, zookeeper.ErrAlreadyClaimed) && !errors.Is(err, zookeeper.ErrNotRegistered) {
 		t.Fatalf("claim with another member's id: %v", err)
 	}
-	if err := b.Claim(ctx, "g", "t", 4, "g_unregistered-1-00000000"); !errors.Is(err, cg.ErrNotRegistered) {
+	if err := b.Claim(ctx, "g", "t", 4, "g_unregistered-1-00000000"); !errors.Is(err, zookeeper.ErrNotRegistered) {
 		t.Fatalf("claim by an unregistered id: %v, want ErrNotRegistered", err)
 	}
 	if owner, err := b.Owner(ctx, "g", "t", 3); err != nil || owner != idA {
 		t.Fatalf("Owner = %q, %v; want %q", owner, err, idA)
 	}
-	if _, err := b.Owner(ctx, "g", "t", 9); !errors.Is(err, cg.ErrNoNode) {
+	if _, err := b.Owner(ctx, "g", "t", 9); !errors.Is(err, zookeeper.ErrNoNode) {
 		t.Fatalf("Owner of an unowned partition: %v, want ErrNoNode", err)
 	}
 
@@ -49,7 +49,7 @@ func TestClaim(t *testing.T) {
 	if err != nil || owner != idA {
 		t.Fatalf("OwnerW = %q, %v", owner, err)
 	}
-	if err := b.Release(ctx, "g", "t", 3, idB); !errors.Is(err, cg.ErrNotOwner) {
+	if err := b.Release(ctx, "g", "t", 3, idB); !errors.Is(err, zookeeper.ErrNotOwner) {
 		t.Fatalf("release of another member's partition: %v, want ErrNotOwner", err)
 	}
 	if err := a.Release(ctx, "g", "t", 3, idA); err != nil {
@@ -82,10 +82,10 @@ func TestClaim(t *testing.T) {
 }
 
 // offsetsOf returns partitions 0..n-1 of topic t at offset off.
-func offsetsOf(n int, off int64) map[cg.TopicPartition]int64 {
-	m := make(map[cg.TopicPartition]int64, n)
+func offsetsOf(n int, off int64) map[zookeeper.TopicPartition]int64 {
+	m := make(map[zookeeper.TopicPartition]int64, n)
 	for p := range n {
-		m[cg.TopicPartition{Topic: "t", Partition: int32(p)}] = off + int64(p)
+		m[zookeeper.TopicPartition{Topic: "t", Partition: int32(p)}] = off + int64(p)
 	}
 	return m
 }
@@ -128,7 +128,7 @@ func TestFencedCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := a.CommitOffsets(ctx, "g", idA, offsetsOf(n, 300))
-	if !errors.Is(err, cg.ErrNotOwner) || !strings.Contains(err.Error(), "owners/t/7") {
+	if !errors.Is(err, zookeeper.ErrNotOwner) || !strings.Contains(err.Error(), "owners/t/7") {
 		t.Fatalf("commit including a released partition: %v; want ErrNotOwner naming it", err)
 	}
 	checkOffsets(200)
@@ -161,18 +161,18 @@ func TestFencedCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = a.CommitOffsets(ctx, "g", idA, offsetsOf(n, 400))
-	if !errors.Is(err, cg.ErrNotOwner) && !errors.Is(err, cg.ErrNotRegistered) {
+	if !errors.Is(err, zookeeper.ErrNotOwner) && !errors.Is(err, zookeeper.ErrNotRegistered) {
 		t.Fatalf("commit after losing the session: %v; want ErrNotOwner", err)
 	}
 	checkOffsets(200)
 	// A registers again, under a new id as the group does: still nothing.
 	idA2 := register(t, a, "g", "t")
-	if err := a.CommitOffsets(ctx, "g", idA2, offsetsOf(n, 500)); !errors.Is(err, cg.ErrNotOwner) {
+	if err := a.CommitOffsets(ctx, "g", idA2, offsetsOf(n, 500)); !errors.Is(err, zookeeper.ErrNotOwner) {
 		t.Fatalf("commit under a new id of partitions it never claimed: %v; want ErrNotOwner", err)
 	}
 	checkOffsets(200)
 	// B, the owner of 7, commits it.
-	if err := b.CommitOffsets(ctx, "g", idB, map[cg.TopicPartition]int64{{Topic: "t", Partition: 7}: 777}); err != nil {
+	if err := b.CommitOffsets(ctx, "g", idB, map[zookeeper.TopicPartition]int64{{Topic: "t", Partition: 7}: 777}); err != nil {
 		t.Fatal(err)
 	}
 	if got := get(t, raw, chroot+"/consumers/g/offsets/t/7"); got != "777" {

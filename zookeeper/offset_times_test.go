@@ -1,12 +1,12 @@
-package consumergroup_test
+package zookeeper_test
 
 import (
 	"errors"
 	"testing"
 	"time"
 
-	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // TestOffsetCommitTimes reads when offsets were written: a rewrite moves
@@ -28,7 +28,7 @@ func TestOffsetCommitTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0, t1 := ts[cg.TopicPartition{Topic: "t", Partition: 0}], ts[cg.TopicPartition{Topic: "t", Partition: 1}]
+	t0, t1 := ts[zookeeper.TopicPartition{Topic: "t", Partition: 0}], ts[zookeeper.TopicPartition{Topic: "t", Partition: 1}]
 	if len(ts) != 2 || t0.Before(before) || t0.After(time.Now().Add(time.Second)) || t1.IsZero() {
 		t.Fatalf("times %v", ts)
 	}
@@ -39,7 +39,7 @@ func TestOffsetCommitTimes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ts[cg.TopicPartition{Topic: "t", Partition: 0}].After(t0) {
+		if ts[zookeeper.TopicPartition{Topic: "t", Partition: 0}].After(t0) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -47,7 +47,7 @@ func TestOffsetCommitTimes(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond) // waiting for the clock to tick, not synchronizing
 	}
-	if _, err := z.OffsetCommitTimes(ctx, "bad/name"); !errors.Is(err, cg.ErrInvalidArgument) {
+	if _, err := z.OffsetCommitTimes(ctx, "bad/name"); !errors.Is(err, zookeeper.ErrInvalidArgument) {
 		t.Fatalf("bad group name: %v", err)
 	}
 }

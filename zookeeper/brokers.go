@@ -1,4 +1,4 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
@@ -13,13 +13,13 @@ import (
 
 // Brokers returns the addresses (host:port) of the live Kafka brokers
 // registered under /brokers/ids, in broker id order: of the listener named
-// by ZKConfig.BrokerListener, or of the PLAINTEXT one. Registrations that
+// by Config.BrokerListener, or of the PLAINTEXT one. Registrations that
 // cannot be read are left out and reported in the error, which matches
 // ErrBadData; when no broker is usable the error also matches ErrNoBrokers.
 //
 // Kafka clusters without ZooKeeper (KRaft, Kafka 4) register nothing here:
 // give their addresses to the group directly.
-func (z *ZK) Brokers(ctx context.Context) ([]string, error) {
+func (z *Client) Brokers(ctx context.Context) ([]string, error) {
 	dir := z.paths.BrokerIDs()
 	names, err := z.children(ctx, "list brokers", dir)
 	if err != nil && !errors.Is(err, ErrNoNode) {
@@ -67,7 +67,7 @@ func (z *ZK) Brokers(ctx context.Context) ([]string, error) {
 // Kafka keeps at /brokers/topics/<topic>, and a watch that fires once when
 // the assignment changes (partitions are added) or is deleted. A topic that
 // does not exist gives an error that matches ErrNoNode.
-func (z *ZK) Partitions(ctx context.Context, topic string) (int32, <-chan zk.Event, error) {
+func (z *Client) Partitions(ctx context.Context, topic string) (int32, <-chan zk.Event, error) {
 	if err := checkNames("read topic", "topic", topic); err != nil {
 		return 0, nil, err
 	}

@@ -1,4 +1,4 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // written (the offset node's modification time, by ZooKeeper's clock), for
 // lag evaluation: a consumer that stopped committing stops changing them.
 // Partitions whose node disappears meanwhile are left out.
-func (z *ZK) OffsetCommitTimes(ctx context.Context, group string) (map[TopicPartition]time.Time, error) {
+func (z *Client) OffsetCommitTimes(ctx context.Context, group string) (map[TopicPartition]time.Time, error) {
 	if err := checkNames("read offset times", "group", group); err != nil {
 		return nil, err
 	}

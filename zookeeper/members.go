@@ -1,4 +1,4 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func checkNames(op string, names ...string) error {
 }
 
 // Groups lists the groups under /consumers, sorted.
-func (z *ZK) Groups(ctx context.Context) ([]string, error) {
+func (z *Client) Groups(ctx context.Context) ([]string, error) {
 	names, err := z.children(ctx, "list groups", z.paths.Consumers())
 	if errors.Is(err, ErrNoNode) {
 		return nil, nil
@@ -56,7 +56,7 @@ func (z *ZK) Groups(ctx context.Context) ([]string, error) {
 }
 
 // RegisterGroup creates the group's ids, owners and offsets nodes.
-func (z *ZK) RegisterGroup(ctx context.Context, group string) error {
+func (z *Client) RegisterGroup(ctx context.Context, group string) error {
 	if err := checkNames("register group", "group", group); err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (z *ZK) RegisterGroup(ctx context.Context, group string) error {
 // with an ephemeral node that lives as long as the session. Registering an
 // id this session already registered updates its subscription; an id
 // registered by another session gives ErrNodeExists.
-func (z *ZK) RegisterConsumer(ctx context.Context, group, id string, topics ...string) error {
+func (z *Client) RegisterConsumer(ctx context.Context, group, id string, topics ...string) error {
 	if err := checkNames("register consumer", "group", group, "consumer id", id); err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (z *ZK) RegisterConsumer(ctx context.Context, group, id string, topics ...s
 
 // DeregisterConsumer deletes member id's registration. A registration that
 // does not exist is not an error.
-func (z *ZK) DeregisterConsumer(ctx context.Context, group, id string) error {
+func (z *Client) DeregisterConsumer(ctx context.Context, group, id string) error {
 	if err := checkNames("deregister consumer", "group", group, "consumer id", id); err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (z *ZK) DeregisterConsumer(ctx context.Context, group, id string) error {
 // list is empty and the watch fires when it is created. A watch also fires,
 // with an error event, when the session or connection it was set on ends:
 // read again on every event.
-func (z *ZK) Consumers(ctx context.Context, group string) ([]string, <-chan zk.Event, error) {
+func (z *Client) Consumers(ctx context.Context, group string) ([]string, <-chan zk.Event, error) {
 	if err := checkNames("list consumers", "group", group); err != nil {
 		return nil, nil, err
 	}
@@ -139,7 +139,7 @@ func (z *ZK) Consumers(ctx context.Context, group string) ([]string, <-chan zk.E
 }
 
 // Registration reads member id's registration.
-func (z *ZK) Registration(ctx context.Context, group, id string) (Registration, error) {
+func (z *Client) Registration(ctx context.Context, group, id string) (Registration, error) {
 	if err := checkNames("read registration", "group", group, "consumer id", id); err != nil {
 		return Registration{}, err
 	}
@@ -155,9 +155,23 @@ func (z *ZK) Registration(ctx context.Context, group, id string) (Registration, 
 	return Registration{Topics: r.Topics(), Pattern: r.Pattern, Timestamp: r.Time()}, nil
 }
 
+// Members returns the ids of the group's members, sorted, as Consumers
+// does but without a watch: for a look at the group rather than following
+// it. A group without members (or without an ids node) has none.
+func (z *Client) Members(ctx context.Context, group string) ([]string, error) {
+	if err := checkNames("list consumers", "group", group); err != nil {
+		return nil, err
+	}
+	ids, err := z.children(ctx, "list consumers", z.paths.IDs(group))
+	if errors.Is(err, ErrNoNode) {
+		return nil, nil
+	}
+	return ids, err
+}
+
 // existsW reports whether p exists and sets a watch on its creation,
 // change or deletion.
-func (z *ZK) existsW(ctx context.Context, op, p string) (bool, <-chan zk.Event, error) {
+func (z *Client) existsW(ctx context.Context, op, p string) (bool, <-chan zk.Event, error) {
 	var ok bool
 	var ch <-chan zk.Event
 	err := z.call(ctx, func(conn *zk.Conn) error { var err error; ok, _, ch, err = conn.ExistsW(p); return err })
@@ -168,7 +182,7 @@ func (z *ZK) existsW(ctx context.Context, op, p string) (bool, <-chan zk.Event, 
 }
 
 // sessionID returns the live session's id, 0 when there is none.
-func (z *ZK) sessionID() int64 {
+func (z *Client) sessionID() int64 {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.sess == nil {

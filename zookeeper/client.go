@@ -1,4 +1,4 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,112 +16,7 @@ import (
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
-// DefaultZookeeperTimeout is the ZooKeeper session timeout used when none is
-// set: Kafka's own default (zookeeper.session.timeout.ms).
-const DefaultZookeeperTimeout = 6 * time.Second
-
-// ZKConfig configures a ZooKeeper connection. The zero value of every field
-// but Servers is usable.
-type ZKConfig struct {
-	// Servers are the ZooKeeper addresses, host:port. Required.
-	Servers []string
-
-	// Chroot is prefixed to every path, e.g. "/kafka" when Kafka was set up
-	// with zookeeper.connect=host:2181/kafka. A trailing slash is removed;
-	// "" is the root.
-	Chroot string
-
-	// SessionTimeout is the ZooKeeper session timeout: how long the server
-	// keeps the session (and so this member's registration and claims)
-	// after it last heard from the client, and so how long a crashed member
-	// holds its partitions. The server bounds it between 2 and 20 of its
-	// ticks. Default DefaultZookeeperTimeout (6 s). Too short a timeout
-	// turns every network hiccup or GC pause into a rebalance.
-	SessionTimeout time.Duration
-
-	// Auth holds credentials added to the connection before any other
-	// request, e.g. {Scheme: "digest", Credentials: "user:password"}.
-	Auth []ZKAuth
-
-	// ACL is set on every node this ZK creates. Default (nil): open to all
-	// (zk.WorldACL(zk.PermAll)); an empty non-nil ACL is refused. With digest auth, a usual choice is
-	// zk.DigestACL(zk.PermAll, user, password), optionally with
-	// zk.WorldACL(zk.PermRead) so that monitoring tools can read.
-	ACL []zk.ACL
-
-	// BrokerListener names the listener whose address Brokers returns.
-	// Default: the PLAINTEXT listener.
-	BrokerListener string
-
-	// Logger receives connection events. Default: silent.
-	Logger *slog.Logger
-}
-
-// checkAddr checks that addr is host:port with a port in 1..65535.
-func checkAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%q is not host:port: %v", addr, err)
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p < 1 || p > 65535 || host == "" {
-		return fmt.Errorf("%q is not host:port with a port from 1 to 65535", addr)
-	}
-	return nil
-}
-
-// ZKAuth is one credential for ZooKeeper's AddAuth.
-type ZKAuth struct {
-	Scheme      string // "digest" for user:password
-	Credentials string
-}
-
-// Validate checks the configuration; the error names the bad field.
-func (c *ZKConfig) Validate() error {
-	if len(c.Servers) == 0 {
-		return fmt.Errorf("%w: ZKConfig.Servers: no ZooKeeper address", ErrInvalidArgument)
-	}
-	for _, s := range c.Servers {
-		if err := checkAddr(s); err != nil {
-			return fmt.Errorf("%w: ZKConfig.Servers: %v", ErrInvalidArgument, err)
-		}
-	}
-	if _, err := layout.NormalizeChroot(c.Chroot); err != nil {
-		return fmt.Errorf("%w: ZKConfig.Chroot: %v", ErrInvalidArgument, err)
-	}
-	if c.SessionTimeout < 0 {
-		return fmt.Errorf("%w: ZKConfig.SessionTimeout: %v is negative", ErrInvalidArgument, c.SessionTimeout)
-	}
-	if c.SessionTimeout > 0 && c.SessionTimeout < time.Millisecond {
-		return fmt.Errorf("%w: ZKConfig.SessionTimeout: %v is below a millisecond", ErrInvalidArgument, c.SessionTimeout)
-	}
-	for i, a := range c.Auth {
-		if a.Scheme == "" {
-			return fmt.Errorf("%w: ZKConfig.Auth[%d]: empty scheme", ErrInvalidArgument, i)
-		}
-	}
-	if err := checkACL(c.ACL); err != nil {
-		return fmt.Errorf("%w: ZKConfig.ACL: %v", ErrInvalidArgument, err)
-	}
-	return nil
-}
-
-// checkACL checks an ACL to set on created nodes: ZooKeeper refuses an
-// empty one, or an entry without a scheme, at every create (InvalidACL),
-// so the member would never register.
-func checkACL(acl []zk.ACL) error {
-	if acl != nil && len(acl) == 0 {
-		return errors.New("empty: ZooKeeper refuses to create nodes with no ACL entry (nil means the default, open to all)")
-	}
-	for i, a := range acl {
-		if a.Scheme == "" {
-			return fmt.Errorf("entry %d has an empty scheme", i)
-		}
-	}
-	return nil
-}
-
-// ZK is a ZooKeeper connection that speaks Kafka's layout: the brokers'
+// Client is a ZooKeeper connection that speaks Kafka's layout: the brokers'
 // registrations, and the groups' members, owners and offsets. It is safe for
 // concurrent use. Paths given to its generic methods (Create, Exists,
 // MkdirAll, DeleteAll) are relative to the chroot.
@@ -130,22 +24,22 @@ func checkACL(acl []zk.ACL) error {
 // Every blocking method takes a context. go-zookeeper has none: when ctx
 // ends first, the method returns ctx's error at once and the request may
 // still be applied by the server.
-type ZK struct {
-	cfg     ZKConfig
+type Client struct {
+	cfg     Config
 	paths   layout.Paths
 	acl     []zk.ACL
 	log     *slog.Logger
 	timeout time.Duration
 	epoch   time.Time // base of lastRead, monotonic
 
-	wg     sync.WaitGroup     // goroutines started by ZK; Close waits for them
+	wg     sync.WaitGroup     // goroutines started by Client; Close waits for them
 	ctx    context.Context    // canceled by Close
 	cancel context.CancelFunc // cancels ctx
 
 	// claimMu orders claims, releases and fenced commits: a commit never
 	// runs concurrently with a release. It guards claims and knownOffsets.
 	claimMu      sync.RWMutex
-	claims       map[claimKey]claim // partitions claimed through this ZK
+	claims       map[claimKey]claim // partitions claimed through this Client
 	offMu        sync.Mutex         // guards knownOffsets under claimMu.RLock
 	knownOffsets map[string]bool    // offset nodes known to exist
 
@@ -162,35 +56,35 @@ type ZK struct {
 	watchers  connWatchers // told when connected changes (health.go)
 }
 
-// connection is one go-zookeeper connection and what ZK tracks of it.
+// connection is one go-zookeeper connection and what Client tracks of it.
 type connection struct {
 	conn     *zk.Conn
-	lastRead atomic.Int64 // ns since ZK.epoch of the last byte read from the server
+	lastRead atomic.Int64 // ns since Client.epoch of the last byte read from the server
 
-	// Guarded by ZK.mu.
+	// Guarded by Client.mu.
 	authPending bool // credentials not yet added: do not publish a session
 	hasSession  bool // go-zookeeper reports a session on this connection
 }
 
-// NewZK connects to ZooKeeper, as the seed's NewZK: servers, a chroot and
+// New connects to ZooKeeper, as the seed's New: servers, a chroot and
 // the session timeout. It waits for the first session up to recvTimeout
 // (at least a second).
-func NewZK(servers []string, chroot string, recvTimeout time.Duration) (*ZK, error) {
+func New(servers []string, chroot string, recvTimeout time.Duration) (*Client, error) {
 	wait := max(recvTimeout, time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	return DialZK(ctx, ZKConfig{Servers: servers, Chroot: chroot, SessionTimeout: recvTimeout})
+	return Dial(ctx, Config{Servers: servers, Chroot: chroot, SessionTimeout: recvTimeout})
 }
 
-// DialZK connects to ZooKeeper and waits until a session is established and
+// Dial connects to ZooKeeper and waits until a session is established and
 // the credentials in cfg.Auth are added, or ctx ends. An unreachable
 // ZooKeeper gives an error naming the servers.
-func DialZK(ctx context.Context, cfg ZKConfig) (*ZK, error) {
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	paths, _ := layout.NewPaths(cfg.Chroot) // checked by Validate
-	z := &ZK{
+	z := &Client{
 		cfg:       cfg,
 		paths:     paths,
 		acl:       cfg.ACL,
@@ -211,7 +105,7 @@ func DialZK(ctx context.Context, cfg ZKConfig) (*ZK, error) {
 		z.log = slog.New(slog.DiscardHandler)
 	}
 	if z.timeout == 0 {
-		z.timeout = DefaultZookeeperTimeout
+		z.timeout = DefaultSessionTimeout
 	}
 	_, err := z.connect(ctx)
 	if err == nil {
@@ -225,7 +119,7 @@ func DialZK(ctx context.Context, cfg ZKConfig) (*ZK, error) {
 
 // connect opens a new go-zookeeper connection, adds the credentials and
 // makes it the one in use.
-func (z *ZK) connect(ctx context.Context) (*connection, error) {
+func (z *Client) connect(ctx context.Context) (*connection, error) {
 	c := &connection{}
 	c.lastRead.Store(int64(time.Since(z.epoch)))
 	dialer := func(network, addr string, timeout time.Duration) (net.Conn, error) {
@@ -305,7 +199,7 @@ func (l zkLogger) Printf(format string, args ...any) {
 }
 
 // goFunc runs f in a goroutine that Close waits for.
-func (z *ZK) goFunc(f func()) {
+func (z *Client) goFunc(f func()) {
 	z.wg.Add(1)
 	go func() {
 		defer z.wg.Done()
@@ -313,9 +207,9 @@ func (z *ZK) goFunc(f func()) {
 	}()
 }
 
-// goFuncOpen runs f in a goroutine that Close waits for, unless the ZK is
+// goFuncOpen runs f in a goroutine that Close waits for, unless the Client is
 // closed (false then).
-func (z *ZK) goFuncOpen(f func()) bool {
+func (z *Client) goFuncOpen(f func()) bool {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.isClosed {
@@ -326,7 +220,7 @@ func (z *ZK) goFuncOpen(f func()) bool {
 }
 
 // zkConn returns the connection in use.
-func (z *ZK) zkConn() (*zk.Conn, error) {
+func (z *Client) zkConn() (*zk.Conn, error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.isClosed {
@@ -342,14 +236,14 @@ func (z *ZK) zkConn() (*zk.Conn, error) {
 // to repeat (creates that may have been applied are recognized by their
 // session, sets and multis write the same bytes, deletes of a missing node
 // succeed).
-func (z *ZK) call(ctx context.Context, f func(*zk.Conn) error) error {
+func (z *Client) call(ctx context.Context, f func(*zk.Conn) error) error {
 	for attempt := 1; ; attempt++ {
 		conn, err := z.zkConn()
 		if err != nil {
 			return err
 		}
 		err = z.callOn(ctx, conn, f)
-		if attempt == zkCallAttempts || !(errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)) {
+		if attempt == callAttempts || !(errors.Is(err, zk.ErrConnectionClosed) || errors.Is(err, zk.ErrNoServer)) {
 			return err
 		}
 		wctx, cancel := context.WithTimeout(ctx, z.timeout)
@@ -362,7 +256,7 @@ func (z *ZK) call(ctx context.Context, f func(*zk.Conn) error) error {
 }
 
 // callOn runs f on conn; see call.
-func (z *ZK) callOn(ctx context.Context, conn *zk.Conn, f func(*zk.Conn) error) error {
+func (z *Client) callOn(ctx context.Context, conn *zk.Conn, f func(*zk.Conn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -390,8 +284,8 @@ func (z *ZK) callOn(ctx context.Context, conn *zk.Conn, f func(*zk.Conn) error) 
 }
 
 // Close ends the session, which deletes its ephemeral nodes at once, and
-// returns when nothing of the ZK is left running. It is idempotent.
-func (z *ZK) Close() error {
+// returns when nothing of the Client is left running. It is idempotent.
+func (z *Client) Close() error {
 	z.mu.Lock()
 	if z.isClosed {
 		z.mu.Unlock()
@@ -418,10 +312,10 @@ func (z *ZK) Close() error {
 }
 
 // Chroot returns the chroot every path is under, "" for the root.
-func (z *ZK) Chroot() string { return z.paths.Chroot() }
+func (z *Client) Chroot() string { return z.paths.Chroot() }
 
 // abs returns the absolute path of rel, a path relative to the chroot.
-func (z *ZK) abs(rel string) (string, error) {
+func (z *Client) abs(rel string) (string, error) {
 	if rel == "" || rel[0] != '/' {
 		return "", &PathError{Op: "resolve", Path: rel, Err: ErrInvalidArgument, Cause: errors.New("path must start with '/'")}
 	}

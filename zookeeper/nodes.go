@@ -1,4 +1,4 @@
-package consumergroup
+package zookeeper
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // Create stores value at node, relative to the chroot, as an ephemeral node
 // (deleted with the session) or a persistent one. Missing parents are
 // created as persistent nodes. It fails with ErrNodeExists if node exists.
-func (z *ZK) Create(ctx context.Context, node string, value []byte, ephemeral bool) error {
+func (z *Client) Create(ctx context.Context, node string, value []byte, ephemeral bool) error {
 	p, err := z.abs(node)
 	if err != nil {
 		return err
@@ -21,7 +21,7 @@ func (z *ZK) Create(ctx context.Context, node string, value []byte, ephemeral bo
 }
 
 // create creates the absolute path p, and its missing parents.
-func (z *ZK) create(ctx context.Context, op, p string, value []byte, ephemeral bool) error {
+func (z *Client) create(ctx context.Context, op, p string, value []byte, ephemeral bool) error {
 	var flags int32
 	if ephemeral {
 		flags = zk.FlagEphemeral
@@ -37,7 +37,7 @@ func (z *ZK) create(ctx context.Context, op, p string, value []byte, ephemeral b
 }
 
 // Exists reports whether node, relative to the chroot, exists.
-func (z *ZK) Exists(ctx context.Context, node string) (bool, error) {
+func (z *Client) Exists(ctx context.Context, node string) (bool, error) {
 	p, err := z.abs(node)
 	if err != nil {
 		return false, err
@@ -46,7 +46,7 @@ func (z *ZK) Exists(ctx context.Context, node string) (bool, error) {
 }
 
 // exists reports whether the absolute path p exists.
-func (z *ZK) exists(ctx context.Context, op, p string) (bool, error) {
+func (z *Client) exists(ctx context.Context, op, p string) (bool, error) {
 	var ok bool
 	err := z.call(ctx, func(conn *zk.Conn) error { var err error; ok, _, err = conn.Exists(p); return err })
 	if err != nil {
@@ -57,7 +57,7 @@ func (z *ZK) exists(ctx context.Context, op, p string) (bool, error) {
 
 // MkdirAll creates node, relative to the chroot, and its missing parents,
 // as empty persistent nodes. Existing nodes are left as they are.
-func (z *ZK) MkdirAll(ctx context.Context, node string) error {
+func (z *Client) MkdirAll(ctx context.Context, node string) error {
 	p, err := z.abs(node)
 	if err != nil {
 		return err
@@ -66,7 +66,7 @@ func (z *ZK) MkdirAll(ctx context.Context, node string) error {
 }
 
 // mkdirAll creates the absolute path p and its parents (the chroot too).
-func (z *ZK) mkdirAll(ctx context.Context, p string) error {
+func (z *Client) mkdirAll(ctx context.Context, p string) error {
 	if p == "/" || p == "" {
 		return nil
 	}
@@ -88,7 +88,7 @@ func (z *ZK) mkdirAll(ctx context.Context, p string) error {
 // "/" deletes the chroot itself, and is refused without a chroot. A node
 // that does not exist is not an error. Nodes created below it while
 // it runs make it retry, a bounded number of times.
-func (z *ZK) DeleteAll(ctx context.Context, node string) error {
+func (z *Client) DeleteAll(ctx context.Context, node string) error {
 	p, err := z.abs(node)
 	if err != nil {
 		return err
@@ -99,7 +99,7 @@ func (z *ZK) DeleteAll(ctx context.Context, node string) error {
 	return z.deleteAll(ctx, p)
 }
 
-func (z *ZK) deleteAll(ctx context.Context, p string) error {
+func (z *Client) deleteAll(ctx context.Context, p string) error {
 	for attempt := 0; ; attempt++ {
 		children, err := z.children(ctx, "delete", p)
 		if errors.Is(err, ErrNoNode) {
@@ -125,7 +125,7 @@ func (z *ZK) deleteAll(ctx context.Context, p string) error {
 }
 
 // get reads the absolute path p.
-func (z *ZK) get(ctx context.Context, op, p string) ([]byte, *zk.Stat, error) {
+func (z *Client) get(ctx context.Context, op, p string) ([]byte, *zk.Stat, error) {
 	var data []byte
 	var stat *zk.Stat
 	err := z.call(ctx, func(conn *zk.Conn) error { var err error; data, stat, err = conn.Get(p); return err })
@@ -136,7 +136,7 @@ func (z *ZK) get(ctx context.Context, op, p string) ([]byte, *zk.Stat, error) {
 }
 
 // getW reads the absolute path p and sets a watch on it.
-func (z *ZK) getW(ctx context.Context, op, p string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
+func (z *Client) getW(ctx context.Context, op, p string) ([]byte, *zk.Stat, <-chan zk.Event, error) {
 	var data []byte
 	var stat *zk.Stat
 	var ch <-chan zk.Event
@@ -148,7 +148,7 @@ func (z *ZK) getW(ctx context.Context, op, p string) ([]byte, *zk.Stat, <-chan z
 }
 
 // children lists the children of the absolute path p, sorted.
-func (z *ZK) children(ctx context.Context, op, p string) ([]string, error) {
+func (z *Client) children(ctx context.Context, op, p string) ([]string, error) {
 	var names []string
 	err := z.call(ctx, func(conn *zk.Conn) error { var err error; names, _, err = conn.Children(p); return err })
 	if err != nil {
@@ -159,7 +159,7 @@ func (z *ZK) children(ctx context.Context, op, p string) ([]string, error) {
 }
 
 // childrenW lists the children of p, sorted, and sets a watch on them.
-func (z *ZK) childrenW(ctx context.Context, op, p string) ([]string, <-chan zk.Event, error) {
+func (z *Client) childrenW(ctx context.Context, op, p string) ([]string, <-chan zk.Event, error) {
 	var names []string
 	var ch <-chan zk.Event
 	err := z.call(ctx, func(conn *zk.Conn) error { var err error; names, _, ch, err = conn.ChildrenW(p); return err })
@@ -172,7 +172,7 @@ func (z *ZK) childrenW(ctx context.Context, op, p string) ([]string, <-chan zk.E
 
 // multi runs ops atomically. On failure it returns the index of the first
 // failing op (or -1) and the error.
-func (z *ZK) multi(ctx context.Context, ops ...any) (int, error) {
+func (z *Client) multi(ctx context.Context, ops ...any) (int, error) {
 	var res []zk.MultiResponse
 	err := z.call(ctx, func(conn *zk.Conn) error { var err error; res, err = conn.Multi(ops...); return err })
 	if err == nil {

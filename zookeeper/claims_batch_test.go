@@ -1,4 +1,4 @@
-package consumergroup_test
+package zookeeper_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // TestReleaseAll: a member's partitions of two topics are released in one
@@ -23,9 +23,9 @@ func TestReleaseAll(t *testing.T) {
 	ctx := testCtx(t)
 	idA := register(t, a, "g", "t", "u")
 	idB := register(t, b, "g", "t")
-	var mine []cg.TopicPartition
+	var mine []zookeeper.TopicPartition
 	for p := range 5 {
-		mine = append(mine, cg.TopicPartition{Topic: "t", Partition: int32(p)}, cg.TopicPartition{Topic: "u", Partition: int32(p)})
+		mine = append(mine, zookeeper.TopicPartition{Topic: "t", Partition: int32(p)}, zookeeper.TopicPartition{Topic: "u", Partition: int32(p)})
 	}
 	for _, tp := range mine {
 		if err := a.Claim(ctx, "g", tp.Topic, tp.Partition, idA); err != nil {
@@ -35,9 +35,9 @@ func TestReleaseAll(t *testing.T) {
 	if err := b.Claim(ctx, "g", "t", 7, idB); err != nil {
 		t.Fatal(err)
 	}
-	tps := append(mine, cg.TopicPartition{Topic: "t", Partition: 7}, cg.TopicPartition{Topic: "t", Partition: 9})
+	tps := append(mine, zookeeper.TopicPartition{Topic: "t", Partition: 7}, zookeeper.TopicPartition{Topic: "t", Partition: 9})
 	err := a.ReleaseAll(ctx, "g", idA, tps)
-	if !errors.Is(err, cg.ErrNotOwner) || !strings.Contains(err.Error(), "owners/t/7") {
+	if !errors.Is(err, zookeeper.ErrNotOwner) || !strings.Contains(err.Error(), "owners/t/7") {
 		t.Fatalf("ReleaseAll including another member's partition: %v; want ErrNotOwner naming it", err)
 	}
 	for _, topic := range []string{"t", "u"} {
@@ -74,17 +74,17 @@ func TestReleaseAll(t *testing.T) {
 	if err := raw.Delete(chroot+"/consumers/g/owners/u/1", -1); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.ReleaseAll(ctx, "g", idA, []cg.TopicPartition{{Topic: "u", Partition: 0}, {Topic: "u", Partition: 1}, {Topic: "u", Partition: 2}}); err != nil {
+	if err := a.ReleaseAll(ctx, "g", idA, []zookeeper.TopicPartition{{Topic: "u", Partition: 0}, {Topic: "u", Partition: 1}, {Topic: "u", Partition: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	if owners, err := b.Owners(ctx, "g", "u"); err != nil || len(owners) != 0 {
 		t.Fatalf("owners of u after ReleaseAll: %v, %v", owners, err)
 	}
 	// A released partition can no longer be committed.
-	if err := a.CommitOffsets(ctx, "g", idA, map[cg.TopicPartition]int64{{Topic: "t", Partition: 0}: 1}); !errors.Is(err, cg.ErrNotOwner) {
+	if err := a.CommitOffsets(ctx, "g", idA, map[zookeeper.TopicPartition]int64{{Topic: "t", Partition: 0}: 1}); !errors.Is(err, zookeeper.ErrNotOwner) {
 		t.Fatalf("commit of a released partition: %v; want ErrNotOwner", err)
 	}
-	if err := a.ReleaseAll(ctx, "g", idA, []cg.TopicPartition{{Topic: "", Partition: 0}}); !errors.Is(err, cg.ErrInvalidArgument) {
+	if err := a.ReleaseAll(ctx, "g", idA, []zookeeper.TopicPartition{{Topic: "", Partition: 0}}); !errors.Is(err, zookeeper.ErrInvalidArgument) {
 		t.Fatalf("ReleaseAll of an empty topic: %v; want ErrInvalidArgument", err)
 	}
 }
@@ -125,37 +125,6 @@ func TestClaimCanceledLeavesNoNode(t *testing.T) {
 	}
 }
 
-// TestLeaveReleasesInOneMulti: a member leaving (Close) releases the
-// partitions of both its topics in one ZooKeeper transaction: both
-// owners/<topic> parents last changed in the same zxid, after which no
-// owner node is left.
-func TestLeaveReleasesInOneMulti(t *testing.T) {
-	c := startCluster(t, map[string]int32{"t": 4, "u": 4})
-	z := dialZK(t, c.chroot)
-	g, err := cg.NewConsumerGroupTopics(testCtx(t), newClient(t, c), z, "g", []string{"t", "u"}, nil, groupConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &testMember{name: "a", group: g}
-	waitHeld(t, m, 8)
-	if err := g.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw := rawZK(t)
-	var pzxid []int64
-	for _, topic := range []string{"t", "u"} {
-		p := c.chroot + "/consumers/g/owners/" + topic
-		children, st, err := raw.Children(p)
-		if err != nil || len(children) != 0 {
-			t.Fatalf("owner nodes of %s left after Close: %v, %v", topic, children, err)
-		}
-		pzxid = append(pzxid, st.Pzxid)
-	}
-	if pzxid[0] != pzxid[1] {
-		t.Fatalf("owners/t last changed in zxid %#x, owners/u in %#x: the leave released them one by one", pzxid[0], pzxid[1])
-	}
-}
-
 // TestClaimAll: the free partitions are claimed in one multi (owners/<topic>
 // created on the way), one owned by another member is left out, one this
 // session already holds counts as claimed; the claims are fenced commits'
@@ -173,15 +142,15 @@ func TestClaimAll(t *testing.T) {
 	if err := a.Claim(ctx, "g", "t", 3, idA); err != nil {
 		t.Fatal(err)
 	}
-	var tps []cg.TopicPartition
+	var tps []zookeeper.TopicPartition
 	for p := range 5 {
-		tps = append(tps, cg.TopicPartition{Topic: "t", Partition: int32(p)}, cg.TopicPartition{Topic: "u", Partition: int32(p)})
+		tps = append(tps, zookeeper.TopicPartition{Topic: "t", Partition: int32(p)}, zookeeper.TopicPartition{Topic: "u", Partition: int32(p)})
 	}
 	got, err := a.ClaimAll(ctx, "g", idA, tps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 9 || slices.Contains(got, cg.TopicPartition{Topic: "t", Partition: 2}) {
+	if len(got) != 9 || slices.Contains(got, zookeeper.TopicPartition{Topic: "t", Partition: 2}) {
 		t.Fatalf("ClaimAll = %v; want all but t/2", got)
 	}
 	for _, topic := range []string{"t", "u"} {
@@ -195,17 +164,17 @@ func TestClaimAll(t *testing.T) {
 			}
 		}
 	}
-	offsets := map[cg.TopicPartition]int64{}
+	offsets := map[zookeeper.TopicPartition]int64{}
 	for _, tp := range got {
 		offsets[tp] = 7
 	}
 	if err := a.CommitOffsets(ctx, "g", idA, offsets); err != nil {
 		t.Fatalf("commit of the partitions claimed at once: %v", err)
 	}
-	if _, err := b.ClaimAll(ctx, "g", "g_unregistered-1-00000000", tps[:1]); !errors.Is(err, cg.ErrNotRegistered) {
+	if _, err := b.ClaimAll(ctx, "g", "g_unregistered-1-00000000", tps[:1]); !errors.Is(err, zookeeper.ErrNotRegistered) {
 		t.Fatalf("ClaimAll by an unregistered id: %v, want ErrNotRegistered", err)
 	}
-	if _, err := a.ClaimAll(ctx, "g", idA, []cg.TopicPartition{{Topic: "t", Partition: -1}}); !errors.Is(err, cg.ErrInvalidArgument) {
+	if _, err := a.ClaimAll(ctx, "g", idA, []zookeeper.TopicPartition{{Topic: "t", Partition: -1}}); !errors.Is(err, zookeeper.ErrInvalidArgument) {
 		t.Fatalf("ClaimAll of a negative partition: %v, want ErrInvalidArgument", err)
 	}
 }
