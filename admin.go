@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
+	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
 // Group states, as DescribeGroup reports them.
@@ -74,131 +76,34 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 	if err := z.CheckGroup(ctx, group); err != nil {
 		return nil, err
 	}
-	d := &GroupDescription{Group: group, Members: []MemberDescription{}, Partitions: []PartitionDescription{}}
 	ids, err := z.Members(ctx, group)
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
-	topics := map[string]bool{}
-	for _, id := range ids {
-		m := MemberDescription{ID: id}
-		if info, ok := layout.ParseConsumerID(group, id); ok {
-			m.Host, m.Start = info.Host, info.Start
-		}
-		r, err := z.Registration(ctx, group, id)
-		switch {
-		case errors.Is(err, ErrNoNode):
-			continue
-		case err != nil:
-			errs = append(errs, err)
-		default:
-			m.Topics = r.Topics
-			if m.Start.IsZero() {
-				m.Start = r.Timestamp
-			}
-			for _, t := range r.Topics {
-				topics[t] = true
-			}
-		}
-		d.Members = append(d.Members, m)
-	}
-	offsets, err := z.Offsets(ctx, group)
-	if offsets == nil {
+	r := &groupReader{ctx: ctx, z: z, group: group, topics: map[string]bool{}}
+	d := &GroupDescription{Group: group, Members: r.members(ids), Partitions: []PartitionDescription{}}
+	if err := r.read(); err != nil {
 		return nil, err
 	}
-	if err != nil {
-		errs = append(errs, err)
-	}
-	for t := range offsets {
-		topics[t] = true
-	}
-	owned, err := z.OwnedTopics(ctx, group)
-	if err != nil && !errors.Is(err, ErrNoNode) {
-		return nil, err
-	}
-	for _, t := range owned {
-		topics[t] = true
-	}
-	a, aerr := z.Assignment(ctx, group)
-	if aerr != nil && !errors.Is(aerr, ErrBadData) {
-		return nil, aerr
-	}
-	if aerr != nil {
-		errs = append(errs, aerr)
-	}
-	d.Generation, d.Strategy = a.Generation, a.Strategy
-
-	sorted := slices.Sorted(func(yield func(string) bool) {
-		for t := range topics {
-			if !yield(t) {
-				return
-			}
-		}
-	})
-	var starts, ends kadm.ListedOffsets
-	if admin != nil && len(sorted) > 0 {
-		ends, err = admin.ListEndOffsets(ctx, sorted...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("consumergroup: list end offsets: %w", err))
-		} else if starts, err = admin.ListStartOffsets(ctx, sorted...); err != nil {
-			// Where "the whole log" starts, for the partitions without a
-			// commit (PartitionLag).
-			errs = append(errs, fmt.Errorf("consumergroup: list start offsets: %w", err))
-		}
-	}
-	stable := len(ids) > 0 && a.Generation > 0
+	d.Generation, d.Strategy = r.assign.Generation, r.assign.Strategy
+	topics := slices.Sorted(maps.Keys(r.topics))
+	r.listLogs(admin, topics)
+	stable := len(ids) > 0 && r.assign.Generation > 0
 	for _, id := range ids {
-		if _, ok := a.Members[id]; !ok {
+		if _, ok := r.assign.Members[id]; !ok {
 			stable = false
 		}
 	}
 	unknown := false
-	for _, t := range sorted {
+	for _, t := range topics {
 		owners, err := z.Owners(ctx, group, t)
 		if owners == nil {
 			return nil, err
 		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-		count := int32(0)
-		for p := range offsets[t] {
-			count = max(count, p+1)
-		}
-		for p := range owners {
-			count = max(count, p+1)
-		}
-		count = max(count, a.Partitions[t])
-		if n, _, err := z.Partitions(ctx, t); err == nil {
-			count = max(count, n)
-		}
-		ends.Each(func(o kadm.ListedOffset) {
-			if o.Topic == t && o.Err == nil {
-				count = max(count, o.Partition+1)
-			}
-		})
-		assigned := map[int32]string{}
-		for id, ts := range a.Members {
-			for _, p := range ts[t] {
-				assigned[p] = id
-			}
-		}
-		for p := int32(0); p < count; p++ {
-			pd := PartitionDescription{Topic: t, Partition: p, Owner: owners[p], Committed: -1, LogEnd: -1, Lag: -1}
-			if off, ok := offsets[t][p]; ok {
-				pd.Committed = off
-			}
-			if pd.setLogEnd(starts, ends) {
-				d.TotalLag += pd.Lag
-			} else {
-				unknown = true
-			}
-			if assigned[p] != pd.Owner {
-				stable = false
-			}
-			d.Partitions = append(d.Partitions, pd)
-		}
+		r.errs = append(r.errs, err)
+		settled, known := r.partitions(d, t, owners)
+		stable = stable && settled
+		unknown = unknown || !known
 	}
 	if unknown {
 		d.TotalLag = -1
@@ -211,13 +116,148 @@ func DescribeGroup(ctx context.Context, z *ZK, admin *kadm.Client, group string)
 	default:
 		d.State = StateRebalancing
 	}
-	return d, errors.Join(errs...)
+	return d, errors.Join(r.errs...)
 }
 
-// setLogEnd sets the partition's LogEnd and Lag from ends (and starts, where
-// "the whole log" starts), and reports whether they are known. DescribeGroup
-// and DescribeKafkaGroup both set lag through it, by PartitionLag, the one
-// definition.
+// groupReader is what DescribeGroup reads of a group in ZooKeeper (and of
+// its topics' logs in Kafka), with the errors that leave it partial.
+type groupReader struct {
+	ctx   context.Context
+	z     *ZK
+	group string
+
+	topics       map[string]bool            // of the registrations, offsets and owners
+	offsets      map[string]map[int32]int64 // committed
+	assign       zookeeper.Assignment       // published (zero when none)
+	starts, ends kadm.ListedOffsets         // the logs' bounds; nil when not listed
+	errs         []error                    // what left the description partial
+}
+
+// members describes the registered members ids; those gone meanwhile are
+// left out.
+func (r *groupReader) members(ids []string) []MemberDescription {
+	out := []MemberDescription{}
+	for _, id := range ids {
+		m := MemberDescription{ID: id}
+		if info, ok := layout.ParseConsumerID(r.group, id); ok {
+			m.Host, m.Start = info.Host, info.Start
+		}
+		reg, err := r.z.Registration(r.ctx, r.group, id)
+		switch {
+		case errors.Is(err, ErrNoNode):
+			continue
+		case err != nil:
+			r.errs = append(r.errs, err)
+		default:
+			m.Topics = reg.Topics
+			if m.Start.IsZero() {
+				m.Start = reg.Timestamp
+			}
+			for _, t := range reg.Topics {
+				r.topics[t] = true
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// read reads the committed offsets, the topics with owners and the
+// published assignment; an error means nothing could be described.
+func (r *groupReader) read() error {
+	offsets, err := r.z.Offsets(r.ctx, r.group)
+	if offsets == nil {
+		return err
+	}
+	r.errs = append(r.errs, err)
+	r.offsets = offsets
+	for t := range offsets {
+		r.topics[t] = true
+	}
+	owned, err := r.z.OwnedTopics(r.ctx, r.group)
+	if err != nil && !errors.Is(err, ErrNoNode) {
+		return err
+	}
+	for _, t := range owned {
+		r.topics[t] = true
+	}
+	a, err := r.z.Assignment(r.ctx, r.group)
+	if err != nil && !errors.Is(err, ErrBadData) {
+		return err
+	}
+	r.errs = append(r.errs, err)
+	r.assign = a
+	return nil
+}
+
+// listLogs lists the end (and start) offsets of topics, with admin (nil:
+// not at all).
+func (r *groupReader) listLogs(admin *kadm.Client, topics []string) {
+	if admin == nil || len(topics) == 0 {
+		return
+	}
+	var err error
+	if r.ends, err = admin.ListEndOffsets(r.ctx, topics...); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("consumergroup: list end offsets: %w", err))
+	} else if r.starts, err = admin.ListStartOffsets(r.ctx, topics...); err != nil {
+		// Where "the whole log" starts, for the partitions without a
+		// commit (PartitionLag).
+		r.errs = append(r.errs, fmt.Errorf("consumergroup: list start offsets: %w", err))
+	}
+}
+
+// partitions adds every partition of topic t, owned as owners says, to d,
+// and their lag to d.TotalLag. settled: each is owned by the member the
+// assignment gives it to; known: every log end offset is known.
+func (r *groupReader) partitions(d *GroupDescription, t string, owners map[int32]string) (settled, known bool) {
+	count := r.count(t, owners)
+	assigned := map[int32]string{}
+	for id, ts := range r.assign.Members {
+		for _, p := range ts[t] {
+			assigned[p] = id
+		}
+	}
+	settled, known = true, true
+	for p := int32(0); p < count; p++ {
+		pd := PartitionDescription{Topic: t, Partition: p, Owner: owners[p], Committed: -1, LogEnd: -1, Lag: -1}
+		if off, ok := r.offsets[t][p]; ok {
+			pd.Committed = off
+		}
+		if pd.setLogEnd(r.starts, r.ends) {
+			d.TotalLag += pd.Lag
+		} else {
+			known = false
+		}
+		if assigned[p] != pd.Owner {
+			settled = false
+		}
+		d.Partitions = append(d.Partitions, pd)
+	}
+	return settled, known
+}
+
+// count is how many partitions topic t has, as far as anything read knows:
+// offsets, owners, the assignment, ZooKeeper's topic node, the log.
+func (r *groupReader) count(t string, owners map[int32]string) int32 {
+	count := int32(0)
+	for p := range r.offsets[t] {
+		count = max(count, p+1)
+	}
+	for p := range owners {
+		count = max(count, p+1)
+	}
+	count = max(count, r.assign.Partitions[t])
+	if n, _, err := r.z.Partitions(r.ctx, t); err == nil {
+		count = max(count, n)
+	}
+	for p, o := range r.ends[t] {
+		if o.Err == nil {
+			count = max(count, p+1)
+		}
+	}
+	return count
+}
+
 func (pd *PartitionDescription) setLogEnd(starts, ends kadm.ListedOffsets) bool {
 	o, ok := ends.Lookup(pd.Topic, pd.Partition)
 	if !ok || o.Err != nil {
