@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -504,8 +505,21 @@ func (p *resetPlan) target(rp resetPartition, times kadm.ListedOffsets) (next in
 		if !rp.had {
 			base = rp.start
 		}
-		return base + p.n, fmt.Sprintf("--shift-by %d from %d", p.n, base), true
+		return addSaturating(base, p.n), fmt.Sprintf("--shift-by %d from %d", p.n, base), true
 	}
+}
+
+// addSaturating returns a+b, or the int64 bound it would overflow past: a
+// shift far beyond the log end is beyond it, not wrapped round before its
+// start.
+func addSaturating(a, b int64) int64 {
+	switch {
+	case b > 0 && a > math.MaxInt64-b:
+		return math.MaxInt64
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
 }
 
 // bound bounds next by rp's log, with a note when it was an offset the user
