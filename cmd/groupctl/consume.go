@@ -182,9 +182,9 @@ func readTopics(ctx context.Context, e *env, c *common, f *consumeFlags, ts []st
 		}
 		start = kgo.NewOffset().At(n)
 	} else {
-		at, err := parseTime(f.fromTime)
+		at, err := parseTime("--from-time", f.fromTime)
 		if err != nil {
-			return bad(strings.Replace(err.Error(), "--to-datetime", "--from-time", 1))
+			return bad(err.Error())
 		}
 		start = kgo.NewOffset().AfterMilli(at.UnixMilli())
 	}

@@ -4,7 +4,15 @@ package main
 // migrate and the table printer.
 
 import (
+	"maps"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // Issue 20.10: --shift-by the largest int64 overflowed and planned the log
@@ -29,5 +37,110 @@ func TestResetShiftBySaturates(t *testing.T) {
 		if len(ro.Changes) != 1 || ro.Changes[0].Old != 1 || ro.Changes[0].New != tc.want {
 			t.Errorf("--shift-by %s: %+v, want 1 -> %d\n%v", tc.by, ro.Changes, tc.want, r)
 		}
+	}
+}
+
+// Issue 20.11: a time before Kafka's timestamps begin (1970, Unix time 0)
+// planned the log end: refused up front, on every kind of broker, and the
+// offsets are unchanged.
+func TestResetDatetimeBeforeEpoch(t *testing.T) {
+	t.Parallel()
+	forEachKind(t, testResetDatetimeBeforeEpoch)
+}
+
+func testResetDatetimeBeforeEpoch(t *testing.T, kind testenv.Kind) {
+	c := newClusterKind(t, kind, map[string]int32{"old": 2})
+	topic, group := c.topic("old"), c.group("eg")
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for p := range int32(2) {
+		if err := c.produceRecords(testCtx(t), topic, p, timestamped(4, at, "v", 0)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.tool("reset-offsets", group, "--topic", topic, "--to-offset", "2", "--execute").want(t, 0)
+	before := c.committed(group, topic)
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--to-datetime", "1960-01-01T00:00:00Z"}, `--to-datetime "1960-01-01T00:00:00Z" is before 1970-01-01T00:00:00Z (Unix time 0), where Kafka's timestamps begin`},
+		{[]string{"--to-datetime", "-1"}, `--to-datetime "-1" is before 1970-01-01T00:00:00Z (Unix time 0), where Kafka's timestamps begin`},
+		{[]string{"--by-duration", "P30000D"}, `--by-duration "P30000D" ago is before 1970-01-01T00:00:00Z (Unix time 0), where Kafka's timestamps begin`},
+		{[]string{"--by-duration", "P9999999D"}, `--by-duration "P9999999D" ago is before 1970-01-01T00:00:00Z (Unix time 0), where Kafka's timestamps begin`},
+	} {
+		args := append(append([]string{group, "--topic", topic}, tc.args...), "--execute")
+		r := c.tool("reset-offsets", args...).want(t, exitUsage).wantStderr(t, "groupctl reset-offsets: "+tc.msg, "--to-earliest")
+		if r.stdout != "" {
+			t.Errorf("%v printed on stdout:\n%v", tc.args, r)
+		}
+	}
+	c.tool("consume", "--topic", topic, "--from-time", "1960-01-01T00:00:00Z", "--max", "1").want(t, exitUsage).
+		wantStderr(t, `--from-time "1960-01-01T00:00:00Z" is before 1970-01-01T00:00:00Z (Unix time 0)`)
+	if got := c.committed(group, topic); !maps.Equal(got, before) {
+		t.Fatalf("refused resets changed the offsets: %v, was %v", got, before)
+	}
+	// Unix time 0 itself is a time: every message is at or after it.
+	var ro resetOut
+	c.tool("reset-offsets", group, "--topic", topic, "--to-datetime", "0", "--output", "json").want(t, 0).decode(t, &ro)
+	for _, ch := range ro.Changes {
+		if ch.New != 0 {
+			t.Errorf("--to-datetime 0: %+v, want the log start 0", ch)
+		}
+	}
+}
+
+// Issue 20.11: a partition whose offset at the time the broker refuses
+// fails the plan, naming the partition; it does not fall back to the log
+// end.
+func TestResetDatetimePartitionError(t *testing.T) {
+	t.Parallel()
+	const topic = "refused"
+	c := newCluster(t, map[string]int32{topic: 2})
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for p := range int32(2) {
+		if err := c.produceRecords(testCtx(t), topic, p, timestamped(4, at, "v", 0)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.tool("reset-offsets", "pg", "--topic", topic, "--to-offset", "2", "--execute").want(t, 0)
+	before := c.committed("pg", topic)
+	// The broker answers the time query (not -1, -2: the log's bounds) with
+	// offset 0 for partition 0 and an error for partition 1.
+	c.kafka.(*testenv.Kafka).Cluster().ControlKey(int16(kmsg.ListOffsets), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		req := kr.(*kmsg.ListOffsetsRequest)
+		for _, rt := range req.Topics {
+			for _, rp := range rt.Partitions {
+				if rp.Timestamp < 0 {
+					return nil, nil, false
+				}
+			}
+		}
+		resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewListOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewListOffsetsResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.Timestamp, sp.Offset = -1, -1
+				if rp.Partition == 1 {
+					sp.ErrorCode = kerr.UnsupportedForMessageFormat.Code
+				} else {
+					sp.Timestamp, sp.Offset = at.UnixMilli(), 0
+				}
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	r := c.tool("reset-offsets", "pg", "--topic", topic, "--to-datetime", at.Add(-time.Minute).Format(time.RFC3339), "--execute").
+		want(t, exitError).wantStderr(t, "refused/1", "UNSUPPORTED_FOR_MESSAGE_FORMAT")
+	t.Logf("a broker's refusal of one partition:\n%s", r.stderr)
+	if r.stdout != "" || strings.Contains(r.stderr, "refused/0") {
+		t.Errorf("a failed plan printed, or named a partition that was answered:\n%v", r)
+	}
+	if got := c.committed("pg", topic); !maps.Equal(got, before) {
+		t.Fatalf("a failed plan changed the offsets: %v, was %v", got, before)
 	}
 }
