@@ -144,3 +144,41 @@ func TestResetDatetimePartitionError(t *testing.T) {
 		t.Fatalf("a failed plan changed the offsets: %v, was %v", got, before)
 	}
 }
+
+// Issue 20.12 and 14: consume refuses a partition the topic does not have
+// (it waited without end), a topic that does not exist, a negative
+// --partition and a negative --max, as produce refuses a negative --count.
+func TestConsumeBadPartitionAndMax(t *testing.T) {
+	t.Parallel()
+	const topic = "four"
+	c := newCluster(t, map[string]int32{topic: 4})
+	c.produce(topic, 3, "x")
+	boot := strings.Join(c.kafka.Addrs(), ",")
+	for _, tc := range []struct {
+		run func(args ...string) result
+		msg string
+	}{
+		{func(a ...string) result { return c.tool("consume", a...) }, "no such partition: four:99"},
+		{func(a ...string) result { return c.kafkaTool("consume", a...) }, "no such partition: four:99"},
+	} {
+		r := tc.run("--topic", topic, "--partition", "99", "--from-offset", "0").want(t, exitUsage).
+			wantStderr(t, "groupctl consume: "+tc.msg, "usage: groupctl consume")
+		if r.stdout != "" {
+			t.Errorf("printed:\n%v", r)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--topic", topic, "--partition", "-2", "--from-offset", "0"}, "--partition must be at least 0, not -2"},
+		{[]string{"--topic", topic, "--group", "g", "--max", "-1"}, "--max must be at least 0, not -1"},
+		{[]string{"--topic", topic, "--from-offset", "0", "--max", "-1"}, "--max must be at least 0, not -1"},
+	} {
+		c.tool("consume", tc.args...).want(t, exitUsage).wantStderr(t, "groupctl consume: "+tc.msg)
+	}
+	// A topic that does not exist: an error, not a wait without end.
+	c.tool("consume", "--topic", "nosuch", "--from-offset", "0").want(t, exitError).wantStderr(t, `unknown topic: "nosuch"`)
+	runTool(t, "consume", "--bootstrap-server", boot, "--topic", topic, "--partition", "3", "--from-offset", "0", "--max", "1").
+		want(t, 0).wantStdout(t, "four\t3\t0\t0\tx\n")
+}
