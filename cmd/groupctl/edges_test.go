@@ -5,11 +5,14 @@ package main
 
 import (
 	"maps"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/consumergroup/consumergroup/internal/testenv"
@@ -181,4 +184,47 @@ func TestConsumeBadPartitionAndMax(t *testing.T) {
 	c.tool("consume", "--topic", "nosuch", "--from-offset", "0").want(t, exitError).wantStderr(t, `unknown topic: "nosuch"`)
 	runTool(t, "consume", "--bootstrap-server", boot, "--topic", topic, "--partition", "3", "--from-offset", "0", "--max", "1").
 		want(t, 0).wantStdout(t, "four\t3\t0\t0\tx\n")
+}
+
+// Issue 20.13: control characters of a name (a Kafka group id that
+// retitles the terminal and clears the screen) are escaped in tables;
+// JSON keeps the name exact.
+func TestTableEscapesControlCharacters(t *testing.T) {
+	t.Parallel()
+	const topic = "esc"
+	c := newCluster(t, map[string]int32{topic: 1})
+	c.produce(topic, 0, "a", "b")
+	evil := "evil\x1b]0;pwned\x07\x1b[2J"
+	if _, err := c.admin().CommitOffsets(testCtx(t), evil, kadm.OffsetsFromRecords(kgo.Record{Topic: topic, Partition: 0, Offset: 0})); err != nil {
+		t.Fatal(err)
+	}
+	quoted := strconv.Quote(evil) // "evil\x1b]0;pwned\a\x1b[2J"
+	for _, args := range [][]string{{"list"}, {"describe", evil}, {"lag", evil}} {
+		r := c.kafkaTool(args[0], args[1:]...).want(t, 0).wantStdout(t, quoted)
+		if strings.ContainsAny(r.stdout, "\x1b\x07") {
+			t.Errorf("%s printed control characters raw:\n%q", args[0], r.stdout)
+		}
+	}
+	var l listOut
+	c.kafkaTool("list", "--output", "json").want(t, 0).decode(t, &l)
+	if len(l.Groups) != 1 || l.Groups[0].Group != evil {
+		t.Errorf("list --output json: %+v, want the name exact", l)
+	}
+	var d kafkaDescribeOut
+	c.kafkaTool("describe", "--output", "json", evil).want(t, 0).decode(t, &d)
+	if d.Group != evil {
+		t.Errorf("describe --output json: group %q, want %q", d.Group, evil)
+	}
+}
+
+// escape leaves printable names alone and quotes the others.
+func TestEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"payments": "payments", "日本語 group": "日本語 group", "": "",
+		"a\tb": `"a\tb"`, "x\ny": `"x\ny"`, "\xff": `"\xff"`, "e\x1b[2J": `"e\x1b[2J"`, "\u202e": `"\u202e"`,
+	} {
+		if got := escape(in); got != want {
+			t.Errorf("escape(%q) = %s, want %s", in, got, want)
+		}
+	}
 }
