@@ -217,6 +217,36 @@ func TestTableEscapesControlCharacters(t *testing.T) {
 	}
 }
 
+// Issue 20.14: migrate exits 2 when --bootstrap-server is unreachable, as
+// the usage says.
+func TestMigrateUnreachableBootstrap(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, map[string]int32{"u": 1})
+	if err := c.ZK().Commit(testCtx(t), "ug", "u", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	c.migrate("ug", "--bootstrap-server", freeAddr(t)).want(t, exitUsage).wantStderr(t, "unreachable", "connection refused")
+}
+
+// Issue 20.14: a group Kafka has never seen (OffsetFetch answers
+// GROUP_ID_NOT_FOUND, as kfake does) has no offsets there: migrate plans,
+// writes and verifies.
+func TestMigrateGroupKafkaNeverSaw(t *testing.T) {
+	t.Parallel()
+	const topic = "fresh"
+	c := newCluster(t, map[string]int32{topic: 2})
+	c.produce(topic, 0, "a", "b", "c")
+	c.produce(topic, 1, "a", "b", "c")
+	for p, off := range map[int32]int64{0: 1, 1: 2} {
+		if err := c.ZK().Commit(testCtx(t), "ng", topic, p, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.migrate("ng").want(t, exitOK).wantStdout(t, "dry run: nothing written", "--execute writes 2 offsets")
+	c.migrate("ng", "--execute").want(t, exitOK).wantStdout(t, "migrated: 2 offsets written", "verified")
+	wantOffsets(t, "Kafka's offsets after --execute", c.kafkaOffsets("ng", topic), map[int32]int64{0: 1, 1: 2})
+}
+
 // escape leaves printable names alone and quotes the others.
 func TestEscape(t *testing.T) {
 	for in, want := range map[string]string{
