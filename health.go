@@ -240,10 +240,13 @@ func (o *observer) watch(z *ZK, notify func(*Notification)) {
 	})
 }
 
-// closed records Close.
+// closed records Close, and tells Metrics.
 func (o *observer) closed() {
 	if o.unwatch != nil {
 		o.unwatch()
 	}
 	o.health.close()
+	if o.m != nil {
+		o.m.Closed(ClosedEvent{Group: o.group})
+	}
 }

@@ -40,6 +40,12 @@ type Metrics interface {
 	// copied offsets it committed in ZooKeeper to Kafka (or failed to:
 	// Err set, retried at the next interval).
 	DualCommitted(CommitEvent)
+	// Closed: the member left the group (Close): it holds no partition
+	// and measures nothing more, so what was reported of its state (lag,
+	// partitions held) is over; totals stay true. Close calls it once,
+	// after the group's goroutines have ended: no other call follows,
+	// except from a Next or Poll the application runs while Close does.
+	Closed(ClosedEvent)
 }
 
 // NopMetrics implements Metrics by doing nothing: embed it in an
@@ -54,6 +60,7 @@ func (NopMetrics) HandedOff(HandoffEvent)       {} // HandedOff does nothing.
 func (NopMetrics) SessionLost(SessionLossEvent) {} // SessionLost does nothing.
 func (NopMetrics) Polled(PollEvent)             {} // Polled does nothing.
 func (NopMetrics) DualCommitted(CommitEvent)    {} // DualCommitted does nothing.
+func (NopMetrics) Closed(ClosedEvent)           {} // Closed does nothing.
 
 // DeliveredEvent: Messages messages of Partition, of Bytes bytes (keys,
 // values and headers), were put into the Stream or Batches channel.
@@ -123,6 +130,11 @@ type PollEvent struct {
 	Group    string
 	Fetched  int
 	Buffered int64
+}
+
+// ClosedEvent: the member of Group closed.
+type ClosedEvent struct {
+	Group string
 }
 
 // observer turns what the group does into Metrics calls and its Health.

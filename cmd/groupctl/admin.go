@@ -266,15 +266,38 @@ func runDeleteOffsets(ctx context.Context, e *env, args []string) error {
 }
 
 // parseTime reads RFC 3339 or Unix milliseconds.
-func parseTime(s string) (time.Time, error) {
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.UnixMilli(ms), nil
-	}
+// parseTime reads the value s of the time flag name (--to-datetime,
+// --from-time): RFC 3339, or Unix milliseconds. Times before Unix time 0
+// are refused (beforeEpoch): no message is stamped before it, and Kafka
+// reads negative times as requests of its own (-1 the log end, -2 the
+// start).
+func parseTime(name, s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
+	if ms, errMs := strconv.ParseInt(s, 10, 64); errMs == nil {
+		t, err = time.UnixMilli(ms), nil
+	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("--to-datetime %q is neither RFC 3339 (2026-01-02T15:04:05Z) nor Unix milliseconds", s)
+		return time.Time{}, fmt.Errorf("%s %q is neither RFC 3339 (2026-01-02T15:04:05Z) nor Unix milliseconds", name, s)
+	}
+	if t.Before(time.UnixMilli(0)) {
+		return time.Time{}, beforeEpoch(name, s)
 	}
 	return t, nil
+}
+
+// beforeEpoch refuses the value s of the time flag name (--by-duration:
+// the time it reaches back to) before Unix time 0, naming the flag that
+// reads the oldest message instead.
+func beforeEpoch(name, s string) error {
+	oldest := "--to-earliest"
+	what := "is"
+	switch name {
+	case "--from-time":
+		oldest = "--from-offset 0"
+	case "--by-duration":
+		what = "ago is"
+	}
+	return fmt.Errorf("%s %q %s before 1970-01-01T00:00:00Z (Unix time 0), where Kafka's timestamps begin: for the oldest message, give %s", name, s, what, oldest)
 }
 
 func contains(ps []int32, p int32) bool {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/consumergroup/consumergroup"
@@ -46,11 +49,19 @@ func runConsume(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	bad := func(msg string) error { return usageError{msg: msg, usage: usageText(fs)} }
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if f.topics == "" {
 		return bad("--topic is required")
 	}
 	if len(pos) != 0 {
 		return bad("consume takes no argument")
+	}
+	if f.maxN < 0 {
+		return bad(fmt.Sprintf("--max must be at least 0, not %d", f.maxN))
+	}
+	if set["partition"] && f.partition < 0 {
+		return bad(fmt.Sprintf("--partition must be at least 0, not %d", f.partition))
 	}
 	if f.from != "oldest" && f.from != "newest" {
 		return bad(fmt.Sprintf("--from must be oldest or newest, not %q", f.from))
@@ -183,9 +194,9 @@ func readTopics(ctx context.Context, e *env, c *common, f *consumeFlags, ts []st
 		}
 		start = kgo.NewOffset().At(n)
 	} else {
-		at, err := parseTime(f.fromTime)
+		at, err := parseTime("--from-time", f.fromTime)
 		if err != nil {
-			return bad(strings.Replace(err.Error(), "--to-datetime", "--from-time", 1))
+			return bad(err.Error())
 		}
 		start = kgo.NewOffset().AfterMilli(at.UnixMilli())
 	}
@@ -209,12 +220,17 @@ func readTopics(ctx context.Context, e *env, c *common, f *consumeFlags, ts []st
 	} else {
 		opts = append(opts, kgo.ConsumeTopics(ts...), kgo.ConsumeResetOffset(start))
 	}
-	cl, _, err := c.kafka(dctx, z, opts...)
+	cl, admin, err := c.kafka(dctx, z, opts...)
+	if err != nil {
+		cancel()
+		return err
+	}
+	defer cl.Close()
+	err = checkReadable(dctx, admin, ts, f.partition, bad)
 	cancel()
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
 	n := 0
 	for {
 		fetches := cl.PollFetches(ctx)
@@ -243,6 +259,35 @@ func readTopics(ctx context.Context, e *env, c *common, f *consumeFlags, ts []st
 			}
 		}
 	}
+}
+
+// checkReadable checks that the topics exist and, partition given (not
+// -1), have it: the client would wait for them without a word. A
+// partition a topic lacks is a usage error, as reset-offsets says it.
+func checkReadable(ctx context.Context, admin *kadm.Client, ts []string, partition int, bad func(string) error) error {
+	ends, err := admin.ListEndOffsets(ctx, ts...)
+	if err != nil {
+		return fmt.Errorf("list end offsets: %w", err)
+	}
+	var missing []string
+	for _, t := range ts {
+		// A topic the metadata lacks is listed as partition -1, its error.
+		if o, ok := ends.Lookup(t, -1); ok && errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("%w: %q", consumergroup.ErrUnknownTopic, t)
+		}
+		for _, o := range ends[t] {
+			if o.Err != nil {
+				return fmt.Errorf("%s/%d: %w", t, o.Partition, o.Err)
+			}
+		}
+		if _, ok := ends.Lookup(t, int32(partition)); partition >= 0 && !ok {
+			missing = append(missing, fmt.Sprintf("%s:%d", t, partition))
+		}
+	}
+	if len(missing) > 0 {
+		return bad("no such partition: " + strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // shown is one message to print.

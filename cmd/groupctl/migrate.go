@@ -72,7 +72,9 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		if c.brokers != "" && c.brokers != *bootstrap {
 			return usageError{msg: "--bootstrap-server and --brokers differ: give one", usage: usageText(fs)}
 		}
-		c.brokers = *bootstrap
+		// The coordinator itself: unreachable, it is exit status 2, as
+		// ZooKeeper is (c.kafka).
+		c.bootstrap = *bootstrap
 	}
 	cl, admin, err := c.kafka(ctx, z)
 	if err != nil {

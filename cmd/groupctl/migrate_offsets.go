@@ -104,6 +104,9 @@ func (m *migration) kafkaOffsets(ctx context.Context) (out map[string]map[int32]
 
 func (m *migration) fetchOffsets(ctx context.Context) (map[string]map[int32]int64, error) {
 	resp, err := m.admin.FetchOffsets(ctx, m.group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return map[string]map[int32]int64{}, nil // a group Kafka never saw has no offsets there
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read group %s's offsets in Kafka: %w", m.group, err)
 	}

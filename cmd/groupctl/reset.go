@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -95,7 +96,8 @@ func (m *resetMode) count() int {
 
 var durationRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$`)
 
-// parseISODuration reads PnDTnHnMnS.
+// parseISODuration reads PnDTnHnMnS; beyond time.Duration's 292 years,
+// it saturates.
 func parseISODuration(s string) (time.Duration, error) {
 	m := durationRE.FindStringSubmatch(s)
 	if m == nil || s == "P" || strings.HasSuffix(s, "T") {
@@ -110,7 +112,11 @@ func parseISODuration(s string) (time.Duration, error) {
 		if err != nil {
 			return 0, fmt.Errorf("--by-duration %q: %v", s, err)
 		}
-		d += time.Duration(f * float64(unit))
+		if v := f * float64(unit); v < float64(math.MaxInt64-d) {
+			d += time.Duration(v)
+		} else {
+			return math.MaxInt64, nil
+		}
 	}
 	return d, nil
 }
@@ -269,7 +275,7 @@ func (p *resetPlan) check(partitions string) error {
 	}
 	switch {
 	case m.toTime != "":
-		if p.at, err = parseTime(m.toTime); err != nil {
+		if p.at, err = parseTime("--to-datetime", m.toTime); err != nil {
 			return p.bad(err.Error())
 		}
 	case m.duration != "":
@@ -277,7 +283,9 @@ func (p *resetPlan) check(partitions string) error {
 		if err != nil {
 			return p.bad(err.Error())
 		}
-		p.at = time.Now().Add(-d)
+		if p.at = time.Now().Add(-d); p.at.Before(time.UnixMilli(0)) {
+			return p.bad(beforeEpoch("--by-duration", m.duration).Error())
+		}
 	}
 	if partitions != "" {
 		if p.only, err = parsePartitions(partitions); err != nil {
@@ -354,10 +362,12 @@ func (p *resetPlan) compute(ctx context.Context, st offsetStore) (*resetOutput, 
 // changes computes the new offset of every partition in scope (those of
 // every --topic, or of --partitions), bounded by its log; notes are of the
 // offsets the user gave that the log bounded. A partition in scope that a
-// topic does not have is a usage error.
+// topic does not have is a usage error; one whose offset at --to-datetime
+// (--by-duration) the broker did not give fails the plan, naming it.
 func (p *resetPlan) changes(committed map[string]map[int32]int64, logs resetLogs) (changes []change, notes []string, err error) {
 	changes = []change{}
 	var missing []string
+	var unlisted []error
 	for _, topic := range p.scopes.order {
 		want := p.scopes.parts[topic]
 		if want == nil {
@@ -378,6 +388,10 @@ func (p *resetPlan) changes(committed map[string]map[int32]int64, logs resetLogs
 			if !rp.had {
 				rp.old = -1
 			}
+			if err := logs.timeErr(rp.TopicPartition, p.at); err != nil {
+				unlisted = append(unlisted, err)
+				continue
+			}
 			next, what, ok := p.target(rp, logs.times)
 			if !ok {
 				continue
@@ -391,6 +405,9 @@ func (p *resetPlan) changes(committed map[string]map[int32]int64, logs resetLogs
 	}
 	if len(missing) > 0 {
 		return nil, nil, p.bad(fmt.Sprintf("no such partition: %s", strings.Join(missing, ", ")))
+	}
+	if len(unlisted) > 0 {
+		return nil, nil, fmt.Errorf("nothing planned: the broker gave no offset at or after %s of %w", p.at.UTC().Format(time.RFC3339Nano), errors.Join(unlisted...))
 	}
 	return changes, notes, nil
 }
@@ -450,6 +467,23 @@ func (p *resetPlan) listLogs(ctx context.Context, admin *kadm.Client) (resetLogs
 	return logs, nil
 }
 
+// timeErr says why the broker gave no offset of tp at or after at (the
+// zero time: none was asked for). No offset there with no error is not one:
+// nothing is stamped at or after at, and the log end is the offset.
+func (l resetLogs) timeErr(tp consumergroup.TopicPartition, at time.Time) error {
+	if at.IsZero() {
+		return nil
+	}
+	o, ok := l.times.Lookup(tp.Topic, tp.Partition)
+	switch {
+	case !ok:
+		return fmt.Errorf("%s/%d: the broker did not answer", tp.Topic, tp.Partition)
+	case o.Err != nil:
+		return fmt.Errorf("%s/%d: %w", tp.Topic, tp.Partition, o.Err)
+	}
+	return nil
+}
+
 // missing names the partitions of want that topic does not have, as
 // TOPIC:PARTITION.
 func (l resetLogs) missing(topic string, want []int32) []string {
@@ -495,17 +529,31 @@ func (p *resetPlan) target(rp resetPartition, times kadm.ListedOffsets) (next in
 		}
 		return v, "--from-file's offset " + strconv.FormatInt(v, 10), true
 	case !p.at.IsZero():
-		if o, ok := times.Lookup(rp.Topic, rp.Partition); ok && o.Err == nil && o.Offset >= 0 {
+		// changes checked the broker's answer (resetLogs.timeErr).
+		if o, _ := times.Lookup(rp.Topic, rp.Partition); o.Offset >= 0 {
 			return o.Offset, "", true
 		}
-		return rp.end, "", true
+		return rp.end, "", true // nothing stamped at or after p.at
 	default:
 		base := rp.old
 		if !rp.had {
 			base = rp.start
 		}
-		return base + p.n, fmt.Sprintf("--shift-by %d from %d", p.n, base), true
+		return addSaturating(base, p.n), fmt.Sprintf("--shift-by %d from %d", p.n, base), true
 	}
+}
+
+// addSaturating returns a+b, or the int64 bound it would overflow past: a
+// shift far beyond the log end is beyond it, not wrapped round before its
+// start.
+func addSaturating(a, b int64) int64 {
+	switch {
+	case b > 0 && a > math.MaxInt64-b:
+		return math.MaxInt64
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
 }
 
 // bound bounds next by rp's log, with a note when it was an offset the user

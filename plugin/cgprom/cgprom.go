@@ -9,6 +9,8 @@
 //
 // One Metrics may serve every member of a process; the series carry the
 // group's name (and the topic and partition where they are per partition).
+// When a member closes, the gauges of its group go (Metrics.Closed); the
+// counters and histograms stay.
 package cgprom
 
 import (
@@ -191,6 +193,18 @@ func (m *Metrics) SessionLost(e consumergroup.SessionLossEvent) {
 	m.sessLost.WithLabelValues(e.Group).Inc()
 	m.held.WithLabelValues(e.Group).Set(0)
 	m.forget(e.Group, nil)
+}
+
+// Closed implements consumergroup.Metrics: the member left the group, and
+// the gauges of its state go (committed_offset, log_end_offset, lag,
+// partitions_held, delivery_queue_messages, client_buffered_records), so
+// that a closed member does not look as if it held its partitions still.
+// The counters and histograms keep their totals.
+func (m *Metrics) Closed(e consumergroup.ClosedEvent) {
+	m.forget(e.Group, nil)
+	for _, g := range []*prometheus.GaugeVec{m.held, m.queue, m.buffered} {
+		g.DeleteLabelValues(e.Group)
+	}
 }
 
 // Polled implements consumergroup.Metrics.
