@@ -320,7 +320,7 @@ func TestBadInputCorruptAssignment(t *testing.T) {
 			Version    int `json:"version"`
 			Generation int `json:"generation"`
 		}
-		if json.Unmarshal(data, &gen) == nil && gen.Version == 1 && gen.Generation > before {
+		if json.Unmarshal(data, &gen) == nil && gen.Version == 2 && gen.Generation > before {
 			break
 		}
 		select {

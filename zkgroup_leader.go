@@ -52,24 +52,63 @@ func (m *member) lead() error {
 	if err != nil {
 		return err
 	}
-	desired := c.strategy.Assign(assign.Input{Members: members, Partitions: counts, Previous: assign.Assignment(m.assign.Members)})
-	if m.version >= 0 && !m.corrupt && m.assign.Strategy == c.strategy.Name() && maps.Equal(m.assign.Partitions, counts) &&
-		reflect.DeepEqual(map[string]map[string][]int32(desired), m.assign.Members) {
+	prev, err := m.published()
+	if err != nil {
+		return err
+	}
+	sticky := prev.Members
+	if sticky == nil {
+		sticky = m.full.Members // the last parts known, for a strategy that keeps them
+	}
+	desired := c.strategy.Assign(assign.Input{Members: members, Partitions: counts, Previous: assign.Assignment(sticky)})
+	if m.version >= 0 && !m.corrupt && prev.Version == 2 && m.assign.Strategy == c.strategy.Name() && maps.Equal(m.assign.Partitions, counts) &&
+		reflect.DeepEqual(map[string]map[string][]int32(desired), prev.Members) {
 		return nil
 	}
 	next := zookeeper.Assignment{
-		Version:    1,
+		Version:    2,
 		Generation: m.assign.Generation + 1,
 		Strategy:   c.strategy.Name(),
 		Leader:     m.id,
 		Partitions: counts,
 		Members:    desired,
 	}
-	if err := c.zk.PublishAssignment(m.ctx, g.name, next, m.version); err != nil {
+	v, err := c.zk.PublishAssignment(m.ctx, g.name, next, prev, m.version)
+	if err != nil {
 		return err
 	}
+	// The node's watch fires: read at version v, its parts are these.
+	m.full, m.fullAt = next, v
 	g.log.Info("published assignment", "generation", next.Generation, "members", len(members), "partitions", counts)
 	return nil
+}
+
+// published returns the assignment at the node's version, every member's
+// part included: known when this member published it or read it whole,
+// read otherwise. A zero assignment when there is none, or when a part
+// cannot be read (every part is then written again).
+func (m *member) published() (zookeeper.Assignment, error) {
+	c, g := m.c, m.c.g
+	switch {
+	case m.version < 0 || m.corrupt:
+		return zookeeper.Assignment{}, nil
+	case m.fullAt == m.version:
+		return m.full, nil
+	case m.assign.Version == 1:
+		return m.assign, nil
+	}
+	a, err := c.zk.Assignment(m.ctx, g.name)
+	switch {
+	case errors.Is(err, ErrBadData):
+		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: err})
+		return zookeeper.Assignment{}, nil
+	case err != nil:
+		return zookeeper.Assignment{}, err
+	case a.Generation != m.assign.Generation:
+		return zookeeper.Assignment{}, zookeeper.ErrAssignmentConflict // published meanwhile: read it first
+	}
+	m.full, m.fullAt = a, m.version
+	return a, nil
 }
 
 // counts returns the partition counts of topics: from ZooKeeper, watched,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -13,14 +14,15 @@ import (
 
 // watch kinds, forwarded to member.events.
 type watchEvent struct {
-	kind  int // evIDs, evAssignment, evTopic
+	kind  int // evIDs, evAssignment, evOwn, evTopic
 	topic string
 }
 
 const (
-	evIDs = iota
-	evAssignment
-	evTopic
+	evIDs        = iota // the members (the leader), or the member registered right before this one
+	evAssignment        // the assignment node
+	evOwn               // this member's part of the assignment
+	evTopic             // a topic's partition count
 )
 
 // claimResult is what a claimer reports: tp is claimed.
@@ -38,18 +40,23 @@ type member struct {
 	events  chan watchEvent
 	claimed chan claimResult
 
-	ids     []string             // registered members, sorted
+	ids     []string             // registered members, sorted: all of them while leading
+	leading bool                 // this member's id sorts first: it computes and publishes
 	subs    map[string][]string  // member id to its topics (cache)
-	assign  zookeeper.Assignment // published
+	assign  zookeeper.Assignment // published: the node's header (and every part in version 1)
 	version int32                // of the assignment node, -1 when absent
 	corrupt bool                 // the assignment node could not be read: the leader rewrites it
+	own     zookeeper.MemberAssignment
+	ownRead bool                 // own was read (version 2: this member's part)
+	full    zookeeper.Assignment // every part, as the leader last published or read it
+	fullAt  int32                // the node's version full is of; -2 when none
 	topicsW map[string]bool      // topics with an armed partition-count watch
 	meta    bool                 // some count comes from Kafka metadata: poll
 
 	// What the loop does next (loop, read, rebalance, wait).
-	readIDs, readAssign bool             // a watch fired: read again
-	dirty               bool             // lead and apply again
-	retry               <-chan time.Time // a step failed: everything again then
+	readIDs, readAssign, readOwn bool             // a watch fired: read again
+	dirty                        bool             // lead and apply again
+	retry                        <-chan time.Time // a step failed: everything again then
 
 	held      map[TopicPartition]bool
 	claiming  map[TopicPartition]context.CancelFunc
@@ -95,6 +102,7 @@ func (c *zkCoordinator) member(ctx context.Context, sess *Session) error {
 		claiming:  make(map[TopicPartition]context.CancelFunc),
 		committed: make(map[TopicPartition]int64),
 		version:   -1,
+		fullAt:    -2,
 	}
 	return m.end(sess, m.loop(sess))
 }
@@ -177,7 +185,7 @@ func (m *member) loop(sess *Session) error {
 	defer commit.Stop()
 	metaTick := time.NewTicker(cfg.MetadataInterval)
 	defer metaTick.Stop()
-	m.readIDs, m.readAssign, m.dirty = true, true, true
+	m.readIDs, m.readAssign, m.readOwn, m.dirty = true, true, true, true
 	for {
 		if err := m.read(); err != nil {
 			return err
@@ -200,18 +208,16 @@ func (m *member) loop(sess *Session) error {
 func (m *member) read() error {
 	c, g := m.c, m.c.g
 	if m.readIDs {
-		ids, w, err := c.zk.Consumers(m.ctx, g.name)
-		if err != nil {
+		if err := m.readMembers(); err != nil {
 			if e := m.failed(err); e != nil {
 				return e
 			}
 		} else {
-			m.forward(w, watchEvent{kind: evIDs})
-			m.ids, m.readIDs, m.dirty = ids, false, true
+			m.readIDs, m.dirty = false, true
 		}
 	}
 	if m.readAssign {
-		a, v, w, err := c.zk.ReadAssignment(m.ctx, g.name)
+		a, v, w, err := c.zk.ReadAssignmentHeader(m.ctx, g.name)
 		switch {
 		case errors.Is(err, ErrBadData):
 			// The leader overwrites it; until then keep what we have.
@@ -225,20 +231,98 @@ func (m *member) read() error {
 		default:
 			m.forward(w, watchEvent{kind: evAssignment})
 			m.assign, m.version, m.corrupt, m.readAssign, m.dirty = a, v, false, false, true
+			// A version 2 node read for the first time: this member's
+			// part too (later, its own watch says when it changed).
+			m.readOwn = m.readOwn || (a.Version == 2 && !m.ownRead)
 		}
 	}
+	if m.readOwn {
+		return m.readPart()
+	}
 	return nil
+}
+
+// readPart reads this member's part of a version 2 assignment, and
+// watches it.
+func (m *member) readPart() error {
+	c, g := m.c, m.c.g
+	own, w, err := c.zk.ReadMemberAssignment(m.ctx, g.name, m.id)
+	switch {
+	case errors.Is(err, ErrBadData):
+		// Keep what we have until the leader writes it again.
+		g.notify(&Notification{Type: REBALANCE_ERROR, Err: err})
+		m.forward(w, watchEvent{kind: evOwn})
+	case err != nil:
+		return m.failed(err)
+	default:
+		m.forward(w, watchEvent{kind: evOwn})
+		m.own = own
+	}
+	m.ownRead, m.readOwn, m.dirty = true, false, true
+	return nil
+}
+
+// readMembers reads the registered members. The leader (the member whose
+// id sorts first) follows every join and leave (a watch on ids/); any
+// other member follows only the member registered right before it, whose
+// leave may make it the leader: a join or a leave wakes the leader and at
+// most one other member, not every member of the group.
+func (m *member) readMembers() error {
+	c, g := m.c, m.c.g
+	for {
+		var ids []string
+		var w <-chan zk.Event
+		var err error
+		if m.leading {
+			ids, w, err = c.zk.Consumers(m.ctx, g.name)
+		} else {
+			ids, err = c.zk.Members(m.ctx, g.name)
+		}
+		if err != nil {
+			return err
+		}
+		m.ids = ids
+		first := len(ids) > 0 && ids[0] == m.id
+		if first && !m.leading {
+			m.leading = true // read again, watched
+			continue
+		}
+		m.leading = first
+		i := sort.SearchStrings(ids, m.id)
+		if first || i == 0 {
+			// Leading, or not registered (its session is ending):
+			// follow every change.
+			if w == nil {
+				m.leading = first
+				if ids, w, err = c.zk.Consumers(m.ctx, g.name); err != nil {
+					return err
+				}
+				m.ids = ids
+			}
+			m.forward(w, watchEvent{kind: evIDs})
+			return nil
+		}
+		ok, pw, err := c.zk.WatchConsumer(m.ctx, g.name, ids[i-1])
+		if err != nil {
+			return err
+		}
+		if ok {
+			m.forward(pw, watchEvent{kind: evIDs})
+			return nil
+		}
+		// Gone meanwhile: read again.
+	}
 }
 
 // rebalance leads (when this member's id sorts first) and applies the
 // published assignment, once the members and the assignment are read.
 // again: the assignment changed under the leader's write: read it first.
 func (m *member) rebalance() (again bool, err error) {
-	if !m.dirty || m.readIDs || m.readAssign {
+	if !m.dirty || m.readIDs || m.readAssign || m.readOwn {
 		return false, nil
 	}
 	m.dirty = false
-	if len(m.ids) > 0 && m.ids[0] == m.id {
+	if m.leading {
 		err := m.lead()
 		if errors.Is(err, zookeeper.ErrAssignmentConflict) {
 			m.readAssign = true
@@ -271,6 +355,8 @@ func (m *member) wait(sess *Session, commit, meta <-chan time.Time) (done bool, 
 			m.readIDs = true
 		case evAssignment:
 			m.readAssign = true
+		case evOwn:
+			m.readOwn = true
 		case evTopic:
 			delete(m.topicsW, ev.topic)
 			m.dirty = true
@@ -292,7 +378,7 @@ func (m *member) wait(sess *Session, commit, meta <-chan time.Time) (done bool, 
 		m.dirty = m.dirty || m.meta // counts only Kafka knows: read them again
 	case <-m.retry:
 		m.retry = nil
-		m.readIDs, m.readAssign, m.dirty = true, true, true
+		m.readIDs, m.readAssign, m.readOwn, m.dirty = true, true, true, true
 	case <-sess.Done():
 		return true, sess.Err()
 	case <-m.c.g.ctx.Done():
@@ -412,10 +498,15 @@ func (m *member) apply() error {
 	return err
 }
 
-// mine returns the partitions the published assignment gives this member.
+// mine returns the partitions the published assignment gives this member:
+// its part (version 2), or its entry in the node (version 1).
 func (m *member) mine() map[TopicPartition]bool {
+	part := m.own.Topics
+	if m.assign.Version == 1 {
+		part = m.assign.Members[m.id]
+	}
 	out := make(map[TopicPartition]bool)
-	for t, ps := range m.assign.Members[m.id] {
+	for t, ps := range part {
 		for _, p := range ps {
 			out[TopicPartition{Topic: t, Partition: p}] = true
 		}

@@ -171,6 +171,18 @@ func (z *Client) Members(ctx context.Context, group string) ([]string, error) {
 
 // existsW reports whether p exists and sets a watch on its creation,
 // change or deletion.
+// WatchConsumer reports whether member id is registered in group and sets
+// a watch that fires once when its registration is created or deleted. A
+// member that is not its group's leader follows the one registered right
+// before it this way (a leave of any other member changes nothing for it),
+// instead of every join and leave (Consumers).
+func (z *Client) WatchConsumer(ctx context.Context, group, id string) (bool, <-chan zk.Event, error) {
+	if err := checkNames("watch consumer", "group", group, "member", id); err != nil {
+		return false, nil, err
+	}
+	return z.existsW(ctx, "watch consumer", z.paths.ID(group, id))
+}
+
 func (z *Client) existsW(ctx context.Context, op, p string) (bool, <-chan zk.Event, error) {
 	var ok bool
 	var ch <-chan zk.Event
