@@ -15,9 +15,10 @@
 //	/consumers/<group>/owners/<topic>/<partition>   claims (Claim, ClaimAll, Release, ReleaseAll, Owner, OwnerW, Owners)
 //	/consumers/<group>/offsets/<topic>/<partition>  next offset to consume (Commit, CommitOffsets, Offset, Offsets)
 //	/consumers/<group>/assignment                   the leader's assignment (ReadAssignment, PublishAssignment)
+//	/consumers/<group>/assignment/<consumerId>      a member's part of it (ReadMemberAssignment)
 //	/consumers/<group>/migration                    the migration marker (Migration, MarkMigrated, ClearMigration)
 //
-// The last two are not Kafka's: the consumer group's leader publishes its
+// The last three are not Kafka's: the consumer group's leader publishes its
 // assignment there, and groupctl migrate marks a group moved to Kafka's own
 // group coordinator. Tools that read the layout ignore them. Config.Chroot
 // puts everything under a prefix, as Kafka's zookeeper.connect=host/chroot.
