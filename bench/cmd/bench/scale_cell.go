@@ -112,7 +112,7 @@ func (s *scaleGroup) startAll(c *cellResult, n int) error {
 	c.start = snap.at
 	c.cpuProc, c.cpuMachine = snap.cpu.procShare(cpu0), snap.cpu.machineShare(cpu0)
 	c.cpuPerMember = (snap.cpu.proc - cpu0.proc) / time.Duration(n)
-	c.zkStart = zkDiff(m0, snap.mntr, snap.at)
+	c.zkStart = zkDiff(m0, snap.zk, snap.at)
 	c.heap = heapInUse() - heap0
 	c.heapPerK = float64(c.heap) / float64(n) / (float64(s.parts) / 1000)
 	c.lost = s.sessionsLost()
@@ -163,6 +163,6 @@ func (s *scaleGroup) change(kind string, st *changeStats, victim int) error {
 	st.conv = append(st.conv, snap.at)
 	st.moved = append(st.moved, snap.moved)
 	st.least = append(st.least, least)
-	st.zk = append(st.zk, zkDiff(m0, snap.mntr, snap.at).net(s.idle))
+	st.zk = append(st.zk, zkDiff(m0, snap.zk, snap.at).net(s.idle))
 	return nil
 }

@@ -50,9 +50,9 @@ func (s *scaleGroup) close() {
 
 // convSnap is what is taken at the moment the group converged.
 type convSnap struct {
-	at    time.Duration     // since the event
-	moved int               // partitions whose owner changed
-	mntr  map[string]string // ZooKeeper's counters (ZooKeeper only)
+	at    time.Duration // since the event
+	moved int           // partitions whose owner changed
+	zk    zkSnap        // ZooKeeper's counters (ZooKeeper only)
 	cpu   cpuSample
 }
 
@@ -69,7 +69,7 @@ func (s *scaleGroup) await(t0 time.Time, before []int) (convSnap, error) {
 	for {
 		views := s.views()
 		if snap, ok := s.converged(views, before, t0); ok {
-			snap.mntr, snap.cpu = s.mntr(), cpuNow()
+			snap.zk, snap.cpu = s.mntr(), cpuNow()
 			agree, err := s.zkAgrees(views)
 			if err != nil {
 				return convSnap{}, err

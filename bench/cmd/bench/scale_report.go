@@ -95,7 +95,7 @@ func scaleZKTable(cells []*cellResult) string {
 			continue
 		}
 		rows = append(rows, []string{fmt.Sprintf("%d × %d", c.members, c.partitions),
-			fmt.Sprintf("%.0f, %.0f, %.2f MB", c.zkStart.packets, c.zkStart.writes, c.zkStart.bytes/(1<<20)),
+			fmt.Sprintf("%.0f, %.0f, %.2f / %.2f MB", c.zkStart.packets, c.zkStart.writes, c.zkStart.in/(1<<20), c.zkStart.out/(1<<20)),
 			c.join.zkText(), c.leave.zkText(), fmt.Sprintf("%.0f", c.idle.packets), fmt.Sprintf("%d", c.lost)})
 	}
 	if len(rows) == 0 {
@@ -103,12 +103,14 @@ func scaleZKTable(cells []*cellResult) string {
 	}
 	return "\n### ZooKeeper's requests (ours on ZooKeeper)\n\n" +
 		"From `mntr` before and after: requests are `zk_packets_received` (every request, pings included), writes " +
-		"`zk_cnt_updatelatency` (transactions), bytes `zk_bytes_received_count`. Per change: the mean over the changes, " +
+		"`zk_cnt_updatelatency` (transactions); bytes in / out are those ZooKeeper received and sent on its client " +
+		"connections, by the kernel (`ss -ti`; mntr has no count of the bytes sent), " +
+		"a connection closed meanwhile (the leaver's) not counted. Per change: the mean over the changes, " +
 		"less the group's rate at rest (its pings, measured over a window after the start) over the change's time. " +
 		"Sessions lost: ZooKeeper sessions members had to replace during the start (a member or ZooKeeper starved for " +
 		"2/3 of the session).\n\n" +
-		table([]string{"members × partitions", "start: requests, writes, received", "per join: requests, writes, KB received",
-			"per leave: requests, writes, KB received", "at rest: requests/s", "sessions lost in the start"}, rows)
+		table([]string{"members × partitions", "start: requests, writes, bytes in / out", "per join: requests, writes, bytes in / out",
+			"per leave: requests, writes, bytes in / out", "at rest: requests/s", "sessions lost in the start"}, rows)
 }
 
 // zkText is the mean of the changes' ZooKeeper counters.
@@ -116,12 +118,12 @@ func (st *changeStats) zkText() string {
 	if len(st.zk) == 0 {
 		return "–"
 	}
-	var p, w, by float64
+	var p, w, in, out float64
 	for _, d := range st.zk {
-		p, w, by = p+d.packets, w+d.writes, by+d.bytes
+		p, w, in, out = p+d.packets, w+d.writes, in+d.in, out+d.out
 	}
 	n := float64(len(st.zk))
-	return fmt.Sprintf("%.0f, %.0f, %.1f KB", p/n, w/n, by/n/1024)
+	return fmt.Sprintf("%.0f, %.0f, %.1f / %.1f KB", p/n, w/n, in/n/1024, out/n/1024)
 }
 
 // summary is the cell's progress line.
