@@ -86,7 +86,8 @@ bench-short: zookeeper kafka
 	cd bench && $(GO) run ./cmd/bench -short
 
 ## bench-scale: the scale curve (issue 19): 10 to 500 members × 1,000 and 10,000 partitions on ZooKeeper, Kafka classic
-## and KIP-848, and franz-go's bare group consumers, kfake in its own process (a few hours on 2 cores); writes
+## and KIP-848, and franz-go's bare group consumers, kfake in its own process (about 45 minutes on 2 cores; each convergence
+## is bounded by -cell-timeout, 2 min); writes
 ## bench/RESULTS-scale.md. SCALE_ARGS overrides the grid, e.g. SCALE_ARGS="-members 10,50 -partitions 1000 -systems zk".
 SCALE_ARGS ?= -members 10,50,100,200,500 -partitions 1000,10000 -systems zk,classic,848,bare
 bench-scale: zookeeper
