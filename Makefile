@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 3s
 FUZZ_PKG := ./internal/layout
 
-.PHONY: demo test check zookeeper kafka kafka-for-demo chromium burrow unit e2e fuzz build bench bench-short screenshot
+.PHONY: demo test check zookeeper kafka kafka-for-demo chromium burrow unit e2e fuzz build bench bench-short bench-scale screenshot
 
 ## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000";
 ## ARGS="--kafka apache" runs it on a real Apache Kafka 3.9 broker, fetched from Maven Central first).
@@ -84,3 +84,11 @@ bench: zookeeper kafka
 ## bench-short: the benchmarks at small sizes (under 2 minutes); writes bench/RESULTS-short.md.
 bench-short: zookeeper kafka
 	cd bench && $(GO) run ./cmd/bench -short
+
+## bench-scale: the scale curve (issue 19): 10 to 500 members × 1,000 and 10,000 partitions on ZooKeeper, Kafka classic
+## and KIP-848, and franz-go's bare group consumers, kfake in its own process (about 45 minutes on 2 cores; each convergence
+## is bounded by -cell-timeout, 2 min); writes
+## bench/RESULTS-scale.md. SCALE_ARGS overrides the grid, e.g. SCALE_ARGS="-members 10,50 -partitions 1000 -systems zk".
+SCALE_ARGS ?= -members 10,50,100,200,500 -partitions 1000,10000 -systems zk,classic,848,bare
+bench-scale: zookeeper
+	cd bench && $(GO) run ./cmd/bench -only scale -kafka kfake-proc $(SCALE_ARGS)

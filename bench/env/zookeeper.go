@@ -22,9 +22,11 @@ const TickTime = 200 * time.Millisecond
 type ZooKeeper = testenv.ZooKeeper
 
 // StartZooKeeper starts a standalone server on a free 127.0.0.1 port with a
-// temporary data dir and tickTime TickTime, and returns once it serves.
+// temporary data dir, tickTime TickTime and no limit of connections from
+// one address (the scale part's hundreds of members all connect from
+// 127.0.0.1; ZooKeeper's default is 60), and returns once it serves.
 func StartZooKeeper() (*ZooKeeper, error) {
-	return testenv.StartZooKeeper(testenv.WithTickTime(TickTime))
+	return testenv.StartZooKeeper(testenv.WithTickTime(TickTime), testenv.WithUnlimitedClients())
 }
 
 // Proxy forwards TCP connections to a target and cuts them on demand: the

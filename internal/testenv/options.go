@@ -25,9 +25,10 @@ type Option func(*config)
 
 // config is the result of applying Options to the defaults.
 type config struct {
-	tickTime     time.Duration
-	serverLog    bool
-	startTimeout time.Duration
+	tickTime         time.Duration
+	serverLog        bool
+	startTimeout     time.Duration
+	unlimitedClients bool
 }
 
 func newConfig(opts []Option) config {
@@ -62,6 +63,13 @@ func WithServerLog(enabled bool) Option {
 // includes the tail of the server's output.
 func WithStartTimeout(d time.Duration) Option {
 	return func(c *config) { c.startTimeout = d }
+}
+
+// WithUnlimitedClients lifts ZooKeeper's limit of 60 connections from one
+// address (maxClientCnxns=0): every client here connects from 127.0.0.1, and
+// a benchmark of hundreds of members needs a session each.
+func WithUnlimitedClients() Option {
+	return func(c *config) { c.unlimitedClients = true }
 }
 
 func (c config) validate() error {

@@ -133,6 +133,9 @@ func (z *ZooKeeper) writeConfig(clientPort, myid int, quorum []string) error {
 	fmt.Fprintf(&b, "minSessionTimeout=%d\n", 2*tick)
 	b.WriteString("maxSessionTimeout=60000\n")
 	b.WriteString("4lw.commands.whitelist=*\n")
+	if z.cfg.unlimitedClients {
+		b.WriteString("maxClientCnxns=0\n")
+	}
 	// No fsync of the transaction log: these machines' disks take tens of
 	// milliseconds per fsync, which would make every write (and the pings
 	// queued behind writes) that slow. A killed server still loses nothing

@@ -41,14 +41,16 @@ var (
 
 // bench is what every part runs against.
 type bench struct {
-	sz    sizes
-	only  []string // consumers and systems whose name contains one of these (all when empty)
-	sizes []int    // throughput: message sizes, bytes
-	prof  string   // throughput: CPU profile of each consumer run to prof-SIZE-INDEX
-	zk    *env.ZooKeeper
-	kafka env.Broker
-	rep   *report
-	start time.Time
+	sz     sizes
+	only   []string // consumers and systems whose name contains one of these (all when empty)
+	sizes  []int    // throughput: message sizes, bytes
+	prof   string   // throughput: CPU profile of each consumer run to prof-SIZE-INDEX
+	zk     *env.ZooKeeper
+	kafka  env.Broker
+	rep    *report
+	start  time.Time
+	scale  scaleConfig // part 3's grid and systems
+	broker string      // -kafka
 }
 
 // logf prints progress to stderr.
@@ -67,7 +69,13 @@ func main() {
 	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), kfake-proc (kfake in a child process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
 	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
 	sizeList := flag.String("sizes", "100,1000", "throughput: the message sizes in bytes, comma-separated (targets only with both defaults)")
+	scaleFlags := scaleFlags()
 	flag.Parse()
+	sc, err := scaleFlags.parse()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	var msgSizes []int
 	for _, f := range strings.Split(*sizeList, ",") {
 		n, err := strconv.Atoi(f)
@@ -85,7 +93,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: -kafka %q: want kfake, kfake-proc, apache or apache4\n", *kafka)
 		os.Exit(2)
 	}
-	if err := run(*short, *kafka, strings.Split(*only, ","), filter, msgSizes, *out, *cpuprofile); err != nil {
+	if err := run(*short, *kafka, strings.Split(*only, ","), filter, msgSizes, sc, *out, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -93,13 +101,13 @@ func main() {
 
 // run runs the parts against a ZooKeeper and a Kafka of its own, and
 // writes the report to out.
-func run(short bool, kafka string, parts, consumers []string, msgSizes []int, out, cpuprofile string) (err error) {
-	b := &bench{sz: full, start: time.Now(), only: consumers, sizes: msgSizes}
+func run(short bool, kafka string, parts, consumers []string, msgSizes []int, sc scaleConfig, out, cpuprofile string) (err error) {
+	b := &bench{sz: full, start: time.Now(), only: consumers, sizes: msgSizes, scale: sc, broker: kafka}
 	if short {
 		b.sz = small
 	}
 	if out == "" {
-		out = reportFile(short, kafka)
+		out = reportFile(short, kafka, parts)
 	}
 	stopProfile, err := b.profile(parts, cpuprofile)
 	if err != nil {
@@ -145,8 +153,15 @@ func run(short bool, kafka string, parts, consumers []string, msgSizes []int, ou
 }
 
 // reportFile is the report's default name: RESULTS.md, RESULTS-short.md
-// with -short, and the Kafka's name before ".md" unless it is kfake.
-func reportFile(short bool, kafka string) string {
+// with -short, and the Kafka's name before ".md" unless it is kfake; with
+// -only scale, RESULTS-scale.md (the broker is in the report).
+func reportFile(short bool, kafka string, parts []string) string {
+	if slices.Equal(parts, []string{"scale"}) {
+		if short {
+			return "RESULTS-scale-short.md"
+		}
+		return "RESULTS-scale.md"
+	}
 	out := "RESULTS.md"
 	if short {
 		out = "RESULTS-short.md"
