@@ -40,7 +40,7 @@ func (pc *PartitionConsumer) Close() error {
 // all these cases, and ErrClosed when the group closes. What Fetch sent is
 // committed when the callback returns nil.
 func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Duration, stopper chan bool) error {
-	p := pc.g.pump
+	p := pc.g.eng
 	end := time.Now().Add(duration)
 	if pc.deadline.Before(end) {
 		end = pc.deadline
@@ -109,16 +109,16 @@ func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error 
 	if g.ctx.Err() != nil {
 		return ErrClosed
 	}
-	if !g.pump.choose(modeCheckout) {
-		return fmt.Errorf("%w: Checkout cannot be used with %s", ErrInvalidArgument, modeName(g.pump.mode()))
+	if !g.eng.choose(modeCheckout) {
+		return fmt.Errorf("%w: Checkout cannot be used with %s", ErrInvalidArgument, modeName(g.eng.mode()))
 	}
-	ps := g.pump.checkout()
+	ps := g.eng.checkout()
 	if ps == nil {
 		return NoCheckout
 	}
 	pc := &PartitionConsumer{g: g, ps: ps, deadline: time.Now().Add(g.cfg.CheckoutInterval)}
 	err := callback(pc)
-	commit, ok := g.pump.checkin(ps, err == nil)
+	commit, ok := g.eng.checkin(ps, err == nil)
 	if errors.Is(err, DiscardCommit) {
 		return nil
 	}

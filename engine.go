@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"maps"
 	"runtime"
 	"slices"
 	"sync"
@@ -91,7 +90,7 @@ type pump struct {
 	polls    int64                   // polls issued by the pump
 	closed   bool                    // outputs closed
 	shut     bool                    // Close began: no pump goroutine starts any more
-	unbound  bool                    // the session the partitions were claimed in ended: add nothing until bind
+	unbound  bool                    // the session the partitions were claimed in ended: add nothing until sessionStarted
 	running  bool                    // the Stream or Batches pump goroutine runs
 	cancel   context.CancelFunc      // ends the pump's poll in progress
 	drainReq int64                   // drains asked for (stop)
@@ -169,27 +168,6 @@ func (p *pump) choose(m int) bool {
 		})
 	}
 	return p.modeVal == m
-}
-
-// bind starts a new session's holding: add takes partitions again.
-func (p *pump) bind() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.unbound = false
-}
-
-// sessionLost stops every partition held, at once: the session they were
-// claimed in has ended, another member may own them already. It runs before
-// the session's Done is closed (see Session.beforeEnd), so that the unit
-// queued in the output channel is taken back before anyone can know the
-// session is over: nothing is delivered after that. Partitions claimed
-// meanwhile are not added (until bind).
-func (p *pump) sessionLost() {
-	p.mu.Lock()
-	p.unbound = true
-	tps := slices.Collect(maps.Keys(p.parts))
-	p.mu.Unlock()
-	p.stop(tps)
 }
 
 // add starts fetching tp at offset, unless the session it was claimed in
@@ -871,10 +849,10 @@ func fillEvent(ev *ConsumerEvent, r *kgo.Record) {
 // The channel is closed by Close; called after Close, Stream returns a
 // closed channel. nil if Batches, Checkout or Next/Poll was chosen first.
 func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
-	if !g.pump.choose(modeStream) {
+	if !g.eng.choose(modeStream) {
 		return nil
 	}
-	return g.pump.stream
+	return g.eng.stream
 }
 
 // Batches returns the channel of message batches, one topic-partition per
@@ -884,8 +862,8 @@ func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 // (see Stream; Poll has none). Called after Close, it returns a closed
 // channel. nil if Stream, Checkout or Next/Poll was chosen first.
 func (g *ConsumerGroup) Batches() <-chan *EventBatch {
-	if !g.pump.choose(modeBatches) {
+	if !g.eng.choose(modeBatches) {
 		return nil
 	}
-	return g.pump.batches
+	return g.eng.batches
 }

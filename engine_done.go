@@ -20,10 +20,10 @@ func (g *ConsumerGroup) MarkDone(ev *ConsumerEvent) error {
 	if ev == nil {
 		return fmt.Errorf("%w: MarkDone: nil message", ErrInvalidArgument)
 	}
-	if m := g.pump.mode(); m == modeBatches || m == modeCheckout {
+	if m := g.eng.mode(); m == modeBatches || m == modeCheckout {
 		return fmt.Errorf("%w: MarkDone: the group delivers through %s; use MarkBatchDone with Batches", ErrInvalidArgument, modeName(m))
 	}
-	g.pump.markDone(ev)
+	g.eng.markDone(ev)
 	return nil
 }
 
@@ -33,10 +33,10 @@ func (g *ConsumerGroup) MarkBatchDone(b *EventBatch) error {
 	if b == nil {
 		return fmt.Errorf("%w: MarkBatchDone: nil batch", ErrInvalidArgument)
 	}
-	if m := g.pump.mode(); m == modeStream || m == modeCheckout {
+	if m := g.eng.mode(); m == modeStream || m == modeCheckout {
 		return fmt.Errorf("%w: MarkBatchDone: the group delivers through %s; use MarkDone with Stream", ErrInvalidArgument, modeName(m))
 	}
-	g.pump.markDone(b)
+	g.eng.markDone(b)
 	return nil
 }
 

@@ -54,7 +54,7 @@ func (g *ConsumerGroup) Next(ctx context.Context) (*ConsumerEvent, error) {
 	if err := g.choosePull(ctx, "Next"); err != nil {
 		return nil, err
 	}
-	u, err := g.pump.pull(ctx, false)
+	u, err := g.eng.pull(ctx, false)
 	return u.ev, err
 }
 
@@ -66,7 +66,7 @@ func (g *ConsumerGroup) Poll(ctx context.Context) (*EventBatch, error) {
 	if err := g.choosePull(ctx, "Poll"); err != nil {
 		return nil, err
 	}
-	u, err := g.pump.pull(ctx, true)
+	u, err := g.eng.pull(ctx, true)
 	return u.b, err
 }
 
@@ -74,11 +74,11 @@ func (g *ConsumerGroup) choosePull(ctx context.Context, what string) error {
 	if ctx == nil {
 		return fmt.Errorf("%w: %s: nil context", ErrInvalidArgument, what)
 	}
-	if g.pump.pulling.Load() {
+	if g.eng.pulling.Load() {
 		return nil // chosen for good: no lock per call
 	}
-	if !g.pump.choose(modePull) {
-		return fmt.Errorf("%w: Next and Poll cannot be used with %s", ErrInvalidArgument, modeName(g.pump.mode()))
+	if !g.eng.choose(modePull) {
+		return fmt.Errorf("%w: Next and Poll cannot be used with %s", ErrInvalidArgument, modeName(g.eng.mode()))
 	}
 	return nil
 }

@@ -45,8 +45,7 @@ type ConsumerGroup struct {
 	listener chan<- *Notification
 	dropped  atomic.Int64
 
-	pump  *pump          // the delivery engine
-	eng   deliverer      // the engine as the coordinator drives it (= pump)
+	eng   *pump          // the delivery engine; coordinators drive it as a deliverer (see ConsumerGroup.deliverer)
 	coord coordinator    // ZooKeeper's or Kafka's
 	obs   *observer      // metrics and health
 	dual  *dualCommitter // DualCommit's copies to Kafka; nil without
@@ -257,8 +256,7 @@ func (g *ConsumerGroup) start(pos positioner, coord coordinator) {
 	if g.zk != nil {
 		g.obs.watch(g)
 	}
-	g.pump = newPump(g.ctx, pos, g.log, g.goFunc, g.obs)
-	g.eng = g.pump
+	g.eng = newPump(g.ctx, pos, g.log, g.goFunc, g.obs)
 	g.coord = coord
 	g.goFunc(func() {
 		defer close(g.done)
@@ -346,7 +344,7 @@ func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partitio
 	if err != nil {
 		return err
 	}
-	g.pump.setProcessed(tp, offset)
+	g.eng.setProcessed(tp, offset)
 	g.mu.Lock()
 	g.commits[tp] = offset
 	g.mu.Unlock()
@@ -419,11 +417,11 @@ func (g *ConsumerGroup) Close() error {
 		return nil
 	}
 	g.closed = true
-	g.pump.shutdown()
+	g.eng.shutdown()
 	g.cancel()
 	g.wg.Wait()
 	g.obs.closed()
-	g.pump.closeOutputs()
+	g.eng.closeOutputs()
 	g.coord.close()
 	if g.ownCl {
 		g.client.Close()

@@ -237,7 +237,7 @@ func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assig
 			kc.lastCommit[tp] = off
 		}
 	}
-	g.eng.assigned(starts)
+	g.deliverer().assigned(starts)
 	kc.publish()
 	g.obs.joined()
 	g.log.Debug("assigned", "generation", gen, "partitions", tps)
@@ -279,10 +279,10 @@ func (kc *kafkaCoordinator) onRevoked(ctx context.Context, _ *kgo.Client, revoke
 		var limit time.Duration // what the wait was bounded by; 0 when closing
 		t0 := g.obs.handoff()
 		if g.ctx.Err() != nil {
-			processed = g.eng.closing(tps)
+			processed = g.deliverer().closing(tps)
 		} else {
 			limit = g.cfg.HandoffTimeout
-			processed = g.handOff(g.eng, tps, gen)
+			processed = g.handOff(g.deliverer(), tps, gen)
 		}
 		g.obs.handedOff(tps, t0, limit)
 		maps.Copy(offsets, processed)
@@ -327,7 +327,7 @@ func (kc *kafkaCoordinator) onLost(_ context.Context, _ *kgo.Client, lost map[st
 
 // dropLocked stops tps at once; kc.mu is held.
 func (kc *kafkaCoordinator) dropLocked(tps []TopicPartition) {
-	kc.g.eng.lost(tps)
+	kc.g.deliverer().lost(tps)
 	for _, tp := range tps {
 		delete(kc.held, tp)
 		delete(kc.lastCommit, tp)
@@ -375,7 +375,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 	kc.mu.Lock()
 	tps := slices.Collect(maps.Keys(kc.held))
 	sortPartitions(tps)
-	offsets := g.eng.closing(tps)
+	offsets := g.deliverer().closing(tps)
 	for tp, off := range kc.suspended {
 		offsets[tp] = off
 	}
@@ -401,7 +401,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 func (kc *kafkaCoordinator) commitProcessed(ctx context.Context) {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
-	offsets := kc.g.eng.processed()
+	offsets := kc.g.deliverer().processed()
 	for tp := range offsets {
 		if !kc.held[tp] {
 			delete(offsets, tp)

@@ -151,7 +151,7 @@ func (kc *kafkaCoordinator) watch() {
 	case len(kc.held) > 0 && time.Since(heard) > kc.session*2/3:
 		tps := slices.Collect(maps.Keys(kc.held))
 		sortPartitions(tps)
-		processed := g.eng.processed()
+		processed := g.deliverer().processed()
 		for _, tp := range tps {
 			off, ok := processed[tp]
 			if !ok || off < 0 {
@@ -191,7 +191,7 @@ func (kc *kafkaCoordinator) watch() {
 			}
 		}
 		clear(kc.suspended)
-		g.eng.assigned(starts)
+		g.deliverer().assigned(starts)
 		kc.publish()
 		g.log.Info("Kafka's group coordinator answers again in time: resumed the partitions", "partitions", len(starts))
 	}

@@ -138,8 +138,8 @@ func (g *ConsumerGroup) member(sess *Session) error {
 	// Stop delivering before the session's end is known (Done): a message
 	// queued in Stream's channel would still reach the application while
 	// the run goroutine wakes up to drop the partitions.
-	g.pump.bind()
-	unhook, live := sess.beforeEnd(g.pump.sessionLost)
+	g.deliverer().sessionStarted()
+	unhook, live := sess.beforeEnd(g.deliverer().sessionLost)
 	defer unhook()
 	if !live {
 		return sess.Err()

@@ -166,10 +166,10 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 	var processed map[TopicPartition]int64
 	var limit time.Duration // what the wait was bounded by; 0 when closing
 	if closing {
-		processed = g.eng.closing(tps)
+		processed = g.deliverer().closing(tps)
 	} else {
 		limit = g.cfg.HandoffTimeout
-		processed = g.handOff(g.eng, tps, m.assign.Generation)
+		processed = g.handOff(g.deliverer(), tps, m.assign.Generation)
 	}
 	g.obs.handedOff(tps, t0, limit)
 	offsets := make(map[TopicPartition]int64, len(processed))
@@ -407,7 +407,7 @@ func (m *member) started(batch []claimResult) error {
 		m.gotNow = append(m.gotNow, tp)
 	}
 	g.dual.add(begin) // Kafka's copy starts from ZooKeeper's offsets
-	g.eng.assigned(begin)
+	g.deliverer().assigned(begin)
 	m.publishHeld()
 	g.log.Debug("claimed", "id", m.id, "partitions", tps)
 	m.maybeDone()
@@ -564,7 +564,7 @@ func (m *member) listBounds(topics []string, tps []TopicPartition) (lows, highs 
 // since the last commit, in one fenced write.
 func (m *member) commit(ctx context.Context) error {
 	g := m.g
-	offsets := g.eng.processed()
+	offsets := g.deliverer().processed()
 	for tp, off := range offsets {
 		if !m.held[tp] || m.committed[tp] == off {
 			delete(offsets, tp)
@@ -642,7 +642,7 @@ func (m *member) drop() {
 	for tp := range m.held {
 		tps = append(tps, tp)
 	}
-	g.eng.lost(tps)
+	g.deliverer().lost(tps)
 	g.dual.forget(tps)
 	clear(m.held)
 	m.publishHeld()
