@@ -72,28 +72,30 @@ type pump struct {
 	//////////////
 	//
 	// mu guards every field below, every partition's pstate (those in
-	// parts and those pinned by a fetch, a unit or a checkout after their
-	// partition was given up) and the modes' states: ch, pull (but its
-	// own lock and what it guards) and co.
+	// parts, and those a fetch, a unit or a checkout still pins after
+	// their partition was given up; tp is set once) and the modes' states:
+	// ch (but its channels, set once and closed under mu), pull (but
+	// pull.mu, pull.buf, which pull.mu guards, and pull.chosen, an atomic)
+	// and co (but co.wake, a channel set once).
 	//
-	// Lock order, outermost first: a lock is only taken while holding
-	// locks to its left (docs/DESIGN.md, Locks):
+	// Lock order, outermost first (every lock: docs/DESIGN.md, Locks):
 	//
 	//	ConsumerGroup.closeMu
-	//	  → kafkaCoordinator.mu | ZK.mu (a session's end hooks)
-	//	  → pump.pull.mu (Next, Poll)
-	//	  → pump.mu
-	//	  → observer.mu, healthState.mu; franz-go's client
+	//	kafkaCoordinator.mu, ZK.mu  (the ZooKeeper coordinator's run holds none)
+	//	pump.pull.mu
+	//	pump.mu
+	//	ConsumerGroup.mu            (never held together with pump.mu)
+	//	observer.mu, healthState.mu (leaves)
 	//
-	// Taken inside: a coordinator's lock (kafkaCoordinator.mu around the
-	// franz-go callbacks, the periodic commit and watch; ZK.mu around
-	// sessionLost, a hook of the session's end) and pull.mu. Never held
-	// with ConsumerGroup.mu. Under it the engine calls the observer
-	// (observer.mu; Metrics.Delivered, which must be fast and must not call
-	// the group) and its franz-go client through the positioner (pause,
-	// resume, rewind; franz-go calls none of our code under its locks), and
-	// nothing that blocks: a send into a channel is tried, and waited for
-	// outside the lock.
+	// mu is taken inside kafkaCoordinator.mu (franz-go's callbacks, the
+	// periodic commit, watch and the leave call the deliverer under it),
+	// ZK.mu (sessionLost is a hook of the session's end), pull.mu (Next,
+	// Poll) and closeMu (Close: shutdown, closeOutputs). Under it the engine
+	// takes observer.mu (started), calls Metrics.Delivered (which must be
+	// fast and must not call the group) and its franz-go client through the
+	// positioner (pause, resume, rewind; franz-go calls none of our code
+	// under its own locks), and nothing that blocks: a send into an output
+	// channel is tried under it and waited for outside.
 	//
 	// cond is how the seam waits: stop for the pump goroutine's take-back
 	// and for Fetch's offer to end, revoked for the unit in hand to be
@@ -111,7 +113,7 @@ type pump struct {
 	polls   int64                      // polls issued: see stale
 	shut    bool                       // Close began: no pump goroutine starts any more
 	unbound bool                       // the session the partitions were claimed in ended: add nothing until sessionStarted
-	waiters int                        // goroutines in waitProcessed: whoever counts a unit processed wakes them
+	waiters int                        // goroutines in waitProcessed: a send or a count wakes them (cond)
 
 	ch   chanState     // Stream and Batches (deliver_channel.go)
 	pull pullState     // Next and Poll (deliver_pull.go)

@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// The seam between the delivery engine (engine*.go: what is held and
-// processed, the hand-over to Stream, Batches and Checkout) and the two
-// coordinators that decide what this member holds: ZooKeeper on Kafka's
-// layout (zkgroup*.go) and Kafka's own group coordinator through franz-go's
-// group consumer (kafkagroup*.go). The engine knows no coordinator; a
-// coordinator reaches the engine only through deliverer.
+// The seam between the delivery engine (engine*.go, deliver_*.go: what is
+// held and processed, the hand-over to Stream, Batches, Next/Poll and
+// Checkout) and the two coordinators that decide what this member holds:
+// ZooKeeper on Kafka's layout (zkgroup*.go) and Kafka's own group
+// coordinator through franz-go's group consumer (kafkagroup*.go). The
+// engine knows no coordinator; a coordinator reaches the engine only
+// through deliverer (ConsumerGroup.deliverer).
 
 // coordinator is one member's membership of the group.
 type coordinator interface {
@@ -89,7 +90,8 @@ func (g *ConsumerGroup) deliverer() deliverer { return g.eng }
 // deliverer.assigned).
 const offsetUnknown int64 = -1
 
-// The engine implements the seam.
+// The engine implements the seam: the pump's seam methods follow. Each
+// applies the engine's rule (engine_processed.go) to a coordinator's call.
 var _ deliverer = (*pump)(nil)
 
 func (p *pump) assigned(starts map[TopicPartition]int64) {
