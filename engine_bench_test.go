@@ -42,7 +42,7 @@ func benchStream(b *testing.B, p *pump, tp *pstate, recs []*kgo.Record, each fun
 	done := make(chan int)
 	go func() {
 		n := 0
-		for ev := range p.stream {
+		for ev := range p.ch.stream {
 			each(ev)
 			n++
 			if n == b.N {
@@ -70,7 +70,7 @@ func BenchmarkBatchHandoff(b *testing.B) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < batches; i++ {
-			<-p.batches
+			<-p.ch.batches
 		}
 		close(done)
 	}()
@@ -94,13 +94,13 @@ func BenchmarkPullNext(b *testing.B) {
 	recs := benchRecords(b.N, 100)
 	for i := 0; i < len(recs); i += 500 {
 		part := recs[i:min(i+500, len(recs))]
-		p.pullBuf = append(p.pullBuf, pullSlice{ps: ps, records: part, evs: make([]ConsumerEvent, len(part))})
+		p.pull.buf = append(p.pull.buf, pullSlice{ps: ps, records: part, evs: make([]ConsumerEvent, len(part))})
 	}
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := p.pull(ctx, false); err != nil {
+		if _, err := p.pullNext(ctx, false); err != nil {
 			b.Fatal(err)
 		}
 	}

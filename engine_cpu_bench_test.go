@@ -49,7 +49,7 @@ func BenchmarkStreamCPU(b *testing.B) {
 	done := make(chan struct{})
 	go func() {
 		n := 0
-		for range p.stream {
+		for range p.ch.stream {
 			if n++; n == b.N {
 				break
 			}

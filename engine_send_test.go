@@ -22,7 +22,7 @@ func TestSendAfterEndWithFullChannel(t *testing.T) {
 	stop := context.AfterFunc(ctx, p.signalChange) // as run does
 	defer stop()
 	recs := benchRecords(2, 10)
-	p.stream <- &ConsumerEvent{} // full: nobody reads
+	p.ch.stream <- &ConsumerEvent{} // full: nobody reads
 
 	p.mu.Lock()
 	old := p.changed
@@ -42,7 +42,7 @@ func TestSendAfterEndWithFullChannel(t *testing.T) {
 			t.Fatal("send after the end reported the message sent")
 		}
 	case <-time.After(10 * time.Second):
-		<-p.stream // let it go, so that the goroutine ends
+		<-p.ch.stream // let it go, so that the goroutine ends
 		<-done
 		t.Fatal("send after the end blocked on a full channel (Close would wait for the pump forever)")
 	}

@@ -37,8 +37,7 @@ type ConsumerGroup struct {
 	listener chan<- *Notification
 	dropped  atomic.Int64
 
-	pump  *pump       // the delivery engine
-	eng   deliverer   // the engine as the coordinator drives it (= pump)
+	eng   *pump       // the delivery engine; coordinators drive it as a deliverer (see ConsumerGroup.deliverer)
 	coord coordinator // ZooKeeper's or Kafka's: owns the membership and its state
 	obs   *observer   // metrics and health
 
@@ -117,8 +116,7 @@ func newMember(client *kgo.Client, group string, topics []string, listener chan<
 // the engine (g.eng), and started by run.
 func (g *ConsumerGroup) startEngine(pos positioner) {
 	g.ctx, g.cancel = context.WithCancel(context.Background())
-	g.pump = newPump(g.ctx, pos, g.log, g.goFunc, g.obs)
-	g.eng = g.pump
+	g.eng = newPump(g.ctx, pos, g.log, g.goFunc, g.obs)
 }
 
 // run starts the coordinator's run on a goroutine of the group's; Done is
@@ -209,7 +207,7 @@ func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partitio
 	if err != nil {
 		return err
 	}
-	g.pump.setProcessed(tp, offset)
+	g.eng.setProcessed(tp, offset)
 	return nil
 }
 
@@ -279,11 +277,11 @@ func (g *ConsumerGroup) Close() error {
 		return nil
 	}
 	g.closed = true
-	g.pump.shutdown()
+	g.eng.shutdown()
 	g.cancel()
 	g.wg.Wait()
 	g.obs.closed()
-	g.pump.closeOutputs()
+	g.eng.closeOutputs()
 	g.coord.close()
 	if g.ownCl {
 		g.client.Close()

@@ -79,7 +79,7 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 		}
 	}
 	g.startEngine(groupPositioner{client})
-	kc.eng = g.eng
+	kc.eng = g.deliverer()
 	g.run(kc)
 	close(kc.ready)
 	return g, nil

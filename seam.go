@@ -3,15 +3,18 @@ package consumergroup
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 )
 
-// The seam between the delivery engine (engine*.go: what is held and
-// processed, the hand-over to Stream, Batches and Checkout) and the two
-// coordinators that decide what this member holds: ZooKeeper on Kafka's
-// layout (zkgroup*.go) and Kafka's own group coordinator through franz-go's
-// group consumer (kafkagroup*.go). The engine knows no coordinator; a
-// coordinator reaches the engine only through deliverer.
+// The seam between the delivery engine (engine*.go, deliver_*.go: what is
+// held and processed, the hand-over to Stream, Batches, Next/Poll and
+// Checkout) and the two coordinators that decide what this member holds:
+// ZooKeeper on Kafka's layout (zkgroup*.go) and Kafka's own group
+// coordinator through franz-go's group consumer (kafkagroup*.go). The
+// engine knows no coordinator; a coordinator reaches the engine only
+// through deliverer (ConsumerGroup.deliverer).
 
 // coordinator is one member's membership of the group.
 type coordinator interface {
@@ -36,12 +39,13 @@ type coordinator interface {
 	close()
 }
 
-// deliverer is the engine as a coordinator drives it. Its guarantees, which
+// deliverer is the engine as a coordinator drives it, and all of it a
+// coordinator reaches (ConsumerGroup.deliverer). Its guarantees, which
 // both coordinators build on, in the shape of franz-go's
 // OnPartitionsAssigned/Revoked/Lost:
 //
 //   - A coordinator calls it from one goroutine at a time: never two calls
-//     at once.
+//     at once, but for sessionLost (below).
 //   - assigned starts delivering partitions from the given offsets (or,
 //     at offsetUnknown, from the first record fetched: a group consumer
 //     that franz-go positions at the committed offset).
@@ -56,19 +60,38 @@ type coordinator interface {
 //     may own them already; nothing is committed for them.
 //   - processed returns the processed offsets of every partition held, for
 //     the periodic commit.
+//   - sessionStarted and sessionLost bracket a coordination session (a
+//     ZooKeeper session: the owner nodes of what it claimed are its
+//     ephemeral nodes). sessionLost is lost for every partition held, and
+//     from then on assigned starts nothing until the next sessionStarted:
+//     a claim that completed in the ended session is not delivered. It may
+//     run concurrently with the other calls, on the goroutine that ends the
+//     session and under that goroutine's locks (ZK.mu): it takes only the
+//     engine's lock and waits only for the engine's own goroutine and the
+//     application's calls, which take no coordinator's lock (see pump.mu).
+//     Once it returns, nothing of the session's partitions reaches the
+//     application.
 type deliverer interface {
 	assigned(starts map[TopicPartition]int64)
 	revoked(tps []TopicPartition, wait time.Duration) (processed map[TopicPartition]int64, late *inHand)
 	closing(tps []TopicPartition) map[TopicPartition]int64
 	lost(tps []TopicPartition)
 	processed() map[TopicPartition]int64
+	sessionStarted()
+	sessionLost()
 }
+
+// deliverer returns the engine as coordinators drive it: the seam, and
+// the only way a coordinator reaches the engine (the application's calls,
+// Close and CommitOffset use g.eng itself).
+func (g *ConsumerGroup) deliverer() deliverer { return g.eng }
 
 // offsetUnknown starts a partition at the first record fetched (see
 // deliverer.assigned).
 const offsetUnknown int64 = -1
 
-// The engine implements the seam.
+// The engine implements the seam: the pump's seam methods follow. Each
+// applies the engine's rule (engine_processed.go) to a coordinator's call.
 var _ deliverer = (*pump)(nil)
 
 func (p *pump) assigned(starts map[TopicPartition]int64) {
@@ -105,6 +128,28 @@ func (p *pump) closing(tps []TopicPartition) map[TopicPartition]int64 {
 func (p *pump) lost(tps []TopicPartition) { p.stop(tps) }
 
 func (p *pump) processed() map[TopicPartition]int64 { return p.processedOffsets() }
+
+// sessionStarted starts a new session's holding: assigned starts
+// partitions again.
+func (p *pump) sessionStarted() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unbound = false
+}
+
+// sessionLost stops every partition held, at once: the session they were
+// claimed in has ended, another member may own them already. It runs before
+// the session's Done is closed (see Session.BeforeEnd), so that the unit
+// queued in the output channel is taken back before anyone can know the
+// session is over: nothing is delivered after that. Partitions claimed
+// meanwhile are not added (until sessionStarted).
+func (p *pump) sessionLost() {
+	p.mu.Lock()
+	p.unbound = true
+	tps := slices.Collect(maps.Keys(p.parts))
+	p.mu.Unlock()
+	p.stop(tps)
+}
 
 // slowWait is how long a wait of a hand-off may take before it is logged
 // at info level rather than debug (see logWait).

@@ -79,8 +79,8 @@ func (c *zkCoordinator) member(ctx context.Context, sess *Session) error {
 	// Stop delivering before the session's end is known (Done): a message
 	// queued in Stream's channel would still reach the application while
 	// the run goroutine wakes up to drop the partitions.
-	c.g.pump.bind()
-	unhook, live := sess.BeforeEnd(c.g.pump.sessionLost)
+	c.eng.sessionStarted()
+	unhook, live := sess.BeforeEnd(c.eng.sessionLost)
 	defer unhook()
 	if !live {
 		return sess.Err()

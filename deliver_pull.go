@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -11,7 +13,7 @@ import (
 // The pull API (Next, Poll) runs on the application's goroutine: it polls
 // the member's franz-go client itself and returns what was fetched, with no
 // pump goroutine and no channel in between. What is in the application's
-// hands is exact: the unit returned last, until the next call (pullHand).
+// hands is exact: the unit returned last, until the next call (pullState.hand).
 // While the application waits inside Next or Poll it holds nothing, so a
 // hand-off proceeds at once and the periodic commit includes everything
 // returned before.
@@ -22,6 +24,21 @@ import (
 // So stop (a revocation, a session loss, Close) either happens before the
 // check (the record is dropped) or after it (the record is in hand, and
 // revoked waits for it like for a Stream message).
+
+// pullState is the state of Next and Poll.
+type pullState struct {
+	// hand is the unit returned last, in the application's hands until
+	// its next call (zero: none). Guarded by pump.mu.
+	hand unit
+	// chosen: the mode is modePull. Set once under pump.mu, never unset;
+	// read without a lock on every call.
+	chosen atomic.Bool
+
+	// mu serializes Next and Poll calls; it guards buf. It is held while
+	// the call polls franz-go, and taken outside pump.mu (see pump.mu).
+	mu  sync.Mutex
+	buf []pullSlice // what the application's goroutine fetched and has not returned yet
+}
 
 // pullSlice is one partition's part of a poll, not yet all returned.
 type pullSlice struct {
@@ -54,7 +71,7 @@ func (g *ConsumerGroup) Next(ctx context.Context) (*ConsumerEvent, error) {
 	if err := g.choosePull(ctx, "Next"); err != nil {
 		return nil, err
 	}
-	u, err := g.pump.pull(ctx, false)
+	u, err := g.eng.pullNext(ctx, false)
 	return u.ev, err
 }
 
@@ -66,7 +83,7 @@ func (g *ConsumerGroup) Poll(ctx context.Context) (*EventBatch, error) {
 	if err := g.choosePull(ctx, "Poll"); err != nil {
 		return nil, err
 	}
-	u, err := g.pump.pull(ctx, true)
+	u, err := g.eng.pullNext(ctx, true)
 	return u.b, err
 }
 
@@ -74,11 +91,11 @@ func (g *ConsumerGroup) choosePull(ctx context.Context, what string) error {
 	if ctx == nil {
 		return fmt.Errorf("%w: %s: nil context", ErrInvalidArgument, what)
 	}
-	if g.pump.pulling.Load() {
+	if g.eng.pull.chosen.Load() {
 		return nil // chosen for good: no lock per call
 	}
-	if !g.pump.choose(modePull) {
-		return fmt.Errorf("%w: Next and Poll cannot be used with %s", ErrInvalidArgument, modeName(g.pump.mode()))
+	if !g.eng.choose(modePull) {
+		return fmt.Errorf("%w: Next and Poll cannot be used with %s", ErrInvalidArgument, modeName(g.eng.mode()))
 	}
 	return nil
 }
@@ -86,15 +103,15 @@ func (g *ConsumerGroup) choosePull(ctx context.Context, what string) error {
 // errPullClosed is ErrClosed for the pull API.
 var errPullClosed = fmt.Errorf("consumergroup: Next/Poll: %w", ErrClosed)
 
-// pull counts the unit in hand as processed and returns the next one: a
-// message, or with batch everything left of one partition's slice.
-func (p *pump) pull(ctx context.Context, batch bool) (unit, error) {
-	p.pullMu.Lock()
-	defer p.pullMu.Unlock()
+// pullNext counts the unit in hand as processed and returns the next one:
+// a message, or with batch everything left of one partition's slice.
+func (p *pump) pullNext(ctx context.Context, batch bool) (unit, error) {
+	p.pull.mu.Lock()
+	defer p.pull.mu.Unlock()
 	for {
 		var s *pullSlice
-		if len(p.pullBuf) > 0 {
-			s = &p.pullBuf[0]
+		if len(p.pull.buf) > 0 {
+			s = &p.pull.buf[0]
 			if s.evs == nil {
 				// Allocated when the slice is first taken (outside the
 				// engine's lock), not when polled: a poll takes
@@ -111,8 +128,8 @@ func (p *pump) pull(ctx context.Context, batch bool) (unit, error) {
 			return u, nil
 		}
 		if s != nil {
-			p.pullBuf[0] = pullSlice{}
-			p.pullBuf = p.pullBuf[1:]
+			p.pull.buf[0] = pullSlice{}
+			p.pull.buf = p.pull.buf[1:]
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -131,12 +148,8 @@ func (p *pump) pull(ctx context.Context, batch bool) (unit, error) {
 func (p *pump) takePulled(s *pullSlice, batch bool) (unit, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if u := p.pullHand; u.ps != nil {
-		u.ps.processed = max(u.ps.processed, u.end)
-		p.pullHand = unit{}
-		if p.waiters > 0 {
-			p.cond.Broadcast()
-		}
+	if p.pulledLocked() {
+		p.cond.Broadcast()
 	}
 	if p.ctx.Err() != nil {
 		return unit{}, false, errPullClosed
@@ -167,19 +180,16 @@ func (p *pump) takePulled(s *pullSlice, batch bool) (unit, bool, error) {
 	}
 	u.end = s.records[s.i-1].Offset + 1
 	ps.next = u.end
-	p.pullHand = u
+	p.pull.hand = u
 	p.obs.delivered(u)
 	return u, true, nil
 }
 
 // pollPulled polls franz-go on the caller's goroutine, until records come,
 // ctx ends or the group closes, and keeps what it fetched of the partitions
-// held in pullBuf.
+// held in pull.buf.
 func (p *pump) pollPulled(ctx context.Context) error {
-	p.mu.Lock()
-	p.polls++
-	seq := p.polls
-	p.mu.Unlock()
+	seq := p.newPoll()
 	pctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(p.ctx, cancel) // Close ends the wait
 	fetches := p.pos.poll(pctx)
@@ -206,7 +216,7 @@ func (p *pump) pollPulled(ctx context.Context) error {
 		if ps == nil || p.stale(ps, seq, fp.Records[0].Offset) {
 			return
 		}
-		p.pullBuf = append(p.pullBuf, pullSlice{ps: ps, records: fp.Records})
+		p.pull.buf = append(p.pull.buf, pullSlice{ps: ps, records: fp.Records})
 	})
 	return nil
 }

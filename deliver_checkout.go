@@ -14,6 +14,43 @@ import (
 // mode before its fetching pauses until Fetch drains it.
 const queueLimit = 4096
 
+// checkoutState is the state of Checkout, guarded by pump.mu but wake.
+// One partition is checked out at a time.
+type checkoutState struct {
+	offering *pstate        // the partition whose record Fetch is offering: stop waits until it is no longer
+	inflight *pstate        // the partition checked out; nil also when its hand-off's wait ran out (forfeitLocked)
+	inEnd    int64          // its offset after what Fetch sent
+	lastOut  TopicPartition // the partition checked out last: the rotation goes on after it
+	wake     chan struct{}  // a queue was filled or drained, or a partition added (capacity one, never closed)
+}
+
+// checkoutQueue is Checkout's state of one partition (pstate.co), guarded
+// by pump.mu: what the checkout pump fetched of it and Fetch has not sent.
+type checkoutQueue struct {
+	queue  []*kgo.Record
+	paused bool // fetching paused: the queue reached queueLimit
+}
+
+func newCheckoutState() checkoutState {
+	return checkoutState{wake: make(chan struct{}, 1)}
+}
+
+// wakeUp tells a waiting Fetch to look again.
+func (c *checkoutState) wakeUp() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// waitUnofferedLocked is stop's part for Checkout: it waits until Fetch
+// offers no record of a stopped partition (it offers outside the lock).
+func (p *pump) waitUnofferedLocked() {
+	for p.co.offering != nil && p.co.offering.stopped {
+		p.cond.Wait()
+	}
+}
+
 // PartitionConsumer consumes the one partition a Checkout callback holds.
 type PartitionConsumer struct {
 	g        *ConsumerGroup
@@ -40,7 +77,7 @@ func (pc *PartitionConsumer) Close() error {
 // all these cases, and ErrClosed when the group closes. What Fetch sent is
 // committed when the callback returns nil.
 func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Duration, stopper chan bool) error {
-	p := pc.g.pump
+	p := pc.g.eng
 	end := time.Now().Add(duration)
 	if pc.deadline.Before(end) {
 		end = pc.deadline
@@ -55,7 +92,7 @@ func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Dur
 		}
 		if r == nil {
 			select {
-			case <-p.wake:
+			case <-p.co.wake:
 			case <-changed:
 			case <-stopper:
 				return nil
@@ -109,16 +146,16 @@ func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error 
 	if g.ctx.Err() != nil {
 		return ErrClosed
 	}
-	if !g.pump.choose(modeCheckout) {
-		return fmt.Errorf("%w: Checkout cannot be used with %s", ErrInvalidArgument, modeName(g.pump.mode()))
+	if !g.eng.choose(modeCheckout) {
+		return fmt.Errorf("%w: Checkout cannot be used with %s", ErrInvalidArgument, modeName(g.eng.mode()))
 	}
-	ps := g.pump.checkout()
+	ps := g.eng.checkout()
 	if ps == nil {
 		return NoCheckout
 	}
 	pc := &PartitionConsumer{g: g, ps: ps, deadline: time.Now().Add(g.cfg.CheckoutInterval)}
 	err := callback(pc)
-	commit, ok := g.pump.checkin(ps, err == nil)
+	commit, ok := g.eng.checkin(ps, err == nil)
 	if errors.Is(err, DiscardCommit) {
 		return nil
 	}
@@ -141,9 +178,8 @@ const fetchChunk = 64
 // the partitions whose queue is full.
 func (p *pump) runCheckout(ctx context.Context) {
 	for ctx.Err() == nil {
-		seq, pctx, cancel := p.nextPoll(ctx)
-		fetches := p.pos.poll(pctx)
-		cancel()
+		seq := p.newPoll()
+		fetches := p.pos.poll(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -164,15 +200,15 @@ func (p *pump) runCheckout(ctx context.Context) {
 			}
 			for _, r := range fp.Records {
 				last := ps.next - 1
-				if n := len(ps.queue); n > 0 {
-					last = ps.queue[n-1].Offset
+				if n := len(ps.co.queue); n > 0 {
+					last = ps.co.queue[n-1].Offset
 				}
 				if r.Offset > last {
-					ps.queue = append(ps.queue, r)
+					ps.co.queue = append(ps.co.queue, r)
 				}
 			}
-			if len(ps.queue) >= queueLimit && !ps.paused {
-				ps.paused = true
+			if len(ps.co.queue) >= queueLimit && !ps.co.paused {
+				ps.co.paused = true
 				pause[fp.Topic] = append(pause[fp.Topic], fp.Partition)
 			}
 		})
@@ -182,10 +218,7 @@ func (p *pump) runCheckout(ctx context.Context) {
 			p.pos.pause(pause)
 		}
 		p.mu.Unlock()
-		select {
-		case p.wake <- struct{}{}:
-		default:
-		}
+		p.co.wakeUp()
 	}
 }
 
@@ -193,7 +226,7 @@ func (p *pump) runCheckout(ctx context.Context) {
 func (p *pump) checkout() *pstate {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.inflight != nil {
+	if p.co.inflight != nil {
 		return nil // one checkout at a time
 	}
 	tps := make([]TopicPartition, 0, len(p.parts))
@@ -204,7 +237,7 @@ func (p *pump) checkout() *pstate {
 		return nil
 	}
 	sortPartitions(tps)
-	i, _ := slices.BinarySearchFunc(tps, p.lastOut, func(a, b TopicPartition) int {
+	i, _ := slices.BinarySearchFunc(tps, p.co.lastOut, func(a, b TopicPartition) int {
 		if a.Topic != b.Topic {
 			if a.Topic < b.Topic {
 				return -1
@@ -213,12 +246,12 @@ func (p *pump) checkout() *pstate {
 		}
 		return int(a.Partition - b.Partition)
 	})
-	if i < len(tps) && tps[i] == p.lastOut {
+	if i < len(tps) && tps[i] == p.co.lastOut {
 		i++
 	}
 	ps := p.parts[tps[i%len(tps)]]
-	p.lastOut = ps.tp
-	p.inflight, p.inEnd = ps, ps.processed
+	p.co.lastOut = ps.tp
+	p.co.inflight, p.co.inEnd = ps, ps.processed
 	return ps
 }
 
@@ -231,18 +264,18 @@ func (p *pump) take(ps *pstate) (*kgo.Record, chan struct{}) {
 	if ps.stopped {
 		return nil, nil
 	}
-	for len(ps.queue) > 0 && ps.queue[0].Offset < ps.next {
-		ps.queue = ps.queue[1:]
+	for len(ps.co.queue) > 0 && ps.co.queue[0].Offset < ps.next {
+		ps.co.queue = ps.co.queue[1:]
 	}
-	if ps.paused && len(ps.queue) < queueLimit/2 {
-		ps.paused = false
+	if ps.co.paused && len(ps.co.queue) < queueLimit/2 {
+		ps.co.paused = false
 		p.pos.resume(map[string][]int32{ps.tp.Topic: {ps.tp.Partition}})
 	}
-	if len(ps.queue) == 0 {
+	if len(ps.co.queue) == 0 {
 		return nil, p.changed
 	}
-	r := ps.queue[0]
-	p.offering = ps
+	r := ps.co.queue[0]
+	p.co.offering = ps
 	return r, p.changed
 }
 
@@ -251,15 +284,15 @@ func (p *pump) sent(ps *pstate, end int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ps.next = end
-	p.inEnd = end
-	p.offering = nil
+	p.co.inEnd = end
+	p.co.offering = nil
 	p.cond.Broadcast()
 }
 
 func (p *pump) unoffer() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.offering = nil
+	p.co.offering = nil
 	p.cond.Broadcast()
 }
 
@@ -269,26 +302,17 @@ func (p *pump) unoffer() {
 func (p *pump) checkin(ps *pstate, commit bool) (int64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	counted := p.inflight == ps
-	if counted {
-		p.inflight = nil
-		p.cond.Broadcast()
-	}
-	if commit && !counted {
-		// The partition was handed over when HandoffTimeout ran out
-		// (waitProcessed): its new owner delivers again what this
-		// checkout consumed; nothing is committed here.
-		return 0, false
-	}
 	if commit {
-		moved := p.inEnd > ps.processed
-		ps.processed = max(ps.processed, p.inEnd)
-		return ps.processed, moved
+		// Not counted when the partition was handed over as
+		// HandoffTimeout ran out: its new owner delivers again what
+		// this checkout consumed; nothing is committed here.
+		return p.checkedInLocked(ps, true)
 	}
+	p.checkedInLocked(ps, false)
 	if !ps.stopped && ps.next != ps.processed {
 		ps.next = ps.processed
-		ps.queue = nil
-		ps.paused = false
+		ps.co.queue = nil
+		ps.co.paused = false
 		tp := ps.tp
 		ps.addedAt = p.polls
 		p.pos.resume(map[string][]int32{tp.Topic: {tp.Partition}}) // a pause outlives removal

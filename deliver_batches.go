@@ -1,0 +1,45 @@
+package consumergroup
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Batches returns the channel of message batches, one topic-partition per
+// batch, for throughput: the same guarantees as Stream with a batch as the
+// unit (a batch counts as processed when the next one is taken, or at
+// MarkBatchDone), and the same cost on quiet topics without MarkBatchDone
+// (see Stream; Poll has none). Called after Close, it returns a closed
+// channel. nil if Stream, Checkout or Next/Poll was chosen first.
+func (g *ConsumerGroup) Batches() <-chan *EventBatch {
+	if !g.eng.choose(modeBatches) {
+		return nil
+	}
+	return g.eng.ch.batches
+}
+
+// MarkBatchDone is MarkDone for a batch received from Batches (or from
+// Poll): the whole batch counts as processed.
+func (g *ConsumerGroup) MarkBatchDone(b *EventBatch) error {
+	if b == nil {
+		return fmt.Errorf("%w: MarkBatchDone: nil batch", ErrInvalidArgument)
+	}
+	if m := g.eng.mode(); m == modeStream || m == modeCheckout {
+		return fmt.Errorf("%w: MarkBatchDone: the group delivers through %s; use MarkDone with Stream", ErrInvalidArgument, modeName(m))
+	}
+	g.eng.markDone(b)
+	return nil
+}
+
+// deliverBatch sends the records not yet delivered, as one batch.
+func (p *pump) deliverBatch(ctx context.Context, ps *pstate, records []*kgo.Record) {
+	records = p.undelivered(ps, records)
+	if len(records) == 0 {
+		return
+	}
+	b := &EventBatch{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Events: make([]ConsumerEvent, len(records))}
+	fillEvents(b.Events, records)
+	p.send(ctx, unit{ps: ps, end: records[len(records)-1].Offset + 1, b: b})
+}
