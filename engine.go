@@ -84,7 +84,7 @@ type pump struct {
 	//	kafkaCoordinator.mu, ZK.mu  (the ZooKeeper coordinator's run holds none)
 	//	pump.pull.mu
 	//	pump.mu
-	//	ConsumerGroup.mu            (never held together with pump.mu)
+	//	membership.mu               (never held together with pump.mu)
 	//	observer.mu, healthState.mu (leaves)
 	//
 	// mu is taken inside kafkaCoordinator.mu (franz-go's callbacks, the
@@ -103,7 +103,7 @@ type pump struct {
 	// holding its own lock (kafkaCoordinator.mu, ZK.mu): sound because what
 	// it waits for (the pump goroutine, the application's next receive,
 	// Next, Poll, MarkDone, Fetch's send, checkin) never takes a
-	// coordinator's lock, ZK's or ConsumerGroup.mu.
+	// coordinator's lock, ZK's or membership.mu.
 	mu      sync.Mutex
 	cond    *sync.Cond // on mu: a unit was taken back, sent, processed or no longer offered
 	modeVal int
