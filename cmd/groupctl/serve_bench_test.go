@@ -62,9 +62,17 @@ func bigKafkaGroup(tb testing.TB, n int32) (*kgo.Client, string) {
 // --bootstrap-server does) and waits until group is served.
 func startKafkaServe(tb testing.TB, cl *kgo.Client, group string, interval time.Duration) (*server, string) {
 	tb.Helper()
+	return startKafkaServeWith(tb, cl, group, serveOpts{interval: interval, window: 10, history: time.Hour}, nil)
+}
+
+// startKafkaServeWith is startKafkaServe with o, and connState (when not
+// nil) told of the server's connections.
+func startKafkaServeWith(tb testing.TB, cl *kgo.Client, group string, o serveOpts, connState func(net.Conn, http.ConnState)) (*server, string) {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := newServer(&common{output: "json", timeout: 30 * time.Second}, nil, serveOpts{interval: interval, window: 10, history: time.Hour})
+	s := newServer(&common{output: "json", timeout: 30 * time.Second}, nil, o)
 	s.kafkaGroups = cl
+	s.connState = connState
 	url, wait, err := s.start(ctx, "127.0.0.1:0")
 	if err != nil {
 		cancel()
@@ -78,16 +86,11 @@ func startKafkaServe(tb testing.TB, cl *kgo.Client, group string, interval time.
 	})
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		resp, err := http.Get(url + "api/groups/" + group)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, url
-			}
+		if g := s.snap.Load().groups[group]; g != nil && g.desc != nil {
+			return s, url
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s not served within %v: %v", group, waitTimeout, err)
+			tb.Fatalf("%s not served within %v", group, waitTimeout)
 		}
 		time.Sleep(pollEvery) // polling interval, not synchronization
 	}
@@ -96,6 +99,13 @@ func startKafkaServe(tb testing.TB, cl *kgo.Client, group string, interval time.
 // stalledClient asks for path on a connection whose receive buffer is
 // small, and never reads the answer. close ends it.
 func stalledClient(tb testing.TB, base, path string) (close func()) {
+	tb.Helper()
+	_, close = stalledConn(tb, base, path)
+	return close
+}
+
+// stalledConn is stalledClient, with its connection.
+func stalledConn(tb testing.TB, base, path string) (net.Conn, func()) {
 	tb.Helper()
 	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -111,7 +121,7 @@ func stalledClient(tb testing.TB, base, path string) (close func()) {
 		tb.Fatal(err)
 	}
 	fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, host)
-	return func() { conn.Close() }
+	return conn, func() { conn.Close() }
 }
 
 // latencies are the durations of requests, and how many failed.
