@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -233,4 +236,51 @@ func servingCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool = x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	return certFile, keyFile, pool
+}
+
+// TestServeGzip: /metrics and the API are gzipped for a client that
+// accepts it, and the same once decompressed; not for one that does not.
+func TestServeGzip(t *testing.T) {
+	t.Parallel()
+	cl, group := bigKafkaGroup(t, 100)
+	_, base := startKafkaServe(t, cl, group, time.Hour)
+	raw := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	defer raw.CloseIdleConnections()
+	for _, path := range []string{"metrics", "api/groups", "api/groups/" + group} {
+		read := func(enc string) ([]byte, string) {
+			req, _ := http.NewRequest("GET", base+path, nil)
+			if enc != "" {
+				req.Header.Set("Accept-Encoding", enc)
+			}
+			resp, err := raw.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("/%s: %s %v", path, resp.Status, err)
+			}
+			return b, resp.Header.Get("Content-Encoding")
+		}
+		plain, enc := read("")
+		if enc != "" {
+			t.Errorf("/%s without Accept-Encoding: Content-Encoding %q", path, enc)
+		}
+		if _, enc := read("gzip;q=0, identity"); enc != "" {
+			t.Errorf("/%s refusing gzip: Content-Encoding %q", path, enc)
+		}
+		zipped, enc := read("deflate, gzip")
+		if enc != "gzip" {
+			t.Fatalf("/%s accepting gzip: Content-Encoding %q", path, enc)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(zipped))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(unzipped, plain) || len(zipped) >= len(plain) {
+			t.Errorf("/%s: gzipped %d bytes, %d once decompressed (%v), plain %d", path, len(zipped), len(unzipped), err, len(plain))
+		}
+	}
 }

@@ -142,7 +142,7 @@ func authorized(r *http.Request, want [sha256.Size]byte) bool {
 
 func (s *server) apiGroups(w http.ResponseWriter, r *http.Request) {
 	snap := s.snap.Load()
-	writeBody(w, http.StatusOK, jsonType, snap.list.get(snap.renderList))
+	writeCached(w, r, jsonType, &snap.list, snap.renderList)
 }
 
 func (s *server) apiGroup(w http.ResponseWriter, r *http.Request) {
@@ -160,11 +160,38 @@ func (s *server) apiGroup(w http.ResponseWriter, r *http.Request) {
 	case page != nil:
 		writeBody(w, http.StatusOK, jsonType, snap.renderDetail(g, page))
 	default:
-		writeBody(w, http.StatusOK, jsonType, g.detail.get(func() []byte { return snap.renderDetail(g, nil) }))
+		writeCached(w, r, jsonType, &g.detail, func() []byte { return snap.renderDetail(g, nil) })
 	}
 }
 
 const jsonType = "application/json"
+
+// writeCached writes c's answer, rendered by render the first time, and
+// gzipped when r accepts it.
+func writeCached(w http.ResponseWriter, r *http.Request, contentType string, c *cached, render func() []byte) {
+	w.Header().Add("Vary", "Accept-Encoding")
+	if acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		writeBody(w, http.StatusOK, contentType, c.gzipped(render))
+		return
+	}
+	writeBody(w, http.StatusOK, contentType, c.get(render))
+}
+
+// acceptsGzip reports whether r's Accept-Encoding lists gzip (and not with
+// q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, h := range r.Header.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(h, ",") {
+			name, params, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+				q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+				return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+			}
+		}
+	}
+	return false
+}
 
 // writeBody writes an answer rendered beforehand: no lock is held.
 func writeBody(w http.ResponseWriter, code int, contentType string, body []byte) {

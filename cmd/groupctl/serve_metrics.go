@@ -77,15 +77,15 @@ var statusHelp = func() string {
 }()
 
 // metrics serves every group's lag and status in Prometheus' text format,
-// rendered once per snapshot.
+// rendered once per snapshot (and gzipped once, for the scrapers that
+// accept it: Prometheus does).
 func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 	snap := s.snap.Load()
-	body := snap.metrics.get(func() []byte {
+	writeCached(w, r, "text/plain; version=0.0.4; charset=utf-8", &snap.metrics, func() []byte {
 		var b bytes.Buffer
 		snap.writeMetrics(&b) // a bytes.Buffer does not fail
 		return b.Bytes()
 	})
-	writeBody(w, http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", body)
 }
 
 // writeMetrics writes the snapshot's metrics: linear in the partitions.
