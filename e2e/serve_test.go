@@ -135,11 +135,18 @@ func (c *consumer) close() {
 	<-c.done
 }
 
-// serve starts groupctl serve and returns its URL.
+// serve starts groupctl serve on ZooKeeper's groups and returns its URL.
 func serve(t *testing.T, bin, zkAddr string) string {
 	t.Helper()
+	return serveArgs(t, bin, "--zookeeper", zkAddr, "--interval", "300ms", "--window", "5")
+}
+
+// serveArgs starts groupctl serve with args on 127.0.0.1 and returns its
+// URL.
+func serveArgs(t *testing.T, bin string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "serve", "--zookeeper", zkAddr, "--listen", "127.0.0.1:0", "--interval", "300ms", "--window", "5")
+	cmd := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	var stderr bytes.Buffer

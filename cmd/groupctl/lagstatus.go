@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/consumergroup/consumergroup"
@@ -10,16 +12,26 @@ import (
 	"github.com/consumergroup/consumergroup/zookeeper"
 )
 
+// chartPartitions is the most partitions of a group charted one line
+// each: a larger group's partitions keep only the samples their
+// evaluation needs, and its chart has a line per topic (the topic's total
+// lag), so that memory and answers stay proportional to the partitions.
+const chartPartitions = 20
+
 // lagTracker keeps, per partition of one group, the samples of its
-// committed offset and lag, and judges them with lageval (docs/LAG.md).
+// committed offset and lag, and judges them with lageval (docs/LAG.md);
+// and per topic, the total lag over time. It is not safe for concurrent
+// use: each has one owner (serve's poller, a lag --watch).
 type lagTracker struct {
 	window int           // samples evaluated
 	keep   time.Duration // samples kept (for charts); at least window of them
 	hist   map[consumergroup.TopicPartition][]lageval.Sample
+	topics map[string][][2]int64 // per topic: [unix ms, total lag], when known
 }
 
 func newLagTracker(window int, keep time.Duration) *lagTracker {
-	return &lagTracker{window: window, keep: keep, hist: make(map[consumergroup.TopicPartition][]lageval.Sample)}
+	return &lagTracker{window: window, keep: keep, hist: make(map[consumergroup.TopicPartition][]lageval.Sample),
+		topics: make(map[string][][2]int64)}
 }
 
 // partStatus is the evaluation of one partition.
@@ -34,16 +46,35 @@ type partStatus struct {
 type lagReport struct {
 	Status     string       `json:"status"`
 	Partitions []partStatus `json:"partitions"`
+
+	// index is the position of each partition in Partitions (observe's),
+	// so that of is O(1); nil in a report made otherwise (of then scans).
+	index map[consumergroup.TopicPartition]int
 }
 
 // of returns a partition's status, "UNKNOWN" when it was not evaluated.
 func (r lagReport) of(topic string, partition int32) string {
-	for _, p := range r.Partitions {
-		if p.Topic == topic && p.Partition == partition {
-			return p.Status
-		}
+	if p, ok := r.find(topic, partition); ok {
+		return p.Status
 	}
 	return lageval.Unknown.String()
+}
+
+// find returns a partition's evaluation.
+func (r lagReport) find(topic string, partition int32) (partStatus, bool) {
+	if r.index != nil {
+		i, ok := r.index[consumergroup.TopicPartition{Topic: topic, Partition: partition}]
+		if !ok {
+			return partStatus{}, false
+		}
+		return r.Partitions[i], true
+	}
+	for _, p := range r.Partitions {
+		if p.Topic == topic && p.Partition == partition {
+			return p, true
+		}
+	}
+	return partStatus{}, false
 }
 
 // observe adds a sample of every partition of d, taken at at, with the
@@ -51,8 +82,10 @@ func (r lagReport) of(topic string, partition int32) string {
 // Partitions no longer in d are forgotten.
 func (t *lagTracker) observe(d *consumergroup.GroupDescription, commitTimes map[consumergroup.TopicPartition]time.Time, at time.Time) lagReport {
 	seen := make(map[consumergroup.TopicPartition]bool, len(d.Partitions))
-	rep := lagReport{Partitions: []partStatus{}}
-	var statuses []lageval.Status
+	rep := lagReport{Partitions: make([]partStatus, 0, len(d.Partitions)), index: make(map[consumergroup.TopicPartition]int, len(d.Partitions))}
+	statuses := make([]lageval.Status, 0, len(d.Partitions))
+	charted := len(d.Partitions) <= chartPartitions
+	topicLag := map[string]int64{} // -1: unknown
 	for _, p := range d.Partitions {
 		tp := consumergroup.TopicPartition{Topic: p.Topic, Partition: p.Partition}
 		seen[tp] = true
@@ -60,15 +93,22 @@ func (t *lagTracker) observe(d *consumergroup.GroupDescription, commitTimes map[
 		if p.LogEnd < 0 {
 			s.Lag = -1
 		}
+		switch {
+		case s.Lag < 0 || topicLag[p.Topic] < 0:
+			topicLag[p.Topic] = -1
+		default:
+			topicLag[p.Topic] += s.Lag
+		}
 		h := append(t.hist[tp], s)
 		cut := 0
-		for cut < len(h)-t.window && at.Sub(h[cut].At) > t.keep {
+		for cut < len(h)-t.window && (!charted || at.Sub(h[cut].At) > t.keep) {
 			cut++
 		}
 		h = h[cut:]
 		t.hist[tp] = h
 		r := lageval.Evaluate(h, t.window)
 		statuses = append(statuses, r.Status)
+		rep.index[tp] = len(rep.Partitions)
 		rep.Partitions = append(rep.Partitions, partStatus{p.Topic, p.Partition, r.Status.String(), r.Reason})
 	}
 	for tp := range t.hist {
@@ -76,12 +116,40 @@ func (t *lagTracker) observe(d *consumergroup.GroupDescription, commitTimes map[
 			delete(t.hist, tp)
 		}
 	}
+	t.observeTopics(topicLag, at)
 	rep.Status = lageval.GroupStatus(statuses).String()
 	return rep
 }
 
-// history returns the samples kept of each partition, sorted by partition.
+// observeTopics adds a point of each topic's total lag (none when a
+// partition's is unknown), drops the points older than keep, and forgets
+// the topics no longer in the group.
+func (t *lagTracker) observeTopics(lags map[string]int64, at time.Time) {
+	for topic := range t.topics {
+		if _, ok := lags[topic]; !ok {
+			delete(t.topics, topic)
+		}
+	}
+	for topic, lag := range lags {
+		h := t.topics[topic]
+		if lag >= 0 {
+			h = append(h, [2]int64{at.UnixMilli(), lag})
+		}
+		cut := 0
+		for cut < len(h)-1 && at.UnixMilli()-h[cut][0] > t.keep.Milliseconds() {
+			cut++
+		}
+		t.topics[topic] = h[cut:]
+	}
+}
+
+// history returns the samples kept of each partition, sorted by
+// partition; none when the group has more than chartPartitions (its chart
+// is topicHistory's).
 func (t *lagTracker) history() []partHistory {
+	if len(t.hist) > chartPartitions {
+		return []partHistory{}
+	}
 	out := make([]partHistory, 0, len(t.hist))
 	for tp, h := range t.hist {
 		ph := partHistory{Topic: tp.Topic, Partition: tp.Partition, Points: make([][2]int64, 0, len(h))}
@@ -99,6 +167,22 @@ func (t *lagTracker) history() []partHistory {
 		return out[i].Partition < out[j].Partition
 	})
 	return out
+}
+
+// topicHistory returns each topic's total lag over time, sorted by topic.
+func (t *lagTracker) topicHistory() []topicHistory {
+	out := make([]topicHistory, 0, len(t.topics))
+	for topic, h := range t.topics {
+		out = append(out, topicHistory{Topic: topic, Points: slices.Clone(h)})
+	}
+	slices.SortFunc(out, func(a, b topicHistory) int { return strings.Compare(a.Topic, b.Topic) })
+	return out
+}
+
+// topicHistory is a topic's total lag over time: [unix ms, lag] pairs.
+type topicHistory struct {
+	Topic  string     `json:"topic"`
+	Points [][2]int64 `json:"points"`
 }
 
 // partHistory is a partition's lag over time: [unix ms, lag] pairs.

@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
-	"sort"
+	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -26,22 +27,42 @@ import (
 //go:embed web
 var webFiles embed.FS
 
+// envServeToken gives serve's token when --token-file does not, so that it
+// need not appear in the process list.
+const envServeToken = "GROUPCTL_SERVE_TOKEN"
+
 // serveOpts are serve's own flags.
 type serveOpts struct {
 	listen   string
 	interval time.Duration
 	window   int
 	history  time.Duration
+
+	// tlsCert and tlsKey (--listen-tls-cert, --listen-tls-key): PEM files
+	// of the server's certificate and key; HTTPS when set.
+	tlsCert, tlsKey string
+	// token, when set (--token-file or $GROUPCTL_SERVE_TOKEN), is asked of
+	// every request: "Authorization: Bearer TOKEN", or as the password of
+	// basic authentication.
+	token    string
+	timeouts serveTimeouts
 }
+
+// minTokenLength is the shortest token accepted.
+const minTokenLength = 16
 
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "serve", "")
 	bootstrapFlag(fs, c)
 	var o serveOpts
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the HTTP server")
+	var tokenFile string
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the HTTP server; other than loopback, set a token and TLS")
 	fs.DurationVar(&o.interval, "interval", 5*time.Second, "how often ZooKeeper and Kafka are polled")
 	fs.IntVar(&o.window, "window", lageval.DefaultSize, "samples the lag evaluation looks at (docs/LAG.md)")
 	fs.DurationVar(&o.history, "history", time.Hour, "how much lag history the charts keep")
+	fs.StringVar(&o.tlsCert, "listen-tls-cert", "", "PEM file of the server's certificate: serve HTTPS (with --listen-tls-key)")
+	fs.StringVar(&o.tlsKey, "listen-tls-key", "", "PEM file of the server certificate's key (with --listen-tls-cert)")
+	fs.StringVar(&tokenFile, "token-file", "", "file holding the token every request must carry (default from $"+envServeToken+"; none: no authentication)")
 	pos, err := parse(fs, c, args)
 	if err != nil {
 		return err
@@ -54,6 +75,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return bad("--interval and --history must be positive")
 	case o.window < lageval.MinSamples:
 		return bad(fmt.Sprintf("--window must be at least %d samples", lageval.MinSamples))
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return bad("--listen-tls-cert and --listen-tls-key go together")
+	}
+	if o.token, err = serveToken(tokenFile, e.getenv); err != nil {
+		return bad(err.Error())
 	}
 	dctx, cancel := c.withTimeout(ctx)
 	var s *server
@@ -80,20 +106,56 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "groupctl serve: %s (polling every %v; Ctrl-C to stop)\n", url, o.interval)
+	for _, w := range s.exposure() {
+		fmt.Fprintf(e.stderr, "groupctl serve: warning: %s\n", w)
+	}
 	return wait()
+}
+
+// serveToken reads the token of --token-file, or else $GROUPCTL_SERVE_TOKEN;
+// "" when neither is set.
+func serveToken(file string, getenv func(string) string) (string, error) {
+	token, from := getenv(envServeToken), "$"+envServeToken
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %v", err)
+		}
+		token, from = strings.TrimSpace(string(b)), "--token-file "+file
+	}
+	if file != "" || token != "" {
+		if len(token) < minTokenLength || strings.ContainsAny(token, " \t\r\n") {
+			return "", fmt.Errorf("%s: the token must be at least %d characters, without spaces", from, minTokenLength)
+		}
+	}
+	return token, nil
 }
 
 // server is groupctl serve: a poller that samples every group, and the
 // HTTP handlers that show what it saw.
+//
+// The poller reads the groups and evaluates them with no lock held, then
+// publishes what it saw as a new immutable snapshot (serve_snapshot.go)
+// with one atomic store. A handler loads the current snapshot, renders its
+// answer (once per snapshot, cached), and writes it: nothing is written to
+// a client, nor rendered, with a lock held, so a client that stops reading
+// delays neither another request nor the polling; the server's write
+// timeout (serveTimeouts) then ends its connection.
 type server struct {
 	c *common
 	z *zookeeper.Client
 	o serveOpts
 
-	mu         sync.Mutex // guards the fields below
+	snap atomic.Pointer[snapshot] // what handlers serve; replaced by each poll
+	addr net.Addr                 // the listener's; set by start before serving
+
+	// connState, when set (by tests, before start), is told of the
+	// server's connections (http.Server.ConnState).
+	connState func(net.Conn, http.ConnState)
+
+	// Owned by the poller goroutine (pollLoop); kcl is closed by start's
+	// wait once the poller has ended.
 	groups     map[string]*groupState
-	polledAt   time.Time
-	pollErr    string
 	polls      int64
 	pollErrors int64
 	kcl        *kgo.Client // nil until Kafka's brokers are known
@@ -105,28 +167,45 @@ type server struct {
 	kafkaGroups *kgo.Client
 }
 
-// groupState is what the poller knows of a group.
+// groupState is what the poller keeps of a group between polls.
 type groupState struct {
 	desc    *consumergroup.GroupDescription
 	report  lagReport
 	tracker *lagTracker
 	err     string // what went wrong at the last poll, "" if nothing
-	at      time.Time
 }
 
 func newServer(c *common, z *zookeeper.Client, o serveOpts) *server {
-	return &server{c: c, z: z, o: o, groups: make(map[string]*groupState)}
+	o.timeouts = o.timeouts.orDefault()
+	s := &server{c: c, z: z, o: o, groups: make(map[string]*groupState)}
+	s.snap.Store(newSnapshot(pollInfo{IntervalMS: o.interval.Milliseconds()}, 0, nil))
+	return s
 }
 
 // start listens on addr, polls and serves until ctx ends. It returns the
 // page's URL and a function that waits for the end (and the server's
 // error).
 func (s *server) start(ctx context.Context, addr string) (string, func() error, error) {
+	var cert tls.Certificate
+	if s.o.tlsCert != "" {
+		var err error
+		if cert, err = tls.LoadX509KeyPair(s.o.tlsCert, s.o.tlsKey); err != nil {
+			return "", nil, usageError{msg: fmt.Sprintf("--listen-tls-cert/--listen-tls-key: %v", err)}
+		}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, usageError{msg: fmt.Sprintf("--listen %s: %v", addr, err)}
 	}
-	srv := &http.Server{Handler: s.handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.addr = ln.Addr()
+	t := s.o.timeouts
+	srv := &http.Server{Handler: s.handler(ln.Addr()), ReadHeaderTimeout: t.readHeader, ReadTimeout: t.read,
+		WriteTimeout: t.write, IdleTimeout: t.idle, MaxHeaderBytes: serveMaxHeaderBytes, ConnState: s.connState}
+	scheme := "http"
+	if s.o.tlsCert != "" {
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 1)
 	wg.Add(2)
@@ -136,7 +215,11 @@ func (s *server) start(ctx context.Context, addr string) (string, func() error, 
 	}()
 	go func() {
 		defer wg.Done()
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		serve := srv.Serve
+		if srv.TLSConfig != nil {
+			serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
 	}()
@@ -149,16 +232,33 @@ func (s *server) start(ctx context.Context, addr string) (string, func() error, 
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
+		srv.Close() // the connections Shutdown did not see idle in time
 		wg.Wait()
-		s.mu.Lock()
-		if s.kcl != nil {
+		if s.kcl != nil { // the poller has ended
 			s.kcl.Close()
 			s.kcl = nil
 		}
-		s.mu.Unlock()
 		return err
 	}
-	return "http://" + ln.Addr().String() + "/", wait, nil
+	return scheme + "://" + ln.Addr().String() + "/", wait, nil
+}
+
+// exposure warns of a server open to more than this host: listening on an
+// address other than loopback without a token, or without TLS.
+func (s *server) exposure() []string {
+	if tcp, ok := s.addr.(*net.TCPAddr); !ok || tcp.IP.IsLoopback() {
+		return nil
+	}
+	var ws []string
+	if s.o.token == "" {
+		ws = append(ws, fmt.Sprintf("%s is not a loopback address and no token is set (--token-file or $%s): "+
+			"whoever reaches it reads every group's members, hosts and offsets", s.addr, envServeToken))
+	}
+	if s.o.tlsCert == "" {
+		ws = append(ws, fmt.Sprintf("%s is not a loopback address and serves plain HTTP: answers (and the token) "+
+			"travel in clear; give --listen-tls-cert and --listen-tls-key", s.addr))
+	}
+	return ws
 }
 
 // pollLoop polls at once, then every interval, until ctx ends.
@@ -180,8 +280,6 @@ func (s *server) pollLoop(ctx context.Context) {
 // kafkaAdmin returns the admin client, creating it once the brokers are
 // known; nil when they are not (describe then goes without log ends).
 func (s *server) kafkaAdmin(ctx context.Context) *kadm.Client {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.admin == nil {
 		cl, admin, err := s.c.kafka(ctx, s.z)
 		if err != nil {
@@ -222,14 +320,14 @@ func (s *server) poll(ctx context.Context) {
 	s.record(results, now)
 }
 
-// pollFailed records a poll that could not list the groups.
+// pollFailed records a poll that could not list the groups: the groups
+// stay as the previous poll saw them.
 func (s *server) pollFailed(err error, now time.Time) {
-	s.mu.Lock()
 	s.polls++
 	s.pollErrors++
-	s.pollErr = err.Error()
-	s.polledAt = now
-	s.mu.Unlock()
+	prev := s.snap.Load()
+	s.snap.Store(newSnapshot(pollInfo{Time: now, IntervalMS: s.o.interval.Milliseconds(), Polls: s.polls, Error: err.Error()},
+		s.pollErrors, prev.data))
 }
 
 // pollResult is one group at one poll.
@@ -239,25 +337,22 @@ type pollResult struct {
 	err   error
 }
 
-// record keeps a poll's results.
+// record evaluates a poll's results and publishes them as a new snapshot.
 func (s *server) record(results map[string]pollResult, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.polls++
-	s.polledAt = now
-	s.pollErr = ""
 	for g := range s.groups {
 		if _, ok := results[g]; !ok {
 			delete(s.groups, g)
 		}
 	}
+	groups := make(map[string]*groupSnap, len(results))
 	for g, r := range results {
 		st := s.groups[g]
 		if st == nil {
 			st = &groupState{tracker: newLagTracker(s.o.window, s.o.history)}
 			s.groups[g] = st
 		}
-		st.err, st.at = "", now
+		st.err = ""
 		if r.err != nil {
 			st.err = r.err.Error()
 			s.pollErrors++
@@ -266,120 +361,7 @@ func (s *server) record(results map[string]pollResult, now time.Time) {
 			st.desc = r.desc
 			st.report = st.tracker.observe(r.desc, r.times, now)
 		}
+		groups[g] = newGroupSnap(g, st)
 	}
-}
-
-// handler routes the page, its assets, the JSON API and /metrics.
-func (s *server) handler() http.Handler {
-	mux := http.NewServeMux()
-	web, _ := fs.Sub(webFiles, "web")
-	files := http.FileServerFS(web)
-	mux.Handle("GET /", files)
-	mux.HandleFunc("GET /api/groups", s.apiGroups)
-	mux.HandleFunc("GET /api/groups/{name}", s.apiGroup)
-	mux.HandleFunc("GET /metrics", s.metrics)
-	return mux
-}
-
-// groupSummary is one group in /api/groups.
-type groupSummary struct {
-	Group      string `json:"group"`
-	State      string `json:"state"`
-	Members    int    `json:"members"`
-	Partitions int    `json:"partitions"`
-	TotalLag   int64  `json:"total_lag"`
-	Status     string `json:"status"`
-	Error      string `json:"error,omitempty"`
-}
-
-// pollInfo is the poller's state, in every answer of the API.
-type pollInfo struct {
-	Time       time.Time `json:"time"`
-	IntervalMS int64     `json:"interval_ms"`
-	Polls      int64     `json:"polls"`
-	Error      string    `json:"error,omitempty"`
-}
-
-func (s *server) pollInfoLocked() pollInfo {
-	return pollInfo{Time: s.polledAt, IntervalMS: s.o.interval.Milliseconds(), Polls: s.polls, Error: s.pollErr}
-}
-
-func (s *server) apiGroups(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	out := struct {
-		Poll   pollInfo       `json:"poll"`
-		Groups []groupSummary `json:"groups"`
-	}{Poll: s.pollInfoLocked(), Groups: []groupSummary{}}
-	for _, name := range s.sortedLocked() {
-		st := s.groups[name]
-		g := groupSummary{Group: name, Status: lageval.Unknown.String(), Error: st.err}
-		if st.desc != nil {
-			g.State, g.Members, g.Partitions, g.TotalLag = st.desc.State, len(st.desc.Members), len(st.desc.Partitions), st.desc.TotalLag
-			g.Status = st.report.Status
-		}
-		out.Groups = append(out.Groups, g)
-	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
-}
-
-// groupDetail is /api/groups/{name}.
-type groupDetail struct {
-	Poll        pollInfo                                  `json:"poll"`
-	Description *consumergroup.GroupDescription           `json:"description"`
-	LagStatus   lagReport                                 `json:"lag_status"`
-	History     []partHistory                             `json:"history"`
-	Error       string                                    `json:"error,omitempty"`
-	Partitions  []partitionView                           `json:"partitions"`
-	Owners      map[string][]consumergroup.TopicPartition `json:"owners"`
-}
-
-// partitionView is a partition with its status, for the page's table.
-type partitionView struct {
-	consumergroup.PartitionDescription
-	Status string `json:"status"`
-	Reason string `json:"reason"`
-}
-
-func (s *server) apiGroup(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	s.mu.Lock()
-	st := s.groups[name]
-	if st == nil || st.desc == nil {
-		s.mu.Unlock()
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": fmt.Sprintf("no group %q (yet): groups are read every %v", name, s.o.interval)})
-		return
-	}
-	out := groupDetail{Poll: s.pollInfoLocked(), Description: st.desc, LagStatus: st.report, History: st.tracker.history(),
-		Error: st.err, Partitions: []partitionView{}, Owners: map[string][]consumergroup.TopicPartition{}}
-	for _, p := range st.desc.Partitions {
-		v := partitionView{PartitionDescription: p, Status: lageval.Unknown.String()}
-		for _, ps := range st.report.Partitions {
-			if ps.Topic == p.Topic && ps.Partition == p.Partition {
-				v.Status, v.Reason = ps.Status, ps.Reason
-			}
-		}
-		out.Partitions = append(out.Partitions, v)
-		if p.Owner != "" {
-			out.Owners[p.Owner] = append(out.Owners[p.Owner], consumergroup.TopicPartition{Topic: p.Topic, Partition: p.Partition})
-		}
-	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
-}
-
-func (s *server) sortedLocked() []string {
-	names := make([]string, 0, len(s.groups))
-	for n := range s.groups {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+	s.snap.Store(newSnapshot(pollInfo{Time: now, IntervalMS: s.o.interval.Milliseconds(), Polls: s.polls}, s.pollErrors, groups))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 type promWriter struct {
 	w   *bufio.Writer
 	err error
+	num [32]byte // a sample's value, formatted
 }
 
 // family starts a metric family.
@@ -27,7 +29,10 @@ func (p *promWriter) family(name, typ, help string) {
 
 // sample writes one sample; labels are name, value pairs.
 func (p *promWriter) sample(name string, value float64, labels ...string) {
-	var b strings.Builder
+	if p.err != nil {
+		return
+	}
+	b := p.w
 	b.WriteString(name)
 	if len(labels) > 0 {
 		b.WriteByte('{')
@@ -37,15 +42,14 @@ func (p *promWriter) sample(name string, value float64, labels ...string) {
 			}
 			b.WriteString(labels[i])
 			b.WriteString(`="`)
-			b.WriteString(escapeLabel(labels[i+1]))
+			labelEscaper.WriteString(b, labels[i+1])
 			b.WriteByte('"')
 		}
 		b.WriteByte('}')
 	}
 	b.WriteByte(' ')
-	b.WriteString(strconv.FormatFloat(value, 'g', -1, 64))
-	b.WriteByte('\n')
-	p.printf("%s", b.String())
+	b.Write(strconv.AppendFloat(p.num[:0], value, 'g', -1, 64))
+	_, p.err = b.WriteString("\n")
 }
 
 func (p *promWriter) printf(format string, args ...any) {
@@ -54,10 +58,9 @@ func (p *promWriter) printf(format string, args ...any) {
 	}
 }
 
-// escapeLabel escapes a label value: backslash, double quote and line feed.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
+// labelEscaper escapes a label value: backslash, double quote and line
+// feed.
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 // escapeHelp escapes a HELP text: backslash and line feed.
 func escapeHelp(s string) string {
@@ -73,50 +76,49 @@ var statusHelp = func() string {
 	return strings.Join(parts, " ")
 }()
 
-// metrics serves every group's lag and status in Prometheus' text format.
+// metrics serves every group's lag and status in Prometheus' text format,
+// rendered once per snapshot (and gzipped once, for the scrapers that
+// accept it: Prometheus does).
 func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	bw := bufio.NewWriter(w)
-	s.writeMetrics(bw)
-	bw.Flush()
+	snap := s.snap.Load()
+	writeCached(w, r, "text/plain; version=0.0.4; charset=utf-8", &snap.metrics, func() []byte {
+		var b bytes.Buffer
+		snap.writeMetrics(&b) // a bytes.Buffer does not fail
+		return b.Bytes()
+	})
 }
 
-func (s *server) writeMetrics(w io.Writer) error {
-	bw, ok := w.(*bufio.Writer)
-	if !ok {
-		bw = bufio.NewWriter(w)
-		defer bw.Flush()
-	}
+// writeMetrics writes the snapshot's metrics: linear in the partitions.
+func (s *snapshot) writeMetrics(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
 	p := &promWriter{w: bw}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	names := s.sortedLocked()
+	names := s.names
 
 	p.family("groupctl_polls_total", "counter", "Polls of ZooKeeper and Kafka by groupctl serve.")
-	p.sample("groupctl_polls_total", float64(s.polls))
+	p.sample("groupctl_polls_total", float64(s.poll.Polls))
 	p.family("groupctl_poll_errors_total", "counter", "Group reads that failed (ZooKeeper or Kafka unreachable, bad data).")
 	p.sample("groupctl_poll_errors_total", float64(s.pollErrors))
 	p.family("groupctl_last_poll_timestamp_seconds", "gauge", "When groupctl serve last polled.")
-	if !s.polledAt.IsZero() {
-		p.sample("groupctl_last_poll_timestamp_seconds", float64(s.polledAt.UnixMilli())/1000)
+	if !s.poll.Time.IsZero() {
+		p.sample("groupctl_last_poll_timestamp_seconds", float64(s.poll.Time.UnixMilli())/1000)
 	}
 
 	type perGroup struct {
 		name, typ, help string
-		value           func(st *groupState) (float64, bool)
+		value           func(st *groupSnap) (float64, bool)
 	}
 	for _, f := range []perGroup{
 		{"groupctl_group_members", "gauge", "Registered members of the group.",
-			func(st *groupState) (float64, bool) { return float64(len(st.desc.Members)), true }},
+			func(st *groupSnap) (float64, bool) { return float64(len(st.desc.Members)), true }},
 		{"groupctl_group_lag", "gauge", "The group's total lag: the sum of its partitions' known lags.",
-			func(st *groupState) (float64, bool) { return float64(st.desc.TotalLag), true }},
+			func(st *groupSnap) (float64, bool) { return float64(st.desc.TotalLag), true }},
 		{"groupctl_group_status", "gauge", "The group's lag status (docs/LAG.md): " + statusHelp + ".",
-			func(st *groupState) (float64, bool) { return float64(statusCode(st.report.Status)), true }},
+			func(st *groupSnap) (float64, bool) { return float64(statusCode(st.report.Status)), true }},
 	} {
 		p.family(f.name, f.typ, f.help)
 		for _, g := range names {
 			if st := s.groups[g]; st.desc != nil {
-				if v, ok := f.value(st); ok {
+				if v, ok := f.value(st.groupSnap); ok {
 					p.sample(f.name, v, "group", g)
 				}
 			}
@@ -150,6 +152,9 @@ func (s *server) writeMetrics(w io.Writer) error {
 				}
 			}
 		}
+	}
+	if p.err == nil {
+		p.err = bw.Flush()
 	}
 	return p.err
 }

@@ -222,11 +222,12 @@ func TestServeLagStatus(t *testing.T) {
 
 func TestPromWriterEscapes(t *testing.T) {
 	var b bytes.Buffer
-	s := newServer(&common{}, nil, serveOpts{interval: time.Second})
-	s.groups[`we"ird\name`+"\n"] = &groupState{
+	name := `we"ird\name` + "\n"
+	s := newSnapshot(pollInfo{}, 0, map[string]*groupSnap{name: {
+		name:   name,
 		desc:   &consumergroup.GroupDescription{Partitions: []consumergroup.PartitionDescription{{Topic: "t", Partition: 3, Committed: 5, LogEnd: -1, Lag: -1}}},
 		report: lagReport{Status: "WARN"},
-	}
+	}})
 	if err := s.writeMetrics(&b); err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +255,8 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--history", "-1h"}, "--interval and --history must be positive"},
 		{[]string{"--window", "2"}, "--window must be at least 3 samples"},
 		{[]string{"extra"}, "serve takes no argument"},
+		{[]string{"--listen-tls-cert", "c.pem"}, "--listen-tls-cert and --listen-tls-key go together"},
+		{[]string{"--token-file", "/nonexistent/token"}, "--token-file"},
 	} {
 		runTool(t, append([]string{"serve", "--zookeeper", "127.0.0.1:1"}, tc.args...)...).want(t, exitUsage).wantStderr(t, tc.want)
 	}
