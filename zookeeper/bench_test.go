@@ -87,3 +87,48 @@ func BenchmarkClaimRelease(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReadGroup10k measures the reads of a look at a whole group of
+// 10,000 partitions with committed offsets and owners (what groupctl
+// describe, lag and serve do at every request or poll): Offsets,
+// OffsetCommitTimes, Owners.
+func BenchmarkReadGroup10k(b *testing.B) {
+	const n = 10_000
+	z, _ := benchZK(b)
+	ctx := context.Background()
+	tps := make([]zookeeper.TopicPartition, n)
+	offsets := make(map[zookeeper.TopicPartition]int64, n)
+	for p := range n {
+		tps[p] = zookeeper.TopicPartition{Topic: "t", Partition: int32(p)}
+		offsets[tps[p]] = int64(p)
+	}
+	if err := z.ResetOffsets(ctx, "g", offsets); err != nil {
+		b.Fatal(err)
+	}
+	id, _ := zookeeper.NewConsumerID("g")
+	if err := z.RegisterConsumer(ctx, "g", id, "t"); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < n; i += 1000 {
+		if _, err := z.ClaimAll(ctx, "g", id, tps[i:i+1000]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, read := range []struct {
+		name string
+		f    func() (int, error)
+	}{
+		{"Offsets", func() (int, error) { m, err := z.Offsets(ctx, "g"); return len(m["t"]), err }},
+		{"OffsetCommitTimes", func() (int, error) { m, err := z.OffsetCommitTimes(ctx, "g"); return len(m), err }},
+		{"Owners", func() (int, error) { m, err := z.Owners(ctx, "g", "t"); return len(m), err }},
+	} {
+		b.Run(read.name, func(b *testing.B) {
+			for range b.N {
+				got, err := read.f()
+				if err != nil || got != n {
+					b.Fatalf("%s: %d of %d, %v", read.name, got, n, err)
+				}
+			}
+		})
+	}
+}

@@ -169,7 +169,8 @@ func (z *Client) Owners(ctx context.Context, group, topic string) (map[int32]str
 	if err != nil {
 		return nil, err
 	}
-	owners := make(map[int32]string, len(names))
+	var ps []int32
+	var paths []string
 	var errs []error
 	for _, n := range names {
 		p := z.paths.OwnersTopic(group, topic) + "/" + n
@@ -178,15 +179,21 @@ func (z *Client) Owners(ctx context.Context, group, topic string) (map[int32]str
 			errs = append(errs, pathErr("list owners", p, fmt.Errorf("%w: %v", layout.ErrBadData, err)))
 			continue
 		}
-		id, err := z.Owner(ctx, group, topic, part)
+		ps, paths = append(ps, part), append(paths, p)
+	}
+	owners := make(map[int32]string, len(ps))
+	for i, r := range z.getAll(ctx, "read owner", paths) {
 		switch {
-		case errors.Is(err, ErrNoNode): // released meanwhile
-		case errors.Is(err, ErrBadData):
-			errs = append(errs, err)
-		case err != nil:
-			return nil, err
+		case errors.Is(r.err, ErrNoNode): // released meanwhile
+		case r.err != nil:
+			return nil, r.err
 		default:
-			owners[part] = id
+			id, perr := layout.ParseOwner(r.data)
+			if perr != nil {
+				errs = append(errs, pathErr("read owner", paths[i], perr))
+				continue
+			}
+			owners[ps[i]] = id
 		}
 	}
 	return owners, errors.Join(errs...)

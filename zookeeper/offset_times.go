@@ -32,18 +32,20 @@ func (z *Client) OffsetCommitTimes(ctx context.Context, group string) (map[Topic
 		if err != nil {
 			return nil, err
 		}
+		var ps []int32
+		var paths []string
 		for _, n := range parts {
-			p, perr := layout.ParsePartition(n)
-			if perr != nil {
-				continue // reported by Offsets
+			if p, perr := layout.ParsePartition(n); perr == nil { // else reported by Offsets
+				ps, paths = append(ps, p), append(paths, z.paths.Offset(group, t, p))
 			}
-			_, st, err := z.get(ctx, "read offset times", z.paths.Offset(group, t, p))
+		}
+		for i, r := range z.getAll(ctx, "read offset times", paths) {
 			switch {
-			case errors.Is(err, ErrNoNode):
-			case err != nil:
-				return nil, err
+			case errors.Is(r.err, ErrNoNode):
+			case r.err != nil:
+				return nil, r.err
 			default:
-				out[TopicPartition{t, p}] = time.UnixMilli(st.Mtime)
+				out[TopicPartition{Topic: t, Partition: ps[i]}] = time.UnixMilli(r.stat.Mtime)
 			}
 		}
 	}

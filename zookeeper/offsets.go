@@ -72,22 +72,32 @@ func (z *Client) Offsets(ctx context.Context, group string) (map[string]map[int3
 		if err != nil {
 			return nil, err
 		}
-		m := make(map[int32]int64, len(parts))
+		if err := checkNames("read offset", "topic", t); err != nil {
+			return nil, err
+		}
+		var ps []int32
+		var paths []string
 		for _, n := range parts {
 			part, perr := layout.ParsePartition(n)
 			if perr != nil {
 				errs = append(errs, pathErr("read offsets", z.paths.OffsetsTopic(group, t)+"/"+n, fmt.Errorf("%w: %v", layout.ErrBadData, perr)))
 				continue
 			}
-			off, err := z.Offset(ctx, group, t, part)
+			ps, paths = append(ps, part), append(paths, z.paths.Offset(group, t, part))
+		}
+		m := make(map[int32]int64, len(ps))
+		for i, r := range z.getAll(ctx, "read offset", paths) {
 			switch {
-			case errors.Is(err, ErrNoNode):
-			case errors.Is(err, ErrBadData):
-				errs = append(errs, err)
-			case err != nil:
-				return nil, err
+			case errors.Is(r.err, ErrNoNode):
+			case r.err != nil:
+				return nil, r.err
 			default:
-				m[part] = off
+				off, perr := layout.ParseOffset(r.data)
+				if perr != nil {
+					errs = append(errs, pathErr("read offset", paths[i], perr))
+					continue
+				}
+				m[ps[i]] = off
 			}
 		}
 		out[t] = m
