@@ -79,6 +79,8 @@ var (
 	ErrInvalidArgument = zookeeper.ErrInvalidArgument
 	// ErrNoBrokers: ZooKeeper lists no broker that can be dialed.
 	ErrNoBrokers = zookeeper.ErrNoBrokers
+	// ErrRequestTooLarge: a ZooKeeper request would be over ZKConfig.MaxRequestBytes; it was not sent.
+	ErrRequestTooLarge = zookeeper.ErrRequestTooLarge
 	// ErrClosed: the ZK (or group) was closed.
 	ErrClosed = zookeeper.ErrClosed
 	// ErrGroupActive: an operation that needs a group without members

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 
 	"github.com/go-zookeeper/zk"
@@ -14,11 +15,13 @@ import (
 // The admin operations: they change a group that has no members (offsets,
 // deletion) and refuse, changing nothing, while it has some.
 
-// ResetOffsets writes the committed offsets of a group that has no members,
-// all in one atomic multi: the next offsets to consume. It refuses, changing
-// nothing, with ErrGroupActive while the group has members. (A member that
-// joins between the check and the write is not prevented: stop the group's
-// consumers first.)
+// ResetOffsets writes the committed offsets of a group that has no members:
+// the next offsets to consume, in one atomic multi, or in as few as
+// Config.MaxRequestBytes allows (chunks, in partition order: thousands of
+// partitions). When a chunk fails, those before it stay written: running
+// it again is safe. It refuses, changing nothing, with ErrGroupActive
+// while the group has members. (A member that joins between the check and
+// the write is not prevented: stop the group's consumers first.)
 func (z *Client) ResetOffsets(ctx context.Context, group string, offsets map[TopicPartition]int64) error {
 	if err := checkNames("reset offsets", "group", group); err != nil {
 		return err
@@ -38,33 +41,46 @@ func (z *Client) ResetOffsets(ctx context.Context, group string, offsets map[Top
 		tps = append(tps, tp)
 	}
 	sortPartitions(tps)
+	// One listing of each topic's offset nodes tells which exist.
+	existing := map[string]map[string]bool{}
 	ops := make([]any, 0, len(tps))
 	for _, tp := range tps {
+		if existing[tp.Topic] == nil {
+			names, err := z.children(ctx, "reset offsets", z.paths.OffsetsTopic(group, tp.Topic))
+			if errors.Is(err, ErrNoNode) {
+				err = z.mkdirAll(ctx, z.paths.OffsetsTopic(group, tp.Topic))
+			}
+			if err != nil {
+				return err
+			}
+			existing[tp.Topic] = make(map[string]bool, len(names))
+			for _, n := range names {
+				existing[tp.Topic][n] = true
+			}
+		}
 		p := z.paths.Offset(group, tp.Topic, tp.Partition)
-		ok, err := z.exists(ctx, "reset offsets", p)
+		data := layout.EncodeOffset(offsets[tp])
+		if existing[tp.Topic][path.Base(p)] {
+			ops = append(ops, &zk.SetDataRequest{Path: p, Data: data, Version: -1})
+		} else {
+			ops = append(ops, &zk.CreateRequest{Path: p, Data: data, Acl: z.acl})
+		}
+	}
+	for chunk := 0; len(ops) > 0; chunk++ {
+		n, err := z.fit("reset offsets", len(ops), 0, func(i int) int { return opBytes(ops[i]) }, func(i int) string { return opPath(ops[i]) })
 		if err != nil {
 			return err
 		}
-		data := layout.EncodeOffset(offsets[tp])
-		if ok {
-			ops = append(ops, &zk.SetDataRequest{Path: p, Data: data, Version: -1})
-			continue
+		if i, err := z.multi(ctx, ops[:n]...); err != nil {
+			p := ""
+			if i >= 0 {
+				p = opPath(ops[i])
+			}
+			return pathErr("reset offsets", p, err)
 		}
-		if err := z.mkdirAll(ctx, z.paths.OffsetsTopic(group, tp.Topic)); err != nil {
-			return err
+		if ops = ops[n:]; len(ops) > 0 {
+			z.chunkDone("reset offsets", chunk)
 		}
-		ops = append(ops, &zk.CreateRequest{Path: p, Data: data, Acl: z.acl})
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	i, err := z.multi(ctx, ops...)
-	if err != nil {
-		p := ""
-		if i >= 0 {
-			p = opPath(ops[i])
-		}
-		return pathErr("reset offsets", p, err)
 	}
 	return nil
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/go-zookeeper/zk"
 )
 
-// Claims and releases of many partitions at once, in one multi each, and
-// the undoing of claims whose caller was told they failed.
+// Claims and releases of many partitions at once, in multis within the
+// budget of a request (requests.go), and the undoing of claims whose caller
+// was told they failed.
 
 // claimMulti sends a claim's multi (ops: a check of the registration, then
 // the creates of the owner nodes of keys) and returns multi's answer.
@@ -67,37 +68,60 @@ func (z *Client) claimMulti(ctx context.Context, keys []claimKey, id string, ops
 }
 
 // undoClaims deletes the owner nodes of keys that this session created for
-// id and that no claim of this Client holds: claims whose caller was told they
-// failed. Called with claimMu held.
+// id and that no claim of this Client holds: claims whose caller was told
+// they failed. A node is deleted only if it holds id and this session is
+// its ephemeral owner (read first), at the version read: a node another
+// member created, or another session of this Client, is left alone. It
+// stops at the first failure to reach ZooKeeper for a session timeout: the
+// server then ends the session, and its nodes with it. Called with claimMu
+// held.
 func (z *Client) undoClaims(keys []claimKey, id string) {
-	ctx, cancel := context.WithTimeout(z.ctx, z.timeout)
-	defer cancel()
 	sid := z.sessionID()
+	if sid == 0 {
+		return // no session: its nodes are gone, or going with it
+	}
 	for _, key := range keys {
 		if _, held := z.claims[key]; held {
 			continue
 		}
 		owner := z.paths.Owner(key.group, key.topic, key.partition)
+		ctx, cancel := context.WithTimeout(z.ctx, z.timeout)
 		data, stat, err := z.get(ctx, "undo claim", owner)
-		if err != nil || string(data) != id || stat.EphemeralOwner != sid {
-			continue
+		if err == nil && string(data) == id && stat.EphemeralOwner == sid {
+			err = pathErr("undo claim", owner, z.call(ctx, func(conn *zk.Conn) error { return conn.Delete(owner, stat.Version) }))
 		}
-		err = z.call(ctx, func(conn *zk.Conn) error { return conn.Delete(owner, stat.Version) })
-		if err != nil && !errors.Is(err, zk.ErrNoNode) {
-			z.log.Warn("undoing a canceled claim", "path", owner, "err", err)
+		cancel()
+		switch {
+		case err == nil, errors.Is(err, ErrNoNode), errors.Is(err, zk.ErrBadVersion):
+		case errors.Is(err, ErrConnectionLoss), errors.Is(err, ErrClosed), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			z.log.Warn("undoing a failed claim: left to the session's end", "path", owner, "err", err)
+			return
+		default:
+			z.log.Warn("undoing a failed claim", "path", owner, "err", err)
 		}
 	}
 }
 
-// ClaimAll claims the partitions tps for member id in one multi, as Claim
-// claims each: a check that id is registered and the creation of their
-// owner nodes, in one transaction. Partitions that turn out to be owned by
-// another member are left out and the others claimed again (at most a few
-// times: a caller expecting them free lists the owned ones first); it
-// returns the partitions claimed, the others are owned by someone or left
-// for the caller to claim one by one (Claim, OwnerW). Partitions this
-// session already claimed for id count as claimed. ErrNotRegistered when id
-// is not registered in this session's view.
+// ClaimAll claims the partitions tps for member id, as Claim claims each:
+// a check that id is registered and the creation of their owner nodes, in
+// one transaction, or in as few as Config.MaxRequestBytes allows (chunks,
+// in the order of tps: 10,000 partitions take 3 at the default budget).
+// Partitions that turn out to be owned by another member are left out and
+// the rest claimed again (at most a few times: a caller expecting them
+// free lists the owned ones first); it returns the partitions claimed, the
+// others are owned by someone or left for the caller to claim one by one
+// (Claim, OwnerW). Partitions this session already claimed for id count as
+// claimed. ErrNotRegistered when id is not registered in this session's
+// view.
+//
+// A claim that fails leaves no owner node behind, chunked or not: each
+// chunk is all or nothing, and when one fails (registration gone, ctx
+// ended, ZooKeeper unreachable) the owner nodes the earlier chunks of this
+// call created are deleted again (undoClaims: only those holding id whose
+// ephemeral owner is this session) and are not returned. A node whose
+// deletion cannot be sent ends with the session. A partition whose owner
+// node would alone be over the budget fails the call, before anything is
+// sent, with ErrRequestTooLarge.
 func (z *Client) ClaimAll(ctx context.Context, group, id string, tps []TopicPartition) ([]TopicPartition, error) {
 	if err := checkNames("claim", "group", group, "consumer id", id); err != nil {
 		return nil, err
@@ -110,18 +134,59 @@ func (z *Client) ClaimAll(ctx context.Context, group, id string, tps []TopicPart
 			return nil, &PathError{Op: "claim", Path: z.paths.Owner(group, tp.Topic, tp.Partition), Err: ErrInvalidArgument, Cause: errors.New("negative partition")}
 		}
 	}
+	reg := &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1}
+	create := func(tp TopicPartition) *zk.CreateRequest {
+		return &zk.CreateRequest{Path: z.paths.Owner(group, tp.Topic, tp.Partition), Data: []byte(id), Acl: z.acl, Flags: zk.FlagEphemeral}
+	}
+	for _, tp := range tps {
+		if size := multiBytes([]any{reg, create(tp)}); size > z.maxRequest() {
+			return nil, z.tooLarge("claim", create(tp).Path, size)
+		}
+	}
 	z.claimMu.Lock()
 	defer z.claimMu.Unlock()
 	sid := z.sessionID()
-	var claimed []TopicPartition
+	var claimed []TopicPartition // held, to return
+	var created []claimKey       // created by this call: undone if it fails
+	fail := func(err error) ([]TopicPartition, error) {
+		if len(created) > 0 {
+			undone := make(map[TopicPartition]bool, len(created))
+			for _, k := range created {
+				delete(z.claims, k)
+				undone[TopicPartition{k.topic, k.partition}] = true
+			}
+			z.undoClaims(created, id)
+			claimed = slices.DeleteFunc(claimed, func(tp TopicPartition) bool { return undone[tp] })
+		}
+		return claimed, err
+	}
 	todo := slices.Clone(tps)
-	for conflicts := 0; len(todo) > 0; {
-		keys := make([]claimKey, len(todo))
-		ops := make([]any, 0, 1+len(todo))
-		ops = append(ops, &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1})
-		for i, tp := range todo {
+	if n, _ := z.fit("claim", len(todo), opBytes(reg), func(i int) int { return opBytes(create(todo[i])) }, func(int) string { return "" }); n < len(todo) {
+		// Several chunks: make the topics' owners nodes first rather than
+		// learn of a missing one from a failed multi of half a megabyte.
+		made := map[string]bool{}
+		for _, tp := range todo {
+			if !made[tp.Topic] {
+				made[tp.Topic] = true
+				if err := z.mkdirAll(ctx, z.paths.OwnersTopic(group, tp.Topic)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	for conflicts, chunk := 0, 0; len(todo) > 0; {
+		n, err := z.fit("claim", len(todo), opBytes(reg),
+			func(i int) int { return opBytes(create(todo[i])) },
+			func(i int) string { return create(todo[i]).Path })
+		if err != nil {
+			return fail(err)
+		}
+		keys := make([]claimKey, n)
+		ops := make([]any, 0, 1+n)
+		ops = append(ops, reg)
+		for i, tp := range todo[:n] {
 			keys[i] = claimKey{group, tp.Topic, tp.Partition}
-			ops = append(ops, &zk.CreateRequest{Path: z.paths.Owner(group, tp.Topic, tp.Partition), Data: []byte(id), Acl: z.acl, Flags: zk.FlagEphemeral})
+			ops = append(ops, create(tp))
 		}
 		i, err := z.claimMulti(ctx, keys, id, ops)
 		switch {
@@ -129,16 +194,21 @@ func (z *Client) ClaimAll(ctx context.Context, group, id string, tps []TopicPart
 			for _, k := range keys {
 				z.claims[k] = claim{id: id, session: sid}
 			}
-			return append(claimed, todo...), nil
+			created = append(created, keys...)
+			claimed = append(claimed, todo[:n]...)
+			if todo = todo[n:]; len(todo) > 0 {
+				z.chunkDone("claim", chunk)
+				chunk++
+			}
 		case i == 0 && errors.Is(err, zk.ErrNoNode):
-			return claimed, &PathError{Op: "claim", Path: z.paths.ID(group, id), Err: ErrNotRegistered, Cause: err}
+			return fail(&PathError{Op: "claim", Path: reg.Path, Err: ErrNotRegistered, Cause: err})
 		case i > 0 && errors.Is(err, zk.ErrNoNode): // no owners/<topic> yet
 			owner := opPath(ops[i])
 			if conflicts++; conflicts > claimConflicts {
 				return claimed, nil
 			}
 			if err := z.mkdirAll(ctx, path.Dir(owner)); err != nil {
-				return claimed, pathErr("claim", owner, err)
+				return fail(pathErr("claim", owner, err))
 			}
 		case i > 0 && errors.Is(err, zk.ErrNodeExists):
 			tp := todo[i-1]
@@ -157,22 +227,25 @@ func (z *Client) ClaimAll(ctx context.Context, group, id string, tps []TopicPart
 			if i >= 0 {
 				p = opPath(ops[i])
 			}
-			return claimed, pathErr("claim", p, err)
+			return fail(pathErr("claim", p, err))
 		}
 	}
 	return claimed, nil
 }
 
 // ReleaseAll gives up member id's claims on tps, as Release does for each,
-// in one ZooKeeper multi: the owner nodes vanish in one transaction, and
-// every member waiting for one of them is woken at once. The multi checks
-// that id is still registered (its registration node is ephemeral in the
-// same session as its owner nodes) and each node's version, so it deletes
-// only nodes this member holds. Partitions claimed through this Client in the
-// current session need no read; others are read first. When the multi
-// fails (a node vanished meanwhile, the registration is gone), the
-// partitions are released one by one, each checked as Release checks it.
-// Once ReleaseAll starts, CommitOffsets no longer commits for tps.
+// in one ZooKeeper multi, or in as few as Config.MaxRequestBytes allows
+// (chunks, in the order of tps: 10,000 partitions take 2 at the default
+// budget): the owner nodes vanish a transaction at a time, and every member
+// waiting for one of them is woken then. Each multi checks that id is
+// still registered (its registration node is ephemeral in the same session
+// as its owner nodes) and each node's version, so it deletes only nodes
+// this member holds: never a node another member created. Partitions
+// claimed through this Client in the current session need no read; others
+// are read first. When a multi fails (a node vanished meanwhile, the
+// registration is gone), its partitions are released one by one, each
+// checked as Release checks it, and the next chunk is sent. Once
+// ReleaseAll starts, CommitOffsets no longer commits for tps.
 func (z *Client) ReleaseAll(ctx context.Context, group, id string, tps []TopicPartition) error {
 	if err := checkNames("release", "group", group, "consumer id", id); err != nil {
 		return err
@@ -191,17 +264,17 @@ func (z *Client) ReleaseAll(ctx context.Context, group, id string, tps []TopicPa
 	z.claimMu.Lock()
 	defer z.claimMu.Unlock()
 	sid := z.sessionID()
-	ops := make([]any, 0, 1+len(tps))
-	ops = append(ops, &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1})
+	reg := &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1}
 	var errs []error
-	var deletes []TopicPartition // in the order of ops[1:]
+	var dels []any               // the deletes, in the order of tps
+	var deletes []TopicPartition // their partitions
 	for _, tp := range tps {
 		key := claimKey{group, tp.Topic, tp.Partition}
 		c, ok := z.claims[key]
 		delete(z.claims, key)
 		owner := z.paths.Owner(group, tp.Topic, tp.Partition)
 		if ok && c.id == id && c.session == sid && sid != 0 {
-			ops = append(ops, &zk.DeleteRequest{Path: owner, Version: c.version})
+			dels = append(dels, &zk.DeleteRequest{Path: owner, Version: c.version})
 			deletes = append(deletes, tp)
 			continue
 		}
@@ -213,23 +286,29 @@ func (z *Client) ReleaseAll(ctx context.Context, group, id string, tps []TopicPa
 		case string(data) != id:
 			errs = append(errs, &PathError{Op: "release", Path: owner, Err: ErrNotOwner, Cause: fmt.Errorf("owned by %q", data)})
 		default:
-			ops = append(ops, &zk.DeleteRequest{Path: owner, Version: stat.Version})
+			dels = append(dels, &zk.DeleteRequest{Path: owner, Version: stat.Version})
 			deletes = append(deletes, tp)
 		}
 	}
-	if len(deletes) == 0 {
-		return errors.Join(errs...)
-	}
-	_, err := z.multi(ctx, ops...)
-	if err == nil {
-		return errors.Join(errs...)
-	}
-	if ctx.Err() != nil {
-		return pathErr("release", z.paths.OwnersTopic(group, tps[0].Topic), err)
-	}
-	for _, tp := range deletes {
-		if err := z.release(ctx, group, tp.Topic, tp.Partition, id); err != nil {
-			errs = append(errs, err)
+	for chunk := 0; len(dels) > 0; chunk++ {
+		n, err := z.fit("release", len(dels), opBytes(reg),
+			func(i int) int { return opBytes(dels[i]) },
+			func(i int) string { return opPath(dels[i]) })
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		if _, err := z.multi(ctx, append([]any{reg}, dels[:n]...)...); err != nil {
+			if ctx.Err() != nil {
+				return errors.Join(append(errs, pathErr("release", z.paths.OwnersTopic(group, deletes[0].Topic), err))...)
+			}
+			for _, tp := range deletes[:n] {
+				if err := z.release(ctx, group, tp.Topic, tp.Partition, id); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if dels, deletes = dels[n:], deletes[n:]; len(dels) > 0 {
+			z.chunkDone("release", chunk)
 		}
 	}
 	return errors.Join(errs...)

@@ -2,6 +2,7 @@ package zookeeper
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -127,7 +128,11 @@ func (z *Client) connect(ctx context.Context) (*connection, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &readClock{Conn: nc, c: c, epoch: z.epoch}, nil
+		rc := &readClock{Conn: nc, c: c, epoch: z.epoch}
+		if z.cfg.hooks != nil {
+			rc.sent = z.cfg.hooks.sent
+		}
+		return rc, nil
 	}
 	z.mu.Lock()
 	if z.isClosed {
@@ -181,6 +186,16 @@ type readClock struct {
 	net.Conn
 	c     *connection
 	epoch time.Time
+	sent  func(n int) // testHooks.sent
+}
+
+// Write passes each request's length prefix to the tests' hook:
+// go-zookeeper writes a request, prefix first, in one Write.
+func (r *readClock) Write(b []byte) (int, error) {
+	if r.sent != nil && len(b) >= 4 {
+		r.sent(int(binary.BigEndian.Uint32(b[:4])))
+	}
+	return r.Conn.Write(b)
 }
 
 func (r *readClock) Read(b []byte) (int, error) {

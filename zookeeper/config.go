@@ -50,6 +50,23 @@ type Config struct {
 
 	// Logger receives connection events. Default: silent.
 	Logger *slog.Logger
+
+	// MaxRequestBytes bounds every request the Client sends, by the length
+	// ZooKeeper checks against its jute.maxbuffer (1,048,575 bytes unless
+	// the servers set it): a server closes the connection on a request
+	// over it. Claims, releases, commits and offset-node creation of many
+	// partitions are sent in multis (chunks) of at most this size; a
+	// request that cannot fit (one node's data alone) fails, unsent, with
+	// ErrRequestTooLarge. Default DefaultMaxRequestBytes (512 KiB: a
+	// multi's transaction, logged and sent to followers, is a little
+	// larger than the request); at least 4 KiB, at most 1,572,860
+	// (go-zookeeper's buffer). Smaller means more round trips, and a
+	// chunked commit or claim spread over more transactions; above the
+	// servers' jute.maxbuffer, a large request makes the server close the
+	// connection again and again.
+	MaxRequestBytes int
+
+	hooks *testHooks // the package's tests only (export_test.go)
 }
 
 // Auth is one credential for ZooKeeper's AddAuth.
@@ -81,6 +98,9 @@ func (c *Config) Validate() error {
 		if a.Scheme == "" {
 			return fmt.Errorf("%w: Config.Auth[%d]: empty scheme", ErrInvalidArgument, i)
 		}
+	}
+	if c.MaxRequestBytes != 0 && (c.MaxRequestBytes < minRequestBytes || c.MaxRequestBytes > maxRequestBytes) {
+		return fmt.Errorf("%w: Config.MaxRequestBytes: %d is outside [%d, %d] (0: the default, %d)", ErrInvalidArgument, c.MaxRequestBytes, minRequestBytes, maxRequestBytes, DefaultMaxRequestBytes)
 	}
 	if err := CheckACL(c.ACL); err != nil {
 		return fmt.Errorf("%w: Config.ACL: %v", ErrInvalidArgument, err)

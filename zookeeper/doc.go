@@ -35,10 +35,10 @@
 //
 // Claims and commits are fenced. Claim and ClaimAll check, in the same
 // atomic multi that creates the owner nodes, that the member is registered.
-// CommitOffsets checks that the member is still registered and still owns
-// every partition it commits, and writes nothing otherwise: a member that
-// lost a partition, to a session expiry or a release, can never move its
-// offset. Commit is the unfenced write of tools.
+// CommitOffsets checks, in the multi that writes an offset, that the member
+// is still registered and still owns the partition: a member that lost a
+// partition, to a session expiry or a release, can never move its offset.
+// Commit is the unfenced write of tools.
 //
 // # Admin operations
 //
@@ -53,7 +53,8 @@
 // included), and match the package's sentinels with errors.Is: ErrNoNode,
 // ErrNodeExists, ErrAlreadyClaimed, ErrNotOwner, ErrNotRegistered,
 // ErrSessionExpired, ErrConnectionLoss, ErrBadData (a node that does not
-// follow the layout), ErrInvalidArgument, ErrNoBrokers, ErrClosed. The
+// follow the layout), ErrInvalidArgument, ErrNoBrokers, ErrRequestTooLarge,
+// ErrClosed. The
 // cause underneath (a go-zookeeper error such as zk.ErrNoAuth, a parse
 // error) is matched too. Package consumergroup re-exports the sentinels
 // with the same values.
@@ -65,4 +66,16 @@
 // still be applied by the server. A request whose connection is lost before
 // the answer is sent again once the connection is back: every request the
 // client makes is safe to repeat.
+//
+// Every request is sized before it is sent, by the length ZooKeeper checks
+// against its jute.maxbuffer (1,048,575 bytes by default; over it, the
+// server closes the connection), and none goes over Config.MaxRequestBytes
+// (512 KiB by default). Claims, releases, commits, offset-node creation and
+// resets of many partitions go in as many multis as that takes (chunks:
+// 2 or 3 for 10,000 partitions), each atomic; the methods' docs say what
+// holds across chunks: a chunked claim that fails leaves no owner node, a
+// chunked release deletes only the member's nodes, a chunked commit writes
+// no offset after the partition's ownership ended. A request that cannot
+// fit, one node's data alone, fails unsent with ErrRequestTooLarge, naming
+// the node and the size.
 package zookeeper

@@ -42,6 +42,11 @@ var (
 	ErrInvalidArgument = errors.New("consumergroup: invalid argument")
 	// ErrNoBrokers: ZooKeeper lists no broker that can be dialed.
 	ErrNoBrokers = errors.New("consumergroup: no brokers")
+	// ErrRequestTooLarge: a request would be over Config.MaxRequestBytes
+	// (ZooKeeper closes the connection on one over its jute.maxbuffer); it
+	// was not sent. The error names the node whose data makes it so, and
+	// the size.
+	ErrRequestTooLarge = errors.New("consumergroup: zookeeper request too large")
 	// ErrClosed: the Client was closed (the group re-exports it: a closed
 	// group gives it too).
 	ErrClosed = errors.New("consumergroup: closed")
@@ -133,6 +138,8 @@ func sentinelOf(err error) error {
 		return ErrSessionExpired
 	case errors.Is(err, zk.ErrConnectionClosed), errors.Is(err, zk.ErrNoServer):
 		return ErrConnectionLoss
+	case errors.Is(err, zk.ErrShortBuffer): // over go-zookeeper's buffer: not sent
+		return ErrRequestTooLarge
 	case errors.Is(err, zk.ErrClosing), errors.Is(err, ErrClosed):
 		return ErrClosed
 	case errors.Is(err, layout.ErrBadData):

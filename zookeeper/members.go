@@ -86,6 +86,9 @@ func (z *Client) RegisterConsumer(ctx context.Context, group, id string, topics 
 	}
 	p := z.paths.ID(group, id)
 	data := layout.NewRegistration(topics, time.Now()).Encode()
+	if err := z.checkWrite("register consumer", p, data, z.acl); err != nil {
+		return err // so many topics: neither the create nor the set below fits
+	}
 	err := z.create(ctx, "register consumer", p, data, true)
 	if !errors.Is(err, ErrNodeExists) {
 		return err

@@ -26,6 +26,9 @@ func (z *Client) create(ctx context.Context, op, p string, value []byte, ephemer
 	if ephemeral {
 		flags = zk.FlagEphemeral
 	}
+	if err := z.checkWrite(op, p, value, z.acl); err != nil {
+		return err
+	}
 	err := z.call(ctx, func(conn *zk.Conn) error { _, err := conn.Create(p, value, flags, z.acl); return err })
 	if errors.Is(err, zk.ErrNoNode) { // a parent is missing
 		if err := z.mkdirAll(ctx, path.Dir(p)); err != nil {
@@ -171,8 +174,16 @@ func (z *Client) childrenW(ctx context.Context, op, p string) ([]string, <-chan 
 }
 
 // multi runs ops atomically. On failure it returns the index of the first
-// failing op (or -1) and the error.
+// failing op (or -1) and the error. A multi over the budget is not sent
+// (ErrRequestTooLarge): callers cut theirs in chunks (fit).
 func (z *Client) multi(ctx context.Context, ops ...any) (int, error) {
+	if size := multiBytes(ops); size > z.maxRequest() {
+		p := ""
+		if len(ops) > 0 {
+			p = opPath(ops[0])
+		}
+		return -1, z.tooLarge("multi", p, size)
+	}
 	var res []zk.MultiResponse
 	err := z.call(ctx, func(conn *zk.Conn) error { var err error; res, err = conn.Multi(ops...); return err })
 	if err == nil {

@@ -22,6 +22,9 @@ func (z *Client) Commit(ctx context.Context, group, topic string, partition int3
 	}
 	p := z.paths.Offset(group, topic, partition)
 	data := layout.EncodeOffset(offset)
+	if err := z.checkWrite("commit", p, data, z.acl); err != nil {
+		return err // a path that long
+	}
 	err := z.call(ctx, func(conn *zk.Conn) error { _, err := conn.Set(p, data, -1); return err })
 	if errors.Is(err, zk.ErrNoNode) {
 		err = z.create(ctx, "commit", p, data, false)
@@ -106,17 +109,34 @@ func (z *Client) Offsets(ctx context.Context, group string) (map[string]map[int3
 }
 
 // CommitOffsets is the fenced commit of member id: it writes the offsets of
-// many partitions (each the next offset to consume) in one atomic multi
-// that also checks that id is still registered and still owns every one of
-// them. If it does not, nothing is written and the error matches
-// ErrNotOwner (or ErrNotRegistered): a member that lost a partition, to a
-// session expiry or a release, can never move its offset.
+// many partitions (each the next offset to consume) in atomic multis that
+// also check that id is still registered and still owns the partitions
+// they write. Offset nodes that do not exist yet are created in them.
+//
+// The guarantee: an offset is written only in a multi that checks, in the
+// same transaction, that id's registration exists and that the
+// partition's owner node is still the one this member created (its
+// version at the claim): no offset is ever written for a partition after
+// its ownership ended, to a session expiry or a release. A member that
+// lost a partition can never move its offset.
+//
+// The offsets go in one multi, or in as few as Config.MaxRequestBytes
+// allows (chunks, in partition order: 10,000 partitions take 3 at the
+// default budget), each carrying the checks of the partitions it writes
+// and of the registration. Each chunk is all or nothing. When one fails
+// its check, the error matches ErrNotOwner (or ErrNotRegistered): nothing
+// of that chunk and of those after it is written, and the chunks before
+// it, written while the member owned their partitions, stay (the error
+// says how many partitions they hold). So a member that loses its session
+// during a chunked commit writes nothing once the session is over; what it
+// wrote before is what it committed while it owned the partitions. A
+// commit is safe to repeat.
 //
 // Only partitions claimed through this Client, in the current session, can
-// be committed. The fence is complete when, as package consumergroup does,
-// a member takes a new consumer id whenever it registers again after
-// losing its session.
-// Offset nodes that do not exist yet are created in the same multi.
+// be committed, and a chunk is sent only while that session is the
+// Client's. The fence is complete when, as package consumergroup does, a
+// member takes a new consumer id whenever it registers again after losing
+// its session.
 func (z *Client) CommitOffsets(ctx context.Context, group, id string, offsets map[TopicPartition]int64) error {
 	if err := checkNames("commit offsets", "group", group, "consumer id", id); err != nil {
 		return err
@@ -136,51 +156,138 @@ func (z *Client) CommitOffsets(ctx context.Context, group, id string, offsets ma
 	z.claimMu.RLock()
 	defer z.claimMu.RUnlock()
 	sid := z.sessionID()
-	ops := make([]any, 0, 1+2*len(tps))
-	ops = append(ops, &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1})
-	for _, tp := range tps {
+	reg := &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1}
+	checks := make([]any, len(tps))
+	for i, tp := range tps {
 		owner := z.paths.Owner(group, tp.Topic, tp.Partition)
 		c, ok := z.claims[claimKey{group, tp.Topic, tp.Partition}]
 		if !ok || c.id != id || c.session != sid || sid == 0 {
 			return &PathError{Op: "commit offsets", Path: owner, Err: ErrNotOwner, Cause: errors.New("not claimed by this member in the current session")}
 		}
-		ops = append(ops, &zk.CheckVersionRequest{Path: owner, Version: c.version})
+		checks[i] = &zk.CheckVersionRequest{Path: owner, Version: c.version}
 	}
-	nChecks := len(ops)
-	for attempt := 0; ; attempt++ {
-		ops = ops[:nChecks]
-		for _, tp := range tps {
-			ops = append(ops, z.offsetOp(ctx, group, tp, offsets[tp]))
+	writes := z.offsetOps(ctx, group, tps, offsets)
+	done := 0 // partitions committed
+	partial := func(err error) error {
+		if done == 0 {
+			return err
 		}
+		return fmt.Errorf("%w (the offsets of the first %d of %d partitions were committed, by earlier multis)", err, done, len(tps))
+	}
+	for attempt, chunk := 0, 0; done < len(tps); {
+		if chunk > 0 && z.sessionID() != sid {
+			return &PathError{Op: "commit offsets", Path: reg.Path, Err: ErrNotOwner, Cause: partial(errors.New("the session ended"))}
+		}
+		n, err := z.fit("commit offsets", len(tps)-done, opBytes(reg),
+			func(i int) int { return opBytes(checks[done+i]) + opBytes(writes[done+i]) },
+			func(i int) string { return opPath(writes[done+i]) })
+		if err != nil {
+			return partial(err)
+		}
+		ops := make([]any, 0, 1+2*n)
+		ops = append(ops, reg)
+		ops = append(ops, checks[done:done+n]...)
+		nChecks := len(ops)
+		ops = append(ops, writes[done:done+n]...)
 		i, err := z.multi(ctx, ops...)
-		if err == nil {
+		chunkTPs := tps[done : done+n]
+		switch {
+		case err == nil:
 			z.offMu.Lock()
-			for _, tp := range tps {
+			for _, tp := range chunkTPs {
 				z.knownOffsets[z.paths.Offset(group, tp.Topic, tp.Partition)] = true
 			}
 			z.offMu.Unlock()
-			return nil
-		}
-		switch {
+			if done += n; done < len(tps) {
+				z.chunkDone("commit offsets", chunk)
+				chunk++
+			}
+			attempt = 0
+			continue
 		case i == 0 && errors.Is(err, zk.ErrNoNode):
-			return &PathError{Op: "commit offsets", Path: z.paths.ID(group, id), Err: ErrNotRegistered, Cause: err}
+			return &PathError{Op: "commit offsets", Path: reg.Path, Err: ErrNotRegistered, Cause: partial(err)}
 		case i > 0 && i < nChecks:
-			return &PathError{Op: "commit offsets", Path: ops[i].(*zk.CheckVersionRequest).Path, Err: ErrNotOwner, Cause: err}
+			return &PathError{Op: "commit offsets", Path: opPath(ops[i]), Err: ErrNotOwner, Cause: partial(err)}
 		case i >= nChecks && attempt < 2 && (errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrNodeExists)):
 			// An offset node appeared or vanished meanwhile: look again.
+			attempt++
 			z.offMu.Lock()
-			for _, tp := range tps {
+			for _, tp := range chunkTPs {
 				delete(z.knownOffsets, z.paths.Offset(group, tp.Topic, tp.Partition))
 			}
 			z.offMu.Unlock()
+			copy(writes[done:], z.offsetOps(ctx, group, chunkTPs, offsets))
 			continue
 		}
 		p := ""
 		if i >= 0 {
 			p = opPath(ops[i])
 		}
-		return pathErr("commit offsets", p, err)
+		return pathErr("commit offsets", p, partial(err))
 	}
+	return nil
+}
+
+// offsetOps returns the ops that write the offsets of tps: a set where the
+// node is known to exist, a create (its parents made) where it does not.
+// Nodes not known are looked up, one by one, or by listing their topic's
+// offset nodes when there are many (offsetListing): the first commit after
+// claiming thousands of partitions is not thousands of round trips.
+func (z *Client) offsetOps(ctx context.Context, group string, tps []TopicPartition, offsets map[TopicPartition]int64) []any {
+	unknown := map[string]int{} // topic to its partitions not known
+	z.offMu.Lock()
+	for _, tp := range tps {
+		if !z.knownOffsets[z.paths.Offset(group, tp.Topic, tp.Partition)] {
+			unknown[tp.Topic]++
+		}
+	}
+	z.offMu.Unlock()
+	listed := map[string]map[string]bool{} // topic to its offset nodes, listed now
+	for topic, n := range unknown {
+		if n > offsetListing {
+			if names, ok := z.listOffsets(ctx, group, topic); ok {
+				listed[topic] = names
+			}
+		}
+	}
+	ops := make([]any, len(tps))
+	for i, tp := range tps {
+		names, ok := listed[tp.Topic]
+		if !ok {
+			ops[i] = z.offsetOp(ctx, group, tp, offsets[tp])
+			continue
+		}
+		p := z.paths.Offset(group, tp.Topic, tp.Partition)
+		data := layout.EncodeOffset(offsets[tp])
+		if names[path.Base(p)] {
+			ops[i] = &zk.SetDataRequest{Path: p, Data: data, Version: -1}
+		} else {
+			ops[i] = &zk.CreateRequest{Path: p, Data: data, Acl: z.acl}
+		}
+	}
+	return ops
+}
+
+// listOffsets lists the offset nodes of topic, creating the topic's node
+// when it does not exist, and records those that exist as known. ok is
+// false when it could not: offsetOp then looks at each node.
+func (z *Client) listOffsets(ctx context.Context, group, topic string) (names map[string]bool, ok bool) {
+	p := z.paths.OffsetsTopic(group, topic)
+	list, err := z.children(ctx, "commit offsets", p)
+	if errors.Is(err, ErrNoNode) {
+		list, err = nil, z.mkdirAll(ctx, p)
+	}
+	if err != nil {
+		return nil, false
+	}
+	names = make(map[string]bool, len(list))
+	z.offMu.Lock()
+	defer z.offMu.Unlock()
+	for _, n := range list {
+		names[n] = true
+		z.knownOffsets[p+"/"+n] = true
+	}
+	return names, true
 }
 
 // offsetOp returns the op that writes one offset: a set when the node is
@@ -226,15 +333,18 @@ func checkOffsetArgs(op, group, topic string, partition int32, offset int64) err
 	return nil
 }
 
-// CreateMissingOffsets creates, in one atomic multi and in partition
-// order, the offset nodes of group that do not exist yet for the
-// partitions of offsets (all of one topic or several), each with its
-// offset; nodes that exist keep theirs. Tools that enumerate a topic's
-// offset nodes and read partitions 0..n-1 by their count (Burrow's
-// ZooKeeper consumer module) then never see a topic's nodes appear in
-// waves, one member's partitions before another's. A node created
-// meanwhile by another member (ErrNodeExists) is left out and the multi
-// run again.
+// CreateMissingOffsets creates, in partition order, the offset nodes of
+// group that do not exist yet for the partitions of offsets (all of one
+// topic or several), each with its offset; nodes that exist keep theirs.
+// They are created in one atomic multi, or in as few as
+// Config.MaxRequestBytes allows (chunks, each atomic, in partition order:
+// 10,000 partitions take 2 at the default budget), so that at every moment
+// the nodes created are the first of the missing ones in partition order.
+// Tools that enumerate a topic's offset nodes and read partitions 0..n-1
+// by their count (Burrow's ZooKeeper consumer module) then never see a
+// topic's nodes appear in waves, one member's partitions before another's.
+// A node created meanwhile by another member (ErrNodeExists) fails its
+// chunk: the nodes are listed again and what is still missing created.
 func (z *Client) CreateMissingOffsets(ctx context.Context, group string, offsets map[TopicPartition]int64) error {
 	tps := make([]TopicPartition, 0, len(offsets))
 	for tp, off := range offsets {
@@ -256,19 +366,45 @@ func (z *Client) CreateMissingOffsets(ctx context.Context, group string, offsets
 		if round >= createOffsetsRounds {
 			return z.createEach(ctx, ops)
 		}
-		if conflict, err := z.createOffsets(ctx, ops); conflict < 0 {
+		if conflict, err := z.createChunks(ctx, ops); conflict < 0 {
 			return err
 		}
 	}
 }
 
+// createChunks runs the creates in multis within the budget, in order,
+// and stops at the first whose node another member made meanwhile:
+// conflict is its index in the chunk (-1 when none did); err is any other
+// failure, naming the path.
+func (z *Client) createChunks(ctx context.Context, ops []any) (conflict int, err error) {
+	for chunk := 0; len(ops) > 0; chunk++ {
+		n, err := z.fit("create offsets", len(ops), 0, func(i int) int { return opBytes(ops[i]) }, func(i int) string { return opPath(ops[i]) })
+		if err != nil {
+			return -1, err
+		}
+		if conflict, err := z.createOffsets(ctx, ops[:n]); conflict >= 0 || err != nil {
+			return conflict, err
+		}
+		if ops = ops[n:]; len(ops) > 0 {
+			z.chunkDone("create offsets", chunk)
+		}
+	}
+	return -1, nil
+}
+
 // createOffsets runs the creates in one multi. conflict is the index of a
 // create whose node another member made meanwhile (nothing was created),
-// -1 otherwise; err is any other failure, naming the path.
+// -1 otherwise; err is any other failure, naming the path. The nodes are
+// known to exist afterwards (CommitOffsets sets them).
 func (z *Client) createOffsets(ctx context.Context, ops []any) (conflict int, err error) {
 	i, err := z.multi(ctx, ops...)
 	switch {
 	case err == nil:
+		z.offMu.Lock()
+		for _, op := range ops {
+			z.knownOffsets[opPath(op)] = true
+		}
+		z.offMu.Unlock()
 		return -1, nil
 	case i >= 0 && errors.Is(err, zk.ErrNodeExists):
 		return i, nil
@@ -310,15 +446,23 @@ func (z *Client) missingOffsets(ctx context.Context, group string, tps []TopicPa
 	return ops, nil
 }
 
-// createEach runs the creates in one multi, dropping each that another
-// member made meanwhile and trying again.
+// createEach runs the creates in multis within the budget, dropping each
+// that another member made meanwhile and trying again.
 func (z *Client) createEach(ctx context.Context, ops []any) error {
 	for len(ops) > 0 {
-		conflict, err := z.createOffsets(ctx, ops)
-		if conflict < 0 {
+		n, err := z.fit("create offsets", len(ops), 0, func(i int) int { return opBytes(ops[i]) }, func(i int) string { return opPath(ops[i]) })
+		if err != nil {
 			return err
 		}
-		ops = slices.Delete(ops, conflict, conflict+1) // created meanwhile: keep it
+		conflict, err := z.createOffsets(ctx, ops[:n])
+		switch {
+		case err != nil:
+			return err
+		case conflict < 0:
+			ops = ops[n:]
+		default:
+			ops = slices.Delete(ops, conflict, conflict+1) // created meanwhile: keep it
+		}
 	}
 	return nil
 }

@@ -16,4 +16,10 @@ const (
 	// after a partition turned out to be owned; the rest is claimed one
 	// by one (the member lists the owners first, so conflicts are rare).
 	claimConflicts = 8
+
+	// offsetListing: past this many partitions of a topic whose offset
+	// nodes are not known to exist, CommitOffsets lists the topic's offset
+	// nodes (one request, an answer of about 8 bytes a node) rather than
+	// asking for each (one round trip each).
+	offsetListing = 16
 )

@@ -1,0 +1,72 @@
+package zookeeper
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/consumergroup/consumergroup/internal/testenv"
+)
+
+// The size the Client gives a request is the length go-zookeeper writes
+// before it, which ZooKeeper compares with jute.maxbuffer: for every op a
+// multi of the package sends, a create and a set.
+func TestRequestBytesMatchTheWire(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var sent []int
+	cfg := Config{Servers: testenv.ZooKeeperAddrs(t), Chroot: testenv.Chroot(t), SessionTimeout: 4 * time.Second}
+	cfg.hooks = &testHooks{sent: func(n int) { mu.Lock(); sent = append(sent, n); mu.Unlock() }}
+	z, err := Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	if err := z.MkdirAll(ctx, "/d"); err != nil {
+		t.Fatal(err)
+	}
+	last := func(what string, want int) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		// Pings (8 bytes) may come after: the request is the largest since.
+		got := 0
+		for _, n := range sent {
+			got = max(got, n)
+		}
+		sent = nil
+		if got != want {
+			t.Fatalf("%s: %d bytes on the wire, %d computed", what, got, want)
+		}
+	}
+	mu.Lock()
+	sent = nil
+	mu.Unlock()
+	p := z.paths.Abs("/d/a")
+	data := []byte(strings.Repeat("x", 3000))
+	if err := z.create(ctx, "create", p, data, false); err != nil {
+		t.Fatal(err)
+	}
+	last("create", createBytes(p, data, z.acl))
+	acl := append(zk.WorldACL(zk.PermRead), zk.DigestACL(zk.PermAll, "user", "password")...)
+	ops := []any{
+		&zk.CheckVersionRequest{Path: p, Version: 0},
+		&zk.SetDataRequest{Path: p, Data: []byte("12345"), Version: -1},
+		&zk.CreateRequest{Path: z.paths.Abs("/d/b"), Data: nil, Acl: acl, Flags: zk.FlagEphemeral},
+		&zk.CreateRequest{Path: z.paths.Abs("/d/c"), Data: data, Acl: z.acl},
+		&zk.DeleteRequest{Path: z.paths.Abs("/d/c"), Version: 0},
+	}
+	if _, err := z.multi(ctx, ops...); err != nil {
+		t.Fatal(err)
+	}
+	last("multi", multiBytes(ops))
+	if err := z.call(ctx, func(conn *zk.Conn) error { _, err := conn.Set(p, data[:10], -1); return err }); err != nil {
+		t.Fatal(err)
+	}
+	last("set", setBytes(p, data[:10]))
+}
