@@ -220,8 +220,9 @@ func (z *Client) ReadMemberAssignment(ctx context.Context, group, id string) (Me
 // parts it writes those that differ from prev, the assignment published at
 // version (a zero prev, or one of version 1: every part), and deletes those
 // of members next leaves out: a member whose part stays is not woken. It
-// is one atomic multi. When another member published meanwhile, nothing is
-// written and the error is ErrAssignmentConflict.
+// is one atomic multi, or, past Config.MaxRequestBytes, a few (see
+// publish). When another member published meanwhile, nothing is written
+// and the error is ErrAssignmentConflict.
 func (z *Client) PublishAssignment(ctx context.Context, group string, next, prev Assignment, version int32) (int32, error) {
 	if err := checkNames("publish assignment", "group", group); err != nil {
 		return 0, err
@@ -253,14 +254,39 @@ func (z *Client) PublishAssignment(ctx context.Context, group string, next, prev
 			existing[id] = true
 		}
 	}
-	ops = append(ops, z.partOps(group, next, prev, existing)...)
-	if _, err := z.multi(ctx, ops...); err != nil {
+	if err := z.publish(ctx, ops[0], z.partOps(group, next, prev, existing), version); err != nil {
 		if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode) {
 			return 0, ErrAssignmentConflict
 		}
 		return 0, pathErr("publish assignment", p, err)
 	}
 	return version + 1, nil
+}
+
+// publish writes the assignment node (head, at version) and the parts'
+// writes in one multi, or, past the request budget, in chunks: the first
+// carries head, each later one a check that the node is still at the
+// version head gave it, so that a publication of another leader meanwhile
+// stops the rest. Parts written before a failed chunk stay: each member's
+// claims are fenced by the owner nodes, whatever mix of generations the
+// parts show, and the leader publishes again.
+func (z *Client) publish(ctx context.Context, head any, parts []any, version int32) error {
+	p := opPath(head)
+	for chunk := 0; chunk == 0 || len(parts) > 0; chunk++ {
+		if chunk > 0 {
+			head = &zk.CheckVersionRequest{Path: p, Version: version + 1}
+		}
+		n, err := z.fit("publish assignment", len(parts), opBytes(head),
+			func(i int) int { return opBytes(parts[i]) }, func(i int) string { return opPath(parts[i]) })
+		if err != nil {
+			return err
+		}
+		if _, err := z.multi(ctx, append([]any{head}, parts[:n]...)...); err != nil {
+			return err
+		}
+		parts = parts[n:]
+	}
+	return nil
 }
 
 // partOps are the writes of the members' parts that next changes from

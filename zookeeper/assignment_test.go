@@ -2,6 +2,7 @@ package zookeeper_test
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"reflect"
 	"testing"
@@ -128,5 +129,45 @@ func TestAssignmentBadPart(t *testing.T) {
 	}
 	if got, err := z.Assignment(ctx, "g"); err != nil || !reflect.DeepEqual(got.Members, a.Members) {
 		t.Fatalf("after rewriting: %+v, %v", got, err)
+	}
+}
+
+// TestPublishAssignmentChunked: an assignment whose parts do not fit in one
+// request (Config.MaxRequestBytes) is published in several, read back
+// whole; a publication at a stale version writes nothing.
+func TestPublishAssignmentChunked(t *testing.T) {
+	chroot := testenv.Chroot(t)
+	z := dialZK(t, chroot, func(c *zookeeper.Config) { c.MaxRequestBytes = 4 << 10 })
+	raw := rawZK(t)
+	ctx := testCtx(t)
+	const members, parts = 200, 1000
+	a := zookeeper.Assignment{Generation: 1, Strategy: "range", Leader: "m000", Partitions: map[string]int32{"t": parts},
+		Members: map[string]map[string][]int32{}}
+	for m := range members {
+		var ps []int32
+		for p := m; p < parts; p += members {
+			ps = append(ps, int32(p))
+		}
+		a.Members[fmt.Sprintf("m%03d", m)] = map[string][]int32{"t": ps}
+	}
+	v, err := z.PublishAssignment(ctx, "g", a, zookeeper.Assignment{}, -1)
+	if err != nil || v != 0 {
+		t.Fatalf("chunked publication: version %d, %v", v, err)
+	}
+	got, err := z.Assignment(ctx, "g")
+	if err != nil || !reflect.DeepEqual(got.Members, a.Members) {
+		t.Fatalf("read back %d members, %v; want %d", len(got.Members), err, members)
+	}
+	_, st, err := raw.Get(chroot + "/consumers/g/assignment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Version != 0 || st.NumChildren != members {
+		t.Fatalf("assignment node at version %d with %d parts, want 0 and %d", st.Version, st.NumChildren, members)
+	}
+	b := a
+	b.Generation = 2
+	if _, err := z.PublishAssignment(ctx, "g", b, a, 5); !errors.Is(err, zookeeper.ErrAssignmentConflict) {
+		t.Fatalf("at a stale version: %v, want ErrAssignmentConflict", err)
 	}
 }
