@@ -2,6 +2,7 @@ package consumergroup_test
 
 import (
 	"slices"
+	"time"
 	"strings"
 	"testing"
 
@@ -87,5 +88,47 @@ func checkIDWatches(t *testing.T, chroot string, members ...*testMember) {
 	}
 	if n != len(ids)-1 {
 		t.Errorf("%d watches of registrations %v, want %d: one for each member but the leader", n, got, len(ids)-1)
+	}
+}
+
+// TestLargeTopic: one member on a topic of 10,000 partitions, on a real
+// ZooKeeper, takes every partition, consumes, commits and, at Close,
+// releases them all. Before, claiming them was one ZooKeeper request of
+// 1.5 MB, over the server's limit: the server closed the connection every
+// time and the member held nothing, for good.
+func TestLargeTopic(t *testing.T) {
+	const topic, parts = "large", 10_000
+	c := startCluster(t, map[string]int32{topic: parts})
+	l := newLedger()
+	m := c.join("m", "g", []string{topic}, gracefulConfig(), false, l.handle)
+	t0 := time.Now()
+	waitHolds(t, m, parts, "the start")
+	t.Logf("holds every partition after %v", time.Since(t0))
+	c.produce(topic, parts, parts)
+	t.Logf("produced after %v", time.Since(t0))
+	l.waitProcessed(t, parts)
+	t.Logf("processed after %v", time.Since(t0))
+	if err := m.group.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("closed after %v", time.Since(t0))
+	z := testenv.RawZK(t)
+	owners, _, err := z.Children(c.chroot + "/consumers/g/owners/" + topic)
+	if err != nil || len(owners) != 0 {
+		t.Fatalf("after Close, %d partitions still owned (%v)", len(owners), err)
+	}
+	zc, err := cg.DialZK(testCtx(t), cg.ZKConfig{Servers: c.servers, Chroot: c.chroot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zc.Close()
+	offsets, err := zc.Offsets(testCtx(t), "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(parts) {
+		if got := offsets[topic][p]; got != 1 {
+			t.Fatalf("partition %d committed %d, want 1 (its message)", p, got)
+		}
 	}
 }

@@ -40,7 +40,7 @@ func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assig
 	if err != nil {
 		g.log.Warn("assigned: reading the committed offsets", "err", err)
 	}
-	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", tps)
+	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", partitionList(tps))
 	starts := make(map[TopicPartition]int64, len(tps))
 	for _, tp := range tps {
 		delete(kc.suspended, tp)
@@ -57,7 +57,7 @@ func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assig
 	kc.eng.assigned(starts)
 	kc.publish()
 	g.obs.joined()
-	g.log.Debug("assigned", "generation", gen, "partitions", tps)
+	g.log.Debug("assigned", "generation", gen, "partitions", partitionList(tps))
 	g.notify(&Notification{Type: REBALANCE_OK, Generation: gen, Claimed: tps})
 }
 
@@ -98,13 +98,13 @@ func (kc *kafkaCoordinator) onRevoked(ctx context.Context, _ *kgo.Client, revoke
 	if err := kc.commitRetry(ctx, offsets); err != nil {
 		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: gen, Err: fmt.Errorf("commit on revocation: %w", err)})
 	}
-	logWait(g.log, "hand-off: committed on revocation", time.Since(tc), "partitions", tps)
+	logWait(g.log, "hand-off: committed on revocation", time.Since(tc), "partitions", partitionList(tps))
 	for _, tp := range tps {
 		delete(kc.held, tp)
 		delete(kc.lastCommit, tp)
 	}
 	kc.publish()
-	g.log.Debug("revoked", "generation", gen, "partitions", tps)
+	g.log.Debug("revoked", "generation", gen, "partitions", partitionList(tps))
 	if len(tps) > 0 {
 		g.notify(&Notification{Type: REBALANCE_OK, Generation: gen, Released: tps})
 	}
@@ -126,7 +126,7 @@ func (kc *kafkaCoordinator) onLost(_ context.Context, _ *kgo.Client, lost map[st
 	}
 	sortPartitions(tps)
 	kc.dropLocked(tps)
-	kc.g.log.Warn("lost the group's partitions: stopped them, nothing committed", "partitions", tps)
+	kc.g.log.Warn("lost the group's partitions: stopped them, nothing committed", "partitions", partitionList(tps))
 	kc.g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: fmt.Errorf(
 		"%w: %w: Kafka's group coordinator fenced this member (session timed out, or its generation or epoch is over): %d partitions stopped, nothing committed for them",
 		ErrSessionExpired, ErrNotOwner, len(tps))})

@@ -2,9 +2,11 @@ package consumergroup
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -192,4 +194,48 @@ func (g *ConsumerGroup) handOff(eng deliverer, tps []TopicPartition, generation 
 	}
 	g.obs.handedOff(tps, t0, timeout)
 	return processed
+}
+
+// partitionList is a list of partitions as logs show it: sorted, each
+// topic's partitions as ranges ("orders[0-99 120]"), cut after a few
+// hundred characters with the count of what was left out, so that a
+// member of 10,000 partitions logs a line, not a page. It is formatted
+// only when the line is logged.
+type partitionList []TopicPartition
+
+// logLimit is about how long a partitionList's text grows before it is cut.
+const logLimit = 300
+
+// LogValue implements slog.LogValuer.
+func (l partitionList) LogValue() slog.Value {
+	tps := slices.Clone(l)
+	sortPartitions(tps)
+	var b strings.Builder
+	for i := 0; i < len(tps); {
+		t, j := tps[i].Topic, i
+		for j+1 < len(tps) && tps[j+1].Topic == t && tps[j+1].Partition == tps[j].Partition+1 {
+			j++
+		}
+		switch {
+		case b.Len() > logLimit:
+			fmt.Fprintf(&b, " ...] (%d partitions in all)", len(tps))
+			return slog.StringValue(b.String())
+		case i == 0:
+			b.WriteString(t + "[")
+		case tps[i-1].Topic != t:
+			b.WriteString("] " + t + "[")
+		default:
+			b.WriteByte(' ')
+		}
+		if j > i {
+			fmt.Fprintf(&b, "%d-%d", tps[i].Partition, tps[j].Partition)
+		} else {
+			fmt.Fprintf(&b, "%d", tps[i].Partition)
+		}
+		i = j + 1
+	}
+	if b.Len() > 0 {
+		b.WriteByte(']')
+	}
+	return slog.StringValue(b.String())
 }

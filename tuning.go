@@ -23,11 +23,6 @@ const (
 	// of a partition again (a watch wakes it when the owner changes).
 	claimRetry = 100 * time.Millisecond
 
-	// offsetReadsInFlight is how many committed-offset reads a member
-	// taking partitions over has in flight at once (go-zookeeper
-	// pipelines them on the connection).
-	offsetReadsInFlight = 32
-
 	// boundsRetry and boundsAttempts: a partition just added may be
 	// unknown to the client's metadata for a moment; listing its first
 	// and end offsets is tried again after a metadata refresh, every

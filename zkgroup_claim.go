@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -292,7 +291,7 @@ func (m *member) takeOver(tps []TopicPartition) error {
 	c, g := m.c, m.c.g
 	t0 := time.Now()
 	starts, policies, err := m.startOffsets(tps)
-	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", tps)
+	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", partitionList(tps))
 	if err != nil {
 		// Could not read offsets: give the partitions back; the leader's
 		// assignment still names this member, so apply claims them again.
@@ -338,7 +337,7 @@ func (m *member) takeOver(tps []TopicPartition) error {
 	c.dual.add(begin) // Kafka's copy starts from ZooKeeper's offsets
 	c.eng.assigned(begin)
 	m.publishHeld()
-	g.log.Debug("claimed", "id", m.id, "partitions", tps)
+	g.log.Debug("claimed", "id", m.id, "partitions", partitionList(tps))
 	m.maybeDone()
 	return nil
 }
@@ -373,7 +372,10 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 		}
 		return o.Offset, o.Err
 	}
-	committed := m.readOffsets(tps)
+	committed, err := m.c.zk.ReadOffsets(m.ctx, g.name, tps)
+	if err != nil {
+		return nil, nil, err
+	}
 	out := make(map[TopicPartition]start, len(tps))
 	for _, tp := range tps {
 		low, err := bound(lows, tp)
@@ -388,7 +390,7 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 		if g.cfg.InitialOffset == OffsetNewest {
 			policy = high
 		}
-		off, err := committed[tp].offset, committed[tp].err
+		off, err := committed[tp].Offset, committed[tp].Err
 		switch {
 		case errors.Is(err, ErrNoNode):
 			out[tp] = start{policy, true}
@@ -417,35 +419,6 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 		}
 	})
 	return out, policies, nil
-}
-
-// readResult is a committed offset read, or why not.
-type readResult struct {
-	offset int64
-	err    error
-}
-
-// readOffsets reads the committed offsets of tps, a few requests in flight
-// at once (go-zookeeper pipelines them on the connection): a member taking
-// a thousand partitions reads them in a few round trips.
-func (m *member) readOffsets(tps []TopicPartition) map[TopicPartition]readResult {
-	c, g := m.c, m.c.g
-	out := make(map[TopicPartition]readResult, len(tps))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, offsetReadsInFlight)
-	for _, tp := range tps {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			off, err := c.zk.Offset(m.ctx, g.name, tp.Topic, tp.Partition)
-			mu.Lock()
-			out[tp] = readResult{off, err}
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	return out
 }
 
 // listBounds lists the first and end offsets of topics. Partitions just

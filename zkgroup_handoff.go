@@ -46,7 +46,7 @@ func (m *member) giveUp(ctx context.Context, tps []TopicPartition, closing bool)
 		m.gaveNow = append(m.gaveNow, tp)
 	}
 	m.publishHeld()
-	logWait(g.log, "hand-off: committed and released", time.Since(tc), "id", m.id, "partitions", tps)
+	logWait(g.log, "hand-off: committed and released", time.Since(tc), "id", m.id, "partitions", partitionList(tps))
 	return errors.Join(errs...)
 }
 

@@ -2,8 +2,11 @@ package zookeeper
 
 import (
 	"context"
+	"errors"
+	"path"
 	"sync"
 
+	"github.com/consumergroup/consumergroup/internal/layout"
 	"github.com/go-zookeeper/zk"
 )
 
@@ -36,4 +39,62 @@ func (z *Client) getAll(ctx context.Context, op string, paths []string) []nodeRe
 	}
 	wg.Wait()
 	return out
+}
+
+// OffsetRead is a committed offset ReadOffsets read, or why not: Err
+// matches ErrNoNode for a partition without an offset node, ErrBadData for
+// a node that does not hold an offset.
+type OffsetRead struct {
+	Offset int64
+	Err    error
+}
+
+// ReadOffsets reads the committed offsets of tps in group: one listing of
+// each topic's offset nodes, then the nodes that exist, readsInFlight at a
+// time (a member taking over partitions of a new group reads nothing more).
+// Every partition of tps has an entry; the error is for what stopped the
+// whole read (a ZooKeeper that cannot be reached, ctx).
+func (z *Client) ReadOffsets(ctx context.Context, group string, tps []TopicPartition) (map[TopicPartition]OffsetRead, error) {
+	if err := checkNames("read offsets", "group", group); err != nil {
+		return nil, err
+	}
+	out := make(map[TopicPartition]OffsetRead, len(tps))
+	listed := map[string]map[string]bool{}
+	var read []TopicPartition
+	var paths []string
+	for _, tp := range tps {
+		if err := checkNames("read offsets", "topic", tp.Topic); err != nil {
+			return nil, err
+		}
+		names, ok := listed[tp.Topic]
+		if !ok {
+			ns, err := z.children(ctx, "read offsets", z.paths.OffsetsTopic(group, tp.Topic))
+			if err != nil && !errors.Is(err, ErrNoNode) {
+				return nil, err
+			}
+			names = make(map[string]bool, len(ns))
+			for _, n := range ns {
+				names[n] = true
+			}
+			listed[tp.Topic] = names
+		}
+		p := z.paths.Offset(group, tp.Topic, tp.Partition)
+		if !names[path.Base(p)] {
+			out[tp] = OffsetRead{Err: pathErr("read offset", p, zk.ErrNoNode)}
+			continue
+		}
+		read, paths = append(read, tp), append(paths, p)
+	}
+	for i, r := range z.getAll(ctx, "read offset", paths) {
+		switch {
+		case errors.Is(r.err, ErrNoNode):
+			out[read[i]] = OffsetRead{Err: r.err}
+		case r.err != nil:
+			return nil, r.err
+		default:
+			off, err := layout.ParseOffset(r.data)
+			out[read[i]] = OffsetRead{Offset: off, Err: pathErr("read offset", paths[i], err)}
+		}
+	}
+	return out, nil
 }
