@@ -2,9 +2,9 @@ package consumergroup_test
 
 import (
 	"slices"
-	"time"
 	"strings"
 	"testing"
+	"time"
 
 	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
