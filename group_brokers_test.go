@@ -83,8 +83,19 @@ func testGroupPartitionsAdded(t *testing.T, s setup) {
 	}
 	c.produce(topic, 6, 600)
 	l.waitProcessed(t, 700)
-	if got := len(a.group.ClaimedPartitions()) + len(b.group.ClaimedPartitions()); got != 6 {
-		t.Fatalf("the members hold %d partitions after 4 were added, want 6", got)
+	// Every message was processed; a rebalance may still be moving a
+	// partition (KIP-848 hands one over in two steps): wait for it.
+	deadline := time.After(testTimeout)
+	for got := 0; got != 6; {
+		if got = len(a.group.ClaimedPartitions()) + len(b.group.ClaimedPartitions()); got == 6 {
+			break
+		}
+		select {
+		case <-a.events:
+		case <-b.events:
+		case <-deadline:
+			t.Fatalf("the members hold %d partitions after 4 were added, want 6", got)
+		}
 	}
 	a.close(t)
 	b.close(t)
