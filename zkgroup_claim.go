@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
+	"github.com/consumergroup/consumergroup/zookeeper"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Taking partitions: the claim policy (those nobody owns in one multi, a
@@ -290,7 +293,7 @@ func (m *member) claimedNow(batch []claimResult) ([]TopicPartition, error) {
 func (m *member) takeOver(tps []TopicPartition) error {
 	c, g := m.c, m.c.g
 	t0 := time.Now()
-	starts, policies, err := m.startOffsets(tps)
+	starts, err := m.startOffsets(tps)
 	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", partitionList(tps))
 	if err != nil {
 		// Could not read offsets: give the partitions back; the leader's
@@ -302,6 +305,9 @@ func (m *member) takeOver(tps []TopicPartition) error {
 		}
 		return err
 	}
+	// Those without a usable committed offset start at InitialOffset's,
+	// written at once (the leader wrote the missing nodes of the whole topic
+	// beforehand: see fillOffsets).
 	initial := make(map[TopicPartition]int64)
 	for _, tp := range tps {
 		if s := starts[tp]; s.initial {
@@ -310,20 +316,6 @@ func (m *member) takeOver(tps []TopicPartition) error {
 	}
 	for _, tp := range tps {
 		m.held[tp] = true
-	}
-	if len(initial) > 0 {
-		// Every missing offset node of these topics, the other members'
-		// too, appears at once (the owners keep the value or commit theirs).
-		fill := make(map[TopicPartition]int64, len(policies))
-		for tp, off := range policies {
-			if s, ok := starts[tp]; ok {
-				off = s.offset
-			}
-			fill[tp] = off
-		}
-		if err := c.zk.CreateMissingOffsets(m.ctx, g.name, fill); err != nil {
-			return err
-		}
 	}
 	if err := c.zk.CommitOffsets(m.ctx, g.name, m.id, initial); err != nil {
 		return err
@@ -351,19 +343,11 @@ type start struct {
 
 // startOffsets reads the committed offsets of tps and checks them against
 // the log's bounds; partitions without a usable one start at InitialOffset.
-// It also returns InitialOffset's offset for every partition of the topics
-// of tps.
-func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, map[TopicPartition]int64, error) {
+func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, error) {
 	g := m.c.g
-	topics := make([]string, 0, len(tps))
-	for _, tp := range tps {
-		if !slices.Contains(topics, tp.Topic) {
-			topics = append(topics, tp.Topic)
-		}
-	}
-	lows, highs, err := m.listBounds(topics, tps)
+	lows, highs, err := m.listBounds(tps)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	bound := func(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
 		o, ok := l.Lookup(tp.Topic, tp.Partition)
@@ -374,63 +358,59 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 	}
 	committed, err := m.c.zk.ReadOffsets(m.ctx, g.name, tps)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	out := make(map[TopicPartition]start, len(tps))
 	for _, tp := range tps {
 		low, err := bound(lows, tp)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		high, err := bound(highs, tp)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		policy := low
-		if g.cfg.InitialOffset == OffsetNewest {
-			policy = high
-		}
-		off, err := committed[tp].Offset, committed[tp].Err
-		switch {
-		case errors.Is(err, ErrNoNode):
-			out[tp] = start{policy, true}
-		case errors.Is(err, ErrBadData):
-			// Nothing is lost from the oldest message still in the log.
-			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: err})
-			out[tp] = start{low, true}
-		case err != nil:
-			return nil, nil, err
-		case off < low || off > high:
-			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: fmt.Errorf(
-				"%w: %s/%d committed %d, log holds %d..%d: restarting at %d", ErrOffsetReset, tp.Topic, tp.Partition, off, low, high, policy)})
-			out[tp] = start{policy, true}
-		default:
-			out[tp] = start{off, false}
-		}
+		out[tp] = m.startOf(tp, committed[tp], low, high)
 	}
-	policies := make(map[TopicPartition]int64)
-	pick := lows
-	if g.cfg.InitialOffset == OffsetNewest {
-		pick = highs
-	}
-	pick.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset >= 0 {
-			policies[TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset
-		}
-	})
-	return out, policies, nil
+	return out, nil
 }
 
-// listBounds lists the first and end offsets of topics. Partitions just
-// added may be unknown to the client's metadata for a moment: it refreshes
-// and asks again, for a few seconds at most.
-func (m *member) listBounds(topics []string, tps []TopicPartition) (lows, highs kadm.ListedOffsets, err error) {
+// startOf is where tp starts: its committed offset, or InitialOffset's
+// when it has none, or one outside the log's bounds low..high (retention
+// removed it: reported), or one that cannot be read (reported: the oldest
+// message, so that nothing is lost).
+func (m *member) startOf(tp TopicPartition, committed zookeeper.OffsetRead, low, high int64) start {
+	g := m.c.g
+	policy := low
+	if g.cfg.InitialOffset == OffsetNewest {
+		policy = high
+	}
+	off, err := committed.Offset, committed.Err
+	switch {
+	case errors.Is(err, ErrNoNode):
+		return start{policy, true}
+	case errors.Is(err, ErrBadData):
+		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: err})
+		return start{low, true}
+	case off < low || off > high:
+		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: fmt.Errorf(
+			"%w: %s/%d committed %d, log holds %d..%d: restarting at %d", ErrOffsetReset, tp.Topic, tp.Partition, off, low, high, policy)})
+		return start{policy, true}
+	}
+	return start{off, false}
+}
+
+// listBounds lists the first and end offsets of tps, and only theirs (a
+// member taking over 20 partitions of a topic of 10,000 does not list the
+// 10,000). Partitions just added may be unknown to the client's metadata
+// for a moment: it refreshes and asks again, for a few seconds at most.
+func (m *member) listBounds(tps []TopicPartition) (lows, highs kadm.ListedOffsets, err error) {
 	g := m.c.g
 	for attempt := 0; ; attempt++ {
-		if lows, err = g.admin.ListStartOffsets(m.ctx, topics...); err != nil {
+		if lows, err = listOffsets(m.ctx, g.client, tps, -2); err != nil {
 			return nil, nil, fmt.Errorf("consumergroup: list start offsets: %w", err)
 		}
-		if highs, err = g.admin.ListEndOffsets(m.ctx, topics...); err != nil {
+		if highs, err = listOffsets(m.ctx, g.client, tps, -1); err != nil {
 			return nil, nil, fmt.Errorf("consumergroup: list end offsets: %w", err)
 		}
 		complete := true
@@ -451,4 +431,47 @@ func (m *member) listBounds(topics []string, tps []TopicPartition) (lows, highs 
 			return nil, nil, m.ctx.Err()
 		}
 	}
+}
+
+// listOffsets lists the offsets of tps at timestamp (-2: the log's start,
+// -1: its end), one request to each broker leading some of them. A
+// partition the client cannot route (unknown to its metadata, no leader) is
+// left out of the answer, as kadm leaves out what metadata does not list;
+// a failure of a broker's request is the error.
+func listOffsets(ctx context.Context, cl *kgo.Client, tps []TopicPartition, timestamp int64) (kadm.ListedOffsets, error) {
+	req := kmsg.NewPtrListOffsetsRequest()
+	index := map[string]int{}
+	for _, tp := range tps {
+		i, ok := index[tp.Topic]
+		if !ok {
+			i = len(req.Topics)
+			index[tp.Topic] = i
+			rt := kmsg.NewListOffsetsRequestTopic()
+			rt.Topic = tp.Topic
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp = tp.Partition, timestamp
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
+	out := make(kadm.ListedOffsets)
+	for _, shard := range cl.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			if errors.Is(shard.Err, kerr.UnknownTopicOrPartition) || errors.Is(shard.Err, kerr.NotLeaderForPartition) ||
+				errors.Is(shard.Err, kerr.LeaderNotAvailable) || errors.Is(shard.Err, kerr.UnknownLeaderEpoch) {
+				continue // left out: listBounds refreshes the metadata and asks again
+			}
+			return nil, shard.Err
+		}
+		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
+			for _, p := range t.Partitions {
+				if out[t.Topic] == nil {
+					out[t.Topic] = make(map[int32]kadm.ListedOffset)
+				}
+				out[t.Topic][p.Partition] = kadm.ListedOffset{Topic: t.Topic, Partition: p.Partition, Offset: p.Offset,
+					Timestamp: p.Timestamp, LeaderEpoch: p.LeaderEpoch, Err: kerr.ErrorForCode(p.ErrorCode)}
+			}
+		}
+	}
+	return out, nil
 }

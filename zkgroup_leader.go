@@ -9,6 +9,7 @@ import (
 
 	"github.com/consumergroup/consumergroup/internal/assign"
 	"github.com/consumergroup/consumergroup/zookeeper"
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // The leader: the member whose id sorts first computes the assignment from
@@ -73,6 +74,7 @@ func (m *member) lead() error {
 		Partitions: counts,
 		Members:    desired,
 	}
+	m.fillOffsets(counts)
 	v, err := c.zk.PublishAssignment(m.ctx, g.name, next, prev, m.version)
 	if err != nil {
 		return err
@@ -151,4 +153,52 @@ func (m *member) counts(topics []string) (map[string]int32, error) {
 		}
 	}
 	return counts, nil
+}
+
+// fillOffsets creates the group's missing offset nodes of the topics of
+// counts, with InitialOffset's offsets, before the members take their
+// partitions over: every node of a topic appears at once, in partition
+// order (CreateMissingOffsets), so that a tool that reads partitions
+// 0..n-1 by their count (Burrow) never sees half of them, and the members
+// find them there instead of each listing the whole topic. A topic is
+// looked at again only when its count changes. A failure is reported and
+// left: a member then writes the initial offsets of its own partitions.
+func (m *member) fillOffsets(counts map[string]int32) {
+	c, g := m.c, m.c.g
+	for _, t := range slices.Sorted(maps.Keys(counts)) {
+		n := counts[t]
+		if m.filled[t] == n {
+			continue
+		}
+		have, err := c.zk.CommittedPartitions(m.ctx, g.name, t)
+		if err == nil && int32(len(have)) < n {
+			err = m.createInitialOffsets(t)
+		}
+		if err != nil {
+			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: fmt.Errorf("consumergroup: write the initial offsets of %q: %w", t, err)})
+			continue
+		}
+		m.filled[t] = n
+	}
+}
+
+// createInitialOffsets writes InitialOffset's offset of every partition of
+// topic t that has no offset node.
+func (m *member) createInitialOffsets(t string) error {
+	c, g := m.c, m.c.g
+	list := g.admin.ListStartOffsets
+	if g.cfg.InitialOffset == OffsetNewest {
+		list = g.admin.ListEndOffsets
+	}
+	listed, err := list(m.ctx, t)
+	if err != nil {
+		return err
+	}
+	fill := make(map[TopicPartition]int64)
+	listed.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Offset >= 0 {
+			fill[TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset
+		}
+	})
+	return c.zk.CreateMissingOffsets(m.ctx, g.name, fill)
 }

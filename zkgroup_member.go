@@ -51,6 +51,7 @@ type member struct {
 	full    zookeeper.Assignment // every part, as the leader last published or read it
 	fullAt  int32                // the node's version full is of; -2 when none
 	topicsW map[string]bool      // topics with an armed partition-count watch
+	filled  map[string]int32     // the leader's: topics whose offset nodes it found all there, at this count
 	meta    bool                 // some count comes from Kafka metadata: poll
 
 	// What the loop does next (loop, read, rebalance, wait).
@@ -98,6 +99,7 @@ func (c *zkCoordinator) member(ctx context.Context, sess *Session) error {
 		claimed:   make(chan claimResult, 64),
 		subs:      make(map[string][]string),
 		topicsW:   make(map[string]bool),
+		filled:    make(map[string]int32),
 		held:      make(map[TopicPartition]bool),
 		claiming:  make(map[TopicPartition]context.CancelFunc),
 		committed: make(map[TopicPartition]int64),

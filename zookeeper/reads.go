@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path"
+	"slices"
 	"sync"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
@@ -97,4 +98,28 @@ func (z *Client) ReadOffsets(ctx context.Context, group string, tps []TopicParti
 		}
 	}
 	return out, nil
+}
+
+// CommittedPartitions returns the partitions of topic that have an offset
+// node in group, sorted, in one listing and without reading them: a group's
+// leader tells this way whether a topic's offset nodes are all there.
+func (z *Client) CommittedPartitions(ctx context.Context, group, topic string) ([]int32, error) {
+	if err := checkNames("list offsets", "group", group, "topic", topic); err != nil {
+		return nil, err
+	}
+	names, err := z.children(ctx, "list offsets", z.paths.OffsetsTopic(group, topic))
+	if errors.Is(err, ErrNoNode) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]int32, 0, len(names))
+	for _, n := range names {
+		if p, err := layout.ParsePartition(n); err == nil {
+			parts = append(parts, p)
+		}
+	}
+	slices.Sort(parts)
+	return parts, nil
 }
