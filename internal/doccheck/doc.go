@@ -18,4 +18,6 @@
 //     header or the caption. A
 //     ratio (N×) anywhere else in README.md and docs/ fails: ratios come
 //     from results files, cited.
+//   - TestDocLinks: every relative link names a file that exists and, in a
+//     Markdown file, a heading it has.
 package doccheck

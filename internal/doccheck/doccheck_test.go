@@ -366,3 +366,62 @@ func names(root string, rs []*results) string {
 	}
 	return b.String()
 }
+
+var (
+	mdLink     = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	mdHeading  = regexp.MustCompile(`(?m)^#+ (.*)$`)
+	anchorDrop = regexp.MustCompile(`[^\p{L}\p{N}\- _]`)
+)
+
+// anchor is GitHub's anchor of a heading: lower case, punctuation dropped,
+// spaces as hyphens.
+func anchor(heading string) string {
+	return strings.ReplaceAll(anchorDrop.ReplaceAllString(strings.ToLower(strings.TrimSpace(heading)), ""), " ", "-")
+}
+
+// TestDocLinks: every relative link of the documentation names a file that
+// exists and, for a Markdown file, a heading it has: what moved stays
+// reachable.
+func TestDocLinks(t *testing.T) {
+	root := repoRoot(t)
+	for _, doc := range append(docFiles(t, root), "CHANGELOG.md") {
+		data, err := os.ReadFile(filepath.Join(root, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, prose := fences(string(data))
+		for i, line := range prose {
+			for _, m := range mdLink.FindAllStringSubmatch(line, -1) {
+				link := m[1]
+				if strings.Contains(link, "://") || strings.HasPrefix(link, "mailto:") {
+					continue
+				}
+				path, frag, _ := strings.Cut(link, "#")
+				target := filepath.Join(root, filepath.Dir(doc), filepath.FromSlash(path))
+				if path == "" {
+					target = filepath.Join(root, doc)
+				}
+				if _, err := os.Stat(target); err != nil {
+					t.Errorf("%s:%d: the link %s: %v", doc, i+1, link, err)
+					continue
+				}
+				if frag == "" || !strings.HasSuffix(target, ".md") {
+					continue
+				}
+				text, err := os.ReadFile(target)
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := false
+				for _, h := range mdHeading.FindAllStringSubmatch(string(text), -1) {
+					if anchor(h[1]) == frag {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("%s:%d: the link %s: no such heading in %s", doc, i+1, link, path)
+				}
+			}
+		}
+	}
+}
