@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 3s
 FUZZ_PKG := ./internal/layout
 
-.PHONY: demo test check zookeeper kafka kafka-for-demo chromium burrow unit e2e fuzz build bench bench-short bench-scale screenshot
+.PHONY: release-check demo test check zookeeper kafka kafka-for-demo chromium burrow unit e2e fuzz build bench bench-short bench-scale screenshot
 
 ## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000";
 ## ARGS="--kafka apache" runs it on a real Apache Kafka 3.9 broker, fetched from Maven Central first).
@@ -92,3 +92,9 @@ bench-short: zookeeper kafka
 SCALE_ARGS ?= -members 10,50,100,200,500 -partitions 1000,10000 -systems zk,classic,848,bare
 bench-scale: zookeeper
 	cd bench && $(GO) run ./cmd/bench -only scale -kafka kfake-proc $(SCALE_ARGS)
+
+## release-check: the release checks alone (RELEASING.md): plugin/cgprom requires a released version of the root, and
+## `go get` of the plugin at that version works outside the repository, from a local module proxy built from this checkout
+## (offline). Part of `make test` too.
+release-check:
+	$(GO) test -count=1 -v -run 'TestPlugin' ./internal/releasecheck

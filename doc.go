@@ -1,7 +1,20 @@
 // Package consumergroup is a Kafka consumer group: many instances of a
-// service read one or more topics together, every message is processed by
-// exactly one of them, and partitions move between instances as they come
-// and go. The same API runs on two coordinators:
+// service read one or more topics together, their partitions shared among
+// the instances and moving between them as they come and go.
+//
+// What it promises: a partition is never delivered to two members at once,
+// and no message is lost. Across graceful changes (a member joins, a member
+// leaves with Close, partitions are added) every message is processed
+// exactly once. Across crashes and lost sessions delivery is at least once,
+// bounded by the uncommitted window: the next owner delivers again what
+// was processed since the member's last commit (at most
+// ConsumerGroupConfig.CommitInterval of messages, and the message in hand).
+// The one exception to exactly once is announced: a hand-off waits for the
+// message in the application's hands at most HandoffTimeout; past it that
+// message is delivered again by the next owner, and a HANDOFF_TIMEOUT
+// notification names it.
+//
+// The same API runs on two coordinators:
 //
 //   - Kafka's own group coordinator (JoinKafkaConsumerGroup; Kafka 4 has no
 //     ZooKeeper): franz-go's group consumer runs the protocol, classic
@@ -37,11 +50,9 @@
 //
 // # Guarantees
 //
-// No message is lost; a partition is processed by one member at a time;
-// graceful rebalances and Close deliver nothing twice (but for a message
-// still in hand when HandoffTimeout runs out, announced by HANDOFF_TIMEOUT);
-// after a crash, only what was processed since the last commit is delivered
-// again.
+// As stated at the top. docs/USAGE.md in the repository has every rule
+// and docs/DESIGN.md every failure case; docs/GLOSSARY.md defines the
+// words (in hand, hand-off, fenced, the seed, ...).
 //
 // # The ZooKeeper layer
 //

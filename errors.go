@@ -11,10 +11,12 @@ import (
 // Errors of the consumer group API, named as in the seed.
 var (
 	// DiscardCommit is returned by a Checkout callback to skip the commit of
-	// what it consumed: the messages are delivered again.
-	DiscardCommit = errors.New("consumergroup: commit discarded") //nolint:revive,staticcheck // the seed's name
+	// what it consumed: the messages are delivered again. (The seed's name,
+	// kept for its users: not ErrDiscardCommit.)
+	DiscardCommit = errors.New("consumergroup: commit discarded")
 	// NoCheckout is returned by Checkout when the member holds no partition.
-	NoCheckout = errors.New("consumergroup: no partition to check out") //nolint:revive,staticcheck // the seed's name
+	// (The seed's name, kept for its users: not ErrNoCheckout.)
+	NoCheckout = errors.New("consumergroup: no partition to check out")
 )
 
 // ErrStrategyMismatch is reported (REBALANCE_ERROR) by a member whose

@@ -14,9 +14,10 @@ type TopicPartition = zookeeper.TopicPartition
 // sortPartitions sorts topic-partitions by topic, then partition.
 func sortPartitions(tps []TopicPartition) { slices.SortFunc(tps, TopicPartition.Compare) }
 
-// Notification types, as in the seed, and HANDOFF_TIMEOUT.
+// Notification types, as in the seed (whose names they keep, upper case
+// included), and HANDOFF_TIMEOUT.
 const (
-	REBALANCE_START uint8 = iota + 1 //nolint:revive // the seed's names
+	REBALANCE_START uint8 = iota + 1
 	REBALANCE_OK
 	REBALANCE_ERROR
 	// HANDOFF_TIMEOUT: a partition was handed over while the application

@@ -6,55 +6,54 @@ import (
 	"log"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/consumergroup/consumergroup"
-	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // A group on Kafka's own coordinator (Kafka 4 has no ZooKeeper): the same
-// ConsumerGroup, joined with the brokers' addresses. Its offsets live in
-// Kafka, where kadm (or kafka-consumer-groups.sh) sees them.
+// ConsumerGroup, joined with the brokers' addresses. Here the Kafka is
+// franz-go's in-process kfake, with the topic created; give your brokers
+// instead. The group's offsets live in Kafka, where kadm (or
+// kafka-consumer-groups.sh) sees them.
 func ExampleJoinKafkaConsumerGroup() {
-	zkAddrs, err := testenv.SharedAddrs() // the test cluster registers itself in ZooKeeper; the group does not use it
-	if err != nil {
-		log.Fatal(err)
-	}
-	kafka, err := testenv.StartKafka(zkAddrs, "/example/kafka", 1, map[string]int32{"orders": 1})
+	ctx := context.Background()
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "orders"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer kafka.Close()
-	for i := range 3 {
-		if err := kafka.Produce(context.Background(), "orders", 0, &kgo.Record{Value: fmt.Appendf(nil, "order %d", i)}); err != nil {
-			log.Fatal(err)
-		}
-	}
-	brokers := kafka.Addrs()
-
-	config := consumergroup.NewConsumerGroupConfig()
-	config.GroupProtocol = consumergroup.GroupProtocolClassic // or GroupProtocolConsumer (KIP-848, Kafka 4.0+)
-	group, err := consumergroup.JoinKafkaConsumerGroup(context.Background(), "billing", []string{"orders"}, brokers, config)
-	if err != nil {
-		log.Fatal(err)
-	}
-	n := 0
-	for ev := range group.Stream() {
-		fmt.Printf("%s/%d@%d: %s\n", ev.Topic, ev.Partition, ev.Offset, ev.Value)
-		if n++; n == 3 {
-			break
-		}
-	}
-	if err := group.Close(); err != nil { // commits what was processed
-		log.Fatal(err)
-	}
-
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	brokers := kafka.ListenAddrs()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("orders"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer cl.Close()
-	offsets, err := kadm.NewClient(cl).FetchOffsets(context.Background(), "billing")
+	for i := range 3 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "order %d", i)}).FirstErr(); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	config := consumergroup.NewConsumerGroupConfig()
+	config.GroupProtocol = consumergroup.GroupProtocolClassic // or GroupProtocolConsumer (KIP-848, Kafka 4.0+)
+	group, err := consumergroup.JoinKafkaConsumerGroup(ctx, "billing", []string{"orders"}, brokers, config)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 3 {
+		ev, err := group.Next(ctx) // the previous message counts as processed now
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s/%d@%d: %s\n", ev.Topic, ev.Partition, ev.Offset, ev.Value)
+	}
+	if err := group.Close(); err != nil { // commits what was processed, the message in hand included
+		log.Fatal(err)
+	}
+
+	offsets, err := kadm.NewClient(cl).FetchOffsets(ctx, "billing")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,43 +1,18 @@
 package consumergroup_test
 
 import (
-	"context"
 	"fmt"
 	"log"
 	"os"
 	"os/signal"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/consumergroup/consumergroup"
-	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
-// exampleCluster starts a Kafka registered in the test ZooKeeper under its
-// own chroot, with topic holding messages "message 0".."message n-1" in one
-// partition, and returns the ZooKeeper address to give the group
-// ("host:port/chroot") and what stops it all.
-func exampleCluster(topic string, n int) ([]string, func()) {
-	addrs, err := testenv.SharedAddrs()
-	if err != nil {
-		log.Fatal(err)
-	}
-	chroot := fmt.Sprintf("/example/%s", topic)
-	kafka, err := testenv.StartKafka(addrs, chroot, 1, map[string]int32{topic: 1})
-	if err != nil {
-		log.Fatal(err)
-	}
-	for i := range n {
-		err := kafka.Produce(context.Background(), topic, 0, &kgo.Record{Value: fmt.Appendf(nil, "message %d", i)})
-		if err != nil {
-			log.Fatal(err)
-		}
-	}
-	return []string{addrs[0] + chroot}, func() { kafka.Close() }
-}
-
 // The seed's example, unchanged but for the addresses and for stopping
-// after ten messages instead of at Ctrl-C.
+// after ten messages instead of at Ctrl-C. exampleCluster stands for your
+// ZooKeeper (with a Kafka registered in it, and the topic created): it
+// starts the tests' own, and returns its address, "host:port/chroot".
 func Example() {
 	zookeeper, stop := exampleCluster("my_topic", 10)
 	defer stop()

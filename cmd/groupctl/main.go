@@ -14,6 +14,7 @@
 //	groupctl consume --topic T (--group G | --from-offset N | --from-time T) [--format F]
 //	groupctl produce --topic T [--count N] < lines
 //	groupctl serve [--listen 127.0.0.1:8080]  # web view, /api/, /metrics
+//	groupctl --version                 # the module version and VCS revision it was built from
 //
 // Common flags: --zookeeper (or $CONSUMERGROUP_ZOOKEEPER), --chroot,
 // --zookeeper-auth, --brokers, Kafka's --tls* and --sasl-* flags,
@@ -85,6 +86,10 @@ func run(ctx context.Context, e *env, args []string) int {
 		}
 		return exitOK
 	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "version" {
+		printVersion(e.stdout)
+		return exitOK
+	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(e.stderr, "groupctl: unknown command %q\n\n", args[0])
@@ -132,7 +137,7 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'groupctl COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'groupctl COMMAND --help' for a command's flags, 'groupctl --version' for the version.")
 }
 
 // usageError is a problem with the command line: exit status 2.

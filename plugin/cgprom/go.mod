@@ -3,7 +3,7 @@ module github.com/consumergroup/consumergroup/plugin/cgprom
 go 1.26.0
 
 require (
-	github.com/consumergroup/consumergroup v0.0.0
+	github.com/consumergroup/consumergroup v0.1.0
 	github.com/twmb/franz-go v1.22.3
 )
 
@@ -26,5 +26,3 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
-
-replace github.com/consumergroup/consumergroup => ../..
