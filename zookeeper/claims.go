@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 
 	"github.com/go-zookeeper/zk"
 
@@ -223,19 +222,5 @@ func (z *Client) OwnedPartitions(ctx context.Context, group, topic string) ([]in
 	if err := checkNames("list owners", "group", group, "topic", topic); err != nil {
 		return nil, err
 	}
-	names, err := z.children(ctx, "list owners", z.paths.OwnersTopic(group, topic))
-	if errors.Is(err, ErrNoNode) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	parts := make([]int32, 0, len(names))
-	for _, n := range names {
-		if p, err := layout.ParsePartition(n); err == nil {
-			parts = append(parts, p)
-		}
-	}
-	slices.Sort(parts)
-	return parts, nil
+	return z.partitionsUnder(ctx, "list owners", z.paths.OwnersTopic(group, topic))
 }

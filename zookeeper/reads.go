@@ -107,7 +107,14 @@ func (z *Client) CommittedPartitions(ctx context.Context, group, topic string) (
 	if err := checkNames("list offsets", "group", group, "topic", topic); err != nil {
 		return nil, err
 	}
-	names, err := z.children(ctx, "list offsets", z.paths.OffsetsTopic(group, topic))
+	return z.partitionsUnder(ctx, "list offsets", z.paths.OffsetsTopic(group, topic))
+}
+
+// partitionsUnder returns the partitions named by the children of p (a
+// topic's owners/ or offsets/ node), sorted, in one listing: none when p
+// does not exist; children whose name is not a partition are left out.
+func (z *Client) partitionsUnder(ctx context.Context, op, p string) ([]int32, error) {
+	names, err := z.children(ctx, op, p)
 	if errors.Is(err, ErrNoNode) {
 		return nil, nil
 	}
@@ -116,8 +123,8 @@ func (z *Client) CommittedPartitions(ctx context.Context, group, topic string) (
 	}
 	parts := make([]int32, 0, len(names))
 	for _, n := range names {
-		if p, err := layout.ParsePartition(n); err == nil {
-			parts = append(parts, p)
+		if part, err := layout.ParsePartition(n); err == nil {
+			parts = append(parts, part)
 		}
 	}
 	slices.Sort(parts)
