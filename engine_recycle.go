@@ -29,39 +29,61 @@ import (
 // recordsPool is the record pool of the clients the group builds.
 var recordsPool = new(recordPool)
 
-// recordPool is a kgo.PoolRecords: slabs by capacity, in powers of two.
+// recordPool is a kgo.PoolRecords: slabs by capacity, in classes eight
+// to a power of two (8, 9, ..., 15, 16, 18, ..., 30, 32, 36, ...), so that
+// a slab is at most an eighth larger than asked for: the slabs of records
+// handed out as they are (PollRecords) are never recycled, and cost their
+// capacity.
 type recordPool struct {
-	classes [recordClasses]sync.Pool // of *[]kgo.Record, cap 1<<class
+	classes [recordClasses]sync.Pool // of *[]kgo.Record, cap at least classSize
 }
 
-// recordClasses bounds the slabs pooled: up to 1<<23 records.
-const recordClasses = 24
+// recordClasses bounds the slabs pooled: up to 15<<19 records.
+const recordClasses = 8 * 20
+
+// classSize is the capacity of class i.
+func classSize(i int) int { return (8 + i%8) << (i / 8) }
+
+// classUp is the smallest class of capacity n or more.
+func classUp(n int) int {
+	if n <= 8 {
+		return 0
+	}
+	k := bits.Len(uint(n-1)) - 4 // (n-1)>>k is in [8, 15]
+	j := (n-1)>>k - 8 + 1
+	return k*8 + j // j == 8 is the next power of two: (k+1)*8
+}
+
+// classDown is the largest class of capacity c or less; -1 below 8.
+func classDown(c int) int {
+	if c < 8 {
+		return -1
+	}
+	k := bits.Len(uint(c)) - 4
+	return k*8 + c>>k - 8
+}
 
 // GetRecords returns a slab of n records (kgo.PoolRecords).
 func (rp *recordPool) GetRecords(n int) []kgo.Record {
-	k := bits.Len(uint(max(n, 1) - 1)) // 1<<k >= n
-	if k >= recordClasses {
+	i := classUp(n)
+	if i >= recordClasses {
 		return make([]kgo.Record, n)
 	}
-	if v, _ := rp.classes[k].Get().(*[]kgo.Record); v != nil {
+	if v, _ := rp.classes[i].Get().(*[]kgo.Record); v != nil {
 		return (*v)[:n]
 	}
-	return make([]kgo.Record, n, 1<<k)
+	return make([]kgo.Record, n, classSize(i))
 }
 
 // PutRecords takes back a slab whose records were all recycled (zeroed by
 // kgo.Record.Recycle) (kgo.PoolRecords).
 func (rp *recordPool) PutRecords(rs []kgo.Record) {
-	c := cap(rs)
-	if c == 0 {
-		return
-	}
-	k := bits.Len(uint(c)) - 1 // 1<<k <= c
-	if k >= recordClasses {
+	i := classDown(cap(rs))
+	if i < 0 || i >= recordClasses {
 		return
 	}
 	rs = rs[:0]
-	rp.classes[k].Put(&rs)
+	rp.classes[i].Put(&rs)
 }
 
 // recyclesRecords reports whether the records cl fetches may be recycled
