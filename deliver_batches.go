@@ -41,5 +41,7 @@ func (p *pump) deliverBatch(ctx context.Context, ps *pstate, records []*kgo.Reco
 	}
 	b := &EventBatch{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Events: make([]ConsumerEvent, len(records))}
 	fillEvents(b.Events, records)
-	p.send(ctx, unit{ps: ps, end: records[len(records)-1].Offset + 1, b: b})
+	end := records[len(records)-1].Offset + 1
+	p.recycleRecords(records)
+	p.send(ctx, unit{ps: ps, end: end, b: b})
 }

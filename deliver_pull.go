@@ -71,7 +71,7 @@ func (g *ConsumerGroup) Next(ctx context.Context) (*ConsumerEvent, error) {
 	if err := g.choosePull(ctx, "Next"); err != nil {
 		return nil, err
 	}
-	u, err := g.eng.pullNext(ctx, false)
+	u, err := g.eng.pullNext(ctx, pullEvent)
 	return u.ev, err
 }
 
@@ -83,7 +83,7 @@ func (g *ConsumerGroup) Poll(ctx context.Context) (*EventBatch, error) {
 	if err := g.choosePull(ctx, "Poll"); err != nil {
 		return nil, err
 	}
-	u, err := g.eng.pullNext(ctx, true)
+	u, err := g.eng.pullNext(ctx, pullBatch)
 	return u.b, err
 }
 
@@ -103,16 +103,25 @@ func (g *ConsumerGroup) choosePull(ctx context.Context, what string) error {
 // errPullClosed is ErrClosed for the pull API.
 var errPullClosed = fmt.Errorf("consumergroup: Next/Poll: %w", ErrClosed)
 
-// pullNext counts the unit in hand as processed and returns the next one:
-// a message, or with batch everything left of one partition's slice.
-func (p *pump) pullNext(ctx context.Context, batch bool) (unit, error) {
+// What a pull call returns: a message (Next), or everything left of one
+// partition's slice as events (Poll) or as franz-go's records
+// (PollRecords).
+const (
+	pullEvent = iota
+	pullBatch
+	pullRecords
+)
+
+// pullNext counts the unit in hand as processed and returns the next one,
+// of kind (pullEvent, pullBatch, pullRecords).
+func (p *pump) pullNext(ctx context.Context, kind int) (unit, error) {
 	p.pull.mu.Lock()
 	defer p.pull.mu.Unlock()
 	for {
 		var s *pullSlice
 		if len(p.pull.buf) > 0 {
 			s = &p.pull.buf[0]
-			if s.evs == nil {
+			if s.evs == nil && kind != pullRecords {
 				// Allocated when the slice is first taken (outside the
 				// engine's lock), not when polled: a poll takes
 				// everything franz-go buffered (pollMax), and only the
@@ -120,7 +129,7 @@ func (p *pump) pullNext(ctx context.Context, batch bool) (unit, error) {
 				s.evs = make([]ConsumerEvent, len(s.records))
 			}
 		}
-		u, ok, err := p.takePulled(s, batch)
+		u, ok, err := p.takePulled(s, kind)
 		if err != nil {
 			return unit{}, err
 		}
@@ -144,8 +153,9 @@ func (p *pump) pullNext(ctx context.Context, batch bool) (unit, error) {
 // takePulled counts the unit in hand as processed and returns the next
 // unit of s (nil: none buffered), recording it as in hand, in one critical
 // section; false when s has nothing more to return (given up, or all
-// returned).
-func (p *pump) takePulled(s *pullSlice, batch bool) (unit, bool, error) {
+// returned). It is the pull API's one hand-out point: a record reaches the
+// application only from here.
+func (p *pump) takePulled(s *pullSlice, kind int) (unit, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.pulledLocked() {
@@ -168,17 +178,27 @@ func (p *pump) takePulled(s *pullSlice, batch bool) (unit, bool, error) {
 		return unit{}, false, nil
 	}
 	u := unit{ps: ps}
-	if batch {
+	switch kind {
+	case pullRecords:
+		// Handed out as they are: never recycled.
+		rs := s.records[s.i:len(s.records):len(s.records)]
+		u.rb = &RecordBatch{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Records: rs}
+		u.end = rs[len(rs)-1].Offset + 1
+		s.i = len(s.records)
+	case pullBatch:
 		evs := s.evs[s.i:len(s.records):len(s.records)]
 		fillEvents(evs, s.records[s.i:])
+		p.recycleRecords(s.records[s.i:])
 		u.b = &EventBatch{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Events: evs}
+		u.end = evs[len(evs)-1].Offset + 1
 		s.i = len(s.records)
-	} else {
+	default:
 		fillEvent(&s.evs[s.i], s.records[s.i])
+		p.recycleRecords(s.records[s.i : s.i+1])
 		u.ev = &s.evs[s.i]
+		u.end = u.ev.Offset + 1
 		s.i++
 	}
-	u.end = s.records[s.i-1].Offset + 1
 	ps.next = u.end
 	p.pull.hand = u
 	p.obs.delivered(u)

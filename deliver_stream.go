@@ -75,15 +75,16 @@ const streamChunk = 256
 func (p *pump) deliverStream(ctx context.Context, ps *pstate, records []*kgo.Record) {
 	records = p.undelivered(ps, records)
 	var evs []ConsumerEvent
-	for i, r := range records {
+	for i := range records {
 		if len(evs) == 0 {
 			// One allocation for streamChunk messages, not one per message.
 			evs = make([]ConsumerEvent, min(streamChunk, len(records)-i))
 			fillEvents(evs, records[i:i+len(evs)])
+			p.recycleRecords(records[i : i+len(evs)])
 		}
 		ev := &evs[0]
 		evs = evs[1:]
-		if !p.send(ctx, unit{ps: ps, end: r.Offset + 1, ev: ev}) {
+		if !p.send(ctx, unit{ps: ps, end: ev.Offset + 1, ev: ev}) {
 			return
 		}
 	}

@@ -41,6 +41,9 @@
 //		process(event)
 //	}
 //
+// PollRecords is Poll with franz-go's own records instead of events: no
+// copy, the fastest path.
+//
 // The 2014 package's channels stay: Stream, Batches and Checkout. A message
 // received from Stream counts as processed only when the loop takes the
 // next one (a channel cannot tell a finished loop from a busy one); on a

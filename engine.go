@@ -48,12 +48,13 @@ type pstate struct {
 }
 
 // unit is what the application takes at once: a message (Stream, Next) or
-// a batch (Batches, Poll) of partition ps, ending before end.
+// a batch (Batches, Poll, PollRecords) of partition ps, ending before end.
 type unit struct {
 	ps  *pstate
 	end int64 // the offset after the unit
 	ev  *ConsumerEvent
 	b   *EventBatch
+	rb  *RecordBatch // PollRecords (deliver_records.go)
 }
 
 // pump is the engine of one member. It knows no coordinator: it is built
@@ -61,11 +62,12 @@ type unit struct {
 // the observer.
 type pump struct {
 	// Set by newPump and never changed: read without a lock.
-	pos    positioner      // places partitions in the franz-go client
-	log    *slog.Logger    // the group's
-	ctx    context.Context // the group's life: Close ends it
-	goFunc func(f func())  // starts a goroutine owned (and waited for) by the group
-	obs    *observer       // metrics and health hooks
+	pos     positioner      // places partitions in the franz-go client
+	log     *slog.Logger    // the group's
+	ctx     context.Context // the group's life: Close ends it
+	goFunc  func(f func())  // starts a goroutine owned (and waited for) by the group
+	obs     *observer       // metrics and health hooks
+	recycle bool            // the client's records go back to recordsPool once copied (engine_recycle.go)
 
 	//////////////
 	// mu block //
@@ -135,6 +137,9 @@ func newPump(ctx context.Context, pos positioner, log *slog.Logger, goFunc func(
 		changed: make(chan struct{}),
 		ch:      newChanState(),
 		co:      newCheckoutState(),
+	}
+	if pos != nil {
+		p.recycle = recyclesRecords(pos.client())
 	}
 	p.cond = sync.NewCond(&p.mu)
 	return p

@@ -100,7 +100,7 @@ func BenchmarkPullNext(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if _, err := p.pullNext(ctx, false); err != nil {
+		if _, err := p.pullNext(ctx, pullEvent); err != nil {
 			b.Fatal(err)
 		}
 	}

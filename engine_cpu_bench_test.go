@@ -69,3 +69,36 @@ func BenchmarkStreamCPU(b *testing.B) {
 	<-done
 	b.ReportMetric(float64(processCPU(b)-c0)/float64(b.N), "cpu-ns/msg")
 }
+
+// BenchmarkChannelFillFloor: Stream's structural bound beside
+// BenchmarkStreamCPU: a bare channel of capacity outputBuffer whose sender
+// does the pump's work outside the engine (events filled 256 at a time
+// from the same 500 records), and a reader that only counts. The reader
+// is faster than the sender, so it waits on the channel at every message:
+// a park and a wake-up per message, as Stream's.
+func BenchmarkChannelFillFloor(b *testing.B) {
+	ch := make(chan *ConsumerEvent, outputBuffer)
+	recs := benchRecords(500, 100)
+	done := make(chan struct{})
+	go func() {
+		for range b.N {
+			<-ch
+		}
+		close(done)
+	}()
+	b.ReportAllocs()
+	c0 := processCPU(b)
+	b.ResetTimer()
+	var evs []ConsumerEvent
+	for i := range b.N {
+		if len(evs) == 0 {
+			j := i % len(recs)
+			evs = make([]ConsumerEvent, min(streamChunk, len(recs)-j))
+			fillEvents(evs, recs[j:j+len(evs)])
+		}
+		ch <- &evs[0]
+		evs = evs[1:]
+	}
+	<-done
+	b.ReportMetric(float64(processCPU(b)-c0)/float64(b.N), "cpu-ns/msg")
+}

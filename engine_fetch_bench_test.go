@@ -142,7 +142,7 @@ func BenchmarkSynthPoll(b *testing.B) {
 	ctx := context.Background()
 	benchCPU(b, func() {
 		for n := 0; n < b.N; {
-			u, err := p.pullNext(ctx, true)
+			u, err := p.pullNext(ctx, pullBatch)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -158,7 +158,7 @@ func BenchmarkSynthNext(b *testing.B) {
 	ctx := context.Background()
 	benchCPU(b, func() {
 		for range b.N {
-			if _, err := p.pullNext(ctx, false); err != nil {
+			if _, err := p.pullNext(ctx, pullEvent); err != nil {
 				b.Fatal(err)
 			}
 		}

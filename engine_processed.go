@@ -156,6 +156,8 @@ func (u unit) holds(x any) bool {
 		return u.ev == x
 	case *EventBatch:
 		return u.b == x
+	case *RecordBatch:
+		return u.rb == x
 	}
 	return false
 }
@@ -299,6 +301,8 @@ func (u unit) first() int64 {
 		return u.ev.Offset
 	case u.b != nil && len(u.b.Events) > 0:
 		return u.b.Events[0].Offset
+	case u.rb != nil && len(u.rb.Records) > 0:
+		return u.rb.Records[0].Offset
 	}
 	return u.end - 1
 }

@@ -63,3 +63,34 @@ func ExampleConsumerGroup_MarkDone() {
 	// 1: message 1
 	// 2: message 2
 }
+
+// PollRecords: the pull API's fastest path, franz-go's own records without
+// the copy into events, a partition's batch at a time. Calling it again
+// means the batch is processed; the records may be kept for good, but not
+// modified before the next call.
+func ExampleConsumerGroup_PollRecords() {
+	zookeeper, stop := exampleCluster("records_topic", 3)
+	defer stop()
+
+	group, err := consumergroup.JoinConsumerGroup("records_group", "records_topic", zookeeper, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer group.Close()
+
+	ctx := context.Background()
+	for n := 0; n < 3; {
+		batch, err := group.PollRecords(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, r := range batch.Records {
+			fmt.Printf("%s/%d %d: %s\n", batch.Topic, batch.Partition, r.Offset, r.Value)
+			n++
+		}
+	}
+	// Output:
+	// records_topic/0 0: message 0
+	// records_topic/0 1: message 1
+	// records_topic/0 2: message 2
+}

@@ -70,7 +70,7 @@ func JoinConsumerGroupTopics(ctx context.Context, name string, topics []string, 
 	}
 	// A partition claimed while a fetch waits starts with the next fetch:
 	// a short wait keeps hand-offs fast (franz-go's default is 5 s).
-	opts := append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.FetchMaxWait(fetchMaxWait)}, cfg.KafkaOptions...)
+	opts := append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.FetchMaxWait(fetchMaxWait), kgo.WithPools(recordsPool)}, cfg.KafkaOptions...)
 	client, err := kgo.NewClient(opts...)
 	if err != nil {
 		z.Close()

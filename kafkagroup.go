@@ -162,6 +162,8 @@ func (kc *kafkaCoordinator) options(name string, topics, brokers []string, cfg C
 		// A partition assigned while a fetch waits starts with the next
 		// fetch: a short wait keeps hand-offs fast (default 5 s).
 		kgo.FetchMaxWait(fetchMaxWait),
+		// Records are recycled once copied into events (engine_recycle.go).
+		kgo.WithPools(recordsPool),
 		// Partitions added to a topic are seen at the next refresh.
 		kgo.MetadataMaxAge(cfg.MetadataInterval),
 		kgo.OnPartitionsAssigned(kc.onAssigned),

@@ -178,6 +178,14 @@ func (o *observer) deliveredSlow(u unit) {
 		for i := range u.b.Events {
 			e.Bytes += eventBytes(&u.b.Events[i])
 		}
+	} else if u.rb != nil {
+		e.Messages = len(u.rb.Records)
+		for _, r := range u.rb.Records {
+			e.Bytes += len(r.Key) + len(r.Value)
+			for _, h := range r.Headers {
+				e.Bytes += len(h.Key) + len(h.Value)
+			}
+		}
 	}
 	o.m.Delivered(e)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -45,6 +46,17 @@ func processCPU() int64 {
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
+// gcCPU returns the garbage collector's CPU time so far (an estimate of
+// the runtime's, updated at each cycle).
+func gcCPU() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration(s[0].Value.Float64() * 1e9)
+}
+
 func newCounter(target int) *counter {
 	return &counter{target: int64(target), done: make(chan struct{})}
 }
@@ -81,6 +93,7 @@ var consumers = []consumer{
 	{"raw franz-go (direct partitions)", runRaw, false},
 	{"ours: Next()", runNext, false},
 	{"ours: Poll()", runPoll(onZooKeeper), false},
+	{"ours: PollRecords()", runPollRecords, false},
 	{"ours: Stream()", runStream, false},
 	{"ours: Batches()", runBatches(onZooKeeper), false},
 	{"ours: Checkout (100 ms)", runCheckout, true},
@@ -96,6 +109,8 @@ type tpResult struct {
 	startup time.Duration // from the start to the first message
 	elapsed time.Duration // from the first message to the last
 	mallocs uint64        // heap allocations of the whole process, start to last
+	bytes   uint64        // bytes allocated on the heap by the whole process, start to last
+	gcCPU   time.Duration // the garbage collector's CPU time (runtime/metrics), start to last
 	cpu     time.Duration // CPU time of the whole process, first message to last
 	stalled bool          // stopped delivering before the end: msgs is what it delivered
 	notRun  bool          // left out by -filter
@@ -177,8 +192,8 @@ func throughput(ctx context.Context, b *bench) error {
 				if r.stalled {
 					b.logf("throughput: %-38s %5d B: STALLED after %d of %d messages", c.name, size, r.msgs, b.sz.messages)
 				} else {
-					b.logf("throughput: %-38s %5d B: %9.0f msg/s, %.2f allocs/msg, %.0f ns CPU/msg, start-up %v", c.name, size, r.rate(),
-						float64(r.mallocs)/float64(r.msgs), r.cpuPerMsg(), r.startup.Round(time.Millisecond))
+					b.logf("throughput: %-38s %5d B: %9.0f msg/s, %.2f allocs/msg, %.0f B/msg, %.0f ns CPU/msg (GC %.0f), start-up %v", c.name, size, r.rate(),
+						float64(r.mallocs)/float64(r.msgs), float64(r.bytes)/float64(r.msgs), r.cpuPerMsg(), float64(r.gcCPU.Nanoseconds())/float64(r.msgs), r.startup.Round(time.Millisecond))
 				}
 				if try == 0 || (!r.stalled && (best.stalled || r.rate() > best.rate())) {
 					best = r
@@ -312,6 +327,7 @@ func measure(ctx context.Context, b *bench, c consumer, topic, group string, siz
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
+	gc0 := gcCPU()
 	start := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
@@ -347,13 +363,14 @@ wait:
 		}
 	}
 	runtime.ReadMemStats(&m1)
+	gc1 := gcCPU()
 	cancel()
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 		return tpResult{}, err
 	}
 	first, last := time.Unix(0, cnt.first.Load()), time.Unix(0, cnt.last.Load())
 	return tpResult{name: c.name, msgs: b.sz.messages, size: size, startup: first.Sub(start), elapsed: last.Sub(first),
-		mallocs: m1.Mallocs - m0.Mallocs, cpu: time.Duration(cnt.cpu1.Load() - cnt.cpu0.Load())}, nil
+		mallocs: m1.Mallocs - m0.Mallocs, bytes: m1.TotalAlloc - m0.TotalAlloc, gcCPU: gc1 - gc0, cpu: time.Duration(cnt.cpu1.Load() - cnt.cpu0.Load())}, nil
 }
 
 // kafkaOpts are the client options every franz-go consumer here shares,
@@ -442,6 +459,25 @@ func runPoll(join joinFunc) func(ctx context.Context, b *bench, topic, group str
 			if c.add(len(bt.Events)) {
 				return nil
 			}
+		}
+	}
+}
+
+// runPollRecords: our pull API's escape hatch, franz-go's records batch by
+// batch, the loop only counts.
+func runPollRecords(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	g, err := joinOurs(ctx, b, topic, group, nil)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	for {
+		rb, err := g.PollRecords(ctx)
+		if err != nil {
+			return err
+		}
+		if c.add(len(rb.Records)) {
+			return nil
 		}
 	}
 }
