@@ -78,7 +78,7 @@ func kafkaGroups(ctx context.Context, c *common, admin *kadm.Client) ([]kafkaGro
 // and assignment.
 func describeKafkaHead(t *tableWriter, d described) {
 	t.line("GROUP %s  KIND kafka  PROTOCOL %s  STATE %s (%s)  GENERATION %d  STRATEGY %s  MEMBERS %d  TOTAL LAG %s  STATUS %s",
-		d.Group, d.Protocol, d.State, orDash(d.CoordinatorState), d.Generation, orDash(d.Strategy), len(d.Members), lagText(d.TotalLag), d.status.Status)
+		d.Group, d.Protocol, d.State, orDash(d.CoordinatorState), d.Generation, orDash(d.Strategy), len(d.Members), lagText(d.TotalLag), d.status.text())
 	t.line("")
 	t.row("MEMBER", "CLIENT-ID", "HOST", "TOPICS", "ASSIGNMENT")
 	for _, m := range d.Members {
