@@ -300,15 +300,6 @@ func beforeEpoch(name, s string) error {
 	return fmt.Errorf("%s %q %s before 1970-01-01T00:00:00Z (Unix time 0), where Kafka's timestamps begin: for the oldest message, give %s", name, s, what, oldest)
 }
 
-func contains(ps []int32, p int32) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
-}
-
 func num(n int64) string {
 	if n < 0 {
 		return "-"

@@ -246,7 +246,7 @@ func (c *common) kafka(ctx context.Context, z *zookeeper.Client, opts ...kgo.Opt
 		if c.bootstrap != "" { // the coordinator itself
 			return nil, nil, fmt.Errorf("%w: Kafka at %s: %v", errUnreachable, strings.Join(brokers, ","), err)
 		}
-		return nil, nil, fmt.Errorf("Kafka at %s unreachable: %w", strings.Join(brokers, ","), err)
+		return nil, nil, fmt.Errorf("unreachable: Kafka at %s: %w", strings.Join(brokers, ","), err)
 	}
 	sec, err := c.sec.opts(c.getenv)
 	if err != nil {
