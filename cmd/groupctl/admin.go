@@ -203,6 +203,9 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 		defer z.Close()
 		err = z.DeleteGroup(ctx, group)
 	}
+	if errors.Is(err, consumergroup.ErrGroupActive) {
+		return fmt.Errorf("refused, nothing changed: %w (stop its consumers first: groupctl describe %s lists them)", err, group)
+	}
 	if err != nil {
 		return err
 	}
