@@ -40,13 +40,14 @@ chromium:
 burrow:
 	@scripts/ensure-burrow.sh
 
-## check: gofmt and go vet.
+## check: gofmt, go vet and staticcheck (scripts/staticcheck.sh installs its pinned version when missing).
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd plugin/cgprom && $(GO) vet ./...
 	cd e2e && $(GO) vet ./...
+	@GO=$(GO) scripts/staticcheck.sh
 
 ## unit: the test suite, with the race detector.
 unit:

@@ -203,6 +203,9 @@ func runDelete(ctx context.Context, e *env, args []string) error {
 		defer z.Close()
 		err = z.DeleteGroup(ctx, group)
 	}
+	if errors.Is(err, consumergroup.ErrGroupActive) {
+		return fmt.Errorf("refused, nothing changed: %w (stop its consumers first: groupctl describe %s lists them)", err, group)
+	}
 	if err != nil {
 		return err
 	}
@@ -298,15 +301,6 @@ func beforeEpoch(name, s string) error {
 		what = "ago is"
 	}
 	return fmt.Errorf("%s %q %s before 1970-01-01T00:00:00Z (Unix time 0), where Kafka's timestamps begin: for the oldest message, give %s", name, s, what, oldest)
-}
-
-func contains(ps []int32, p int32) bool {
-	for _, q := range ps {
-		if q == p {
-			return true
-		}
-	}
-	return false
 }
 
 func num(n int64) string {

@@ -49,7 +49,7 @@ func newFlags(e *env, name, args string) (*flag.FlagSet, *common) {
 	if def == "" {
 		def = "127.0.0.1:2181"
 	}
-	fs.StringVar(&c.zookeeper, "zookeeper", def, "ZooKeeper addresses, comma-separated, optionally ending with the chroot (default from $"+envZooKeeper+")")
+	fs.StringVar(&c.zookeeper, "zookeeper", def, "ZooKeeper addresses, comma-separated, optionally ending with the chroot; $"+envZooKeeper+" sets the default")
 	fs.StringVar(&c.chroot, "chroot", "", "ZooKeeper chroot of Kafka's nodes, e.g. /kafka")
 	fs.StringVar(&c.brokers, "brokers", "", "Kafka addresses, comma-separated (default: discovered in ZooKeeper)")
 	fs.StringVar(&c.output, "output", "table", "output format: table or json")
@@ -246,7 +246,7 @@ func (c *common) kafka(ctx context.Context, z *zookeeper.Client, opts ...kgo.Opt
 		if c.bootstrap != "" { // the coordinator itself
 			return nil, nil, fmt.Errorf("%w: Kafka at %s: %v", errUnreachable, strings.Join(brokers, ","), err)
 		}
-		return nil, nil, fmt.Errorf("Kafka at %s unreachable: %w", strings.Join(brokers, ","), err)
+		return nil, nil, fmt.Errorf("unreachable: Kafka at %s: %w", strings.Join(brokers, ","), err)
 	}
 	sec, err := c.sec.opts(c.getenv)
 	if err != nil {

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -655,20 +653,3 @@ func (d *demo) printSummary(s demoSummary) {
 		fmt.Fprintf(w, "  result               %d MESSAGES LOST\n", s.Lost)
 	}
 }
-
-// sortedTPs returns the keys of m, sorted.
-func sortedTPs[V any](m map[consumergroup.TopicPartition]V) []consumergroup.TopicPartition {
-	out := make([]consumergroup.TopicPartition, 0, len(m))
-	for tp := range m {
-		out = append(out, tp)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Topic != out[j].Topic {
-			return out[i].Topic < out[j].Topic
-		}
-		return out[i].Partition < out[j].Partition
-	})
-	return out
-}
-
-var errCrashed = errors.New("crashed")

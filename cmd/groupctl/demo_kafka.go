@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -127,22 +126,6 @@ func (d *demo) crashKafka(ctx context.Context, m *demoMember) error {
 	d.logf("member %s: no answer from the coordinator; it has stopped delivering and can commit nothing more", m.name)
 	go m.close()
 	return nil
-}
-
-// describeKafka is what the coordinator says of the group, for the log.
-func (d *demo) describeKafka(ctx context.Context) string {
-	groups, err := d.admin.DescribeGroups(ctx, demoGroup)
-	if err != nil {
-		return err.Error()
-	}
-	g := groups[demoGroup]
-	if d.o.protocol == consumergroup.GroupProtocolConsumer {
-		cg, err := d.admin.DescribeConsumerGroups(ctx, demoGroup)
-		if err == nil {
-			return fmt.Sprintf("KIP-848 group, epoch %d, %d members", cg[demoGroup].Epoch, len(cg[demoGroup].Members))
-		}
-	}
-	return fmt.Sprintf("classic group, protocol %s, state %s, %d members", g.Protocol, g.State, len(g.Members))
 }
 
 // demoCutter dials the member's Kafka connections and cuts them all at once.

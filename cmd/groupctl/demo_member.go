@@ -79,11 +79,17 @@ func (d *demo) started(m *demoMember) *demoMember {
 	d.mu.Lock()
 	d.members = append(d.members, m)
 	d.mu.Unlock()
-	stream := m.group.Stream()
 	loopDone := make(chan struct{})
 	go func() {
 		defer close(loopDone)
-		for ev := range stream {
+		// Next, not Stream: waiting in Next holds no message, so an idle
+		// partition's lag reaches 0 (docs/LAG.md) and a hand-off does not
+		// wait for a message in hand.
+		for {
+			ev, err := m.group.Next(context.Background())
+			if err != nil {
+				return // ErrClosed: the member left or crashed
+			}
 			d.record(m, ev)
 			if d.o.work > 0 {
 				time.Sleep(d.o.work) // the work of processing a message

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
+	"os"
 	"strings"
 	"testing"
 
@@ -100,4 +102,19 @@ func TestDemoKafkaCoordinator(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDemoFlagsInREADME: the README's table of the demo's flags names
+// every flag of groupctl demo.
+func TestDemoFlagsInREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o demoOpts
+	demoFlags(&o).VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(string(readme), "| `--"+f.Name+"` |") {
+			t.Errorf("README.md's table of the demo's flags lacks --%s", f.Name)
+		}
+	})
 }

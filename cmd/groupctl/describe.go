@@ -221,7 +221,7 @@ func describeTable(t *tableWriter, d described) {
 		describeKafkaHead(t, d)
 	} else {
 		t.line("GROUP %s  STATE %s  GENERATION %d  STRATEGY %s  MEMBERS %d  TOTAL LAG %s  STATUS %s",
-			d.Group, d.State, d.Generation, orDash(d.Strategy), len(d.Members), lagText(d.TotalLag), d.status.Status)
+			d.Group, d.State, d.Generation, orDash(d.Strategy), len(d.Members), lagText(d.TotalLag), d.status.text())
 		t.line("")
 		t.row("MEMBER", "HOST", "STARTED", "TOPICS")
 		for _, m := range d.Members {
@@ -231,7 +231,7 @@ func describeTable(t *tableWriter, d described) {
 	t.line("")
 	t.row("TOPIC", "PARTITION", "OWNER", "COMMITTED", "LOG-END", "LAG", "STATUS")
 	for _, p := range d.Partitions {
-		t.row(p.Topic, p.Partition, orDash(p.Owner), num(p.Committed), lagText(p.LogEnd), lagText(p.Lag), d.status.of(p.Topic, p.Partition))
+		t.row(p.Topic, p.Partition, orDash(p.Owner), num(p.Committed), lagText(p.LogEnd), lagText(p.Lag), d.status.partText(p.Topic, p.Partition))
 	}
 }
 

@@ -73,12 +73,21 @@ func kafkaGroups(ctx context.Context, c *common, admin *kadm.Client) ([]kafkaGro
 	return out, nil
 }
 
+// genText is a generation, "-" when unknown (0: a classic group Kafka
+// did not give one, or an empty group).
+func genText(g int) string {
+	if g <= 0 {
+		return "-"
+	}
+	return fmt.Sprint(g)
+}
+
 // describeKafkaHead is describe's table of a group of Kafka's coordinator
 // up to its partitions: the group, and its members with their client id
 // and assignment.
 func describeKafkaHead(t *tableWriter, d described) {
-	t.line("GROUP %s  KIND kafka  PROTOCOL %s  STATE %s (%s)  GENERATION %d  STRATEGY %s  MEMBERS %d  TOTAL LAG %s  STATUS %s",
-		d.Group, d.Protocol, d.State, orDash(d.CoordinatorState), d.Generation, orDash(d.Strategy), len(d.Members), lagText(d.TotalLag), d.status.Status)
+	t.line("GROUP %s  KIND kafka  PROTOCOL %s  STATE %s (%s)  GENERATION %s  STRATEGY %s  MEMBERS %d  TOTAL LAG %s  STATUS %s",
+		d.Group, d.Protocol, d.State, orDash(d.CoordinatorState), genText(d.Generation), orDash(d.Strategy), len(d.Members), lagText(d.TotalLag), d.status.text())
 	t.line("")
 	t.row("MEMBER", "CLIENT-ID", "HOST", "TOPICS", "ASSIGNMENT")
 	for _, m := range d.Members {

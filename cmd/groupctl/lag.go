@@ -25,6 +25,8 @@ type lagRow struct {
 	Consumed  *float64 `json:"consumed_per_sec"`
 	Produced  *float64 `json:"produced_per_sec"`
 	Status    string   `json:"status"`
+
+	text string // Status for a table
 }
 
 // lagSample is one group at one time: one line of lag's JSON (NDJSON).
@@ -33,6 +35,7 @@ type lagSample struct {
 	Time   string   `json:"time"`
 	Total  *int64   `json:"total_lag"`
 	Status string   `json:"status"`
+	Needs  int      `json:"needs_samples,omitempty"`
 	Error  string   `json:"error,omitempty"`
 	Lag    []lagRow `json:"partitions"`
 }
@@ -208,14 +211,14 @@ func lagSamples(ctx context.Context, src groupSource, pos []string, all bool, pr
 			trackers[g] = tr
 		}
 		st := tr.observe(d.GroupDescription, src.commitTimes(ctx, g), at)
-		s := lagSample{Group: g, Time: at.UTC().Format(time.RFC3339), Total: known(d.TotalLag), Status: st.Status, Lag: []lagRow{}}
+		s := lagSample{Group: g, Time: at.UTC().Format(time.RFC3339), Total: known(d.TotalLag), Status: st.Status, Needs: st.Needs, Lag: []lagRow{}}
 		if d.kafkaErr != nil {
 			s.Error = d.kafkaErr.Error()
 			errs = append(errs, d.kafkaErr)
 		}
 		for _, p := range d.Partitions {
 			r := lagRow{Time: s.Time, Group: g, Topic: p.Topic, Partition: p.Partition, Committed: p.Committed, LogEnd: known(p.LogEnd), Lag: known(p.Lag),
-				Status: st.of(p.Topic, p.Partition)}
+				Status: st.of(p.Topic, p.Partition), text: st.partText(p.Topic, p.Partition)}
 			k := lagKey{g, consumergroup.TopicPartition{Topic: p.Topic, Partition: p.Partition}}
 			if q, ok := prev[k]; ok {
 				secs := at.Sub(q.at).Seconds()
@@ -255,7 +258,7 @@ func printLag(e *env, c *common, samples []lagSample) error {
 		t.row("TIME", "GROUP", "TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG", "CONSUMED/S", "PRODUCED/S", "STATUS")
 		for _, s := range samples {
 			for _, r := range s.Lag {
-				t.row(r.Time, r.Group, r.Topic, r.Partition, num(r.Committed), ptrText(r.LogEnd), ptrText(r.Lag), rate(r.Consumed), rate(r.Produced), r.Status)
+				t.row(r.Time, r.Group, r.Topic, r.Partition, num(r.Committed), ptrText(r.LogEnd), ptrText(r.Lag), rate(r.Consumed), rate(r.Produced), r.text)
 			}
 		}
 		for _, s := range samples {
@@ -264,9 +267,9 @@ func printLag(e *env, c *common, samples []lagSample) error {
 				total = strconv.FormatInt(*s.Total, 10)
 			}
 			if len(samples) == 1 {
-				t.line("TOTAL LAG %s  STATUS %s", total, s.Status)
+				t.line("TOTAL LAG %s  STATUS %s", total, lagReport{Status: s.Status, Needs: s.Needs}.text())
 			} else {
-				t.line("TOTAL LAG %s %s  STATUS %s", s.Group, total, s.Status)
+				t.line("TOTAL LAG %s %s  STATUS %s", s.Group, total, lagReport{Status: s.Status, Needs: s.Needs}.text())
 			}
 		}
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -45,6 +46,7 @@ type partStatus struct {
 // lagReport is the evaluation of a group.
 type lagReport struct {
 	Status     string       `json:"status"`
+	Needs      int          `json:"needs_samples,omitempty"` // UNKNOWN for too few samples: how many it takes
 	Partitions []partStatus `json:"partitions"`
 
 	// index is the position of each partition in Partitions (observe's),
@@ -89,9 +91,10 @@ func (t *lagTracker) observe(d *consumergroup.GroupDescription, commitTimes map[
 	for _, p := range d.Partitions {
 		tp := consumergroup.TopicPartition{Topic: p.Topic, Partition: p.Partition}
 		seen[tp] = true
-		s := lageval.Sample{At: at, Offset: p.Committed, Lag: p.Lag, CommitAt: commitTimes[tp]}
+		s := lageval.Sample{At: at, Offset: p.Committed, Lag: p.Lag, CommitAt: commitTimes[tp], End: p.LogEnd, Owner: p.Owner,
+			Rebalancing: d.State == consumergroup.StateRebalancing}
 		if p.LogEnd < 0 {
-			s.Lag = -1
+			s.Lag, s.End = -1, 0
 		}
 		switch {
 		case s.Lag < 0 || topicLag[p.Topic] < 0:
@@ -108,6 +111,7 @@ func (t *lagTracker) observe(d *consumergroup.GroupDescription, commitTimes map[
 		t.hist[tp] = h
 		r := lageval.Evaluate(h, t.window)
 		statuses = append(statuses, r.Status)
+		rep.Needs = max(rep.Needs, r.Needs)
 		rep.index[tp] = len(rep.Partitions)
 		rep.Partitions = append(rep.Partitions, partStatus{p.Topic, p.Partition, r.Status.String(), r.Reason})
 	}
@@ -118,7 +122,28 @@ func (t *lagTracker) observe(d *consumergroup.GroupDescription, commitTimes map[
 	}
 	t.observeTopics(topicLag, at)
 	rep.Status = lageval.GroupStatus(statuses).String()
+	if rep.Status != lageval.Unknown.String() {
+		rep.Needs = 0
+	}
 	return rep
+}
+
+// text is the group's status for a table: "needs 3 samples" rather than
+// UNKNOWN when that is all it lacks.
+func (r lagReport) text() string {
+	if r.Status == lageval.Unknown.String() && r.Needs > 0 {
+		return fmt.Sprintf("needs %d samples (lag --watch)", r.Needs)
+	}
+	return r.Status
+}
+
+// partText is a partition's status for a table: "-" when it needs more
+// samples.
+func (r lagReport) partText(topic string, partition int32) string {
+	if p, ok := r.find(topic, partition); ok && p.Status == lageval.Unknown.String() && strings.HasPrefix(p.Reason, "needs ") {
+		return "-"
+	}
+	return r.of(topic, partition)
 }
 
 // observeTopics adds a point of each topic's total lag (none when a

@@ -580,7 +580,7 @@ func (p *resetPlan) write(ctx context.Context, st offsetStore, changes []change)
 	}
 	if err := st.reset(ctx, p.group, offsets); err != nil {
 		if errors.Is(err, consumergroup.ErrGroupActive) {
-			return fmt.Errorf("refused, nothing changed: %w (stop its consumers first)", err)
+			return fmt.Errorf("refused, nothing changed: %w (stop its consumers first: groupctl describe lists them)", err)
 		}
 		return err
 	}

@@ -312,7 +312,7 @@ func (s *server) poll(ctx context.Context) {
 			continue // deleted meanwhile
 		}
 		if err == nil && admin == nil {
-			err = errors.New("Kafka's brokers are unknown: no log end offsets")
+			err = errors.New("no log end offsets: the brokers of Kafka are unknown")
 		}
 		times, terr := s.z.OffsetCommitTimes(pctx, g)
 		results[g] = pollResult{d, times, errors.Join(err, terr)}

@@ -57,7 +57,6 @@ type gatedConsumer struct {
 	mu     sync.Mutex
 	open   bool
 	opened chan struct{} // closed when the gate opens
-	count  int
 }
 
 func (g *gatedConsumer) set(open bool) {

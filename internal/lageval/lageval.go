@@ -1,6 +1,9 @@
-// Package lageval judges a consumer group's progress the way Burrow does:
+// Package lageval judges a consumer group's progress as Burrow does,
 // without thresholds, from a sliding window of samples of each partition's
-// committed offset and lag. The rules are documented in docs/LAG.md.
+// committed offset and lag, but so that a healthy group is never an error:
+// an idle partition is OK, a rebalance is not judged, and a partition is
+// stuck only when messages waited and its committed offset did not move.
+// The rules, and where they differ from Burrow's, are in docs/LAG.md.
 //
 // It is pure: the caller samples (groupctl polls ZooKeeper and Kafka) and
 // the package only evaluates; the newest sample's time stands for "now".
@@ -22,8 +25,8 @@ const (
 	OK                    // the consumer keeps up, or catches up
 	Warn                  // the offsets advance but the lag never shrinks: too slow
 	Err                   // a group with a partition stopped, stalled or rewound
-	Stop                  // the consumer stopped committing while behind
-	Stall                 // the committed offset does not move while behind
+	Stop                  // no commit for a whole window while messages arrived
+	Stall                 // the committed offset does not move while messages arrive
 	Rewind                // the committed offset went back
 )
 
@@ -58,10 +61,30 @@ type Sample struct {
 	Offset   int64     // the committed offset: the next one to consume
 	Lag      int64     // log end minus Offset; negative when unknown
 	CommitAt time.Time // when Offset was last written; zero when unknown
+	// End is the log end offset; 0 means Offset+Lag (what it is when
+	// both are known).
+	End int64
+	// Owner is the member that held the partition ("" when none or
+	// unknown); Rebalancing is set while the group rebalanced. A stuck
+	// partition is judged only from the samples since the last one taken
+	// during a rebalance or under another owner: the new owner's time
+	// starts when it got the partition.
+	Owner       string
+	Rebalancing bool
 }
 
-// MinSamples is how many samples with a known lag the window must hold
-// before a lagging partition is judged (fewer: UNKNOWN).
+// end is the sample's log end offset.
+func (s Sample) end() int64 {
+	if s.End > 0 {
+		return s.End
+	}
+	return s.Offset + s.Lag
+}
+
+// MinSamples is how many samples a partition with a lag needs before it
+// is judged (fewer: UNKNOWN, "needs N samples"); a stuck partition is one
+// whose committed offset stayed put for MinSamples samples while messages
+// waited.
 const MinSamples = 3
 
 // DefaultSize is the number of samples in the default window.
@@ -73,18 +96,21 @@ type Result struct {
 	Lag      int64   // the newest sample's lag, -1 when unknown
 	Complete float64 // how full the window is, 0..1
 	Reason   string  // the rule that decided, in words
+	// Needs is, when the status is UNKNOWN for too few samples, how many
+	// the window must hold (MinSamples); 0 otherwise.
+	Needs int
 }
 
 // Evaluate judges a partition from its samples, oldest first; only the
 // last size are used (size <= 0 means DefaultSize). Samples with an
 // unknown lag are skipped, but if the newest one's lag is unknown so is
-// the status.
+// the status. The rules, in order, are docs/LAG.md's.
 func Evaluate(samples []Sample, size int) Result {
 	if size <= 0 {
 		size = DefaultSize
 	}
 	if len(samples) == 0 {
-		return Result{Status: Unknown, Lag: -1, Reason: "no sample"}
+		return Result{Status: Unknown, Lag: -1, Reason: "no sample", Needs: MinSamples}
 	}
 	if newest := samples[len(samples)-1]; newest.Lag < 0 {
 		return Result{Status: Unknown, Lag: -1, Reason: "lag unknown"}
@@ -112,58 +138,72 @@ func Evaluate(samples []Sample, size int) Result {
 			return judge(OK, "the lag was zero in the window")
 		}
 	}
-	if len(w) < MinSamples {
-		return judge(Unknown, fmt.Sprintf("behind, %d of the %d samples needed to judge", len(w), MinSamples))
+	// Rule 2: a rebalance in progress is not an error.
+	if newest.Rebalancing {
+		return judge(OK, "the group is rebalancing: judged again once it is over")
 	}
-	// Rule 2: the committed offset went back.
+	if len(w) < MinSamples {
+		r.Needs = MinSamples
+		return judge(Unknown, fmt.Sprintf("needs %d samples, has %d", MinSamples, len(w)))
+	}
+	// Rule 3: the committed offset went back.
 	for i := 1; i < len(w); i++ {
 		if w[i].Offset < w[i-1].Offset {
 			return judge(Rewind, fmt.Sprintf("the committed offset went back from %d to %d", w[i-1].Offset, w[i].Offset))
 		}
 	}
-	// Rule 3: the consumer stopped committing.
-	if stopped, why := stoppedCommitting(w, len(w) == size); stopped {
-		return judge(Stop, why)
+	// Rule 4: nothing arrived: idle, whatever the lag (a message delivered
+	// and not yet committed, or a backlog nobody adds to).
+	if w[0].end() == newest.end() {
+		return judge(OK, fmt.Sprintf("idle: the log end stayed at %d during the window (lag %d)", newest.end(), newest.Lag))
 	}
-	// Rule 4: the committed offset does not move.
-	if w[0].Offset == newest.Offset {
-		return judge(Stall, fmt.Sprintf("the committed offset stayed at %d with a lag during the window", newest.Offset))
-	}
-	// Rule 5: the offsets move but the lag never shrinks.
-	shrank := false
-	for i := 1; i < len(w); i++ {
-		if w[i].Lag < w[i-1].Lag {
-			shrank = true
+	// Rules 5 and 6: stuck. The samples since the current owner got the
+	// partition (after the last rebalance seen), whose committed offset is
+	// the newest's, from the last one before the log end moved: messages
+	// waited over all of them and the consumer committed none.
+	from := 0
+	for i := len(w) - 1; i >= 0; i-- {
+		if w[i].Rebalancing || w[i].Owner != newest.Owner {
+			from = i + 1
 			break
 		}
 	}
-	if !shrank {
-		return judge(Warn, "the lag never shrank during the window")
+	for from < len(w)-1 && w[from].Offset != newest.Offset {
+		from++
+	}
+	for from < len(w)-1 && w[from+1].end() == w[from].end() {
+		from++ // the log end did not move yet: nothing waited
+	}
+	waited := w[from:]
+	if len(waited) >= MinSamples && waited[0].end() < newest.end() {
+		span := newest.At.Sub(waited[0].At).Round(time.Millisecond)
+		first, last := waited[0].CommitAt, newest.CommitAt
+		if len(waited) == size && !first.IsZero() && last.Equal(first) {
+			return judge(Stop, fmt.Sprintf("no commit for %v (the whole window) while the log end moved from %d to %d",
+				newest.At.Sub(last).Round(time.Millisecond), waited[0].end(), newest.end()))
+		}
+		return judge(Stall, fmt.Sprintf("the committed offset stayed at %d for %v (%d samples) while the log end moved from %d to %d",
+			newest.Offset, span, len(waited), waited[0].end(), newest.end()))
+	}
+	if len(waited) >= 2 && waited[0].end() < newest.end() {
+		return judge(OK, fmt.Sprintf("messages arrived %v ago and are not committed yet: stuck if still so at %d samples",
+			newest.At.Sub(waited[0].At).Round(time.Millisecond), MinSamples))
+	}
+	// Rule 7: a full window where the offsets move but the lag grew and
+	// never shrank: the consumer is slower than the producers.
+	if len(w) == size && newest.Lag > w[0].Lag {
+		shrank := false
+		for i := 1; i < len(w); i++ {
+			if w[i].Lag < w[i-1].Lag {
+				shrank = true
+				break
+			}
+		}
+		if !shrank {
+			return judge(Warn, fmt.Sprintf("the lag grew from %d to %d and never shrank during the window", w[0].Lag, newest.Lag))
+		}
 	}
 	return judge(OK, "the consumer progresses")
-}
-
-// stoppedCommitting applies rule 3 to a window with commit times. With at
-// least two commits in the window, as Burrow: the time since the last
-// commit exceeds the time between the window's first and last commits.
-// With one commit only (nothing committed while sampled): once the window
-// is full.
-func stoppedCommitting(w []Sample, full bool) (bool, string) {
-	first, last := w[0].CommitAt, w[len(w)-1].CommitAt
-	if first.IsZero() || last.IsZero() {
-		return false, ""
-	}
-	now := w[len(w)-1].At
-	if last.Equal(first) {
-		if full {
-			return true, fmt.Sprintf("no commit during the window; the last one %v before the newest sample", now.Sub(last).Round(time.Millisecond))
-		}
-		return false, ""
-	}
-	if since, between := now.Sub(last), last.Sub(first); since > between {
-		return true, fmt.Sprintf("no commit for %v, longer than the %v the window's commits spanned", since.Round(time.Millisecond), between.Round(time.Millisecond))
-	}
-	return false, ""
 }
 
 // GroupStatus is a group's status from its partitions': ERR if one is
