@@ -40,6 +40,14 @@ const (
 	StrategySticky     = assign.StickyName     // moves only what must move
 )
 
+// Floors of the intervals: Validate refuses shorter ones (the error names
+// the field and the floor). Each tick wakes the member; below these, an
+// idle member spends its time ticking instead of waiting.
+const (
+	MinCommitInterval   = 10 * time.Millisecond  // ConsumerGroupConfig.CommitInterval
+	MinMetadataInterval = 100 * time.Millisecond // ConsumerGroupConfig.MetadataInterval
+)
+
 // ConsumerGroupConfig configures a consumer group. Start from
 // NewConsumerGroupConfig, which sets the defaults, and change what you need;
 // JoinConsumerGroup calls Validate.
@@ -81,8 +89,11 @@ type ConsumerGroupConfig struct {
 	InitialOffset int64
 
 	// CommitInterval is how often processed offsets are committed, in one
-	// fenced write per member. Default 1 s. After a crash, what was
-	// processed in the last interval is delivered again.
+	// fenced write per member. Default 1 s; at least MinCommitInterval
+	// (10 ms), Validate refuses less: every tick wakes the member, and a
+	// tick of a few nanoseconds kept an idle member busy on a whole core.
+	// After a crash, what was processed in the last interval is delivered
+	// again.
 	CommitInterval time.Duration
 
 	// HandoffTimeout bounds how long a member giving up a partition waits
@@ -138,8 +149,11 @@ type ConsumerGroupConfig struct {
 	SessionTimeout time.Duration
 
 	// MetadataInterval is how often partition counts are read from Kafka
-	// for topics that ZooKeeper does not describe (no /brokers/topics).
-	// Default 10 s.
+	// for topics that ZooKeeper does not describe (no /brokers/topics),
+	// and, on Kafka's coordinator, the client's metadata max age. Default
+	// 10 s; at least MinMetadataInterval (100 ms), Validate refuses less:
+	// every tick wakes the member (and may ask Kafka), and a tick of a few
+	// nanoseconds kept an idle member busy on a whole core.
 	MetadataInterval time.Duration
 
 	// KafkaOptions are passed to the franz-go client the group creates
@@ -216,6 +230,17 @@ func (c *ConsumerGroupConfig) Validate() error {
 	} {
 		if d.v <= 0 {
 			return bad(d.name, "must be positive, got %v (start from NewConsumerGroupConfig)", d.v)
+		}
+	}
+	for _, d := range []struct {
+		name     string
+		v, floor time.Duration
+	}{
+		{"CommitInterval", c.CommitInterval, MinCommitInterval},
+		{"MetadataInterval", c.MetadataInterval, MinMetadataInterval},
+	} {
+		if d.v < d.floor {
+			return bad(d.name, "%v is below the floor of %v: the member would spend its time ticking", d.v, d.floor)
 		}
 	}
 	if _, err := layout.NormalizeChroot(c.ZookeeperChroot); err != nil {

@@ -30,6 +30,9 @@ import (
 // consumer. Fields of the config that only apply to ZooKeeper must be left
 // empty (Validate for this constructor names them).
 func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, brokers []string, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
+	if ctx == nil {
+		return nil, errNilContext("JoinKafkaConsumerGroup")
+	}
 	cfg, err := prepareConfig(name, topics, config)
 	if err != nil {
 		return nil, err
