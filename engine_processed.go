@@ -104,15 +104,45 @@ func (p *pump) checkedInLocked(ps *pstate, commit bool) (int64, bool) {
 
 // markDone counts the unit holding x (a *ConsumerEvent or an *EventBatch)
 // as processed, with every unit taken before it, and wakes a hand-off that
-// waits for it. A unit the pump has sent but not yet recorded (it records
-// after a blocking send returns) is marked when it records it (lateDone).
-func (p *pump) markDone(x any) {
+// waits for it. A unit the pump is sending (it records it after a blocking
+// send returns) is marked when it records it (lateDone). It returns false
+// when x is not a unit the group handed out (see knownLocked).
+func (p *pump) markDone(x any) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.markLocked(x) {
-		return
+		return true
 	}
-	p.ch.lateDone = x
+	if p.ch.sending.holds(x) {
+		p.ch.lateDone = x
+		return true
+	}
+	return p.knownLocked(x)
+}
+
+// knownLocked reports whether x, not a unit in the application's hands,
+// may still be one the group handed out, which marking leaves as it is: of
+// a partition given up since, or counted as processed already. Any other x
+// (a copy of a unit in hand, another group's, one of a partition never
+// held, one not delivered yet) is not the group's.
+func (p *pump) knownLocked(x any) bool {
+	var tp TopicPartition
+	var first int64
+	switch x := x.(type) {
+	case *ConsumerEvent:
+		tp, first = TopicPartition{Topic: x.Topic, Partition: x.Partition}, x.Offset
+	case *EventBatch:
+		if len(x.Events) == 0 {
+			return false // the group hands out no empty batch
+		}
+		tp, first = TopicPartition{Topic: x.Topic, Partition: x.Partition}, x.Events[0].Offset
+	default:
+		return false
+	}
+	if ps := p.parts[tp]; ps != nil {
+		return first < ps.processed
+	}
+	return p.parked[tp]
 }
 
 // markLateLocked applies a mark made before its unit was recorded.
