@@ -48,6 +48,10 @@ const (
 	MinMetadataInterval = 100 * time.Millisecond // ConsumerGroupConfig.MetadataInterval
 )
 
+// DefaultJoinTimeout is ConsumerGroupConfig.JoinTimeout's default: how long
+// JoinKafkaConsumerGroup waits for the topics and the first join.
+const DefaultJoinTimeout = 30 * time.Second
+
 // ConsumerGroupConfig configures a consumer group. Start from
 // NewConsumerGroupConfig, which sets the defaults, and change what you need;
 // JoinConsumerGroup calls Validate.
@@ -148,6 +152,19 @@ type ConsumerGroupConfig struct {
 	// member may own. Default 45 s, Kafka's.
 	SessionTimeout time.Duration
 
+	// JoinTimeout (Kafka's coordinator only) bounds JoinKafkaConsumerGroup:
+	// reading the topics, then the first join of the group (JoinGroup and
+	// SyncGroup, or KIP-848's first heartbeat), until the first assignment.
+	// The join's context bounds it too, whichever ends first. Default
+	// DefaultJoinTimeout (30 s). Past it the join gives up, leaves, and
+	// returns an error matching context.DeadlineExceeded that names
+	// JoinTimeout: a broker that accepts connections and never answers
+	// used to hold the join for 40 s. Too short, and a join that waits
+	// for a slow rebalance (the broker's group.initial.rebalance.delay.ms,
+	// other members rejoining) fails although the group is healthy.
+	// ZooKeeper's join is bounded by ZookeeperTimeout instead.
+	JoinTimeout time.Duration
+
 	// MetadataInterval is how often partition counts are read from Kafka
 	// for topics that ZooKeeper does not describe (no /brokers/topics),
 	// and, on Kafka's coordinator, the client's metadata max age. Default
@@ -208,6 +225,7 @@ func NewConsumerGroupConfig() *ConsumerGroupConfig {
 		CommitInterval:   time.Second,
 		HandoffTimeout:   5 * time.Second,
 		SessionTimeout:   45 * time.Second,
+		JoinTimeout:      DefaultJoinTimeout,
 		MetadataInterval: 10 * time.Second,
 	}
 }
@@ -227,6 +245,7 @@ func (c *ConsumerGroupConfig) Validate() error {
 		{"HandoffTimeout", c.HandoffTimeout},
 		{"MetadataInterval", c.MetadataInterval},
 		{"SessionTimeout", c.SessionTimeout},
+		{"JoinTimeout", c.JoinTimeout},
 	} {
 		if d.v <= 0 {
 			return bad(d.name, "must be positive, got %v (start from NewConsumerGroupConfig)", d.v)

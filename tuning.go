@@ -45,4 +45,9 @@ const (
 	// at least every kafkaWatchMin apart (kafkagroup_watch.go).
 	kafkaWatchDivisor = 20
 	kafkaWatchMin     = 10 * time.Millisecond
+
+	// abandonedLeave bounds the leave of a Kafka member whose first join
+	// failed (JoinKafkaConsumerGroup returns the error after it): it holds
+	// nothing, and the broker may not answer at all.
+	abandonedLeave = 2 * time.Second
 )
