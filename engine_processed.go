@@ -154,6 +154,13 @@ func (p *pump) markLateLocked() {
 
 // markLocked marks x processed if it is a unit the application took or
 // holds (pull); false when x is not known (yet).
+//
+// Every unit of out is searched, not only those the channel's length says
+// were taken: a pointer reaches the application only through the channel,
+// so holding it means it was taken. The count from the length is one too
+// low while a blocked send put the next unit into the channel and has not
+// recorded it yet (see settleLocked): the unit taken last then looks
+// queued.
 func (p *pump) markLocked(x any) bool {
 	if u := p.pull.hand; u.ps != nil && u.holds(x) {
 		u.ps.count(u.end)
@@ -162,8 +169,7 @@ func (p *pump) markLocked(x any) bool {
 		return true
 	}
 	c := &p.ch
-	taken := len(c.out) - len(c.stream) - len(c.batches)
-	for i := range min(taken, len(c.out)) {
+	for i := range c.out {
 		if !c.out[i].holds(x) {
 			continue
 		}
