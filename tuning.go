@@ -50,4 +50,10 @@ const (
 	// failed (JoinKafkaConsumerGroup returns the error after it): it holds
 	// nothing, and the broker may not answer at all.
 	abandonedLeave = 2 * time.Second
+
+	// kafkaRetryMin and kafkaRetryMax: a ZooKeeper member that cannot list
+	// the offsets of partitions it claimed asks Kafka again after
+	// kafkaRetryMin, doubling up to kafkaRetryMax (zkgroup_kafkawait.go).
+	kafkaRetryMin = 250 * time.Millisecond
+	kafkaRetryMax = 5 * time.Second
 )

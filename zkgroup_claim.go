@@ -269,7 +269,7 @@ func (m *member) claimedNow(batch []claimResult) ([]TopicPartition, error) {
 			cancel()
 			delete(m.claiming, r.tp)
 		}
-		if m.held[r.tp] {
+		if m.held[r.tp] || m.kafkaWait[r.tp] {
 			continue
 		}
 		if cancel == nil || !mine[r.tp] {
@@ -287,12 +287,18 @@ func (m *member) claimedNow(batch []claimResult) ([]TopicPartition, error) {
 
 // takeOver starts delivering tps, claimed: from their committed offsets,
 // or from InitialOffset, written at once for every partition of their
-// topics that has none. Offsets it cannot read give the partitions back.
+// topics that has none. Offsets it cannot read in ZooKeeper give the
+// partitions back; offsets Kafka cannot list keep them, waiting for Kafka
+// (awaitKafka).
 func (m *member) takeOver(tps []TopicPartition) error {
 	c, g := m.c, m.c.g
 	t0 := time.Now()
 	starts, policies, err := m.startOffsets(tps)
 	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", tps)
+	if errors.Is(err, ErrKafkaUnreachable) && m.ctx.Err() == nil {
+		m.awaitKafka(tps, err) // keep them: asked again, backing off
+		return nil
+	}
 	if err != nil {
 		// Could not read offsets: give the partitions back; the leader's
 		// assignment still names this member, so apply claims them again.
@@ -309,6 +315,7 @@ func (m *member) takeOver(tps []TopicPartition) error {
 			initial[tp] = s.offset
 		}
 	}
+	m.kafkaAnswered()
 	for _, tp := range tps {
 		m.held[tp] = true
 	}
@@ -369,9 +376,12 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, m
 	bound := func(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
 		o, ok := l.Lookup(tp.Topic, tp.Partition)
 		if !ok {
-			return 0, fmt.Errorf("consumergroup: no offsets listed for %s/%d", tp.Topic, tp.Partition)
+			return 0, fmt.Errorf("%w: no offsets listed for %s/%d", ErrKafkaUnreachable, tp.Topic, tp.Partition)
 		}
-		return o.Offset, o.Err
+		if o.Err != nil {
+			return 0, fmt.Errorf("%w: offsets of %s/%d: %w", ErrKafkaUnreachable, tp.Topic, tp.Partition, o.Err)
+		}
+		return o.Offset, nil
 	}
 	committed := m.readOffsets(tps)
 	out := make(map[TopicPartition]start, len(tps))
@@ -455,10 +465,10 @@ func (m *member) listBounds(topics []string, tps []TopicPartition) (lows, highs 
 	g := m.c.g
 	for attempt := 0; ; attempt++ {
 		if lows, err = g.admin.ListStartOffsets(m.ctx, topics...); err != nil {
-			return nil, nil, fmt.Errorf("consumergroup: list start offsets: %w", err)
+			return nil, nil, fmt.Errorf("%w: list start offsets: %w", ErrKafkaUnreachable, err)
 		}
 		if highs, err = g.admin.ListEndOffsets(m.ctx, topics...); err != nil {
-			return nil, nil, fmt.Errorf("consumergroup: list end offsets: %w", err)
+			return nil, nil, fmt.Errorf("%w: list end offsets: %w", ErrKafkaUnreachable, err)
 		}
 		complete := true
 		for _, tp := range tps {
