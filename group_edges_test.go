@@ -1,7 +1,6 @@
 package consumergroup_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -17,7 +16,6 @@ import (
 // nil one with ErrInvalidArgument, as Next does, instead of panicking.
 func TestBadInputNilContext(t *testing.T) {
 	addr := []string{closedPort(t)}
-	//nolint:staticcheck // a nil context on purpose
 	for _, tc := range []struct {
 		name string
 		join func() (*cg.ConsumerGroup, error)
@@ -115,5 +113,3 @@ func TestBadInputIntervalFloors(t *testing.T) {
 		})
 	}
 }
-
-var _ = context.Background
