@@ -40,6 +40,18 @@ const (
 	StrategySticky     = assign.StickyName     // moves only what must move
 )
 
+// Floors of the intervals: Validate refuses shorter ones (the error names
+// the field and the floor). Each tick wakes the member; below these, an
+// idle member spends its time ticking instead of waiting.
+const (
+	MinCommitInterval   = 10 * time.Millisecond  // ConsumerGroupConfig.CommitInterval
+	MinMetadataInterval = 100 * time.Millisecond // ConsumerGroupConfig.MetadataInterval
+)
+
+// DefaultJoinTimeout is ConsumerGroupConfig.JoinTimeout's default: how long
+// JoinKafkaConsumerGroup waits for the topics and the first join.
+const DefaultJoinTimeout = 30 * time.Second
+
 // ConsumerGroupConfig configures a consumer group. Start from
 // NewConsumerGroupConfig, which sets the defaults, and change what you need;
 // JoinConsumerGroup calls Validate.
@@ -81,8 +93,11 @@ type ConsumerGroupConfig struct {
 	InitialOffset int64
 
 	// CommitInterval is how often processed offsets are committed, in one
-	// fenced write per member. Default 1 s. After a crash, what was
-	// processed in the last interval is delivered again.
+	// fenced write per member. Default 1 s; at least MinCommitInterval
+	// (10 ms), Validate refuses less: every tick wakes the member, and a
+	// tick of a few nanoseconds kept an idle member busy on a whole core.
+	// After a crash, what was processed in the last interval is delivered
+	// again.
 	CommitInterval time.Duration
 
 	// HandoffTimeout bounds how long a member giving up a partition waits
@@ -137,9 +152,25 @@ type ConsumerGroupConfig struct {
 	// member may own. Default 45 s, Kafka's.
 	SessionTimeout time.Duration
 
+	// JoinTimeout (Kafka's coordinator only) bounds JoinKafkaConsumerGroup:
+	// reading the topics, then the first join of the group (JoinGroup and
+	// SyncGroup, or KIP-848's first heartbeat), until the first assignment.
+	// The join's context bounds it too, whichever ends first. Default
+	// DefaultJoinTimeout (30 s). Past it the join gives up, leaves, and
+	// returns an error matching context.DeadlineExceeded that names
+	// JoinTimeout: a broker that accepts connections and never answers
+	// used to hold the join for 40 s. Too short, and a join that waits
+	// for a slow rebalance (the broker's group.initial.rebalance.delay.ms,
+	// other members rejoining) fails although the group is healthy.
+	// ZooKeeper's join is bounded by ZookeeperTimeout instead.
+	JoinTimeout time.Duration
+
 	// MetadataInterval is how often partition counts are read from Kafka
-	// for topics that ZooKeeper does not describe (no /brokers/topics).
-	// Default 10 s.
+	// for topics that ZooKeeper does not describe (no /brokers/topics),
+	// and, on Kafka's coordinator, the client's metadata max age. Default
+	// 10 s; at least MinMetadataInterval (100 ms), Validate refuses less:
+	// every tick wakes the member (and may ask Kafka), and a tick of a few
+	// nanoseconds kept an idle member busy on a whole core.
 	MetadataInterval time.Duration
 
 	// KafkaOptions are passed to the franz-go client the group creates
@@ -194,6 +225,7 @@ func NewConsumerGroupConfig() *ConsumerGroupConfig {
 		CommitInterval:   time.Second,
 		HandoffTimeout:   5 * time.Second,
 		SessionTimeout:   45 * time.Second,
+		JoinTimeout:      DefaultJoinTimeout,
 		MetadataInterval: 10 * time.Second,
 	}
 }
@@ -213,9 +245,21 @@ func (c *ConsumerGroupConfig) Validate() error {
 		{"HandoffTimeout", c.HandoffTimeout},
 		{"MetadataInterval", c.MetadataInterval},
 		{"SessionTimeout", c.SessionTimeout},
+		{"JoinTimeout", c.JoinTimeout},
 	} {
 		if d.v <= 0 {
 			return bad(d.name, "must be positive, got %v (start from NewConsumerGroupConfig)", d.v)
+		}
+	}
+	for _, d := range []struct {
+		name     string
+		v, floor time.Duration
+	}{
+		{"CommitInterval", c.CommitInterval, MinCommitInterval},
+		{"MetadataInterval", c.MetadataInterval, MinMetadataInterval},
+	} {
+		if d.v < d.floor {
+			return bad(d.name, "%v is below the floor of %v: the member would spend its time ticking", d.v, d.floor)
 		}
 	}
 	if _, err := layout.NormalizeChroot(c.ZookeeperChroot); err != nil {

@@ -21,7 +21,10 @@ func (g *ConsumerGroup) Batches() <-chan *EventBatch {
 }
 
 // MarkBatchDone is MarkDone for a batch received from Batches (or from
-// Poll): the whole batch counts as processed.
+// Poll): the whole batch counts as processed. As with MarkDone, b must be
+// the *EventBatch the group handed out: a copy of one still in hand,
+// another group's batch or an empty one is refused with ErrInvalidArgument
+// and marks nothing (see MarkDone).
 func (g *ConsumerGroup) MarkBatchDone(b *EventBatch) error {
 	if b == nil {
 		return fmt.Errorf("%w: MarkBatchDone: nil batch", ErrInvalidArgument)
@@ -29,7 +32,14 @@ func (g *ConsumerGroup) MarkBatchDone(b *EventBatch) error {
 	if m := g.eng.mode(); m == modeStream || m == modeCheckout {
 		return fmt.Errorf("%w: MarkBatchDone: the group delivers through %s; use MarkDone with Stream", ErrInvalidArgument, modeName(m))
 	}
-	g.eng.markDone(b)
+	if !g.eng.markDone(b) {
+		first := "no message"
+		if len(b.Events) > 0 {
+			first = fmt.Sprintf("offset %d", b.Events[0].Offset)
+		}
+		return fmt.Errorf("%w: MarkBatchDone: the batch of topic %q partition %d from %s was not handed out by group %q (a copy, another group's, or not delivered yet): pass the *EventBatch that Batches or Poll returned",
+			ErrInvalidArgument, b.Topic, b.Partition, first, g.name)
+	}
 	return nil
 }
 

@@ -52,6 +52,7 @@ type chanState struct {
 	out      []unit             // sent and not known processed, oldest first: the channel holds the last ones
 	resend   []unit             // taken back out of the channel, of held partitions: sent before anything else
 	lateDone any                // a MarkDone of a unit sent and not yet recorded in out (see markDone)
+	sending  unit               // the unit a blocked send waits to send, outside the lock (see markDone)
 	stream   chan *ConsumerEvent
 	batches  chan *EventBatch
 }
@@ -241,9 +242,11 @@ func (p *pump) send(ctx context.Context, u unit) bool {
 			// Full: wait outside the lock for room, a change of
 			// partitions (a drain) or the end.
 			changed := p.changed
+			p.ch.sending = next
 			p.mu.Unlock()
 			sent = p.sendWait(next, changed)
 			p.mu.Lock()
+			p.ch.sending = unit{}
 		}
 		if sent {
 			if again {

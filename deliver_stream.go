@@ -50,9 +50,20 @@ func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 // the loop takes the next one (see Stream). Call it once the message's work
 // is complete, from any goroutine; messages received before ev count as
 // processed with it. Marking a message that counts as processed already
-// (or one of a partition given up since) does nothing. It returns an error
-// matching ErrInvalidArgument for nil, or when the group delivers through
-// Batches or Checkout (use MarkBatchDone with Batches).
+// (or one of a partition given up since) does nothing.
+//
+// ev must be the pointer the group handed out: a message is known by its
+// *ConsumerEvent, not by its fields. MarkDone returns an error matching
+// ErrInvalidArgument, and marks nothing, for a message the group did not
+// hand out: a copy of one still in hand (keep the pointer, not a copy),
+// another group's message, one of a partition this member never held, or
+// one not delivered yet. A copy of a message that counts as processed
+// already does nothing, like the message itself. One case is refused though
+// the group did hand it out: a message of an earlier holding of a partition
+// that was given up and taken again since, whose offset was delivered again
+// (its new delivery is the one to mark). It also returns ErrInvalidArgument
+// for nil, or when the group delivers through Batches or Checkout (use
+// MarkBatchDone with Batches).
 func (g *ConsumerGroup) MarkDone(ev *ConsumerEvent) error {
 	if ev == nil {
 		return fmt.Errorf("%w: MarkDone: nil message", ErrInvalidArgument)
@@ -60,7 +71,10 @@ func (g *ConsumerGroup) MarkDone(ev *ConsumerEvent) error {
 	if m := g.eng.mode(); m == modeBatches || m == modeCheckout {
 		return fmt.Errorf("%w: MarkDone: the group delivers through %s; use MarkBatchDone with Batches", ErrInvalidArgument, modeName(m))
 	}
-	g.eng.markDone(ev)
+	if !g.eng.markDone(ev) {
+		return fmt.Errorf("%w: MarkDone: the message of topic %q partition %d at offset %d was not handed out by group %q (a copy, another group's, or not delivered yet): pass the *ConsumerEvent that Stream or Next returned",
+			ErrInvalidArgument, ev.Topic, ev.Partition, ev.Offset, g.name)
+	}
 	return nil
 }
 

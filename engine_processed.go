@@ -104,15 +104,45 @@ func (p *pump) checkedInLocked(ps *pstate, commit bool) (int64, bool) {
 
 // markDone counts the unit holding x (a *ConsumerEvent or an *EventBatch)
 // as processed, with every unit taken before it, and wakes a hand-off that
-// waits for it. A unit the pump has sent but not yet recorded (it records
-// after a blocking send returns) is marked when it records it (lateDone).
-func (p *pump) markDone(x any) {
+// waits for it. A unit the pump is sending (it records it after a blocking
+// send returns) is marked when it records it (lateDone). It returns false
+// when x is not a unit the group handed out (see knownLocked).
+func (p *pump) markDone(x any) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.markLocked(x) {
-		return
+		return true
 	}
-	p.ch.lateDone = x
+	if p.ch.sending.holds(x) {
+		p.ch.lateDone = x
+		return true
+	}
+	return p.knownLocked(x)
+}
+
+// knownLocked reports whether x, not a unit in the application's hands,
+// may still be one the group handed out, which marking leaves as it is: of
+// a partition given up since, or counted as processed already. Any other x
+// (a copy of a unit in hand, another group's, one of a partition never
+// held, one not delivered yet) is not the group's.
+func (p *pump) knownLocked(x any) bool {
+	var tp TopicPartition
+	var first int64
+	switch x := x.(type) {
+	case *ConsumerEvent:
+		tp, first = TopicPartition{Topic: x.Topic, Partition: x.Partition}, x.Offset
+	case *EventBatch:
+		if len(x.Events) == 0 {
+			return false // the group hands out no empty batch
+		}
+		tp, first = TopicPartition{Topic: x.Topic, Partition: x.Partition}, x.Events[0].Offset
+	default:
+		return false
+	}
+	if ps := p.parts[tp]; ps != nil {
+		return first < ps.processed
+	}
+	return p.parked[tp]
 }
 
 // markLateLocked applies a mark made before its unit was recorded.
@@ -124,6 +154,13 @@ func (p *pump) markLateLocked() {
 
 // markLocked marks x processed if it is a unit the application took or
 // holds (pull); false when x is not known (yet).
+//
+// Every unit of out is searched, not only those the channel's length says
+// were taken: a pointer reaches the application only through the channel,
+// so holding it means it was taken. The count from the length is one too
+// low while a blocked send put the next unit into the channel and has not
+// recorded it yet (see settleLocked): the unit taken last then looks
+// queued.
 func (p *pump) markLocked(x any) bool {
 	if u := p.pull.hand; u.ps != nil && u.holds(x) {
 		u.ps.count(u.end)
@@ -132,8 +169,7 @@ func (p *pump) markLocked(x any) bool {
 		return true
 	}
 	c := &p.ch
-	taken := len(c.out) - len(c.stream) - len(c.batches)
-	for i := range min(taken, len(c.out)) {
+	for i := range c.out {
 		if !c.out[i].holds(x) {
 			continue
 		}

@@ -46,8 +46,8 @@ func TestPullMisuse(t *testing.T) {
 	if err := g.MarkBatchDone(&cg.EventBatch{}); !errors.Is(err, cg.ErrInvalidArgument) {
 		t.Errorf("MarkBatchDone with Stream = %v, want ErrInvalidArgument", err)
 	}
-	if err := g.MarkDone(&cg.ConsumerEvent{}); err != nil {
-		t.Errorf("MarkDone of a message the group does not know = %v, want nil (nothing to count)", err)
+	if err := g.MarkDone(&cg.ConsumerEvent{}); !errors.Is(err, cg.ErrInvalidArgument) {
+		t.Errorf("MarkDone of a message the group does not know = %v, want ErrInvalidArgument (issue 20: never silent)", err)
 	}
 
 	g = join("pull-first")

@@ -14,6 +14,15 @@ import (
 // not healthy until the connection is back.
 var ErrCoordinatorUnreachable = errors.New("consumergroup: coordinator unreachable")
 
+// ErrKafkaUnreachable is reported (REBALANCE_ERROR, once until Kafka
+// answers again) when a ZooKeeper member cannot list the offsets of
+// partitions it claimed (Kafka's brokers refuse connections, do not answer,
+// or answer with an error for them). The member keeps its claims and asks
+// again, backing off from 250 ms to 5 s; Health says ReasonKafkaUnreachable
+// until Kafka answers. A partition the assignment moves away meanwhile is
+// released as usual, and Close releases the rest.
+var ErrKafkaUnreachable = errors.New("consumergroup: Kafka unreachable")
+
 // ReasonKind says why a member is not healthy.
 type ReasonKind int
 
@@ -35,7 +44,27 @@ const (
 	// ReasonNoPartitions: the member holds no partition (the group may
 	// have more members than partitions).
 	ReasonNoPartitions
+	// ReasonKafkaUnreachable (ZooKeeper coordination): the member claimed
+	// partitions but cannot read their offsets from Kafka (see
+	// ErrKafkaUnreachable); it keeps them and delivers nothing of them until
+	// Kafka answers. Listed after ReasonCoordinatorUnreachable, before
+	// ReasonSessionLost. A readiness check that accepts ReasonNoPartitions
+	// and ReasonRebalancing does not accept this one: such a member is not
+	// ready although it may hold no partition yet.
+	ReasonKafkaUnreachable
 )
+
+// reasonOrder is the order Health lists the reasons in, the worst first
+// (kinds are numbered in the order they were added).
+var reasonOrder = map[ReasonKind]int{
+	ReasonClosed:                 0,
+	ReasonCoordinatorUnreachable: 1,
+	ReasonKafkaUnreachable:       2,
+	ReasonSessionLost:            3,
+	ReasonJoining:                4,
+	ReasonRebalancing:            5,
+	ReasonNoPartitions:           6,
+}
 
 var reasonNames = map[ReasonKind]string{
 	ReasonClosed:                 "closed",
@@ -44,6 +73,7 @@ var reasonNames = map[ReasonKind]string{
 	ReasonJoining:                "joining",
 	ReasonRebalancing:            "rebalancing",
 	ReasonNoPartitions:           "no partitions",
+	ReasonKafkaUnreachable:       "Kafka unreachable",
 }
 
 // String returns the kind's name, e.g. "session lost".
@@ -129,7 +159,7 @@ func (h *healthState) get() Health {
 	for _, r := range h.reasons {
 		out.Reasons = append(out.Reasons, r)
 	}
-	slices.SortFunc(out.Reasons, func(a, b HealthReason) int { return int(a.Kind) - int(b.Kind) })
+	slices.SortFunc(out.Reasons, func(a, b HealthReason) int { return reasonOrder[a.Kind] - reasonOrder[b.Kind] })
 	return out
 }
 
@@ -205,6 +235,16 @@ func (h *healthState) connection(ok bool, what string) bool {
 		return false
 	}
 	return h.update(map[ReasonKind]string{ReasonCoordinatorUnreachable: what + " connection lost, reconnecting"})
+}
+
+// kafka records whether Kafka answers the member's offset listings (text:
+// what failed).
+func (h *healthState) kafka(ok bool, text string) {
+	if ok {
+		h.update(nil, ReasonKafkaUnreachable)
+		return
+	}
+	h.update(map[ReasonKind]string{ReasonKafkaUnreachable: text})
 }
 
 func (h *healthState) close() {

@@ -29,6 +29,9 @@ func JoinConsumerGroup(name string, topic string, zookeeper []string, config *Co
 // JoinConsumerGroupTopics is JoinConsumerGroup for several topics, with a
 // context that bounds joining (not the group's life: Close ends that).
 func JoinConsumerGroupTopics(ctx context.Context, name string, topics []string, zookeeper []string, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
+	if ctx == nil {
+		return nil, errNilContext("JoinConsumerGroupTopics")
+	}
 	cfg, err := prepareConfig(name, topics, config)
 	if err != nil {
 		return nil, err
@@ -101,6 +104,9 @@ func NewConsumerGroup(client *kgo.Client, zoo *ZK, name string, topic string, li
 
 // NewConsumerGroupTopics is NewConsumerGroup for several topics.
 func NewConsumerGroupTopics(ctx context.Context, client *kgo.Client, zoo *ZK, name string, topics []string, listener chan *Notification, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
+	if ctx == nil {
+		return nil, errNilContext("NewConsumerGroupTopics")
+	}
 	if client == nil || zoo == nil {
 		return nil, fmt.Errorf("%w: NewConsumerGroup needs a client and a ZK", ErrInvalidArgument)
 	}
@@ -146,6 +152,12 @@ func prepareConfig(name string, topics []string, config *ConsumerGroupConfig) (C
 		}
 	}
 	return *config, nil
+}
+
+// errNilContext is the error of a constructor given a nil context (as
+// Next's).
+func errNilContext(what string) error {
+	return fmt.Errorf("%w: %s: nil context", ErrInvalidArgument, what)
 }
 
 // splitChroot splits a chroot suffix off the last address, as Kafka's

@@ -30,6 +30,9 @@ import (
 // consumer. Fields of the config that only apply to ZooKeeper must be left
 // empty (Validate for this constructor names them).
 func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, brokers []string, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
+	if ctx == nil {
+		return nil, errNilContext("JoinKafkaConsumerGroup")
+	}
 	cfg, err := prepareConfig(name, topics, config)
 	if err != nil {
 		return nil, err
@@ -45,6 +48,10 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 			return nil, fmt.Errorf("%w: JoinKafkaConsumerGroup: brokers[%d]: %v", ErrInvalidArgument, i, err)
 		}
 	}
+	// The join, bounded by ctx and by JoinTimeout: the topics, then the
+	// first join's outcome.
+	jctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
+	defer cancel()
 	// The topics must exist, and KIP-848 needs brokers that speak it
 	// (franz-go would fall back to classic silently): ask first, with a
 	// client that joins nothing.
@@ -52,13 +59,28 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 	if err != nil {
 		return nil, fmt.Errorf("consumergroup: kafka client: %w", err)
 	}
-	err = checkKafka(ctx, probe, topics, cfg.groupProtocol())
+	err = checkKafka(jctx, probe, topics, cfg.groupProtocol())
 	probe.Close()
+	if err != nil {
+		return nil, joinFailed(ctx, jctx, name, cfg.JoinTimeout, err)
+	}
+	g, kc, err := startKafkaMember(name, topics, brokers, cfg)
 	if err != nil {
 		return nil, err
 	}
+	if err := kc.awaitJoin(jctx); err != nil {
+		kc.abandoned.Store(true) // a short leave: the broker may not answer
+		g.Close()
+		return nil, joinFailed(ctx, jctx, name, cfg.JoinTimeout, err)
+	}
+	return g, nil
+}
+
+// startKafkaMember creates the member's client and starts the member.
+func startKafkaMember(name string, topics, brokers []string, cfg ConsumerGroupConfig) (*ConsumerGroup, *kafkaCoordinator, error) {
 	kc := &kafkaCoordinator{
 		ready:      make(chan struct{}),
+		joined:     make(chan error, 1),
 		held:       make(map[TopicPartition]bool),
 		lastCommit: make(map[TopicPartition]int64),
 		suspended:  make(map[TopicPartition]int64),
@@ -67,7 +89,7 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 	client, err := kgo.NewClient(kc.options(name, topics, brokers, cfg)...)
 	if err != nil {
 		close(kc.ready)
-		return nil, fmt.Errorf("consumergroup: kafka client: %w", err)
+		return nil, nil, fmt.Errorf("consumergroup: kafka client: %w", err)
 	}
 	g := newMember(client, name, topics, nil, cfg)
 	g.ownCl = true
@@ -82,7 +104,45 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 	kc.eng = g.deliverer()
 	g.run(kc)
 	close(kc.ready)
-	return g, nil
+	return g, kc, nil
+}
+
+// joinFailed is the error of a join that failed with err: it says when
+// JoinTimeout ran out (matching context.DeadlineExceeded), or ctx ended.
+func joinFailed(ctx, jctx context.Context, name string, timeout time.Duration, err error) error {
+	if jctx.Err() != nil && ctx.Err() == nil {
+		return fmt.Errorf("consumergroup: join Kafka group %q: not joined within ConsumerGroupConfig.JoinTimeout (%v): %w (%v)",
+			name, timeout, context.DeadlineExceeded, err)
+	}
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("consumergroup: join Kafka group %q: %w (%v)", name, ctx.Err(), err)
+	}
+	return err
+}
+
+// awaitJoin waits for the outcome of the first join: nil once the
+// coordinator assigned (maybe nothing), the error that ended it (a
+// refusal such as INVALID_SESSION_TIMEOUT), or ctx's end.
+func (kc *kafkaCoordinator) awaitJoin(ctx context.Context) error {
+	select {
+	case err := <-kc.joined:
+		return err
+	case <-ctx.Done():
+		if last, ok := kc.lastJoinErr.Load().(joinErr); ok {
+			return fmt.Errorf("consumergroup: join Kafka group %q: no assignment yet: %w (last error: %v)", kc.g.name, ctx.Err(), last.err)
+		}
+		return fmt.Errorf("consumergroup: join Kafka group %q: no assignment yet: %w", kc.g.name, ctx.Err())
+	}
+}
+
+// firstJoin records the first join's outcome, once: err nil when the
+// coordinator assigned. It reports whether this was the first.
+func (kc *kafkaCoordinator) firstJoin(err error) bool {
+	if !kc.joinedOnce.CompareAndSwap(false, true) {
+		return false
+	}
+	kc.joined <- err
+	return true
 }
 
 // checkKafka checks that topics exist and, for KIP-848, that the brokers
@@ -130,6 +190,11 @@ type kafkaCoordinator struct {
 	protocol string
 	session  time.Duration // how long the coordinator keeps a silent member
 	ready    chan struct{} // closed once g, eng and cl are set
+
+	joined      chan error   // the first join's outcome (see awaitJoin), sent once
+	joinedOnce  atomic.Bool  // the first join's outcome was sent
+	abandoned   atomic.Bool  // the first join failed: leave without waiting long
+	lastJoinErr atomic.Value // joinErr: the last error before the first assignment
 
 	heard    atomic.Int64 // unix nanos: when the last request answered by the coordinator was sent
 	joinSent atomic.Int64 // unix nanos: when the JoinGroup or SyncGroup now unanswered was written; 0 when none
@@ -222,7 +287,11 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 			kc.watch()
 		}
 	}
-	lctx, cancel := context.WithTimeout(context.Background(), g.cfg.HandoffTimeout+kc.session)
+	leave := g.cfg.HandoffTimeout + kc.session
+	if kc.abandoned.Load() {
+		leave = abandonedLeave
+	}
+	lctx, cancel := context.WithTimeout(context.Background(), leave)
 	defer cancel()
 	g.log.Debug("leaving")
 	kc.mu.Lock()

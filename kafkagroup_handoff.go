@@ -22,6 +22,7 @@ func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assig
 	if !kc.wait() {
 		return
 	}
+	kc.firstJoin(nil) // franz-go calls it after every join, even assigning nothing
 	tps := flatten(assigned)
 	if len(tps) == 0 {
 		return

@@ -2,11 +2,13 @@ package consumergroup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -122,12 +124,59 @@ func (kc *kafkaCoordinator) probeJoin() {
 }
 
 // OnGroupManageError reports an error that ended a group session (after
-// OnPartitionsLost): kgo.HookGroupManageError. franz-go joins again.
+// OnPartitionsLost): kgo.HookGroupManageError. franz-go joins again. A
+// refusal of the first join (see refusal), such as INVALID_SESSION_TIMEOUT,
+// is JoinKafkaConsumerGroup's error instead; another error before the
+// first assignment is reported and named by the join's error if
+// JoinTimeout runs out.
 func (kc *kafkaCoordinator) OnGroupManageError(err error) {
 	if !kc.wait() || kc.g.ctx.Err() != nil {
 		return
 	}
+	if !kc.joinedOnce.Load() {
+		kc.lastJoinErr.Store(joinErr{err})
+		if refusal(err) && kc.firstJoin(kc.joinRefused(err)) {
+			return
+		}
+	}
 	kc.g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: kafkaErr("group session", err)})
+}
+
+// joinRefused is JoinKafkaConsumerGroup's error for err, which ended the
+// first join; a refusal of a configured value names the field.
+func (kc *kafkaCoordinator) joinRefused(err error) error {
+	err = fmt.Errorf("consumergroup: join Kafka group %q: the first join failed: %w", kc.g.name, err)
+	if errors.Is(err, kerr.InvalidSessionTimeout) {
+		return fmt.Errorf("%w: ConsumerGroupConfig.SessionTimeout %v is outside the broker's group.min.session.timeout.ms..group.max.session.timeout.ms: %w",
+			ErrInvalidArgument, kc.g.cfg.SessionTimeout, err)
+	}
+	return err
+}
+
+// joinErr is an error of a join under way, for kafkaCoordinator.lastJoinErr.
+type joinErr struct{ err error }
+
+// refusal reports whether err, which ended a join, is the broker's refusal
+// of what the member asks (a session timeout out of its range, a group or
+// protocol it refuses, an authorization): joining again cannot succeed.
+// Errors that heal are not: retriable ones, the network's, and the group's
+// own transient states (a static member's instance id still held by its
+// previous session until that one times out, a rebalance or a generation
+// moving on).
+func refusal(err error) bool {
+	var ke *kerr.Error
+	if !errors.As(err, &ke) || ke.Retriable {
+		return false
+	}
+	for _, transient := range []*kerr.Error{
+		kerr.UnreleasedInstanceID, kerr.UnknownMemberID, kerr.IllegalGeneration, kerr.RebalanceInProgress,
+		kerr.MemberIDRequired, kerr.FencedMemberEpoch, kerr.StaleMemberEpoch, kerr.FencedInstanceID,
+	} {
+		if ke.Code == transient.Code {
+			return false
+		}
+	}
+	return true
 }
 
 // watch suspends the held partitions when the coordinator has been silent

@@ -40,4 +40,15 @@ const (
 	// at least every kafkaWatchMin apart (kafkagroup_watch.go).
 	kafkaWatchDivisor = 20
 	kafkaWatchMin     = 10 * time.Millisecond
+
+	// abandonedLeave bounds the leave of a Kafka member whose first join
+	// failed (JoinKafkaConsumerGroup returns the error after it): it holds
+	// nothing, and the broker may not answer at all.
+	abandonedLeave = 2 * time.Second
+
+	// kafkaRetryMin and kafkaRetryMax: a ZooKeeper member that cannot list
+	// the offsets of partitions it claimed asks Kafka again after
+	// kafkaRetryMin, doubling up to kafkaRetryMax (zkgroup_kafkawait.go).
+	kafkaRetryMin = 250 * time.Millisecond
+	kafkaRetryMax = 5 * time.Second
 )

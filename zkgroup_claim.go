@@ -271,7 +271,7 @@ func (m *member) claimedNow(batch []claimResult) ([]TopicPartition, error) {
 			cancel()
 			delete(m.claiming, r.tp)
 		}
-		if m.held[r.tp] {
+		if m.held[r.tp] || m.kafkaWait[r.tp] {
 			continue
 		}
 		if cancel == nil || !mine[r.tp] {
@@ -289,12 +289,18 @@ func (m *member) claimedNow(batch []claimResult) ([]TopicPartition, error) {
 
 // takeOver starts delivering tps, claimed: from their committed offsets,
 // or from InitialOffset, written at once for every partition of their
-// topics that has none. Offsets it cannot read give the partitions back.
+// topics that has none. Offsets it cannot read in ZooKeeper give the
+// partitions back; offsets Kafka cannot list keep them, waiting for Kafka
+// (awaitKafka).
 func (m *member) takeOver(tps []TopicPartition) error {
 	c, g := m.c, m.c.g
 	t0 := time.Now()
 	starts, err := m.startOffsets(tps)
 	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", partitionList(tps))
+	if errors.Is(err, ErrKafkaUnreachable) && m.ctx.Err() == nil {
+		m.awaitKafka(tps, err) // keep them: asked again, backing off
+		return nil
+	}
 	if err != nil {
 		// Could not read offsets: give the partitions back; the leader's
 		// assignment still names this member, so apply claims them again.
@@ -314,6 +320,7 @@ func (m *member) takeOver(tps []TopicPartition) error {
 			initial[tp] = s.offset
 		}
 	}
+	m.kafkaAnswered()
 	for _, tp := range tps {
 		m.held[tp] = true
 	}
@@ -352,9 +359,12 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 	bound := func(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
 		o, ok := l.Lookup(tp.Topic, tp.Partition)
 		if !ok {
-			return 0, fmt.Errorf("consumergroup: no offsets listed for %s/%d", tp.Topic, tp.Partition)
+			return 0, fmt.Errorf("%w: no offsets listed for %s/%d", ErrKafkaUnreachable, tp.Topic, tp.Partition)
 		}
-		return o.Offset, o.Err
+		if o.Err != nil {
+			return 0, fmt.Errorf("%w: offsets of %s/%d: %w", ErrKafkaUnreachable, tp.Topic, tp.Partition, o.Err)
+		}
+		return o.Offset, nil
 	}
 	committed, err := m.c.zk.ReadOffsets(m.ctx, g.name, tps)
 	if err != nil {
@@ -408,10 +418,10 @@ func (m *member) listBounds(tps []TopicPartition) (lows, highs kadm.ListedOffset
 	g := m.c.g
 	for attempt := 0; ; attempt++ {
 		if lows, err = listOffsets(m.ctx, g.client, tps, -2); err != nil {
-			return nil, nil, fmt.Errorf("consumergroup: list start offsets: %w", err)
+			return nil, nil, fmt.Errorf("%w: list start offsets: %w", ErrKafkaUnreachable, err)
 		}
 		if highs, err = listOffsets(m.ctx, g.client, tps, -1); err != nil {
-			return nil, nil, fmt.Errorf("consumergroup: list end offsets: %w", err)
+			return nil, nil, fmt.Errorf("%w: list end offsets: %w", ErrKafkaUnreachable, err)
 		}
 		complete := true
 		for _, tp := range tps {

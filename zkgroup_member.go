@@ -66,6 +66,12 @@ type member struct {
 	committed map[TopicPartition]int64
 	mismatch  int // generation whose strategy mismatch was reported
 
+	// Claimed partitions whose offsets Kafka could not list: kept, and
+	// taken over once Kafka answers (zkgroup_kafkawait.go).
+	kafkaWait    map[TopicPartition]bool
+	kafkaRetry   <-chan time.Time // when to ask Kafka again
+	kafkaBackoff time.Duration    // the wait before kafkaRetry; 0 when Kafka answers
+
 	// The rebalance in progress, for notifications.
 	rebalancing bool
 	gotNow      []TopicPartition
@@ -170,7 +176,8 @@ func (m *member) end(sess *Session, err error) error {
 		m.cancelClaims()
 		return err
 	}
-	orphans := m.cancelClaims()
+	orphans := append(m.cancelClaims(), m.waiting()...)
+	m.c.g.obs.health.kafka(true, "") // the next registration finds out again
 	if m.c.g.ctx.Err() != nil {
 		m.leave(orphans)
 		return nil
@@ -378,6 +385,13 @@ func (m *member) wait(sess *Session, commit, meta <-chan time.Time) (done bool, 
 		}
 	case <-meta:
 		m.dirty = m.dirty || m.meta // counts only Kafka knows: read them again
+	case <-m.kafkaRetry:
+		if err := m.retryKafka(); err != nil {
+			if e := m.failed(err); e != nil {
+				return true, e
+			}
+			m.dirty = true
+		}
 	case <-m.retry:
 		m.retry = nil
 		m.readIDs, m.readAssign, m.readOwn, m.dirty = true, true, true, true
@@ -472,15 +486,16 @@ func (m *member) apply() error {
 			delete(m.claiming, tp)
 		}
 	}
+	err := m.releaseWaiting(mine)
 	var take []TopicPartition
 	for tp := range mine {
-		if !m.held[tp] && m.claiming[tp] == nil {
+		if !m.held[tp] && m.claiming[tp] == nil && !m.kafkaWait[tp] {
 			take = append(take, tp)
 		}
 	}
 	if len(give) == 0 && len(take) == 0 {
 		m.maybeDone()
-		return nil
+		return err
 	}
 	if !m.rebalancing {
 		m.rebalancing = true
@@ -491,7 +506,7 @@ func (m *member) apply() error {
 	// A hand-off under way completes even if Close comes meanwhile: Close
 	// only cancels m.ctx; the session's end still stops it (fenced).
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(m.ctx), 2*g.cfg.HandoffTimeout+g.cfg.ZookeeperTimeout)
-	err := m.giveUp(hctx, give, false)
+	err = errors.Join(err, m.giveUp(hctx, give, false))
 	cancel()
 	if serr := m.claimFree(take); serr != nil {
 		err = errors.Join(err, serr)
@@ -518,7 +533,7 @@ func (m *member) mine() map[TopicPartition]bool {
 
 // maybeDone sends REBALANCE_OK once nothing is being claimed.
 func (m *member) maybeDone() {
-	if !m.rebalancing || len(m.claiming) > 0 {
+	if !m.rebalancing || len(m.claiming) > 0 || len(m.kafkaWait) > 0 {
 		return
 	}
 	m.rebalancing = false

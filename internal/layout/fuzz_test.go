@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"reflect"
 	"sort"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
@@ -464,6 +467,84 @@ func FuzzParseMigrationMarker(f *testing.F) {
 		again, err := layout.ParseMigrationMarker(m.Encode())
 		if err != nil || again != m {
 			t.Fatalf("round trip: %+v, %v; want %+v", again, err, m)
+		}
+	})
+}
+
+// zkValidatePath is ZooKeeper's PathUtils.validatePath, transcribed on the
+// UTF-16 code units Java sees: the oracle of FuzzCheckName.
+func zkValidatePath(path []uint16) bool {
+	if len(path) == 0 || path[0] != '/' {
+		return false
+	}
+	if len(path) == 1 {
+		return true
+	}
+	if path[len(path)-1] == '/' {
+		return false
+	}
+	lastc := uint16('/')
+	for i := 1; i < len(path); lastc, i = path[i], i+1 {
+		c := path[i]
+		switch {
+		case c == 0:
+			return false
+		case c == '/' && lastc == '/':
+			return false
+		case c == '.' && lastc == '.':
+			if path[i-2] == '/' && (i+1 == len(path) || path[i+1] == '/') {
+				return false
+			}
+		case c == '.':
+			if path[i-1] == '/' && (i+1 == len(path) || path[i+1] == '/') {
+				return false
+			}
+		case c > 0 && c <= 0x1f, c >= 0x7f && c <= 0x9f, c >= 0xd800 && c <= 0xf8ff, c >= 0xfff0:
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzCheckName checks CheckName against ZooKeeper's own rule: a name is
+// accepted exactly when "/"+name is a path the server accepts, as the
+// server sees it (Java decodes the bytes as UTF-8, bytes that are not UTF-8
+// becoming U+FFFD, into UTF-16), and is a single segment (no '/', not
+// empty). A refusal names the offending character or why.
+func FuzzCheckName(f *testing.F) {
+	for _, s := range []string{
+		"g", "my-group", "a..b", "...", ".", "..", "", "a/b", "/", "日本語", "grp-🙂",
+		"a\x00b", "a\x1fb", "a\x7fb", "a\u0085b", "a\u009fb", "\u00a0", "a\ufeffb", "\ud7ff",
+		"\ue000", "\uf8ff", "\uf900", "\uffef", "\ufff0", "\ufffd", "\uffff", "\U00010000",
+		"\U0010ffff", "a\xffb", "\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80", ". ", " .", ".\x19",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		err := layout.CheckName("group", name)
+		java := utf16.Encode([]rune("/" + name)) // invalid UTF-8 becomes U+FFFD, as in Java
+		want := name != "" && !strings.Contains(name, "/") && zkValidatePath(java)
+		if (err == nil) != want {
+			t.Fatalf("CheckName(%q) = %v; ZooKeeper accepts it: %v", name, err, want)
+		}
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, layout.ErrInvalidName) || !strings.Contains(err.Error(), "group") {
+			t.Fatalf("CheckName(%q) = %q: want ErrInvalidName naming the group", name, err)
+		}
+		if utf8.ValidString(name) && !strings.Contains(name, "/") && name != "" && name != "." && name != ".." {
+			// Refused for a character: the error names it.
+			var bad rune = -1
+			for _, r := range name {
+				if r > 0xFFFF || (r != '.' && !zkValidatePath(utf16.Encode([]rune{'/', r}))) {
+					bad = r
+					break
+				}
+			}
+			if want := fmt.Sprintf("%U", bad); !strings.Contains(err.Error(), want) {
+				t.Fatalf("CheckName(%q) = %q: want it to name %s", name, err, want)
+			}
 		}
 	})
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -153,6 +152,14 @@ func CheckName(what, name string) error {
 	return nil
 }
 
+// checkSegment applies ZooKeeper's path rules (the server's
+// PathUtils.validatePath) to one segment: not empty, not "." or "..", no
+// '/', and none of the characters the server refuses, which it checks on
+// Java's UTF-16: U+0000, U+0001..U+001F, U+007F..U+009F, U+D800..U+F8FF,
+// U+FFF0..U+FFFF, and so every character outside the Basic Multilingual
+// Plane (above U+FFFF: a surrogate pair in UTF-16). Bytes that are not
+// UTF-8 reach the server as U+FFFD, refused too. The error names the
+// character, e.g. U+1F642.
 func checkSegment(s string) error {
 	switch {
 	case s == "":
@@ -164,12 +171,20 @@ func checkSegment(s string) error {
 	case !utf8.ValidString(s):
 		return errors.New("not valid UTF-8")
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) || r == 0xFEFF || (r >= 0xD800 && r <= 0xF8FF) || (r >= 0xFFF0 && r <= 0xFFFF) {
-			return fmt.Errorf("character %U is not allowed in a znode name", r)
+	for i, r := range s {
+		if r > 0xFFFF {
+			return fmt.Errorf("character %U at byte %d is outside the Basic Multilingual Plane: ZooKeeper refuses it in a znode name", r, i)
+		}
+		if zkRefuses(r) {
+			return fmt.Errorf("character %U at byte %d is not allowed in a znode name", r, i)
 		}
 	}
 	return nil
+}
+
+// zkRefuses reports whether ZooKeeper refuses r (of the BMP) in a path.
+func zkRefuses(r rune) bool {
+	return r <= 0x1F || (r >= 0x7F && r <= 0x9F) || (r >= 0xD800 && r <= 0xF8FF) || (r >= 0xFFF0 && r <= 0xFFFF)
 }
 
 // ParsePartition parses a partition znode name ("0", "17").

@@ -148,7 +148,8 @@ var badChroots = []struct{ in, msg string }{
 	{"/ka\x00fka", "U+0000"},
 	{"/ka\nfka", "U+000A"},
 	{"/ka\xffka", "UTF-8"},
-	{"/a/\ufeff", "U+FEFF"},
+	{"/a/\ue000", "U+E000"},
+	{"/kafka/grp-🙂", "U+1F642"},
 }
 
 var normalizeChrootCases = []struct{ in, want string }{
@@ -162,6 +163,7 @@ var normalizeChrootCases = []struct{ in, want string }{
 	{"/a/b/", "/a/b"},
 	{"/kafka-prod.1", "/kafka-prod.1"},
 	{"/käfka", "/käfka"},
+	{"/a/\ufeff", "/a/\ufeff"},
 }
 
 func TestNormalizeChroot(t *testing.T) {
@@ -193,6 +195,9 @@ func TestCheckName(t *testing.T) {
 	for _, name := range []string{
 		"g", "my-group", "my_group.v2", "topic-1", "a..b", "...", "zookeeper",
 		"g_host-1416974968782-0a1b2c3d", "日本語", "with space",
+		// ZooKeeper refuses none of these: its rules are exactly those of
+		// PathUtils.validatePath (see checkSegment).
+		"a\ufeffb", "\u00a0", "\u00a0\u00ff", "\uf900", "\uffef", ".a", "a.", "\u0020",
 	} {
 		if err := layout.CheckName("group", name); err != nil {
 			t.Errorf("CheckName(%q) = %v, want nil", name, err)
@@ -208,9 +213,16 @@ func TestCheckName(t *testing.T) {
 		{"a\tb", "U+0009"},
 		{"a\x7fb", "U+007F"},
 		{"a\u0085b", "U+0085"},
-		{"a\ufeffb", "U+FEFF"},
+		{"a\u001fb", "U+001F"},
+		{"a\u009fb", "U+009F"},
 		{"a\ue000b", "U+E000"},
+		{"a\uf8ffb", "U+F8FF"},
 		{"a\ufff0b", "U+FFF0"},
+		{"a\ufffdb", "U+FFFD"},
+		{"a\uffffb", "U+FFFF"},
+		{"grp-🙂", "U+1F642"},
+		{"\U00010000", "U+10000"},
+		{"\U0010FFFF", "U+10FFFF"},
 		{"a\xffb", "UTF-8"},
 		{"\xc3", "UTF-8"},
 	} {
