@@ -103,6 +103,9 @@ func (g *ConsumerGroup) choosePull(ctx context.Context, what string) error {
 // errPullClosed is ErrClosed for the pull API.
 var errPullClosed = fmt.Errorf("consumergroup: Next/Poll: %w", ErrClosed)
 
+// errLeaseOut: the coordinator's lease ran out; wait for it (engine_lease.go).
+var errLeaseOut = errors.New("consumergroup: the coordinator's lease ran out")
+
 // pullNext counts the unit in hand as processed and returns the next one:
 // a message, or with batch everything left of one partition's slice.
 func (p *pump) pullNext(ctx context.Context, batch bool) (unit, error) {
@@ -121,6 +124,12 @@ func (p *pump) pullNext(ctx context.Context, batch bool) (unit, error) {
 			}
 		}
 		u, ok, err := p.takePulled(s, batch)
+		if err == errLeaseOut {
+			err = p.leaseWait(ctx)
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			return unit{}, err
 		}
@@ -166,6 +175,9 @@ func (p *pump) takePulled(s *pullSlice, batch bool) (unit, bool, error) {
 	}
 	if s.i == len(s.records) {
 		return unit{}, false, nil
+	}
+	if !p.leaseOKLocked() {
+		return unit{}, false, errLeaseOut
 	}
 	u := unit{ps: ps}
 	if batch {

@@ -80,6 +80,7 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 	}
 	g.startEngine(groupPositioner{client})
 	kc.eng = g.deliverer()
+	kc.eng.setLease(kc.lease)
 	g.run(kc)
 	close(kc.ready)
 	return g, nil
