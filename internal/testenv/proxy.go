@@ -283,4 +283,17 @@ func (p *Proxy) forward(l *proxyLink, dst, src net.Conn) {
 			return
 		}
 	}
+	// src ended (a close, a reset): a silent network does not carry
+	// that either, until Heal.
+	for {
+		silent, _ := p.gate()
+		if silent == nil {
+			return
+		}
+		select {
+		case <-silent:
+		case <-l.closed:
+			return
+		}
+	}
 }
