@@ -37,6 +37,9 @@ import (
 // renewed.
 const leasePoll = 20 * time.Millisecond
 
+// leaseMaxSleep is the longest watchLease sleeps between two looks.
+const leaseMaxSleep = time.Second
+
 // leaseState is the coordinator's lease in the engine.
 type leaseState struct {
 	fn    func() time.Time // set once by setLease, before the group runs; nil: no lease
@@ -136,7 +139,9 @@ func (p *pump) watchLease(ctx context.Context) {
 			p.leaseChanged(ok)
 		}
 		if valid {
-			t.Reset(until.Sub(now))
+			// At most leaseMaxSleep: a lease may also be shortened
+			// (Kafka's before the member joined is an hour).
+			t.Reset(min(until.Sub(now), leaseMaxSleep))
 		} else {
 			t.Reset(leasePoll)
 		}
