@@ -220,6 +220,9 @@ func (p *pump) send(ctx context.Context, u unit) bool {
 		if p.ch.drainReq != p.ch.drained {
 			p.drainLocked()
 		}
+		if (u.ps != nil || len(p.ch.resend) > 0) && p.leaseHoldLocked(ctx) {
+			continue // the lease ran out: the queued unit was taken back
+		}
 		next, again := u, len(p.ch.resend) > 0
 		if again {
 			next = p.ch.resend[0]

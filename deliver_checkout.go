@@ -226,8 +226,8 @@ func (p *pump) runCheckout(ctx context.Context) {
 func (p *pump) checkout() *pstate {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.co.inflight != nil {
-		return nil // one checkout at a time
+	if p.co.inflight != nil || !p.leaseOKLocked() {
+		return nil // one checkout at a time; the lease ran out
 	}
 	tps := make([]TopicPartition, 0, len(p.parts))
 	for tp := range p.parts {
@@ -271,7 +271,7 @@ func (p *pump) take(ps *pstate) (*kgo.Record, chan struct{}) {
 		ps.co.paused = false
 		p.pos.resume(map[string][]int32{ps.tp.Topic: {ps.tp.Partition}})
 	}
-	if len(ps.co.queue) == 0 {
+	if len(ps.co.queue) == 0 || !p.leaseOKLocked() {
 		return nil, p.changed
 	}
 	r := ps.co.queue[0]

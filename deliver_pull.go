@@ -112,6 +112,9 @@ const (
 	pullRecords
 )
 
+// errLeaseOut: the coordinator's lease ran out; wait for it (engine_lease.go).
+var errLeaseOut = errors.New("consumergroup: the coordinator's lease ran out")
+
 // pullNext counts the unit in hand as processed and returns the next one,
 // of kind (pullEvent, pullBatch, pullRecords).
 func (p *pump) pullNext(ctx context.Context, kind int) (unit, error) {
@@ -130,6 +133,12 @@ func (p *pump) pullNext(ctx context.Context, kind int) (unit, error) {
 			}
 		}
 		u, ok, err := p.takePulled(s, kind)
+		if err == errLeaseOut {
+			err = p.leaseWait(ctx)
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			return unit{}, err
 		}
@@ -176,6 +185,9 @@ func (p *pump) takePulled(s *pullSlice, kind int) (unit, bool, error) {
 	}
 	if s.i == len(s.records) {
 		return unit{}, false, nil
+	}
+	if !p.leaseOKLocked() {
+		return unit{}, false, errLeaseOut
 	}
 	u := unit{ps: ps}
 	switch kind {

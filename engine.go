@@ -120,6 +120,8 @@ type pump struct {
 	ch   chanState     // Stream and Batches (deliver_channel.go)
 	pull pullState     // Next and Poll (deliver_pull.go)
 	co   checkoutState // Checkout (deliver_checkout.go)
+
+	lease leaseState // the coordinator's lease (engine_lease.go)
 }
 
 // newPump returns the engine of a group: pos positions its partitions,

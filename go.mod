@@ -17,3 +17,6 @@ require (
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )
+
+// go-zookeeper v1.0.4 with its reconnect data race fixed: internal/zk/README.md.
+replace github.com/go-zookeeper/zk => ./internal/zk

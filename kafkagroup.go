@@ -102,6 +102,7 @@ func startKafkaMember(name string, topics, brokers []string, cfg ConsumerGroupCo
 	}
 	g.startEngine(groupPositioner{client})
 	kc.eng = g.deliverer()
+	kc.eng.setLease(kc.lease)
 	g.run(kc)
 	close(kc.ready)
 	return g, kc, nil

@@ -246,6 +246,20 @@ func (kc *kafkaCoordinator) watch() {
 	}
 }
 
+// lease is the engine's lease (engine_lease.go) on Kafka's coordinator:
+// two thirds of the session timeout from the sending of the latest group
+// request the coordinator answered, watch's own rule, checked at every
+// hand-out rather than when watch runs. Before the member joined, none.
+// heard is a wall-clock time (franz-go's hooks give durations, not
+// monotonic instants): a wall clock stepped back lengthens it by the step.
+func (kc *kafkaCoordinator) lease() time.Time {
+	heard := kc.heard.Load()
+	if heard == 0 || kc.session <= 0 {
+		return time.Now().Add(time.Hour)
+	}
+	return time.Unix(0, heard).Add(kc.session * 2 / 3)
+}
+
 // resumeOffset is where a partition suspended before anything of it was
 // delivered resumes: its committed offset, else (OffsetOldest) the log's
 // start; offsetUnknown (where franz-go is) when neither can be read.

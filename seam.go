@@ -73,6 +73,9 @@ type coordinator interface {
 //     application's calls, which take no coordinator's lock (see pump.mu).
 //     Once it returns, nothing of the session's partitions reaches the
 //     application.
+//   - setLease, called once before the group runs, gives the coordinator's
+//     lease: until when its session is known alive (zero: not). Nothing is
+//     handed to the application past it (engine_lease.go).
 type deliverer interface {
 	assigned(starts map[TopicPartition]int64)
 	revoked(tps []TopicPartition, wait time.Duration) (processed map[TopicPartition]int64, late *inHand)
@@ -81,6 +84,7 @@ type deliverer interface {
 	processed() map[TopicPartition]int64
 	sessionStarted()
 	sessionLost()
+	setLease(until func() time.Time)
 }
 
 // deliverer returns the engine as coordinators drive it: the seam, and

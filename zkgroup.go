@@ -65,6 +65,7 @@ func newZKGroup(ctx context.Context, client *kgo.Client, z *ZK, name string, top
 	g.ownCl = own
 	g.startEngine(directPositioner{client})
 	c.eng = g.deliverer()
+	c.eng.setLease(z.LeaseExpiry)
 	g.obs.watch(z, g.notify)
 	if cfg.DualCommit {
 		c.dual = newDualCommitter(g)

@@ -2,7 +2,6 @@ package zookeeper
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,19 +47,22 @@ type Client struct {
 	// conn is the connection in use. It is replaced when the client has been
 	// cut off too long to know whether its session lives (see session.go).
 	conn      *connection
-	sess      *Session      // live session, nil when there is none
+	sess      *Session      // live session, nil when there is none; also in live
 	sessNext  chan struct{} // closed when sess becomes non-nil
 	connected chan struct{} // closed while the connection in use has a session
 	expiry    *time.Timer   // while disconnected: when the session is assumed lost
 	isClosed  bool
-	sessCount int          // sessions established, for tests and metrics
-	watchers  connWatchers // told when connected changes (health.go)
+	live      atomic.Pointer[Session] // sess, read without the lock (LeaseExpiry)
+	sessCount int                     // sessions established, for tests and metrics
+	watchers  connWatchers            // told when connected changes (health.go)
 }
 
 // connection is one go-zookeeper connection and what Client tracks of it.
 type connection struct {
-	conn     *zk.Conn
-	lastRead atomic.Int64 // ns since Client.epoch of the last byte read from the server
+	conn       *zk.Conn
+	lastRead   atomic.Int64 // ns since Client.epoch of the last byte read from the server
+	heard      atomic.Int64 // ns since Client.epoch of the sending of the latest request answered (lease.go)
+	negotiated atomic.Int64 // the session timeout the server granted (ns), 0 before
 
 	// Guarded by Client.mu.
 	authPending bool // credentials not yet added: do not publish a session
@@ -128,11 +130,11 @@ func (z *Client) connect(ctx context.Context) (*connection, error) {
 		if err != nil {
 			return nil, err
 		}
-		rc := &readClock{Conn: nc, c: c, epoch: z.epoch}
+		w := &wire{Conn: nc, c: c, epoch: z.epoch}
 		if z.cfg.hooks != nil {
-			rc.sent = z.cfg.hooks.sent
+			w.hook = z.cfg.hooks.sent
 		}
-		return rc, nil
+		return w, nil
 	}
 	z.mu.Lock()
 	if z.isClosed {
@@ -179,31 +181,6 @@ func (z *Client) connect(ctx context.Context) (*connection, error) {
 	}
 	z.mu.Unlock()
 	return c, nil
-}
-
-// readClock records when the server was last heard from.
-type readClock struct {
-	net.Conn
-	c     *connection
-	epoch time.Time
-	sent  func(n int) // testHooks.sent
-}
-
-// Write passes each request's length prefix to the tests' hook:
-// go-zookeeper writes a request, prefix first, in one Write.
-func (r *readClock) Write(b []byte) (int, error) {
-	if r.sent != nil && len(b) >= 4 {
-		r.sent(int(binary.BigEndian.Uint32(b[:4])))
-	}
-	return r.Conn.Write(b)
-}
-
-func (r *readClock) Read(b []byte) (int, error) {
-	n, err := r.Conn.Read(b)
-	if n > 0 {
-		r.c.lastRead.Store(int64(time.Since(r.epoch)))
-	}
-	return n, err
 }
 
 // zkLogger sends go-zookeeper's log lines to slog at debug level.

@@ -17,16 +17,21 @@ import (
 //
 // A session ends when the server reports it expired, when the Client is
 // closed, or when the client has been cut off from every server for so
-// long that the server may have expired it: from the last byte read from
-// the server, two thirds of the session timeout (go-zookeeper's own read
-// timeout; the remaining third covers the round trip of the request that
-// byte answered). In that last case the Client drops the connection and
+// long that the server may have expired it: two thirds of the session
+// timeout (go-zookeeper's own read timeout) after the sending of the latest
+// request the server answered, which is also when the session's lease
+// runs out (LeaseExpiry, lease.go). In that last case the Client drops the connection and
 // opens a new one, so that a session the server still knew is never
 // resumed: it expires on the server, and everything it held with it.
 type Session struct {
 	id   int64
 	done chan struct{}
 	err  error // set before done is closed
+
+	// The lease (lease.go): set once.
+	conn    *connection
+	epoch   time.Time
+	timeout time.Duration
 
 	mu     sync.Mutex
 	ended  bool           // the hooks have been taken to run
@@ -177,7 +182,14 @@ func (z *Client) onEvent(c *connection, ev zk.Event) {
 		c.hasSession = false
 		z.setConnected(false)
 		if z.sess != nil && z.expiry == nil {
-			deadline := time.Duration(c.lastRead.Load()) + z.timeout*2/3
+			// From the sending of the latest request answered, not from
+			// the last byte read: a process frozen past its session reads
+			// on waking what the server sent before (see lease.go).
+			base := c.heard.Load()
+			if base == 0 {
+				base = c.lastRead.Load()
+			}
+			deadline := time.Duration(base) + c.safe(z.timeout)
 			s := z.sess
 			z.expiry = time.AfterFunc(deadline-time.Since(z.epoch), func() { z.assumeExpired(c, s) })
 		}
@@ -186,7 +198,8 @@ func (z *Client) onEvent(c *connection, ev zk.Event) {
 
 // startSession publishes the session of c. z.mu is held.
 func (z *Client) startSession(c *connection) {
-	z.sess = &Session{id: c.conn.SessionID(), done: make(chan struct{})}
+	z.sess = &Session{id: c.conn.SessionID(), done: make(chan struct{}), conn: c, epoch: z.epoch, timeout: z.timeout}
+	z.live.Store(z.sess)
 	z.sessCount++
 	close(z.sessNext)
 	z.sessNext = make(chan struct{})
@@ -210,6 +223,7 @@ func (z *Client) endSession(err error) {
 	s.err = err
 	close(s.done)
 	z.sess = nil
+	z.live.Store(nil)
 }
 
 // assumeExpired runs when the client has been cut off from ZooKeeper too

@@ -181,3 +181,38 @@ func TestShortDisconnect(t *testing.T) {
 		t.Fatal("a new session after a short disconnection")
 	}
 }
+
+// TestLeaseExpiry: the live session's lease is renewed by the server's
+// answers (pings included), stops when the server is cut off and is zero
+// once the session ended.
+func TestLeaseExpiry(t *testing.T) {
+	z, proxy := dialThroughProxy(t, testenv.Chroot(t))
+	sess, err := z.Session(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := z.LeaseExpiry()
+	if until := time.Until(first); until <= 0 || until > testSession*2/3 {
+		t.Fatalf("lease ends in %v, want within (0, %v]", until, testSession*2/3)
+	}
+	if !sess.LeaseExpiry().Equal(first) && sess.LeaseExpiry().Before(first) {
+		t.Fatalf("the session's lease %v is before the client's %v", sess.LeaseExpiry(), first)
+	}
+	deadline := time.Now().Add(testSession)
+	for !z.LeaseExpiry().After(first) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the lease was not renewed within %v (pings)", testSession)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the lease, not synchronizing
+	}
+	proxy.Cut()
+	last := z.LeaseExpiry()
+	waitClosed(t, sess.Done(), "session end while cut off")
+	if ended := time.Now(); ended.Before(last) {
+		t.Fatalf("the session ended %v before its lease ran out", last.Sub(ended))
+	}
+	if !sess.LeaseExpiry().IsZero() {
+		t.Fatalf("an ended session's lease: %v", sess.LeaseExpiry())
+	}
+	proxy.Restore()
+}

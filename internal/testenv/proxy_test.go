@@ -3,8 +3,10 @@ package testenv
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -193,4 +195,79 @@ func TestProxyExpiresSession(t *testing.T) {
 	})
 	p.Restore()
 	proxied.waitState(t, zk.StateExpired, 10*time.Second)
+}
+
+// TestProxyBlackhole: a blackholed proxy forwards nothing and closes
+// nothing, accepts new connections silently, and delivers what was held,
+// in order, once healed; latency delays every chunk.
+func TestProxyBlackhole(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }() // echo
+		}
+	}()
+	p, err := NewProxy(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echo := func(c net.Conn, msg string, within time.Duration) error {
+		c.SetReadDeadline(time.Now().Add(within))
+		buf := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return err
+		}
+		if string(buf) != msg {
+			return fmt.Errorf("read %q, want %q", buf, msg)
+		}
+		return nil
+	}
+	c.Write([]byte("a"))
+	if err := echo(c, "a", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	p.Blackhole()
+	c.Write([]byte("bc"))
+	if err := echo(c, "bc", 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("blackholed: %v, want a timeout", err)
+	}
+	c2, err := net.Dial("tcp", p.Addr()) // accepted, silent
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.Write([]byte("x"))
+	if err := echo(c2, "x", 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a new connection while blackholed: %v, want a timeout", err)
+	}
+	p.Heal()
+	if err := echo(c, "bc", 5*time.Second); err != nil {
+		t.Fatalf("after Heal: %v", err)
+	}
+	if err := echo(c2, "x", 5*time.Second); err != nil {
+		t.Fatalf("the new connection after Heal: %v", err)
+	}
+	p.SetLatency(200 * time.Millisecond)
+	start := time.Now()
+	c.Write([]byte("d"))
+	if err := echo(c, "d", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Fatalf("echo with 200 ms each way took %v", took)
+	}
 }
