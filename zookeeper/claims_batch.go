@@ -123,114 +123,164 @@ func (z *Client) undoClaims(keys []claimKey, id string) {
 // node would alone be over the budget fails the call, before anything is
 // sent, with ErrRequestTooLarge.
 func (z *Client) ClaimAll(ctx context.Context, group, id string, tps []TopicPartition) ([]TopicPartition, error) {
-	if err := checkNames("claim", "group", group, "consumer id", id); err != nil {
+	r := &claimRun{z: z, group: group, id: id}
+	r.reg = &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1}
+	if err := r.check(tps); err != nil {
 		return nil, err
-	}
-	for _, tp := range tps {
-		if err := checkNames("claim", "topic", tp.Topic); err != nil {
-			return nil, err
-		}
-		if tp.Partition < 0 {
-			return nil, &PathError{Op: "claim", Path: z.paths.Owner(group, tp.Topic, tp.Partition), Err: ErrInvalidArgument, Cause: errors.New("negative partition")}
-		}
-	}
-	reg := &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1}
-	create := func(tp TopicPartition) *zk.CreateRequest {
-		return &zk.CreateRequest{Path: z.paths.Owner(group, tp.Topic, tp.Partition), Data: []byte(id), Acl: z.acl, Flags: zk.FlagEphemeral}
-	}
-	for _, tp := range tps {
-		if size := multiBytes([]any{reg, create(tp)}); size > z.maxRequest() {
-			return nil, z.tooLarge("claim", create(tp).Path, size)
-		}
 	}
 	z.claimMu.Lock()
 	defer z.claimMu.Unlock()
-	sid := z.sessionID()
-	var claimed []TopicPartition // held, to return
-	var created []claimKey       // created by this call: undone if it fails
-	fail := func(err error) ([]TopicPartition, error) {
-		if len(created) > 0 {
-			undone := make(map[TopicPartition]bool, len(created))
-			for _, k := range created {
-				delete(z.claims, k)
-				undone[TopicPartition{k.topic, k.partition}] = true
-			}
-			z.undoClaims(created, id)
-			claimed = slices.DeleteFunc(claimed, func(tp TopicPartition) bool { return undone[tp] })
-		}
-		return claimed, err
+	r.sid = z.sessionID()
+	r.todo = slices.Clone(tps)
+	if err := r.makeOwners(ctx); err != nil {
+		return nil, err
 	}
-	todo := slices.Clone(tps)
-	if n, _ := z.fit("claim", len(todo), opBytes(reg), func(i int) int { return opBytes(create(todo[i])) }, func(int) string { return "" }); n < len(todo) {
-		// Several chunks: make the topics' owners nodes first rather than
-		// learn of a missing one from a failed multi of half a megabyte.
-		made := map[string]bool{}
-		for _, tp := range todo {
-			if !made[tp.Topic] {
-				made[tp.Topic] = true
-				if err := z.mkdirAll(ctx, z.paths.OwnersTopic(group, tp.Topic)); err != nil {
-					return nil, err
-				}
-			}
+	for len(r.todo) > 0 {
+		done, err := r.chunk(ctx)
+		if done || err != nil {
+			return r.claimed, err
 		}
 	}
-	for conflicts, chunk := 0, 0; len(todo) > 0; {
-		n, err := z.fit("claim", len(todo), opBytes(reg),
-			func(i int) int { return opBytes(create(todo[i])) },
-			func(i int) string { return create(todo[i]).Path })
-		if err != nil {
-			return fail(err)
+	return r.claimed, nil
+}
+
+// claimRun is one ClaimAll: what it claimed and created so far.
+type claimRun struct {
+	z         *Client
+	group, id string
+	sid       int64                   // the session claiming
+	reg       *zk.CheckVersionRequest // the registration's check, in every chunk
+	todo      []TopicPartition        // not claimed yet
+	claimed   []TopicPartition        // held, to return
+	created   []claimKey              // created by this call: undone if it fails
+	chunks    int                     // chunks done
+	conflicts int                     // conflicts met (bounded by claimConflicts)
+}
+
+// create is the creation of tp's owner node.
+func (r *claimRun) create(tp TopicPartition) *zk.CreateRequest {
+	return &zk.CreateRequest{Path: r.z.paths.Owner(r.group, tp.Topic, tp.Partition), Data: []byte(r.id), Acl: r.z.acl, Flags: zk.FlagEphemeral}
+}
+
+// check refuses, before anything is sent, names that cannot be used and
+// owner nodes that cannot fit in a request.
+func (r *claimRun) check(tps []TopicPartition) error {
+	if err := checkNames("claim", "group", r.group, "consumer id", r.id); err != nil {
+		return err
+	}
+	for _, tp := range tps {
+		if err := checkNames("claim", "topic", tp.Topic); err != nil {
+			return err
 		}
-		keys := make([]claimKey, n)
-		ops := make([]any, 0, 1+n)
-		ops = append(ops, reg)
-		for i, tp := range todo[:n] {
-			keys[i] = claimKey{group, tp.Topic, tp.Partition}
-			ops = append(ops, create(tp))
+		if tp.Partition < 0 {
+			return &PathError{Op: "claim", Path: r.z.paths.Owner(r.group, tp.Topic, tp.Partition), Err: ErrInvalidArgument, Cause: errors.New("negative partition")}
 		}
-		i, err := z.claimMulti(ctx, keys, id, ops)
-		switch {
-		case err == nil:
-			for _, k := range keys {
-				z.claims[k] = claim{id: id, session: sid}
-			}
-			created = append(created, keys...)
-			claimed = append(claimed, todo[:n]...)
-			if todo = todo[n:]; len(todo) > 0 {
-				z.chunkDone("claim", chunk)
-				chunk++
-			}
-		case i == 0 && errors.Is(err, zk.ErrNoNode):
-			return fail(&PathError{Op: "claim", Path: reg.Path, Err: ErrNotRegistered, Cause: err})
-		case i > 0 && errors.Is(err, zk.ErrNoNode): // no owners/<topic> yet
-			owner := opPath(ops[i])
-			if conflicts++; conflicts > claimConflicts {
-				return claimed, nil
-			}
-			if err := z.mkdirAll(ctx, path.Dir(owner)); err != nil {
-				return fail(pathErr("claim", owner, err))
-			}
-		case i > 0 && errors.Is(err, zk.ErrNodeExists):
-			tp := todo[i-1]
-			todo = slices.Delete(todo, i-1, i)
-			owner := opPath(ops[i])
-			data, stat, gerr := z.get(ctx, "claim", owner)
-			if gerr == nil && string(data) == id && stat.EphemeralOwner == sid && sid != 0 {
-				z.claims[keys[i-1]] = claim{id: id, session: sid, version: stat.Version}
-				claimed = append(claimed, tp)
-			}
-			if conflicts++; conflicts > claimConflicts {
-				return claimed, nil
-			}
-		default:
-			p := ""
-			if i >= 0 {
-				p = opPath(ops[i])
-			}
-			return fail(pathErr("claim", p, err))
+		if size := multiBytes([]any{r.reg, r.create(tp)}); size > r.z.maxRequest() {
+			return r.z.tooLarge("claim", r.create(tp).Path, size)
 		}
 	}
-	return claimed, nil
+	return nil
+}
+
+// makeOwners, when the claim takes several chunks, makes the topics'
+// owners nodes first rather than learn of a missing one from a failed
+// multi of half a megabyte.
+func (r *claimRun) makeOwners(ctx context.Context) error {
+	n, _ := r.z.fit("claim", len(r.todo), opBytes(r.reg), func(i int) int { return opBytes(r.create(r.todo[i])) }, func(int) string { return "" })
+	if n == len(r.todo) {
+		return nil
+	}
+	made := map[string]bool{}
+	for _, tp := range r.todo {
+		if !made[tp.Topic] {
+			made[tp.Topic] = true
+			if err := r.z.mkdirAll(ctx, r.z.paths.OwnersTopic(r.group, tp.Topic)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// chunk claims the next chunk of todo in one multi. done: the claim is
+// over (what was claimed stands, err says why it stopped).
+func (r *claimRun) chunk(ctx context.Context) (done bool, err error) {
+	z := r.z
+	n, err := z.fit("claim", len(r.todo), opBytes(r.reg),
+		func(i int) int { return opBytes(r.create(r.todo[i])) },
+		func(i int) string { return r.create(r.todo[i]).Path })
+	if err != nil {
+		return true, r.fail(err)
+	}
+	keys := make([]claimKey, n)
+	ops := make([]any, 0, 1+n)
+	ops = append(ops, r.reg)
+	for i, tp := range r.todo[:n] {
+		keys[i] = claimKey{r.group, tp.Topic, tp.Partition}
+		ops = append(ops, r.create(tp))
+	}
+	i, err := z.claimMulti(ctx, keys, r.id, ops)
+	switch {
+	case err == nil:
+		for _, k := range keys {
+			z.claims[k] = claim{id: r.id, session: r.sid}
+		}
+		r.created = append(r.created, keys...)
+		r.claimed = append(r.claimed, r.todo[:n]...)
+		if r.todo = r.todo[n:]; len(r.todo) > 0 {
+			z.chunkDone("claim", r.chunks)
+			r.chunks++
+		}
+		return false, nil
+	case i == 0 && errors.Is(err, zk.ErrNoNode):
+		return true, r.fail(&PathError{Op: "claim", Path: r.reg.Path, Err: ErrNotRegistered, Cause: err})
+	case i > 0 && errors.Is(err, zk.ErrNoNode): // no owners/<topic> yet
+		owner := opPath(ops[i])
+		if r.conflicts++; r.conflicts > claimConflicts {
+			return true, nil
+		}
+		if err := z.mkdirAll(ctx, path.Dir(owner)); err != nil {
+			return true, r.fail(pathErr("claim", owner, err))
+		}
+		return false, nil
+	case i > 0 && errors.Is(err, zk.ErrNodeExists):
+		r.taken(ctx, keys[i-1], opPath(ops[i]), i-1)
+		r.conflicts++
+		return r.conflicts > claimConflicts, nil
+	}
+	p := ""
+	if i >= 0 {
+		p = opPath(ops[i])
+	}
+	return true, r.fail(pathErr("claim", p, err))
+}
+
+// taken handles todo[i], whose owner node exists: it is left out of the
+// claim, and counted as claimed when the node is this session's (a claim
+// of this member reported as failed yet applied).
+func (r *claimRun) taken(ctx context.Context, k claimKey, owner string, i int) {
+	tp := r.todo[i]
+	r.todo = slices.Delete(r.todo, i, i+1)
+	data, stat, err := r.z.get(ctx, "claim", owner)
+	if err == nil && string(data) == r.id && stat.EphemeralOwner == r.sid && r.sid != 0 {
+		r.z.claims[k] = claim{id: r.id, session: r.sid, version: stat.Version}
+		r.claimed = append(r.claimed, tp)
+	}
+}
+
+// fail undoes what this call created and returns err, with what is still
+// claimed (claimed before the call and found this session's).
+func (r *claimRun) fail(err error) error {
+	if len(r.created) > 0 {
+		undone := make(map[TopicPartition]bool, len(r.created))
+		for _, k := range r.created {
+			delete(r.z.claims, k)
+			undone[TopicPartition{k.topic, k.partition}] = true
+		}
+		r.z.undoClaims(r.created, r.id)
+		r.claimed = slices.DeleteFunc(r.claimed, func(tp TopicPartition) bool { return undone[tp] })
+	}
+	return err
 }
 
 // ReleaseAll gives up member id's claims on tps, as Release does for each,

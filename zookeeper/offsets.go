@@ -155,77 +155,113 @@ func (z *Client) CommitOffsets(ctx context.Context, group, id string, offsets ma
 
 	z.claimMu.RLock()
 	defer z.claimMu.RUnlock()
-	sid := z.sessionID()
-	reg := &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1}
-	checks := make([]any, len(tps))
-	for i, tp := range tps {
-		owner := z.paths.Owner(group, tp.Topic, tp.Partition)
-		c, ok := z.claims[claimKey{group, tp.Topic, tp.Partition}]
-		if !ok || c.id != id || c.session != sid || sid == 0 {
-			return &PathError{Op: "commit offsets", Path: owner, Err: ErrNotOwner, Cause: errors.New("not claimed by this member in the current session")}
-		}
-		checks[i] = &zk.CheckVersionRequest{Path: owner, Version: c.version}
+	c := &commitRun{z: z, group: group, tps: tps, offsets: offsets, sid: z.sessionID()}
+	c.reg = &zk.CheckVersionRequest{Path: z.paths.ID(group, id), Version: -1}
+	if err := c.fence(id); err != nil {
+		return err
 	}
-	writes := z.offsetOps(ctx, group, tps, offsets)
-	done := 0 // partitions committed
-	partial := func(err error) error {
-		if done == 0 {
+	c.writes = z.offsetOps(ctx, group, tps, offsets)
+	for c.done < len(tps) {
+		if c.chunks > 0 && z.sessionID() != c.sid {
+			return &PathError{Op: "commit offsets", Path: c.reg.Path, Err: ErrNotOwner, Cause: c.partial(errors.New("the session ended"))}
+		}
+		if err := c.chunk(ctx); err != nil {
 			return err
 		}
-		return fmt.Errorf("%w (the offsets of the first %d of %d partitions were committed, by earlier multis)", err, done, len(tps))
-	}
-	for attempt, chunk := 0, 0; done < len(tps); {
-		if chunk > 0 && z.sessionID() != sid {
-			return &PathError{Op: "commit offsets", Path: reg.Path, Err: ErrNotOwner, Cause: partial(errors.New("the session ended"))}
-		}
-		n, err := z.fit("commit offsets", len(tps)-done, opBytes(reg),
-			func(i int) int { return opBytes(checks[done+i]) + opBytes(writes[done+i]) },
-			func(i int) string { return opPath(writes[done+i]) })
-		if err != nil {
-			return partial(err)
-		}
-		ops := make([]any, 0, 1+2*n)
-		ops = append(ops, reg)
-		ops = append(ops, checks[done:done+n]...)
-		nChecks := len(ops)
-		ops = append(ops, writes[done:done+n]...)
-		i, err := z.multi(ctx, ops...)
-		chunkTPs := tps[done : done+n]
-		switch {
-		case err == nil:
-			z.offMu.Lock()
-			for _, tp := range chunkTPs {
-				z.knownOffsets[z.paths.Offset(group, tp.Topic, tp.Partition)] = true
-			}
-			z.offMu.Unlock()
-			if done += n; done < len(tps) {
-				z.chunkDone("commit offsets", chunk)
-				chunk++
-			}
-			attempt = 0
-			continue
-		case i == 0 && errors.Is(err, zk.ErrNoNode):
-			return &PathError{Op: "commit offsets", Path: reg.Path, Err: ErrNotRegistered, Cause: partial(err)}
-		case i > 0 && i < nChecks:
-			return &PathError{Op: "commit offsets", Path: opPath(ops[i]), Err: ErrNotOwner, Cause: partial(err)}
-		case i >= nChecks && attempt < 2 && (errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrNodeExists)):
-			// An offset node appeared or vanished meanwhile: look again.
-			attempt++
-			z.offMu.Lock()
-			for _, tp := range chunkTPs {
-				delete(z.knownOffsets, z.paths.Offset(group, tp.Topic, tp.Partition))
-			}
-			z.offMu.Unlock()
-			copy(writes[done:], z.offsetOps(ctx, group, chunkTPs, offsets))
-			continue
-		}
-		p := ""
-		if i >= 0 {
-			p = opPath(ops[i])
-		}
-		return pathErr("commit offsets", p, partial(err))
 	}
 	return nil
+}
+
+// commitRun is one CommitOffsets: the checks and writes of its partitions,
+// in partition order, and how far it got.
+type commitRun struct {
+	z       *Client
+	group   string
+	tps     []TopicPartition
+	offsets map[TopicPartition]int64
+	sid     int64                   // the session committing
+	reg     *zk.CheckVersionRequest // the registration's check, in every chunk
+	checks  []any                   // each partition's owner node check
+	writes  []any                   // each partition's offset write
+	done    int                     // partitions committed
+	chunks  int                     // chunks committed
+	attempt int                     // tries of the chunk under way
+}
+
+// fence builds each partition's check that its owner node is still the one
+// member id claimed in this session; a partition it does not hold so fails
+// the whole commit at once, nothing sent.
+func (c *commitRun) fence(id string) error {
+	c.checks = make([]any, len(c.tps))
+	for i, tp := range c.tps {
+		owner := c.z.paths.Owner(c.group, tp.Topic, tp.Partition)
+		cl, ok := c.z.claims[claimKey{c.group, tp.Topic, tp.Partition}]
+		if !ok || cl.id != id || cl.session != c.sid || c.sid == 0 {
+			return &PathError{Op: "commit offsets", Path: owner, Err: ErrNotOwner, Cause: errors.New("not claimed by this member in the current session")}
+		}
+		c.checks[i] = &zk.CheckVersionRequest{Path: owner, Version: cl.version}
+	}
+	return nil
+}
+
+// partial says, of err, how much earlier chunks committed.
+func (c *commitRun) partial(err error) error {
+	if c.done == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (the offsets of the first %d of %d partitions were committed, by earlier multis)", err, c.done, len(c.tps))
+}
+
+// chunk commits the next chunk in one fenced multi, or, when an offset
+// node appeared or vanished meanwhile, prepares to try it again.
+func (c *commitRun) chunk(ctx context.Context) error {
+	z, done := c.z, c.done
+	n, err := z.fit("commit offsets", len(c.tps)-done, opBytes(c.reg),
+		func(i int) int { return opBytes(c.checks[done+i]) + opBytes(c.writes[done+i]) },
+		func(i int) string { return opPath(c.writes[done+i]) })
+	if err != nil {
+		return c.partial(err)
+	}
+	ops := make([]any, 0, 1+2*n)
+	ops = append(ops, c.reg)
+	ops = append(ops, c.checks[done:done+n]...)
+	nChecks := len(ops)
+	ops = append(ops, c.writes[done:done+n]...)
+	i, err := z.multi(ctx, ops...)
+	chunkTPs := c.tps[done : done+n]
+	switch {
+	case err == nil:
+		z.offMu.Lock()
+		for _, tp := range chunkTPs {
+			z.knownOffsets[z.paths.Offset(c.group, tp.Topic, tp.Partition)] = true
+		}
+		z.offMu.Unlock()
+		if c.done += n; c.done < len(c.tps) {
+			z.chunkDone("commit offsets", c.chunks)
+			c.chunks++
+		}
+		c.attempt = 0
+		return nil
+	case i == 0 && errors.Is(err, zk.ErrNoNode):
+		return &PathError{Op: "commit offsets", Path: c.reg.Path, Err: ErrNotRegistered, Cause: c.partial(err)}
+	case i > 0 && i < nChecks:
+		return &PathError{Op: "commit offsets", Path: opPath(ops[i]), Err: ErrNotOwner, Cause: c.partial(err)}
+	case i >= nChecks && c.attempt < 2 && (errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrNodeExists)):
+		// An offset node appeared or vanished meanwhile: look again.
+		c.attempt++
+		z.offMu.Lock()
+		for _, tp := range chunkTPs {
+			delete(z.knownOffsets, z.paths.Offset(c.group, tp.Topic, tp.Partition))
+		}
+		z.offMu.Unlock()
+		copy(c.writes[done:], z.offsetOps(ctx, c.group, chunkTPs, c.offsets))
+		return nil
+	}
+	p := ""
+	if i >= 0 {
+		p = opPath(ops[i])
+	}
+	return pathErr("commit offsets", p, c.partial(err))
 }
 
 // offsetOps returns the ops that write the offsets of tps: a set where the
