@@ -36,12 +36,11 @@ type wire struct {
 	c     *connection
 	epoch time.Time
 
-	mu      sync.Mutex // guards the fields below: the writer and the reader
-	out     frameScanner
-	in      frameScanner
-	sent    []int64 // sending times of the requests not yet answered, oldest first
-	outSeen bool    // the handshake's request was written
-	inSeen  bool    // the handshake's answer was read
+	mu     sync.Mutex // guards the fields below: the writer and the reader
+	out    frameScanner
+	in     frameScanner
+	sent   []int64 // sending times of the requests not yet answered, oldest first
+	inSeen bool    // the handshake's answer was read
 
 	hook func(n int) // testHooks.sent: each request's length prefix
 }
