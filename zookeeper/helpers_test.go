@@ -2,8 +2,6 @@ package zookeeper_test
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -20,20 +18,14 @@ const testTimeout = 30 * time.Second
 // that expiries happen quickly (the test server ticks every 200 ms).
 const testSession = 1200 * time.Millisecond
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return testenv.Ctx(t) }
 
 // dialZK connects to the shared ZooKeeper under chroot (or to servers, when
 // given) and closes the connection when the test ends.
 func dialZK(t *testing.T, chroot string, mod ...func(*zookeeper.Config)) *zookeeper.Client {
 	t.Helper()
 	cfg := zookeeper.Config{Servers: testenv.ZooKeeperAddrs(t), Chroot: chroot, SessionTimeout: testSession}
-	if os.Getenv("CONSUMERGROUP_TEST_LOG") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
+	cfg.Logger = testenv.Logger()
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -58,23 +50,13 @@ func put(t *testing.T, conn *zk.Conn, p string, data string) { testenv.PutZNode(
 // waitEvent waits for a watch to fire.
 func waitEvent(t *testing.T, ch <-chan zk.Event, what string) zk.Event {
 	t.Helper()
-	select {
-	case ev := <-ch:
-		return ev
-	case <-time.After(testTimeout):
-		t.Fatalf("%s: the watch did not fire within %v", what, testTimeout)
-	}
-	return zk.Event{}
+	return testenv.WaitEvent(t, ch, what)
 }
 
 // waitClosed waits for ch to close.
 func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(testTimeout):
-		t.Fatalf("%s did not happen within %v", what, testTimeout)
-	}
+	testenv.WaitClosed(t, ch, what)
 }
 
 // register registers a new member of group subscribed to topic and returns
@@ -95,11 +77,4 @@ func register(t *testing.T, z *zookeeper.Client, group string, topics ...string)
 }
 
 // closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	addr, err := testenv.UnusedAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
+func closedPort(t *testing.T) string { return testenv.ClosedPort(t) }
