@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/consumergroup/consumergroup/internal/assign"
@@ -68,10 +67,11 @@ type ConsumerGroupConfig struct {
 	ZookeeperChroot string
 
 	// ZookeeperAuth and ZookeeperACL: credentials added to the session and
-	// the ACL set on every node the group creates (see ZKConfig). A nil
-	// ZookeeperACL means the default, open to all; an empty one is refused.
+	// the ACL set on every node the group creates (see ZKConfig; build it
+	// with zookeeper.WorldACL, AuthACL or DigestACL). A nil ZookeeperACL
+	// means the default, open to all; an empty one is refused.
 	ZookeeperAuth []ZKAuth
-	ZookeeperACL  []zk.ACL
+	ZookeeperACL  []zookeeper.ACL
 
 	// Brokers are Kafka's addresses. Empty (the default): discovered in
 	// ZooKeeper under /brokers/ids. Required for clusters without

@@ -3,7 +3,6 @@ module github.com/consumergroup/consumergroup
 go 1.26.0
 
 require (
-	github.com/go-zookeeper/zk v1.0.4
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
@@ -17,6 +16,3 @@ require (
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )
-
-// go-zookeeper v1.0.4 with its reconnect data race fixed: internal/zk/README.md.
-replace github.com/go-zookeeper/zk => ./internal/zk

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 
 	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/consumergroup/consumergroup/internal/zk"
 	"github.com/consumergroup/consumergroup/zookeeper"
-	"github.com/go-zookeeper/zk"
 )
 
 // watch kinds, forwarded to member.events.

@@ -7,7 +7,7 @@ import (
 	"path"
 	"slices"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
 )

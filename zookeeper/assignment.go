@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
@@ -62,7 +62,7 @@ const assignmentReadsInFlight = 32
 // fires once when the node changes (every publication changes it). Without
 // one, it returns a zero assignment, version -1, and a watch on its
 // creation. The version is what PublishAssignment compares with.
-func (z *Client) ReadAssignment(ctx context.Context, group string) (Assignment, int32, <-chan zk.Event, error) {
+func (z *Client) ReadAssignment(ctx context.Context, group string) (Assignment, int32, <-chan Event, error) {
 	a, version, ch, err := z.ReadAssignmentHeader(ctx, group)
 	if err != nil || a.Version != 2 {
 		return a, version, ch, err
@@ -78,7 +78,7 @@ func (z *Client) ReadAssignment(ctx context.Context, group string) (Assignment, 
 // version 2 node (Members is nil): what a member that follows its own part
 // with ReadMemberAssignment reads. A version 1 node holds every part: they
 // are returned.
-func (z *Client) ReadAssignmentHeader(ctx context.Context, group string) (Assignment, int32, <-chan zk.Event, error) {
+func (z *Client) ReadAssignmentHeader(ctx context.Context, group string) (Assignment, int32, <-chan Event, error) {
 	if err := checkNames("read assignment", "group", group); err != nil {
 		return Assignment{}, 0, nil, err
 	}
@@ -187,7 +187,7 @@ func (z *Client) readPart(ctx context.Context, group, id string) (layout.MemberA
 // ReadMemberAssignment reads member id's part of a version 2 assignment
 // and sets a watch that fires once when it changes. A member without a part
 // gets a zero MemberAssignment and a watch on its creation.
-func (z *Client) ReadMemberAssignment(ctx context.Context, group, id string) (MemberAssignment, <-chan zk.Event, error) {
+func (z *Client) ReadMemberAssignment(ctx context.Context, group, id string) (MemberAssignment, <-chan Event, error) {
 	if err := checkNames("read assignment", "group", group, "member", id); err != nil {
 		return MemberAssignment{}, nil, err
 	}

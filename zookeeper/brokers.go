@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
@@ -67,7 +65,7 @@ func (z *Client) Brokers(ctx context.Context) ([]string, error) {
 // Kafka keeps at /brokers/topics/<topic>, and a watch that fires once when
 // the assignment changes (partitions are added) or is deleted. A topic that
 // does not exist gives an error that matches ErrNoNode.
-func (z *Client) Partitions(ctx context.Context, topic string) (int32, <-chan zk.Event, error) {
+func (z *Client) Partitions(ctx context.Context, topic string) (int32, <-chan Event, error) {
 	if err := checkNames("read topic", "topic", topic); err != nil {
 		return 0, nil, err
 	}

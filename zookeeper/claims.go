@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"path"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
@@ -129,7 +129,7 @@ func (z *Client) Owner(ctx context.Context, group, topic string, partition int32
 // OwnerW returns the owner of partition ("" when nobody owns it) and a
 // watch that fires once when the owner node is created, changed or deleted:
 // a new owner waits on it for the old one to let go.
-func (z *Client) OwnerW(ctx context.Context, group, topic string, partition int32) (string, <-chan zk.Event, error) {
+func (z *Client) OwnerW(ctx context.Context, group, topic string, partition int32) (string, <-chan Event, error) {
 	if err := checkNames("watch owner", "group", group, "topic", topic); err != nil {
 		return "", nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 
 	"github.com/consumergroup/consumergroup/internal/testenv"
 	"github.com/consumergroup/consumergroup/zookeeper"

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
 )

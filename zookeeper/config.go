@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
 
@@ -42,7 +40,7 @@ type Config struct {
 	// (zk.WorldACL(zk.PermAll)); an empty non-nil ACL is refused. With digest auth, a usual choice is
 	// zk.DigestACL(zk.PermAll, user, password), optionally with
 	// zk.WorldACL(zk.PermRead) so that monitoring tools can read.
-	ACL []zk.ACL
+	ACL []ACL
 
 	// BrokerListener names the listener whose address Brokers returns.
 	// Default: the PLAINTEXT listener.
@@ -112,7 +110,7 @@ func (c *Config) Validate() error {
 // refuses an empty one, or an entry without a scheme, at every create
 // (InvalidACL), so that nothing could ever be registered. nil is valid: the
 // default, open to all.
-func CheckACL(acl []zk.ACL) error {
+func CheckACL(acl []ACL) error {
 	if acl != nil && len(acl) == 0 {
 		return errors.New("empty: ZooKeeper refuses to create nodes with no ACL entry (nil means the default, open to all)")
 	}

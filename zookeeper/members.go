@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
 )
@@ -123,7 +123,7 @@ func (z *Client) DeregisterConsumer(ctx context.Context, group, id string) error
 // list is empty and the watch fires when it is created. A watch also fires,
 // with an error event, when the session or connection it was set on ends:
 // read again on every event.
-func (z *Client) Consumers(ctx context.Context, group string) ([]string, <-chan zk.Event, error) {
+func (z *Client) Consumers(ctx context.Context, group string) ([]string, <-chan Event, error) {
 	if err := checkNames("list consumers", "group", group); err != nil {
 		return nil, nil, err
 	}
@@ -179,7 +179,7 @@ func (z *Client) Members(ctx context.Context, group string) ([]string, error) {
 // member that is not its group's leader follows the one registered right
 // before it this way (a leave of any other member changes nothing for it),
 // instead of every join and leave (Consumers).
-func (z *Client) WatchConsumer(ctx context.Context, group, id string) (bool, <-chan zk.Event, error) {
+func (z *Client) WatchConsumer(ctx context.Context, group, id string) (bool, <-chan Event, error) {
 	if err := checkNames("watch consumer", "group", group, "member", id); err != nil {
 		return false, nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"path"
 	"sort"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 )
 
 // Create stores value at node, relative to the chroot, as an ephemeral node

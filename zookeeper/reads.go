@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/consumergroup/consumergroup/internal/layout"
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 )
 
 // readsInFlight bounds the reads a look at a whole group (Offsets, Owners,

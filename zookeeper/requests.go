@@ -3,7 +3,7 @@ package zookeeper
 import (
 	"fmt"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 )
 
 // The size of requests. ZooKeeper reads a request's length first and, when

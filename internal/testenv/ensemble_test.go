@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 )
 
 func TestEnsembleLeaderFailover(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 )
 
 // RawTB is what the raw ZooKeeper helpers need of a *testing.T.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
+	"github.com/consumergroup/consumergroup/internal/zk"
 )
 
 // The waits and small helpers the tests of the root package and of package
