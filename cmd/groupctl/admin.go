@@ -59,7 +59,7 @@ type listEntry struct {
 	Group    string `json:"group"`
 	Kind     string `json:"kind"`               // zookeeper or kafka
 	Protocol string `json:"protocol,omitempty"` // kafka: classic or consumer
-	State    string `json:"state,omitempty"`    // kafka: its coordinator's name of the state
+	State    string `json:"state,omitempty"`    // zookeeper: stable, rebalancing or empty; kafka: its coordinator's name
 	Members  int    `json:"members"`
 }
 
@@ -82,13 +82,44 @@ func listZooKeeperGroups(ctx context.Context, e *env, c *common) ([]listEntry, e
 	}
 	var out []listEntry
 	for _, g := range groups {
-		ids, _, err := z.Consumers(ctx, g)
+		ids, err := z.Members(ctx, g)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, listEntry{Group: g, Kind: kindZooKeeper, Members: len(ids)})
+		state, err := zkGroupState(ctx, z, g, ids)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, listEntry{Group: g, Kind: kindZooKeeper, State: state, Members: len(ids)})
 	}
 	return out, nil
+}
+
+// zkGroupState is the state of a ZooKeeper group of members ids, as
+// DescribeGroup computes it but from the assignment node alone (and its
+// parts): empty without members; stable when an assignment is published
+// and names every member; rebalancing otherwise. DescribeGroup also reads
+// every partition's owner node and calls a group whose owners differ from
+// the assignment rebalancing; list leaves that out, one read a group rather
+// than one a partition, so during a hand-over list may say stable a moment
+// before describe does.
+func zkGroupState(ctx context.Context, z *zookeeper.Client, group string, ids []string) (string, error) {
+	if len(ids) == 0 {
+		return consumergroup.StateEmpty, nil
+	}
+	a, err := z.Assignment(ctx, group)
+	if err != nil {
+		return "", err
+	}
+	if a.Generation <= 0 {
+		return consumergroup.StateRebalancing, nil
+	}
+	for _, id := range ids {
+		if _, ok := a.Members[id]; !ok {
+			return consumergroup.StateRebalancing, nil
+		}
+	}
+	return consumergroup.StateStable, nil
 }
 
 // listKafkaGroups lists the consumer groups of Kafka's coordinator
@@ -113,14 +144,14 @@ func listKafkaGroups(ctx context.Context, e *env, c *common) ([]listEntry, error
 	return out, nil
 }
 
-// print prints the groups; with kinds (--bootstrap-server), each group's
-// kind and state too.
+// print prints the groups and their states; with kinds
+// (--bootstrap-server), each group's kind too.
 func (out listOutput) print(pr printer, kinds bool) error {
 	return pr.print(out, func(t *tableWriter) {
 		if !kinds {
-			t.row("GROUP", "MEMBERS")
+			t.row("GROUP", "MEMBERS", "STATE")
 			for _, g := range out.Groups {
-				t.row(g.Group, g.Members)
+				t.row(g.Group, g.Members, orDash(g.State))
 			}
 			return
 		}

@@ -112,6 +112,22 @@ func parse(fs *flag.FlagSet, c *common, args []string) ([]string, error) {
 	return positional, nil
 }
 
+// bothSourcesMsg is the one refusal of --zookeeper given on the command
+// line together with --bootstrap-server, by every command but list.
+const bothSourcesMsg = "--zookeeper and --bootstrap-server select different groups: keep --zookeeper for a group in ZooKeeper, or --bootstrap-server for a group of Kafka's coordinator (only list takes both, to list both kinds)"
+
+// checkSources is the one rule of --zookeeper on the command line together
+// with --bootstrap-server: list (c.both) lists both kinds of group side by
+// side; every other command works on one kind and refuses, in one wording
+// that says what to drop. $CONSUMERGROUP_ZOOKEEPER is a default, not a
+// choice: --bootstrap-server overrides it everywhere.
+func (c *common) checkSources() error {
+	if c.zkGiven && c.bootstrap != "" && !c.both {
+		return errors.New(bothSourcesMsg)
+	}
+	return nil
+}
+
 func usageText(fs *flag.FlagSet) string {
 	var b bytes.Buffer
 	fs.SetOutput(&b)

@@ -32,7 +32,7 @@ func bootstrapFlag(fs *flag.FlagSet, c *common) {
 
 // checkBootstrap checks the flags that go, or do not go, with
 // --bootstrap-server; parse calls it. --zookeeper given on the command line
-// as well is for list only (both kinds of group); --brokers, --chroot and
+// as well is for list only (checkSources); --brokers, --chroot and
 // --zookeeper-auth are ZooKeeper's.
 func (c *common) checkBootstrap(fs *flag.FlagSet) error {
 	given := map[string]bool{}
@@ -47,8 +47,8 @@ func (c *common) checkBootstrap(fs *flag.FlagSet) error {
 	if given["brokers"] {
 		return errors.New("--brokers is for groups in ZooKeeper: with --bootstrap-server, drop it")
 	}
-	if c.zkGiven && !c.both {
-		return errors.New("give --zookeeper (a group in ZooKeeper) or --bootstrap-server (a group of Kafka's coordinator), not both")
+	if err := c.checkSources(); err != nil {
+		return err
 	}
 	if !c.zkGiven {
 		for _, f := range []string{"chroot", "zookeeper-auth"} {

@@ -235,7 +235,7 @@ func TestKafkaFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"describe", "g", "--bootstrap-server", boot, "--zookeeper", c.zkAddr()}, "not both"},
+		{[]string{"describe", "g", "--bootstrap-server", boot, "--zookeeper", c.zkAddr()}, bothSourcesMsg},
 		{[]string{"lag", "g", "--bootstrap-server", boot, "--brokers", boot}, "--brokers is for groups in ZooKeeper"},
 		{[]string{"delete", "g", "--bootstrap-server", boot, "--chroot", "/x"}, "--chroot is ZooKeeper's"},
 		{[]string{"reset-offsets", "g", "--bootstrap-server", " , ", "--topic", "f", "--to-earliest"}, "names no broker"},
@@ -262,7 +262,7 @@ func TestKafkaFlags(t *testing.T) {
 	c.kafkaTool("delete-offsets", "nope", "--topic", "f").want(t, 1).wantStderr(t, "no such group")
 	r := runTool(t, "list", "--zookeeper", c.zkAddr(), "--bootstrap-server", boot).want(t, 0)
 	rows := checkTable(t, tableLines(t, r), "GROUP", "KIND", "MEMBERS", "STATE")
-	if !slices.EqualFunc(rows, [][]string{{"kgroup", "kafka/classic", "0", "Empty"}, {"zkgroup", "zookeeper", "0", "-"}}, slices.Equal) {
+	if !slices.EqualFunc(rows, [][]string{{"kgroup", "kafka/classic", "0", "Empty"}, {"zkgroup", "zookeeper", "0", "empty"}}, slices.Equal) {
 		t.Errorf("list of both kinds:\n%s", r.stdout)
 	}
 	var l listOut

@@ -27,6 +27,8 @@ type offsetStore interface {
 	// reset writes offsets, refusing with ErrGroupActive while the group
 	// has members.
 	reset(ctx context.Context, group string, offsets map[consumergroup.TopicPartition]int64) error
+	// members counts the group's live members (0 for no such group).
+	members(ctx context.Context, group string) (int, error)
 	// where names the store for messages.
 	where() string
 	close()
@@ -75,6 +77,11 @@ func (s *zkStore) kafka(ctx context.Context) (*kadm.Client, error) {
 
 func (s *zkStore) reset(ctx context.Context, group string, offsets map[consumergroup.TopicPartition]int64) error {
 	return s.z.ResetOffsets(ctx, group, offsets)
+}
+
+func (s *zkStore) members(ctx context.Context, group string) (int, error) {
+	ids, err := s.z.Members(ctx, group)
+	return len(ids), err
 }
 
 func (s *zkStore) where() string { return "ZooKeeper at " + s.c.zookeeper }
@@ -158,6 +165,17 @@ func (s *kafkaStore) reset(ctx context.Context, group string, offsets map[consum
 		return s.c.kafkaGroupErr(group, err)
 	}
 	return nil
+}
+
+func (s *kafkaStore) members(ctx context.Context, group string) (int, error) {
+	d, err := consumergroup.DescribeKafkaGroup(ctx, s.cl, group)
+	switch {
+	case errors.Is(err, consumergroup.ErrUnknownGroup):
+		return 0, nil
+	case d == nil:
+		return 0, fmt.Errorf("%s: %w", s.where(), err)
+	}
+	return len(d.Members), nil
 }
 
 func (s *kafkaStore) where() string { return s.c.kafkaWhere() }

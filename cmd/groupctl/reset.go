@@ -51,6 +51,14 @@ func runReset(ctx context.Context, e *env, args []string) error {
 	for _, note := range out.Notes {
 		fmt.Fprintf(e.stderr, "groupctl reset-offsets: note: %s\n", note)
 	}
+	if !p.execute {
+		if out.Warnings, err = p.liveWarning(ctx, st); err != nil {
+			return err
+		}
+	}
+	for _, w := range out.Warnings {
+		fmt.Fprintf(e.stderr, "groupctl reset-offsets: warning: %s\n", w)
+	}
 	if p.execute {
 		if err := p.write(ctx, st, out.Changes); err != nil {
 			return err
@@ -190,6 +198,7 @@ type resetOutput struct {
 	Executed bool     `json:"executed"`
 	Changes  []change `json:"changes"`
 	Notes    []string `json:"notes,omitempty"`
+	Warnings []string `json:"warnings,omitempty"` // a dry run's: --execute would be refused
 }
 
 // compute reads the group's committed offsets and its topics' logs from
@@ -433,6 +442,20 @@ func (rp resetPartition) bound(next int64, what string) (bounded int64, note str
 	}
 	return bounded, fmt.Sprintf("%s/%d: %s is %d, outside the log (%d..%d): clamped to the %s, %d",
 		rp.Topic, rp.Partition, what, next, rp.start, rp.end, edge, bounded)
+}
+
+// liveWarning warns, on a dry run, that the group has live members, so that
+// --execute will be refused (write) until they stop.
+func (p *resetPlan) liveWarning(ctx context.Context, st offsetStore) ([]string, error) {
+	n, err := st.members(ctx, p.group)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	word := "members"
+	if n == 1 {
+		word = "member"
+	}
+	return []string{fmt.Sprintf("group %q in %s has %d live %s: --execute will be refused until its consumers stop (groupctl describe lists them)", p.group, st.where(), n, word)}, nil
 }
 
 // write writes the new offsets (--execute); st refuses while the group has
