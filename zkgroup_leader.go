@@ -161,8 +161,9 @@ func (m *member) counts(topics []string) (map[string]int32, error) {
 // order (CreateMissingOffsets), so that a tool that reads partitions
 // 0..n-1 by their count (Burrow) never sees half of them, and the members
 // find them there instead of each listing the whole topic. A topic is
-// looked at again only when its count changes. A failure is reported and
-// left: a member then writes the initial offsets of its own partitions.
+// looked at again only when its count changes. A failure is logged and
+// tried again at the next publication: meanwhile a member writes the
+// initial offsets of its own partitions.
 func (m *member) fillOffsets(counts map[string]int32) {
 	c, g := m.c, m.c.g
 	for _, t := range slices.Sorted(maps.Keys(counts)) {
@@ -175,7 +176,9 @@ func (m *member) fillOffsets(counts map[string]int32) {
 			err = m.createInitialOffsets(t)
 		}
 		if err != nil {
-			g.notify(&Notification{Type: REBALANCE_ERROR, Generation: m.assign.Generation, Err: fmt.Errorf("consumergroup: write the initial offsets of %q: %w", t, err)})
+			// The members write their own partitions' initial offsets; a
+			// Kafka that cannot be reached is reported once, by them.
+			g.log.Warn("writing the missing offset nodes of a topic", "topic", t, "err", err)
 			continue
 		}
 		m.filled[t] = n

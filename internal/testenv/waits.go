@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"testing"
 	"time"
 
 	"github.com/consumergroup/consumergroup/internal/zk"
@@ -14,11 +13,20 @@ import (
 // zookeeper share (each keeps its own dialZK: testenv cannot import
 // zookeeper, whose internal tests import testenv).
 
+// waiter is what the waits need of a *testing.T (testenv does not import
+// testing: groupctl's demo links this package).
+type waiter interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // WaitTimeout bounds every wait of the tests' helpers.
 const WaitTimeout = 30 * time.Second
 
 // Ctx returns a context that ends after WaitTimeout or with the test.
-func Ctx(t testing.TB) context.Context {
+func Ctx(t waiter) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
 	t.Cleanup(cancel)
 	return ctx
@@ -34,7 +42,7 @@ func Logger() *slog.Logger {
 }
 
 // WaitEvent waits for a watch to fire.
-func WaitEvent(t testing.TB, ch <-chan zk.Event, what string) zk.Event {
+func WaitEvent(t waiter, ch <-chan zk.Event, what string) zk.Event {
 	t.Helper()
 	select {
 	case ev := <-ch:
@@ -46,7 +54,7 @@ func WaitEvent(t testing.TB, ch <-chan zk.Event, what string) zk.Event {
 }
 
 // WaitClosed waits for ch to close.
-func WaitClosed(t testing.TB, ch <-chan struct{}, what string) {
+func WaitClosed(t waiter, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
 	case <-ch:
@@ -56,7 +64,7 @@ func WaitClosed(t testing.TB, ch <-chan struct{}, what string) {
 }
 
 // ClosedPort returns a loopback address nothing listens on.
-func ClosedPort(t testing.TB) string {
+func ClosedPort(t waiter) string {
 	t.Helper()
 	addr, err := UnusedAddr()
 	if err != nil {
