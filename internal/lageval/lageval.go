@@ -131,11 +131,18 @@ func Evaluate(samples []Sample, size int) Result {
 		return r
 	}
 
+	waited := waitedSamples(w)
+	stuck := len(waited) >= MinSamples && waited[0].end() < newest.end()
 	// Rule 1: a lag of zero anywhere in the window is OK: the consumer
-	// caught up during it (an idle group at the log end is OK).
-	for _, s := range w {
-		if s.Lag == 0 {
-			return judge(OK, "the lag was zero in the window")
+	// caught up during it (an idle group at the log end is OK). But for a
+	// consumer stuck since (rules 5 and 6): one that stopped after
+	// catching up is stuck once messages waited MinSamples samples, whatever
+	// the window held before.
+	if !stuck {
+		for _, s := range w {
+			if s.Lag == 0 {
+				return judge(OK, "the lag was zero in the window")
+			}
 		}
 	}
 	// Rule 2: a rebalance in progress is not an error.
@@ -157,25 +164,8 @@ func Evaluate(samples []Sample, size int) Result {
 	if w[0].end() == newest.end() {
 		return judge(OK, fmt.Sprintf("idle: the log end stayed at %d during the window (lag %d)", newest.end(), newest.Lag))
 	}
-	// Rules 5 and 6: stuck. The samples since the current owner got the
-	// partition (after the last rebalance seen), whose committed offset is
-	// the newest's, from the last one before the log end moved: messages
-	// waited over all of them and the consumer committed none.
-	from := 0
-	for i := len(w) - 1; i >= 0; i-- {
-		if w[i].Rebalancing || w[i].Owner != newest.Owner {
-			from = i + 1
-			break
-		}
-	}
-	for from < len(w)-1 && w[from].Offset != newest.Offset {
-		from++
-	}
-	for from < len(w)-1 && w[from+1].end() == w[from].end() {
-		from++ // the log end did not move yet: nothing waited
-	}
-	waited := w[from:]
-	if len(waited) >= MinSamples && waited[0].end() < newest.end() {
+	// Rules 5 and 6: stuck.
+	if stuck {
 		span := newest.At.Sub(waited[0].At).Round(time.Millisecond)
 		first, last := waited[0].CommitAt, newest.CommitAt
 		if len(waited) == size && !first.IsZero() && last.Equal(first) {
@@ -225,4 +215,26 @@ func GroupStatus(partitions []Status) Status {
 		}
 	}
 	return out
+}
+
+// waitedSamples returns the samples of w that messages waited over
+// uncommitted: those since the current owner got the partition (after the
+// last rebalance seen) whose committed offset is the newest's, from the
+// last one before the log end moved.
+func waitedSamples(w []Sample) []Sample {
+	newest := w[len(w)-1]
+	from := 0
+	for i := len(w) - 1; i >= 0; i-- {
+		if w[i].Rebalancing || w[i].Owner != newest.Owner {
+			from = i + 1
+			break
+		}
+	}
+	for from < len(w)-1 && w[from].Offset != newest.Offset {
+		from++
+	}
+	for from < len(w)-1 && w[from+1].end() == w[from].end() {
+		from++ // the log end did not move yet: nothing waited
+	}
+	return w[from:]
 }

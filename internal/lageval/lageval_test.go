@@ -179,3 +179,25 @@ func TestStatusNames(t *testing.T) {
 		t.Errorf("Status(42) = %q", got)
 	}
 }
+
+// TestEvaluateFrozenAfterCatchingUp: a consumer that had caught up (lag 0)
+// and then stopped while messages kept arriving is STALL once they waited
+// MinSamples samples, although the window still holds the zero: before,
+// rule 1 said OK until the zero left the window (a full window, 50 s at
+// serve's defaults).
+func TestEvaluateFrozenAfterCatchingUp(t *testing.T) {
+	var s []Sample
+	for i := range 12 {
+		end := int64(i)
+		off := min(end, 5) // caught up to 5, then frozen
+		s = append(s, Sample{At: t0.Add(time.Duration(i) * time.Second), Offset: off, Lag: end - off, CommitAt: t0.Add(time.Duration(off) * time.Second)})
+		r := Evaluate(s, 10)
+		want := OK // caught up, or messages waited fewer than MinSamples samples
+		if i >= 5+MinSamples-1 {
+			want = Stall
+		}
+		if r.Status != want {
+			t.Fatalf("sample %d: %v (%s), want %v", i, r.Status, r.Reason, want)
+		}
+	}
+}
