@@ -128,9 +128,11 @@ func TestGroupBlackholes(t *testing.T) {
 					// silent to one member for three sessions, a partition
 					// was left undelivered (both scenarios, in one full run
 					// of the package; they passed in three runs alone).
-					// Answers held during the silence arrive
-					// after it, and the watch counts an answered heartbeat
-					// as heard even when it says the member was fenced.
+					// Not reproduced since in 170 runs of the two (-race,
+					// alone, -cpu 1, side by side with a busy loop and a
+					// full run of the package); the suspected fenced
+					// answer counted as heard was never seen resuming a
+					// partition (docs/DESIGN.md, Silent networks).
 					t.Skip("Kafka silent to one member on Kafka's coordinator: set CG_BLACKHOLE_KAFKA=1 (a partition may stall after the silence, open)")
 				}
 				testBlackhole(t, s, sc)
