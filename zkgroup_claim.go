@@ -19,7 +19,7 @@ import (
 // delivers them).
 
 // claimFree claims those of tps that nobody owns at once, in one multi
-// (after one listing of owners/<topic> per topic), and takes them over; a
+// (after a look at their owner nodes, OwnedAmong), and takes them over; a
 // claimer waits, through a watch, for each of the others. Many members
 // starting together, or one taking a thousand partitions, so claim in a
 // few round trips instead of one per partition.
@@ -27,22 +27,17 @@ func (m *member) claimFree(tps []TopicPartition) error {
 	c, g := m.c, m.c.g
 	seen := time.Now()
 	owned := make(map[TopicPartition]bool)
-	listed := make(map[string]bool)
+	byTopic := make(map[string][]int32)
 	for _, tp := range tps {
-		if listed[tp.Topic] {
-			continue
-		}
-		listed[tp.Topic] = true
-		parts, err := c.zk.OwnedPartitions(m.ctx, g.name, tp.Topic)
+		byTopic[tp.Topic] = append(byTopic[tp.Topic], tp.Partition)
+	}
+	for topic, parts := range byTopic {
+		ownedParts, err := c.zk.OwnedAmong(m.ctx, g.name, topic, parts)
 		if err != nil {
-			for _, o := range tps { // unknown: leave them to the claimers
-				if o.Topic == tp.Topic {
-					owned[o] = true
-				}
-			}
+			ownedParts = parts // unknown: leave them to the claimers
 		}
-		for _, p := range parts {
-			owned[TopicPartition{Topic: tp.Topic, Partition: p}] = true
+		for _, p := range ownedParts {
+			owned[TopicPartition{Topic: topic, Partition: p}] = true
 		}
 	}
 	var free []TopicPartition

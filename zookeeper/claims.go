@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 
 	"github.com/consumergroup/consumergroup/internal/zk"
 
@@ -210,6 +211,45 @@ func (z *Client) OwnedTopics(ctx context.Context, group string) ([]string, error
 		return nil, nil
 	}
 	return topics, err
+}
+
+// OwnedAmong returns those of partitions, of topic, that some member owns
+// in group, without reading who: a member about to claim them claims the
+// others together (ClaimAll) and waits for these (OwnerW). It lists the
+// topic's owner nodes when asked about many (readsInFlight or more), and
+// reads those of partitions otherwise, so that a member taking a few
+// partitions of a topic of 10,000 sends a few requests, not a listing of
+// 10,000 names.
+func (z *Client) OwnedAmong(ctx context.Context, group, topic string, partitions []int32) ([]int32, error) {
+	if len(partitions) >= readsInFlight {
+		all, err := z.OwnedPartitions(ctx, group, topic)
+		if err != nil {
+			return nil, err
+		}
+		asked := make(map[int32]bool, len(partitions))
+		for _, p := range partitions {
+			asked[p] = true
+		}
+		return slices.DeleteFunc(all, func(p int32) bool { return !asked[p] }), nil
+	}
+	if err := checkNames("list owners", "group", group, "topic", topic); err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(partitions))
+	for i, p := range partitions {
+		paths[i] = z.paths.Owner(group, topic, p)
+	}
+	var owned []int32
+	for i, r := range z.getAll(ctx, "read owner", paths) {
+		switch {
+		case errors.Is(r.err, ErrNoNode):
+		case r.err != nil:
+			return nil, r.err
+		default:
+			owned = append(owned, partitions[i])
+		}
+	}
+	return owned, nil
 }
 
 // OwnedPartitions returns the partitions of topic that some member owns in
