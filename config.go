@@ -173,6 +173,22 @@ type ConsumerGroupConfig struct {
 	// nanoseconds kept an idle member busy on a whole core.
 	MetadataInterval time.Duration
 
+	// TopicPattern subscribes the member by regular expression instead of a
+	// list of topics: the group consumes every topic whose whole name the
+	// pattern matches ("orders-.*" matches orders-eu, not old-orders-eu),
+	// topics created later included, and gives up topics deleted. Go's
+	// RE2 syntax (package regexp), matched against the whole name as
+	// Kafka's clients do; internal topics (__consumer_offsets, ...) are
+	// never consumed. Exclusive with a list of topics: give the
+	// constructors nil (or "") topics when it is set. Default "": the
+	// topics given. How each coordinator follows the matching topics
+	// (ZooKeeper's watch, Kafka's metadata every MetadataInterval, the
+	// broker's RE2J for KIP-848) is in README's "Subscribing by pattern".
+	// Every member of a group should subscribe alike: a member whose
+	// subscription differs from the leader's is reported
+	// (ErrSubscriptionMismatch) and gets only partitions it subscribes to.
+	TopicPattern string
+
 	// KafkaOptions are passed to the franz-go client the group creates
 	// (JoinConsumerGroup), after the group's own: for TLS, SASL, fetch
 	// sizes. Options that choose what to consume are the group's.
@@ -277,6 +293,11 @@ func (c *ConsumerGroupConfig) Validate() error {
 	case "", GroupProtocolClassic, GroupProtocolConsumer:
 	default:
 		return bad("GroupProtocol", "%q: want %q or %q", c.GroupProtocol, GroupProtocolClassic, GroupProtocolConsumer)
+	}
+	if c.TopicPattern != "" {
+		if _, err := compilePattern(c.TopicPattern); err != nil {
+			return bad("TopicPattern", "%v", err)
+		}
 	}
 	if c.InstanceID != "" && !validInstanceID(c.InstanceID) {
 		return bad("InstanceID", "%q: at most 249 of a-z, A-Z, 0-9, '.', '_', '-'", c.InstanceID)

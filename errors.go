@@ -24,6 +24,14 @@ var (
 // publishes: the member takes no partition until the two agree.
 var ErrStrategyMismatch = errors.New("consumergroup: members disagree on the assignment strategy")
 
+// ErrSubscriptionMismatch is reported (REBALANCE_ERROR) when members of a
+// ZooKeeper-coordinated group subscribe differently and one subscribes by
+// pattern (ConsumerGroupConfig.TopicPattern): by the leader, naming the
+// members that differ, and by a member subscribed by pattern whose group
+// consumes topics it does not match. Each member is still assigned
+// partitions of its own subscription only.
+var ErrSubscriptionMismatch = errors.New("consumergroup: members subscribe to different topics")
+
 // ErrUnknownTopic: a subscribed topic exists neither in ZooKeeper nor in
 // Kafka's metadata.
 var ErrUnknownTopic = errors.New("consumergroup: unknown topic")

@@ -30,6 +30,14 @@ const (
 	// the partitions). ZooKeeper's commit, the source of truth, was made;
 	// the copy is retried at the next commit interval.
 	DUAL_COMMIT_ERROR
+	// TOPICS_CHANGED: with ConsumerGroupConfig.TopicPattern, the topics the
+	// pattern matches changed: TopicsAdded were created (or first seen),
+	// TopicsRemoved deleted. The partitions of a removed topic are given
+	// up (a REBALANCE_OK names them in Released); nothing is reported as
+	// an error. On ZooKeeper the matching topics are those the group's
+	// published assignment names; on Kafka's coordinator, those franz-go
+	// consumes, looked at every CommitInterval.
+	TOPICS_CHANGED
 )
 
 // Notification is sent to the listener of a group (see NewConsumerGroup) at
@@ -41,13 +49,18 @@ const (
 // listener nobody reads never slows the group; give the channel a buffer
 // if you want them all.
 type Notification struct {
-	Type uint8          // REBALANCE_START, REBALANCE_OK, REBALANCE_ERROR, HANDOFF_TIMEOUT or DUAL_COMMIT_ERROR
+	Type uint8          // REBALANCE_START, REBALANCE_OK, REBALANCE_ERROR, HANDOFF_TIMEOUT, DUAL_COMMIT_ERROR or TOPICS_CHANGED
 	Src  *ConsumerGroup // the group it comes from
 	Err  error          // with REBALANCE_ERROR and DUAL_COMMIT_ERROR: what went wrong
 
 	Generation int              // the assignment's generation
 	Claimed    []TopicPartition // REBALANCE_OK: partitions this member took
 	Released   []TopicPartition // REBALANCE_OK: partitions this member gave up
+
+	// TOPICS_CHANGED: the topics the pattern matches that appeared, and
+	// those that disappeared, sorted.
+	TopicsAdded   []string
+	TopicsRemoved []string
 
 	// HANDOFF_TIMEOUT: the partition handed over and the offset of the
 	// message still in the application's hands (with Batches, the first of

@@ -27,8 +27,13 @@ import (
 // not yet committed (at most CommitInterval's worth) is delivered again to
 // the partition's next owner.
 type ConsumerGroup struct {
-	name     string
-	topics   []string
+	name   string
+	topics []string     // the topics listed; nil with a pattern
+	sub    subscription // the topics, or ConsumerGroupConfig.TopicPattern
+	// matched: with a pattern, the matching topics as the coordinator last
+	// learned them (ZooKeeper's published assignment); nil on Kafka's
+	// coordinator, where the client knows them (GetConsumeTopics).
+	matched  atomic.Pointer[[]string]
 	cfg      ConsumerGroupConfig
 	log      *slog.Logger
 	client   *kgo.Client // fetches: directly (ZooKeeper) or as the Kafka group's member
@@ -93,6 +98,7 @@ func newMember(client *kgo.Client, group string, topics []string, listener chan<
 	g := &ConsumerGroup{
 		name:     group,
 		topics:   slices.Compact(slices.Sorted(slices.Values(topics))),
+		sub:      staticSubscription(slices.Compact(slices.Sorted(slices.Values(topics)))),
 		cfg:      cfg,
 		log:      cfg.Logger,
 		client:   client,
@@ -100,6 +106,9 @@ func newMember(client *kgo.Client, group string, topics []string, listener chan<
 		done:     make(chan struct{}),
 		listener: listener,
 		obs:      newObserver(group, cfg.Metrics),
+	}
+	if cfg.TopicPattern != "" {
+		g.sub = patternSubscription(cfg.TopicPattern)
 	}
 	if g.listener == nil {
 		g.listener = cfg.Notifications
@@ -161,8 +170,13 @@ func (g *ConsumerGroup) ID() string {
 }
 
 // Claims returns the partitions this member holds, of its first topic (as
-// the seed, which had one topic per group). See ClaimedPartitions for all.
+// the seed, which had one topic per group). See ClaimedPartitions for all,
+// and for a group subscribed by pattern, which has no first topic (Claims
+// returns nil).
 func (g *ConsumerGroup) Claims() []int32 {
+	if len(g.topics) == 0 {
+		return nil
+	}
 	var ps []int32
 	for _, tp := range g.ClaimedPartitions() {
 		if tp.Topic == g.topics[0] {
@@ -179,8 +193,12 @@ func (g *ConsumerGroup) ClaimedPartitions() []TopicPartition {
 }
 
 // Offset returns the committed offset of partition of the group's first
-// topic: the next offset to consume. See OffsetOf.
+// topic: the next offset to consume. See OffsetOf (a group subscribed by
+// pattern has no first topic: Offset returns ErrInvalidArgument).
 func (g *ConsumerGroup) Offset(partition int32) (int64, error) {
+	if len(g.topics) == 0 {
+		return 0, errPatternFirstTopic("Offset", "OffsetOf")
+	}
 	return g.OffsetOf(context.Background(), g.topics[0], partition)
 }
 
@@ -192,8 +210,12 @@ func (g *ConsumerGroup) OffsetOf(ctx context.Context, topic string, partition in
 // Commit commits offset, the next offset to consume (the last processed
 // message's plus one), for partition of the group's first topic, by hand.
 // The member must hold the partition: the commit is fenced like every other
-// (ErrNotOwner otherwise). See CommitOffset.
+// (ErrNotOwner otherwise). See CommitOffset (a group subscribed by pattern
+// has no first topic: Commit returns ErrInvalidArgument).
 func (g *ConsumerGroup) Commit(partition int32, offset int64) error {
+	if len(g.topics) == 0 {
+		return errPatternFirstTopic("Commit", "CommitOffset")
+	}
 	return g.CommitOffset(context.Background(), g.topics[0], partition, offset)
 }
 
@@ -212,21 +234,31 @@ func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partitio
 }
 
 // EventsBehindLatest returns, for each partition of the group's first
-// topic, its lag (PartitionLag).
+// topic, its lag (PartitionLag); see Lag (a group subscribed by pattern
+// has no first topic: EventsBehindLatest returns ErrInvalidArgument).
 func (g *ConsumerGroup) EventsBehindLatest() (map[int32]int64, error) {
+	if len(g.topics) == 0 {
+		return nil, errPatternFirstTopic("EventsBehindLatest", "Lag")
+	}
 	lag, err := g.Lag(context.Background())
 	return lag[g.topics[0]], err
 }
 
 // Lag returns, per topic and partition of the group's topics, its lag as
 // PartitionLag defines it: the log end offset minus the committed offset,
-// the whole log from its start when nothing is committed.
+// the whole log from its start when nothing is committed. A group
+// subscribed by pattern reports the topics it matches as its member last
+// learned them.
 func (g *ConsumerGroup) Lag(ctx context.Context) (map[string]map[int32]int64, error) {
-	ends, err := g.admin.ListEndOffsets(ctx, g.topics...)
+	topics := g.subscribedTopics()
+	if len(topics) == 0 {
+		return map[string]map[int32]int64{}, nil
+	}
+	ends, err := g.admin.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("consumergroup: list end offsets: %w", err)
 	}
-	starts, err := g.admin.ListStartOffsets(ctx, g.topics...)
+	starts, err := g.admin.ListStartOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("consumergroup: list start offsets: %w", err)
 	}
@@ -300,4 +332,17 @@ func (g *ConsumerGroup) goFunc(f func()) {
 		defer g.wg.Done()
 		f()
 	}()
+}
+
+// subscribedTopics returns the topics the member consumes, sorted: the
+// listed ones, or those its pattern matches as the coordinator last
+// learned them.
+func (g *ConsumerGroup) subscribedTopics() []string {
+	if !g.sub.byPattern() {
+		return g.topics
+	}
+	if p := g.matched.Load(); p != nil {
+		return *p
+	}
+	return slices.Sorted(slices.Values(g.client.GetConsumeTopics()))
 }

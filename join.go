@@ -19,15 +19,17 @@ import (
 
 // JoinConsumerGroup joins group name as a new member consuming topic, with
 // ZooKeeper at zookeeper: it discovers Kafka's brokers there (unless
-// config.Brokers lists them). As in Kafka's zookeeper.connect, the last
+// config.Brokers lists them). topic is "" when config.TopicPattern
+// subscribes by pattern instead. As in Kafka's zookeeper.connect, the last
 // address may end with the chroot: "zk1:2181", "zk2:2181/kafka". A nil
 // config means NewConsumerGroupConfig().
 func JoinConsumerGroup(name string, topic string, zookeeper []string, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
-	return JoinConsumerGroupTopics(context.Background(), name, []string{topic}, zookeeper, config)
+	return JoinConsumerGroupTopics(context.Background(), name, topicArg(topic), zookeeper, config)
 }
 
 // JoinConsumerGroupTopics is JoinConsumerGroup for several topics, with a
 // context that bounds joining (not the group's life: Close ends that).
+// topics is nil when config.TopicPattern subscribes by pattern instead.
 func JoinConsumerGroupTopics(ctx context.Context, name string, topics []string, zookeeper []string, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
 	if ctx == nil {
 		return nil, errNilContext("JoinConsumerGroupTopics")
@@ -99,10 +101,11 @@ func JoinConsumerGroupTopics(ctx context.Context, name string, topics []string, 
 // the next fetch: give the client a short kgo.FetchMaxWait (JoinConsumerGroup
 // uses 250 ms) so that hand-offs stay fast.
 func NewConsumerGroup(client *kgo.Client, zoo *ZK, name string, topic string, listener chan *Notification, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
-	return NewConsumerGroupTopics(context.Background(), client, zoo, name, []string{topic}, listener, config)
+	return NewConsumerGroupTopics(context.Background(), client, zoo, name, topicArg(topic), listener, config)
 }
 
-// NewConsumerGroupTopics is NewConsumerGroup for several topics.
+// NewConsumerGroupTopics is NewConsumerGroup for several topics (nil with
+// ConsumerGroupConfig.TopicPattern).
 func NewConsumerGroupTopics(ctx context.Context, client *kgo.Client, zoo *ZK, name string, topics []string, listener chan *Notification, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
 	if ctx == nil {
 		return nil, errNilContext("NewConsumerGroupTopics")
@@ -132,7 +135,8 @@ func NewConsumerGroupTopics(ctx context.Context, client *kgo.Client, zoo *ZK, na
 }
 
 // prepareConfig checks what every constructor is given: the config (nil
-// means NewConsumerGroupConfig()), the group's and the topics' names.
+// means NewConsumerGroupConfig()), the group's and the topics' names, or
+// the config's TopicPattern instead of topics.
 func prepareConfig(name string, topics []string, config *ConsumerGroupConfig) (ConsumerGroupConfig, error) {
 	if config == nil {
 		config = NewConsumerGroupConfig()
@@ -143,13 +147,8 @@ func prepareConfig(name string, topics []string, config *ConsumerGroupConfig) (C
 	if err := layout.CheckName("group", name); err != nil {
 		return ConsumerGroupConfig{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
-	if len(topics) == 0 {
-		return ConsumerGroupConfig{}, fmt.Errorf("%w: no topic to consume", ErrInvalidArgument)
-	}
-	for _, t := range topics {
-		if err := layout.CheckName("topic", t); err != nil {
-			return ConsumerGroupConfig{}, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
-		}
+	if err := subscriptionArgs(topics, config); err != nil {
+		return ConsumerGroupConfig{}, err
 	}
 	return *config, nil
 }

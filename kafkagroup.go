@@ -17,8 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// JoinKafkaConsumerGroup joins group name as a new member consuming topics,
-// coordinated by Kafka's own group coordinator (no ZooKeeper): Kafka 4, or
+// JoinKafkaConsumerGroup joins group name as a new member consuming topics
+// (nil when config.TopicPattern subscribes by pattern), coordinated by Kafka's own group coordinator (no ZooKeeper): Kafka 4, or
 // any cluster whose tools should see the group (kafka-consumer-groups.sh,
 // kadm, Kafka UIs). brokers are Kafka's bootstrap addresses. The group's
 // offsets live in __consumer_offsets. ctx bounds joining, not the group's
@@ -59,7 +59,7 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 	if err != nil {
 		return nil, fmt.Errorf("consumergroup: kafka client: %w", err)
 	}
-	err = checkKafka(jctx, probe, topics, cfg.groupProtocol())
+	matching, err := checkKafka(jctx, probe, topics, &cfg)
 	probe.Close()
 	if err != nil {
 		return nil, joinFailed(ctx, jctx, name, cfg.JoinTimeout, err)
@@ -67,6 +67,12 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 	g, kc, err := startKafkaMember(name, topics, brokers, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if !matching {
+		// A pattern that matches no topic yet: franz-go joins once one
+		// appears (its metadata, every MetadataInterval).
+		g.log.Info("no topic matches the pattern yet: joining once one does", "pattern", cfg.TopicPattern)
+		return g, nil
 	}
 	if err := kc.awaitJoin(jctx); err != nil {
 		kc.abandoned.Store(true) // a short leave: the broker may not answer
@@ -147,21 +153,34 @@ func (kc *kafkaCoordinator) firstJoin(err error) bool {
 }
 
 // checkKafka checks that topics exist and, for KIP-848, that the brokers
-// support it.
-func checkKafka(ctx context.Context, cl *kgo.Client, topics []string, protocol string) error {
+// support it. matching: some topic is subscribed (a pattern may match none
+// yet, and the member then joins once one appears).
+func checkKafka(ctx context.Context, cl *kgo.Client, topics []string, cfg *ConsumerGroupConfig) (matching bool, err error) {
 	details, err := kadm.NewClient(cl).ListTopics(ctx, topics...)
 	if err != nil {
-		return fmt.Errorf("consumergroup: read topics from Kafka: %w", err)
+		return false, fmt.Errorf("consumergroup: read topics from Kafka: %w", err)
+	}
+	matching = len(topics) > 0
+	if cfg.TopicPattern != "" {
+		sub := patternSubscription(cfg.TopicPattern)
+		for t, d := range details {
+			matching = matching || (d.Err == nil && !d.IsInternal && sub.matches(t))
+		}
 	}
 	for _, t := range topics {
 		d, ok := details[t]
 		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-			return fmt.Errorf("%w: %q does not exist in Kafka", ErrUnknownTopic, t)
+			return false, fmt.Errorf("%w: %q does not exist in Kafka", ErrUnknownTopic, t)
 		}
 		if d.Err != nil {
-			return fmt.Errorf("consumergroup: metadata of topic %q: %w", t, d.Err)
+			return false, fmt.Errorf("consumergroup: metadata of topic %q: %w", t, d.Err)
 		}
 	}
+	return matching, checkProtocol(ctx, cl, cfg.groupProtocol())
+}
+
+// checkProtocol checks, for KIP-848, that the brokers support it.
+func checkProtocol(ctx context.Context, cl *kgo.Client, protocol string) error {
 	if protocol != GroupProtocolConsumer {
 		return nil
 	}
@@ -200,6 +219,7 @@ type kafkaCoordinator struct {
 	heard    atomic.Int64 // unix nanos: when the last request answered by the coordinator was sent
 	joinSent atomic.Int64 // unix nanos: when the JoinGroup or SyncGroup now unanswered was written; 0 when none
 	probed   time.Time    // watch's last probe of a join under way (run's goroutine only)
+	topics   []string     // with a pattern, the topics franz-go consumed at the last look (run's goroutine only)
 
 	// mu serializes franz-go's callbacks, the periodic commit and watch:
 	// the deliverer is never called concurrently, and no commit of a
@@ -222,7 +242,6 @@ func (kc *kafkaCoordinator) options(name string, topics, brokers []string, cfg C
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumerGroup(name),
-		kgo.ConsumeTopics(topics...),
 		kgo.DisableAutoCommit(),
 		kgo.ConsumeResetOffset(reset),
 		// A partition assigned while a fetch waits starts with the next
@@ -237,6 +256,7 @@ func (kc *kafkaCoordinator) options(name string, topics, brokers []string, cfg C
 		kgo.OnPartitionsLost(kc.onLost),
 		kgo.WithHooks(kc),
 	}
+	opts = append(opts, consumeOptions(topics, &cfg)...)
 	sticky := cfg.Strategy == "" || cfg.Strategy == StrategySticky
 	switch kc.protocol {
 	case GroupProtocolConsumer:
@@ -284,6 +304,7 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 			done = true
 		case <-commit.C:
 			kc.commitProcessed(ctx)
+			kc.followTopics()
 		case <-watch.C:
 			kc.watch()
 		}

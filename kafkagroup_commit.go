@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -72,6 +73,12 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 			for _, p := range t.Partitions {
 				tp := TopicPartition{Topic: t.Topic, Partition: p.Partition}
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					if kc.g.sub.byPattern() && topicGone(err) {
+						// Deleted: franz-go gives it up at its next
+						// metadata refreshes (TOPICS_CHANGED).
+						kc.g.log.Info("commit refused: the topic was deleted; giving it up", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+						continue
+					}
 					errs = append(errs, kafkaErr(fmt.Sprintf("commit %s/%d", tp.Topic, tp.Partition), err))
 					continue
 				}
@@ -172,4 +179,28 @@ func (kc *kafkaCoordinator) committed(ctx context.Context) (map[string]map[int32
 // again by the same member.
 func retriableCommit(err error) bool {
 	return errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.StaleMemberEpoch)
+}
+
+// topicGone reports whether a commit was refused because its topic does
+// not exist (any more).
+func topicGone(err error) bool {
+	return errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID)
+}
+
+// followTopics notifies TOPICS_CHANGED when the topics franz-go consumes
+// for the pattern changed since the last look (every CommitInterval, on
+// run's goroutine).
+func (kc *kafkaCoordinator) followTopics() {
+	g := kc.g
+	if !g.sub.byPattern() {
+		return
+	}
+	now := slices.Sorted(slices.Values(kc.cl.GetConsumeTopics()))
+	added, removed := diffTopics(kc.topics, now)
+	if len(added)+len(removed) == 0 {
+		return
+	}
+	kc.topics = now
+	g.log.Info("topics matching the pattern changed", "added", added, "removed", removed)
+	g.notify(&Notification{Type: TOPICS_CHANGED, Generation: kc.generation(), TopicsAdded: added, TopicsRemoved: removed})
 }

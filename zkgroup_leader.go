@@ -21,33 +21,9 @@ import (
 // published one.
 func (m *member) lead() error {
 	c, g := m.c, m.c.g
-	var members []assign.Member
-	topics := map[string]bool{}
-	for _, id := range m.ids {
-		ts, ok := m.subs[id]
-		if !ok {
-			r, err := c.zk.Registration(m.ctx, g.name, id)
-			switch {
-			case errors.Is(err, ErrNoNode):
-				continue // left meanwhile: the ids watch fires
-			case errors.Is(err, ErrBadData):
-				g.notify(&Notification{Type: REBALANCE_ERROR, Err: err})
-				continue // a registration we cannot read gets nothing
-			case err != nil:
-				return err
-			}
-			ts = r.Topics
-			m.subs[id] = ts
-		}
-		members = append(members, assign.Member{ID: id, Topics: ts})
-		for _, t := range ts {
-			topics[t] = true
-		}
-	}
-	for id := range m.subs {
-		if !slices.Contains(m.ids, id) {
-			delete(m.subs, id)
-		}
+	members, topics, err := m.members()
+	if err != nil {
+		return err
 	}
 	counts, err := m.counts(slices.Sorted(maps.Keys(topics)))
 	if err != nil {

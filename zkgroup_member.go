@@ -14,7 +14,7 @@ import (
 
 // watch kinds, forwarded to member.events.
 type watchEvent struct {
-	kind  int // evIDs, evAssignment, evOwn, evTopic
+	kind  int // evIDs, evAssignment, evOwn, evTopic, evTopics
 	topic string
 }
 
@@ -23,6 +23,7 @@ const (
 	evAssignment        // the assignment node
 	evOwn               // this member's part of the assignment
 	evTopic             // a topic's partition count
+	evTopics            // the topics that exist (the leader, for patterns)
 )
 
 // claimResult is what a claimer reports: tp is claimed.
@@ -40,12 +41,12 @@ type member struct {
 	events  chan watchEvent
 	claimed chan claimResult
 
-	ids     []string             // registered members, sorted: all of them while leading
-	leading bool                 // this member's id sorts first: it computes and publishes
-	subs    map[string][]string  // member id to its topics (cache)
-	assign  zookeeper.Assignment // published: the node's header (and every part in version 1)
-	version int32                // of the assignment node, -1 when absent
-	corrupt bool                 // the assignment node could not be read: the leader rewrites it
+	ids     []string                // registered members, sorted: all of them while leading
+	leading bool                    // this member's id sorts first: it computes and publishes
+	subs    map[string]subscription // member id to its subscription (cache)
+	assign  zookeeper.Assignment    // published: the node's header (and every part in version 1)
+	version int32                   // of the assignment node, -1 when absent
+	corrupt bool                    // the assignment node could not be read: the leader rewrites it
 	own     zookeeper.MemberAssignment
 	ownRead bool                 // own was read (version 2: this member's part)
 	full    zookeeper.Assignment // every part, as the leader last published or read it
@@ -53,6 +54,13 @@ type member struct {
 	topicsW map[string]bool      // topics with an armed partition-count watch
 	filled  map[string]int32     // the leader's: topics whose offset nodes it found all there, at this count
 	meta    bool                 // some count comes from Kafka metadata: poll
+
+	// The leader's, while some member subscribes by pattern (zkgroup_topics.go).
+	topicNames   []string // every topic that exists, sorted
+	topicsRead   bool     // topicNames is current (its watch is armed)
+	topicsMeta   bool     // topicNames comes from Kafka's metadata: read again every MetadataInterval
+	mismatchSeen string   // the subscription mismatch reported last
+	foreignSeen  string   // a pattern member's: the topics it does not match, reported last
 
 	// What the loop does next (loop, read, rebalance, wait).
 	readIDs, readAssign, readOwn bool             // a watch fired: read again
@@ -96,14 +104,14 @@ func (c *zkCoordinator) member(ctx context.Context, sess *Session) error {
 	if id == "" {
 		return err // nil: closed meanwhile
 	}
-	c.g.log.Info("joined", "id", id, "topics", c.g.topics)
+	c.g.log.Info("joined", "id", id, "subscription", c.g.sub.String())
 	c.g.member.setID(id)
 	c.g.obs.joined()
 	m := &member{
 		c: c, ctx: ctx, id: id,
 		events:    make(chan watchEvent, 64),
 		claimed:   make(chan claimResult, 64),
-		subs:      make(map[string][]string),
+		subs:      make(map[string]subscription),
 		topicsW:   make(map[string]bool),
 		filled:    make(map[string]int32),
 		held:      make(map[TopicPartition]bool),
@@ -149,7 +157,11 @@ func (c *zkCoordinator) register(ctx context.Context, cancel context.CancelFunc,
 	if err := c.zk.RegisterGroup(ctx, g.name); err != nil {
 		return "", err
 	}
-	err = c.zk.RegisterConsumer(rctx, g.name, id, g.topics...)
+	if g.sub.byPattern() {
+		err = c.zk.RegisterConsumerPattern(rctx, g.name, id, g.cfg.TopicPattern)
+	} else {
+		err = c.zk.RegisterConsumer(rctx, g.name, id, g.topics...)
+	}
 	rcancel()
 	if g.ctx.Err() != nil {
 		if err == nil {
@@ -240,6 +252,7 @@ func (m *member) read() error {
 		default:
 			m.forward(w, watchEvent{kind: evAssignment})
 			m.assign, m.version, m.corrupt, m.readAssign, m.dirty = a, v, false, false, true
+			m.followMatched()
 			// A version 2 node read for the first time: this member's
 			// part too (later, its own watch says when it changed).
 			m.readOwn = m.readOwn || (a.Version == 2 && !m.ownRead)
@@ -368,7 +381,10 @@ func (m *member) wait(sess *Session, commit, meta <-chan time.Time) (done bool, 
 			m.readOwn = true
 		case evTopic:
 			delete(m.topicsW, ev.topic)
-			m.dirty = true
+			// Deleted, maybe: the list of topics too (patterns).
+			m.topicsRead, m.dirty = false, true
+		case evTopics:
+			m.topicsRead, m.dirty = false, true
 		}
 	case r := <-m.claimed:
 		if err := m.started(m.drainClaimed(r)); err != nil {
@@ -384,7 +400,8 @@ func (m *member) wait(sess *Session, commit, meta <-chan time.Time) (done bool, 
 			}
 		}
 	case <-meta:
-		m.dirty = m.dirty || m.meta // counts only Kafka knows: read them again
+		m.dirty = m.dirty || m.meta || m.topicsMeta // counts or topics only Kafka knows: read them again
+		m.topicsRead = m.topicsRead && !m.topicsMeta
 	case <-m.kafkaRetry:
 		if err := m.retryKafka(); err != nil {
 			if e := m.failed(err); e != nil {

@@ -80,3 +80,12 @@ func (z *Client) Partitions(ctx context.Context, topic string) (int32, <-chan Ev
 	}
 	return t.Count(), ch, nil
 }
+
+// Topics returns the topics Kafka's brokers registered under
+// /brokers/topics, sorted, and a watch that fires once when a topic is
+// created or deleted (not when one grows: Partitions' watch says that). A
+// cluster that registers no topic there (KRaft) gives an error that
+// matches ErrNoNode: read its topics from Kafka instead.
+func (z *Client) Topics(ctx context.Context) ([]string, <-chan Event, error) {
+	return z.childrenW(ctx, "list topics", z.paths.Topics())
+}

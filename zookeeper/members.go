@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"time"
 
 	"github.com/consumergroup/consumergroup/internal/zk"
@@ -84,8 +85,31 @@ func (z *Client) RegisterConsumer(ctx context.Context, group, id string, topics 
 			return err
 		}
 	}
+	return z.register(ctx, group, id, layout.NewRegistration(topics, time.Now()).Encode())
+}
+
+// RegisterConsumerPattern registers member id in group as subscribed to
+// the topics that the regular expression pattern matches, the way Kafka's
+// consumer registers a whitelist ("pattern":"white_list", the regex as the
+// subscription's key): Kafka's tools read it as such. Otherwise as
+// RegisterConsumer.
+func (z *Client) RegisterConsumerPattern(ctx context.Context, group, id, pattern string) error {
+	if err := checkNames("register consumer", "group", group, "consumer id", id); err != nil {
+		return err
+	}
+	if _, err := regexp.Compile(pattern); err != nil || pattern == "" {
+		if err == nil {
+			err = errors.New("empty pattern")
+		}
+		return &PathError{Op: "register consumer", Path: z.paths.ID(group, id), Err: ErrInvalidArgument, Cause: err}
+	}
+	return z.register(ctx, group, id, layout.NewPatternRegistration(pattern, time.Now()).Encode())
+}
+
+// register creates member id's registration with data, or updates it when
+// this session created it.
+func (z *Client) register(ctx context.Context, group, id string, data []byte) error {
 	p := z.paths.ID(group, id)
-	data := layout.NewRegistration(topics, time.Now()).Encode()
 	if err := z.checkWrite("register consumer", p, data, z.acl); err != nil {
 		return err // so many topics: neither the create nor the set below fits
 	}

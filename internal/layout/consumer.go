@@ -57,6 +57,18 @@ func NewRegistration(topics []string, start time.Time) Registration {
 	}
 }
 
+// NewPatternRegistration returns the registration of a member subscribed by
+// regular expression (one stream), as Kafka's consumer writes a whitelist:
+// the regex is the subscription's key, the pattern "white_list".
+func NewPatternRegistration(regex string, start time.Time) Registration {
+	return Registration{
+		Version:      1,
+		Subscription: map[string]int{regex: 1},
+		Pattern:      PatternWhiteList,
+		Timestamp:    strconv.FormatInt(start.UnixMilli(), 10),
+	}
+}
+
 // Encode returns the registration's bytes. Map keys are sorted, so the bytes
 // are the same on every member.
 // Like Kafka, it writes '<', '>' and '&' as they are (a white_list regex may

@@ -29,6 +29,10 @@ type Cluster interface {
 	// AddPartitions grows a topic to total partitions and returns once
 	// every partition has a leader.
 	AddPartitions(ctx context.Context, topic string, total int32) error
+	// DeleteTopic deletes a topic and returns once metadata no longer
+	// shows it (and, where the cluster registers topics in ZooKeeper,
+	// once its registration is gone).
+	DeleteTopic(ctx context.Context, topic string) error
 }
 
 var (
@@ -146,6 +150,38 @@ func (a *topicAdmin) AddPartitions(ctx context.Context, topic string, total int3
 		return fmt.Errorf("testenv: %s: growing topic %q to %d partitions: %w", a.name, topic, total, err)
 	}
 	return a.awaitPartitions(ctx, topic, total)
+}
+
+// DeleteTopic deletes topic and returns once metadata no longer shows it.
+func (a *topicAdmin) DeleteTopic(ctx context.Context, topic string) error {
+	err := a.retryAdmin(ctx, func() error {
+		r, err := a.admin.DeleteTopic(ctx, topic)
+		if err == nil {
+			err = r.Err
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("testenv: %s: deleting topic %q: %w", a.name, topic, err)
+	}
+	return a.awaitDeleted(ctx, topic)
+}
+
+// awaitDeleted waits until metadata no longer shows topic.
+func (a *topicAdmin) awaitDeleted(ctx context.Context, topic string) error {
+	for {
+		m, err := a.admin.Metadata(ctx, topic)
+		if err == nil {
+			if td, ok := m.Topics[topic]; !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("testenv: %s: topic %q still in metadata: %w (last: %v)", a.name, topic, ctx.Err(), err)
+		case <-time.After(kafkaPollInterval):
+		}
+	}
 }
 
 // retryAdmin runs op until it succeeds, fails with a non-retriable error,

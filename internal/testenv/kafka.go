@@ -167,6 +167,21 @@ func (k *Kafka) CreateTopic(ctx context.Context, topic string, partitions int32)
 	return k.registerTopicLocked(ctx, topic, partitions)
 }
 
+// DeleteTopic deletes topic from the cluster, then, as a Kafka controller
+// would, removes /brokers/topics/<topic> and everything under it.
+func (k *Kafka) DeleteTopic(ctx context.Context, topic string) error {
+	resp, err := k.admin.DeleteTopic(ctx, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("testenv: deleting topic %q: %w", topic, err)
+	}
+	k.topicMu.Lock()
+	defer k.topicMu.Unlock()
+	return k.reg.deleteTree(ctx, k.reg.path("/brokers/topics/"+topic))
+}
+
 // AddPartitions grows topic to total partitions in the cluster, then, as
 // a Kafka controller would, rewrites /brokers/topics/<topic> with the new
 // assignment and creates the new partitions' state nodes. When it returns,

@@ -326,6 +326,33 @@ func (r *registry) create(ctx context.Context, path string, data []byte) error {
 	return nil
 }
 
+// deleteTree deletes path and every node under it; a node already gone
+// is not an error.
+func (r *registry) deleteTree(ctx context.Context, path string) error {
+	var children []string
+	err := r.retry(ctx, func() error {
+		var err error
+		children, _, err = r.conn.Children(path)
+		return err
+	})
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("testenv: listing %s: %w", path, err)
+	}
+	for _, c := range children {
+		if err := r.deleteTree(ctx, path+"/"+c); err != nil {
+			return err
+		}
+	}
+	err = r.retry(ctx, func() error { return r.conn.Delete(path, -1) })
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return fmt.Errorf("testenv: deleting %s: %w", path, err)
+	}
+	return nil
+}
+
 // ensureParents creates every missing ancestor of path as an empty
 // persistent node.
 func (r *registry) ensureParents(ctx context.Context, path string) error {

@@ -1,0 +1,227 @@
+package consumergroup_test
+
+import (
+	"encoding/json"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
+)
+
+// TestPatternSubscription: members subscribed by pattern (TopicPattern)
+// consume every matching topic and nothing else; a matching topic created
+// later is consumed (ZooKeeper: within the leader's watch; Kafka's
+// coordinator: within MetadataInterval); a deleted one is given up
+// (TOPICS_CHANGED, its partitions released, no error about it); nothing
+// lost, no partition processed by two members at once. On every
+// coordinator and broker.
+func TestPatternSubscription(t *testing.T) {
+	forEachSetup(t, fullMatrix(), testPatternSubscription)
+}
+
+func testPatternSubscription(t *testing.T, s setup) {
+	c := startClusterSetup(t, s, map[string]int32{"orders-a": 4, "orders-b": 2, "other": 2})
+	group := c.group("g")
+	cfg := groupConfig()
+	cfg.TopicPattern = "orders-[a-z]" + regexp.QuoteMeta(c.suffix)
+	l := newLedger()
+	a := c.join("a", group, nil, cfg, false, l.handle)
+	b := c.join("b", group, nil, cfg, false, l.handle)
+	if !c.kafkaCoord() {
+		checkPatternRegistration(t, c, group, a, cfg.TopicPattern)
+	}
+	c.produce(c.topic("orders-a"), 4, 200)
+	c.produce(c.topic("orders-b"), 2, 100)
+	c.produce(c.topic("other"), 2, 100) // seq 300..399: never consumed
+	c.produce(c.topic("orders-a"), 4, 40)
+	l.waitProcessed(t, 300+40)
+	if _, err := a.group.Offset(0); !errors.Is(err, cg.ErrInvalidArgument) {
+		t.Errorf("Offset on a group subscribed by pattern = %v, want ErrInvalidArgument", err)
+	}
+	if ps := a.group.Claims(); ps != nil {
+		t.Errorf("Claims on a group subscribed by pattern = %v, want nil", ps)
+	}
+	if lag, err := a.group.Lag(testCtx(t)); err != nil || lag[c.topic("orders-a")] == nil || lag[c.topic("other")] != nil {
+		t.Errorf("Lag = %v, %v: want the matching topics only", lag, err)
+	}
+
+	// A matching topic created later: consumed.
+	ctx := testCtx(t)
+	t0 := time.Now()
+	if err := c.kafka.CreateTopic(ctx, c.topic("orders-c"), 3); err != nil {
+		t.Fatal(err)
+	}
+	c.produce(c.topic("orders-c"), 3, 60)
+	l.waitProcessed(t, 300+40+60)
+	t.Logf("%s: a topic created later consumed %v after its creation (MetadataInterval %v)", s.name(), time.Since(t0).Round(time.Millisecond), cfg.MetadataInterval)
+
+	// A matching topic deleted: given up.
+	gone := c.topic("orders-b")
+	t1 := time.Now()
+	if err := c.kafka.DeleteTopic(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	for _, m := range []*testMember{a, b} {
+		errs = append(errs, waitTopicRemoved(t, m, gone)...)
+	}
+	for _, m := range []*testMember{a, b} {
+		waitNotHolding(t, m, gone)
+	}
+	t.Logf("%s: a deleted topic given up %v after its deletion", s.name(), time.Since(t1).Round(time.Millisecond))
+	c.produce(c.topic("orders-a"), 4, 40)
+	l.waitProcessed(t, 300+40+60+40)
+	a.close(t)
+	b.close(t)
+	for _, m := range []*testMember{a, b} {
+		errs = append(errs, drainErrors(m)...)
+	}
+	for _, err := range errs {
+		if strings.Contains(err.Error(), gone) || strings.Contains(err.Error(), "UNKNOWN_TOPIC") {
+			t.Errorf("an error about the deleted topic: %v", err)
+		}
+	}
+	l.mu.Lock()
+	for seq, loc := range l.where {
+		if loc.tp.Topic == c.topic("other") {
+			t.Errorf("message %d of %s consumed: the pattern does not match it", seq, loc.tp.Topic)
+		}
+	}
+	for tp := range l.last {
+		if tp.Topic == gone {
+			delete(l.last, tp) // deleted with its topic on Kafka's coordinator
+		}
+	}
+	l.mu.Unlock()
+	checkNoOverlap(t, l)
+	checkClean(t, c, group, l)
+}
+
+// checkPatternRegistration checks that m registered as Kafka's consumer
+// registers a whitelist: the pattern as the subscription's key.
+func checkPatternRegistration(t *testing.T, c *cluster, group string, m *testMember, pattern string) {
+	t.Helper()
+	z := dialZK(t, c.chroot, func(cfg *cg.ZKConfig) { cfg.Servers = c.servers })
+	deadline := time.Now().Add(testTimeout)
+	for m.group.ID() == "" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // polling the member's state
+	}
+	r, err := z.Registration(testCtx(t), group, m.group.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Pattern != "white_list" || !slices.Equal(r.Topics, []string{pattern}) {
+		t.Fatalf("registration of %s: pattern %q, subscription %v; want white_list, [%s]", m.name, r.Pattern, r.Topics, pattern)
+	}
+	raw := testenv.GetZNode(t, rawZK(t), c.chroot+"/consumers/"+group+"/ids/"+m.group.ID())
+	var js struct {
+		Subscription map[string]int `json:"subscription"`
+		Pattern      string         `json:"pattern"`
+	}
+	if err := json.Unmarshal([]byte(raw), &js); err != nil || js.Pattern != "white_list" || js.Subscription[pattern] != 1 {
+		t.Fatalf("registration bytes %s (%v): want Kafka's whitelist layout", raw, err)
+	}
+}
+
+// waitTopicRemoved waits for m's TOPICS_CHANGED that names topic removed,
+// and returns the errors notified meanwhile.
+func waitTopicRemoved(t *testing.T, m *testMember, topic string) []error {
+	t.Helper()
+	var errs []error
+	deadline := time.After(testTimeout)
+	for {
+		select {
+		case n := <-m.events:
+			switch {
+			case n.Type == cg.REBALANCE_ERROR || n.Type == cg.DUAL_COMMIT_ERROR:
+				errs = append(errs, n.Err)
+			case n.Type == cg.TOPICS_CHANGED && slices.Contains(n.TopicsRemoved, topic):
+				return errs
+			}
+		case <-deadline:
+			t.Fatalf("%s: no TOPICS_CHANGED removing %s within %v", m.name, topic, testTimeout)
+		}
+	}
+}
+
+// drainErrors returns the errors m notified that are still queued.
+func drainErrors(m *testMember) []error {
+	var errs []error
+	for {
+		select {
+		case n := <-m.events:
+			if n.Type == cg.REBALANCE_ERROR || n.Type == cg.DUAL_COMMIT_ERROR {
+				errs = append(errs, n.Err)
+			}
+		default:
+			return errs
+		}
+	}
+}
+
+// waitNotHolding waits until m holds no partition of topic.
+func waitNotHolding(t *testing.T, m *testMember, topic string) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		held := m.group.ClaimedPartitions()
+		if !slices.ContainsFunc(held, func(tp cg.TopicPartition) bool { return tp.Topic == topic }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still holds %v after %s was deleted", m.name, held, topic)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the member's state
+	}
+}
+
+// TestPatternValidation: Validate refuses a TopicPattern that is not a
+// regular expression, naming the field; the constructors refuse both a
+// list of topics and a pattern, and neither; the seed's methods about "the
+// first topic" refuse a group subscribed by pattern.
+func TestPatternValidation(t *testing.T) {
+	cfg := cg.NewConsumerGroupConfig()
+	cfg.TopicPattern = "orders-(eu"
+	err := cfg.Validate()
+	if !errors.Is(err, cg.ErrInvalidArgument) || !strings.Contains(err.Error(), "ConsumerGroupConfig.TopicPattern") || !strings.Contains(err.Error(), "orders-(eu") {
+		t.Fatalf("Validate(TopicPattern %q) = %v, want ErrInvalidArgument naming the field and the pattern", cfg.TopicPattern, err)
+	}
+	cfg.TopicPattern = "a)|(b" // compiles once wrapped, not alone
+	if err := cfg.Validate(); !errors.Is(err, cg.ErrInvalidArgument) {
+		t.Fatalf("Validate(TopicPattern %q) = %v, want ErrInvalidArgument", cfg.TopicPattern, err)
+	}
+	cfg.TopicPattern = "orders-.*"
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate(TopicPattern %q) = %v", cfg.TopicPattern, err)
+	}
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		name   string
+		topics []string
+		cfg    *cg.ConsumerGroupConfig
+		want   string
+	}{
+		{"both", []string{"orders"}, cfg, "both topics"},
+		{"neither", nil, cg.NewConsumerGroupConfig(), "no topic to consume"},
+	} {
+		g, err := cg.JoinKafkaConsumerGroup(ctx, "g", tc.topics, []string{"127.0.0.1:1"}, tc.cfg)
+		if g != nil {
+			g.Close()
+		}
+		if !errors.Is(err, cg.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: JoinKafkaConsumerGroup = %v, want ErrInvalidArgument saying %q", tc.name, err, tc.want)
+		}
+		g, err = cg.JoinConsumerGroupTopics(ctx, "g", tc.topics, []string{"127.0.0.1:1"}, tc.cfg)
+		if g != nil {
+			g.Close()
+		}
+		if !errors.Is(err, cg.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: JoinConsumerGroupTopics = %v, want ErrInvalidArgument saying %q", tc.name, err, tc.want)
+		}
+	}
+}
