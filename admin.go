@@ -49,6 +49,10 @@ type MemberDescription struct {
 	Host   string    `json:"host"`
 	Start  time.Time `json:"start,omitzero"` // zero when unknown (Kafka's coordinator does not say)
 	Topics []string  `json:"topics"`
+	// Pattern is the regular expression of a member subscribed by pattern
+	// (ConsumerGroupConfig.TopicPattern, Kafka's "white_list"; Kafka's
+	// "black_list" shows as "!" and the expression); Topics is then empty.
+	Pattern string `json:"pattern,omitempty"`
 	// ClientID and Assignment are those Kafka's coordinator reports
 	// (DescribeKafkaGroup): the member's client id and the partitions
 	// assigned to it, per topic.
@@ -149,10 +153,13 @@ func (r *groupReader) members(ids []string) []MemberDescription {
 		case err != nil:
 			r.errs = append(r.errs, err)
 		default:
-			m.Topics = reg.Topics
 			if m.Start.IsZero() {
 				m.Start = reg.Timestamp
 			}
+			if m.Pattern = registrationPattern(reg); m.Pattern != "" {
+				break // its topics are those with owners or offsets
+			}
+			m.Topics = reg.Topics
 			for _, t := range reg.Topics {
 				r.topics[t] = true
 			}
@@ -266,4 +273,18 @@ func (pd *PartitionDescription) setLogEnd(starts, ends kadm.ListedOffsets) bool 
 	pd.LogEnd = o.Offset
 	pd.Lag = PartitionLag(pd.Committed, listedOr(starts, pd.Topic, pd.Partition), o.Offset)
 	return true
+}
+
+// registrationPattern is MemberDescription.Pattern of a registration: ""
+// for a list of topics.
+func registrationPattern(r zookeeper.Registration) string {
+	switch {
+	case len(r.Topics) != 1:
+		return ""
+	case r.Pattern == layout.PatternWhiteList:
+		return r.Topics[0]
+	case r.Pattern == layout.PatternBlackList:
+		return "!" + r.Topics[0]
+	}
+	return ""
 }

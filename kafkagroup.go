@@ -82,6 +82,9 @@ func JoinKafkaConsumerGroup(ctx context.Context, name string, topics []string, b
 	return g, nil
 }
 
+// defaultMetadataMinAge is franz-go's default kgo.MetadataMinAge.
+const defaultMetadataMinAge = 5 * time.Second
+
 // startKafkaMember creates the member's client and starts the member.
 func startKafkaMember(name string, topics, brokers []string, cfg ConsumerGroupConfig) (*ConsumerGroup, *kafkaCoordinator, error) {
 	kc := &kafkaCoordinator{
@@ -249,8 +252,12 @@ func (kc *kafkaCoordinator) options(name string, topics, brokers []string, cfg C
 		kgo.FetchMaxWait(fetchMaxWait),
 		// Records are recycled once copied into events (engine_recycle.go).
 		kgo.WithPools(recordsPool),
-		// Partitions added to a topic are seen at the next refresh.
+		// Partitions added to a topic (and, with a pattern, topics
+		// created or deleted) are seen at the next refresh. franz-go
+		// refuses a max age below its min age (5 s by default): a
+		// shorter MetadataInterval lowers both.
 		kgo.MetadataMaxAge(cfg.MetadataInterval),
+		kgo.MetadataMinAge(min(cfg.MetadataInterval, defaultMetadataMinAge)),
 		kgo.OnPartitionsAssigned(kc.onAssigned),
 		kgo.OnPartitionsRevoked(kc.onRevoked),
 		kgo.OnPartitionsLost(kc.onLost),

@@ -64,6 +64,7 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 		}
 	}
 	defer func() { kc.g.obs.committed(sent, t0, errors.Join(errs...)) }()
+	unknown := make(map[TopicPartition]error)
 	kc.cl.CommitOffsetsSync(ctx, req, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			errs = append(errs, kafkaErr(fmt.Sprintf("commit %d offsets", n), err))
@@ -74,9 +75,7 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 				tp := TopicPartition{Topic: t.Topic, Partition: p.Partition}
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 					if kc.g.sub.byPattern() && topicGone(err) {
-						// Deleted: franz-go gives it up at its next
-						// metadata refreshes (TOPICS_CHANGED).
-						kc.g.log.Info("commit refused: the topic was deleted; giving it up", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+						unknown[tp] = err // deleted, maybe: asked below
 						continue
 					}
 					errs = append(errs, kafkaErr(fmt.Sprintf("commit %s/%d", tp.Topic, tp.Partition), err))
@@ -88,6 +87,7 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 			}
 		}
 	})
+	kc.deleted(unknown, sent)
 	kc.g.log.Debug("committed", "offsets", sent, "errs", len(errs))
 	return errors.Join(errs...)
 }
@@ -179,6 +179,22 @@ func (kc *kafkaCoordinator) committed(ctx context.Context) (map[string]map[int32
 // again by the same member.
 func retriableCommit(err error) bool {
 	return errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.StaleMemberEpoch)
+}
+
+// deleted handles the commits refused for an unknown topic in a group
+// subscribed by pattern: the topic was deleted (franz-go gives it up at its
+// next metadata refreshes: TOPICS_CHANGED). They are not reported and not
+// tried again. Metadata cannot confirm it: the client answers from a cache
+// that still shows the topic for a while. Were the topic still there, the
+// partition's next commit or its next owner would start from the offset
+// committed before: messages delivered again, none lost. kc.mu is held.
+func (kc *kafkaCoordinator) deleted(unknown map[TopicPartition]error, sent map[TopicPartition]int64) {
+	for tp, err := range unknown {
+		kc.g.log.Info("commit refused: the topic was deleted; giving it up", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+		if kc.held[tp] {
+			kc.lastCommit[tp] = sent[tp] // not tried again
+		}
+	}
 }
 
 // topicGone reports whether a commit was refused because its topic does

@@ -21,7 +21,9 @@ import (
 // lost, no partition processed by two members at once. On every
 // coordinator and broker.
 func TestPatternSubscription(t *testing.T) {
-	forEachSetup(t, fullMatrix(), testPatternSubscription)
+	// MarkDone: an idle partition's hand-off does not wait HandoffTimeout
+	// for the message in hand.
+	forEachSetup(t, withModes(fullMatrix(), modeDone), testPatternSubscription)
 }
 
 func testPatternSubscription(t *testing.T, s setup) {
@@ -66,9 +68,9 @@ func testPatternSubscription(t *testing.T, s setup) {
 	if err := c.kafka.DeleteTopic(ctx, gone); err != nil {
 		t.Fatal(err)
 	}
-	var errs []error
+	notes := &patternNotes{announced: map[location]string{}}
 	for _, m := range []*testMember{a, b} {
-		errs = append(errs, waitTopicRemoved(t, m, gone)...)
+		notes.waitTopicRemoved(t, m, gone)
 	}
 	for _, m := range []*testMember{a, b} {
 		waitNotHolding(t, m, gone)
@@ -79,9 +81,10 @@ func testPatternSubscription(t *testing.T, s setup) {
 	a.close(t)
 	b.close(t)
 	for _, m := range []*testMember{a, b} {
-		errs = append(errs, drainErrors(m)...)
+		notes.drain(m)
 	}
-	for _, err := range errs {
+	for _, err := range notes.errs {
+		t.Logf("notified: %v", err)
 		if strings.Contains(err.Error(), gone) || strings.Contains(err.Error(), "UNKNOWN_TOPIC") {
 			t.Errorf("an error about the deleted topic: %v", err)
 		}
@@ -99,7 +102,24 @@ func testPatternSubscription(t *testing.T, s setup) {
 	}
 	l.mu.Unlock()
 	checkNoOverlap(t, l)
-	checkClean(t, c, group, l)
+	checkCleanAnnounced(t, c, group, l, notes.announced)
+}
+
+// patternNotes are the notifications a pattern test read: errors, and
+// the messages announced as delivered again (HANDOFF_TIMEOUT).
+type patternNotes struct {
+	errs      []error
+	announced map[location]string
+}
+
+// note records n, of member m.
+func (p *patternNotes) note(m *testMember, n *cg.Notification) {
+	switch n.Type {
+	case cg.REBALANCE_ERROR, cg.DUAL_COMMIT_ERROR:
+		p.errs = append(p.errs, n.Err)
+	case cg.HANDOFF_TIMEOUT:
+		p.announced[location{cg.TopicPartition{Topic: n.Topic, Partition: n.Partition}, n.Offset}] = m.name
+	}
 }
 
 // checkPatternRegistration checks that m registered as Kafka's consumer
@@ -129,37 +149,31 @@ func checkPatternRegistration(t *testing.T, c *cluster, group string, m *testMem
 }
 
 // waitTopicRemoved waits for m's TOPICS_CHANGED that names topic removed,
-// and returns the errors notified meanwhile.
-func waitTopicRemoved(t *testing.T, m *testMember, topic string) []error {
+// noting the notifications read meanwhile.
+func (p *patternNotes) waitTopicRemoved(t *testing.T, m *testMember, topic string) {
 	t.Helper()
-	var errs []error
 	deadline := time.After(testTimeout)
 	for {
 		select {
 		case n := <-m.events:
-			switch {
-			case n.Type == cg.REBALANCE_ERROR || n.Type == cg.DUAL_COMMIT_ERROR:
-				errs = append(errs, n.Err)
-			case n.Type == cg.TOPICS_CHANGED && slices.Contains(n.TopicsRemoved, topic):
-				return errs
+			if n.Type == cg.TOPICS_CHANGED && slices.Contains(n.TopicsRemoved, topic) {
+				return
 			}
+			p.note(m, n)
 		case <-deadline:
 			t.Fatalf("%s: no TOPICS_CHANGED removing %s within %v", m.name, topic, testTimeout)
 		}
 	}
 }
 
-// drainErrors returns the errors m notified that are still queued.
-func drainErrors(m *testMember) []error {
-	var errs []error
+// drain notes m's notifications still queued.
+func (p *patternNotes) drain(m *testMember) {
 	for {
 		select {
 		case n := <-m.events:
-			if n.Type == cg.REBALANCE_ERROR || n.Type == cg.DUAL_COMMIT_ERROR {
-				errs = append(errs, n.Err)
-			}
+			p.note(m, n)
 		default:
-			return errs
+			return
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 
 	"github.com/consumergroup/consumergroup/internal/zk"
 
@@ -151,7 +150,7 @@ func (z *Client) DeleteOffsets(ctx context.Context, group, topic string) error {
 		if err != nil {
 			return err
 		}
-		if slices.Contains(r.Topics, topic) {
+		if r.Subscribes(topic) {
 			return &PathError{Op: "delete offsets", Path: z.paths.ID(group, id), Err: ErrGroupActive, Cause: fmt.Errorf("member %s consumes %q", id, topic)}
 		}
 	}

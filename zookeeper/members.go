@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/consumergroup/consumergroup/internal/zk"
@@ -18,6 +19,27 @@ type Registration struct {
 	Topics    []string  // subscribed topics (patterns for the list patterns), sorted
 	Pattern   string    // "static", "white_list" or "black_list"
 	Timestamp time.Time // when the member started
+}
+
+// Subscribes reports whether the registration subscribes to topic: lists
+// it, or its pattern matches the whole name (white_list) or does not
+// (black_list). An expression Go's regexp cannot compile (Kafka's
+// consumers wrote Java's) subscribes to every topic: the safe answer for
+// a refusal.
+func (r Registration) Subscribes(topic string) bool {
+	if r.Pattern != layout.PatternWhiteList && r.Pattern != layout.PatternBlackList {
+		return slices.Contains(r.Topics, topic)
+	}
+	for _, expr := range r.Topics {
+		re, err := regexp.Compile("^(?:" + expr + ")$")
+		if err != nil {
+			return true
+		}
+		if re.MatchString(topic) == (r.Pattern == layout.PatternWhiteList) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewConsumerID returns a new consumer id in Kafka's format,

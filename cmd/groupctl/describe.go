@@ -225,7 +225,11 @@ func describeTable(t *tableWriter, d described) {
 		t.line("")
 		t.row("MEMBER", "HOST", "STARTED", "TOPICS")
 		for _, m := range d.Members {
-			t.row(m.ID, orDash(m.Host), m.Start.UTC().Format(time.RFC3339), orDash(strings.Join(m.Topics, ",")))
+			topics := strings.Join(m.Topics, ",")
+			if m.Pattern != "" {
+				topics = "pattern " + m.Pattern
+			}
+			t.row(m.ID, orDash(m.Host), m.Start.UTC().Format(time.RFC3339), orDash(topics))
 		}
 	}
 	t.line("")
