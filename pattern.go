@@ -167,8 +167,17 @@ func missingTopicDeleted(cfg *ConsumerGroupConfig) time.Duration {
 
 // consumeOptions are the options that choose what a client coordinated by
 // Kafka consumes: topics, or the pattern (franz-go's regex consumption,
-// anchored; with KIP-848 franz-go sends it to the broker as
-// SubscribedTopicRegex). A share group's client takes the same.
+// anchored). A share group's client takes the same.
+//
+// The pattern is always resolved by the client, against its metadata, and
+// the member subscribes to the names it matched, KIP-848 included: franz-go
+// would otherwise send it to the broker as SubscribedTopicRegex, and a
+// Kafka 4.4 broker resolves that against internal topics too (a member
+// subscribed to ".*" was assigned __consumer_offsets) and at most every
+// 10 s (its REGEX_BATCH_REFRESH_MIN_INTERVAL_MS; a new topic took 9.5 s).
+// Excluding the internal topics (kgo.ConsumeExcludeTopics) keeps them out
+// and makes franz-go resolve locally (it has no exclusion to send): Go's
+// syntax on every coordinator, new topics within MetadataInterval.
 func consumeOptions(topics []string, cfg *ConsumerGroupConfig) []kgo.Opt {
 	if cfg.TopicPattern == "" {
 		return []kgo.Opt{kgo.ConsumeTopics(topics...)}
@@ -176,9 +185,13 @@ func consumeOptions(topics []string, cfg *ConsumerGroupConfig) []kgo.Opt {
 	return []kgo.Opt{
 		kgo.ConsumeRegex(),
 		kgo.ConsumeTopics(anchored(cfg.TopicPattern)),
+		kgo.ConsumeExcludeTopics(internalTopicsRegex),
 		kgo.ConsiderMissingTopicDeletedAfter(missingTopicDeleted(cfg)),
 	}
 }
+
+// internalTopicsRegex matches the names of internalTopics.
+var internalTopicsRegex = "^(?:" + strings.Join(internalTopics, "|") + ")$"
 
 // errPatternFirstTopic is the error of a seed method about "the group's
 // first topic" on a group subscribed by pattern, which has none.

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,5 +238,40 @@ func TestPatternValidation(t *testing.T) {
 		if !errors.Is(err, cg.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: JoinConsumerGroupTopics = %v, want ErrInvalidArgument saying %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestPatternInternalTopics: a pattern that matches internal topics
+// consumes none of them: a Kafka 4.4 broker resolving a KIP-848 regex
+// itself assigned __consumer_offsets to a member subscribed to ".*".
+func TestPatternInternalTopics(t *testing.T) {
+	setups := append([]setup{{coord: coordZK, kind: testenv.KindKfake}}, kafkaMatrix()...)
+	forEachSetup(t, withModes(setups, modeDone), testPatternInternalTopics)
+}
+
+func testPatternInternalTopics(t *testing.T, s setup) {
+	c := startClusterSetup(t, s, map[string]int32{"plain": 2})
+	cfg := groupConfig()
+	cfg.TopicPattern = regexp.QuoteMeta(c.topic("plain")) + "|__.*"
+	l := newLedger()
+	var internal atomic.Value // the first internal topic consumed
+	a := c.join("a", c.group("g"), nil, cfg, false, func(m *testMember, ev *cg.ConsumerEvent) {
+		if strings.HasPrefix(ev.Topic, "__") {
+			internal.CompareAndSwap(nil, ev.Topic)
+			return
+		}
+		l.handle(m, ev)
+	})
+	c.produce(c.topic("plain"), 2, 20)
+	l.waitProcessed(t, 20)
+	waitHeld(t, a, 2) // both of plain's partitions, and nothing else
+	for _, tp := range a.group.ClaimedPartitions() {
+		if strings.HasPrefix(tp.Topic, "__") {
+			t.Errorf("holds %s/%d: an internal topic", tp.Topic, tp.Partition)
+		}
+	}
+	a.close(t)
+	if topic := internal.Load(); topic != nil {
+		t.Errorf("consumed messages of internal topic %s", topic)
 	}
 }
