@@ -181,9 +181,11 @@ type ConsumerGroupConfig struct {
 	// Kafka's clients do; internal topics (__consumer_offsets, ...) are
 	// never consumed. Exclusive with a list of topics: give the
 	// constructors nil (or "") topics when it is set. Default "": the
-	// topics given. How each coordinator follows the matching topics
-	// (ZooKeeper's watch, Kafka's metadata every MetadataInterval, the
-	// broker's RE2J for KIP-848) is in README's "Subscribing by pattern".
+	// topics given. The member resolves it itself on every coordinator
+	// (never KIP-848's broker-side regex, which took in internal topics):
+	// ZooKeeper's leader within its watch of /brokers/topics, Kafka's
+	// coordinator within MetadataInterval (README, "Subscribing by
+	// pattern").
 	// Every member of a group should subscribe alike: a member whose
 	// subscription differs from the leader's is reported
 	// (ErrSubscriptionMismatch) and gets only partitions it subscribes to.
