@@ -275,3 +275,57 @@ func testPatternInternalTopics(t *testing.T, s setup) {
 		t.Errorf("consumed messages of internal topic %s", topic)
 	}
 }
+
+// TestPatternMismatch: members of a ZooKeeper group subscribing by
+// different patterns are reported (ErrSubscriptionMismatch), each is
+// assigned partitions of its own subscription only, and every subscribed
+// message is consumed.
+func TestPatternMismatch(t *testing.T) {
+	c := startClusterSetup(t, setup{coord: coordZK, kind: testenv.KindKfake, mode: modeDone},
+		map[string]int32{"orders-eu": 2, "orders-us": 2, "audit": 2})
+	group := c.group("g")
+	l := newLedger()
+	cfgA, cfgB := groupConfig(), groupConfig()
+	cfgA.TopicPattern, cfgB.TopicPattern = "orders-.*", "audit|orders-eu"
+	a := c.join("a", group, nil, cfgA, false, l.handle)
+	b := c.join("b", group, nil, cfgB, false, l.handle)
+	c.produce("orders-eu", 2, 40)
+	c.produce("orders-us", 2, 40)
+	c.produce("audit", 2, 40)
+	l.waitProcessed(t, 120)
+	for _, m := range []*testMember{a, b} {
+		n := waitMismatch(t, m)
+		t.Logf("%s: %v", m.name, n.Err)
+	}
+	for _, tp := range a.group.ClaimedPartitions() {
+		if tp.Topic == "audit" {
+			t.Errorf("a holds %v: its pattern does not match it", tp)
+		}
+	}
+	for _, tp := range b.group.ClaimedPartitions() {
+		if tp.Topic == "orders-us" {
+			t.Errorf("b holds %v: its pattern does not match it", tp)
+		}
+	}
+	a.close(t)
+	b.close(t)
+	checkNoOverlap(t, l)
+	checkClean(t, c, group, l)
+}
+
+// waitMismatch waits for m's REBALANCE_ERROR wrapping
+// ErrSubscriptionMismatch.
+func waitMismatch(t *testing.T, m *testMember) *cg.Notification {
+	t.Helper()
+	deadline := time.After(testTimeout)
+	for {
+		select {
+		case n := <-m.events:
+			if n.Type == cg.REBALANCE_ERROR && errors.Is(n.Err, cg.ErrSubscriptionMismatch) {
+				return n
+			}
+		case <-deadline:
+			t.Fatalf("%s: no ErrSubscriptionMismatch within %v", m.name, testTimeout)
+		}
+	}
+}

@@ -69,8 +69,14 @@ func (m *member) members() ([]assign.Member, map[string]bool, error) {
 	}
 	members := make([]assign.Member, len(ids))
 	topics := map[string]bool{}
+	resolved := map[string][]string{} // per distinct pattern: 500 members alike match the topics once
 	for i, id := range ids {
-		members[i] = assign.Member{ID: id, Topics: subs[i].resolve(all)}
+		ts, ok := resolved[subs[i].kind+"\x00"+subs[i].regex]
+		if !ok || !subs[i].byPattern() {
+			ts = subs[i].resolve(all)
+			resolved[subs[i].kind+"\x00"+subs[i].regex] = ts
+		}
+		members[i] = assign.Member{ID: id, Topics: ts}
 		for _, t := range members[i].Topics {
 			topics[t] = true
 		}

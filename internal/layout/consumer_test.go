@@ -375,3 +375,15 @@ func TestParseConsumerID(t *testing.T) {
 		}
 	}
 }
+
+func TestPatternRegistrationEncodeGolden(t *testing.T) {
+	r := layout.NewPatternRegistration(`orders-<eu|us>&.*`, kafkaStart)
+	want := `{"version":1,"subscription":{"orders-<eu|us>&.*":1},"pattern":"white_list","timestamp":"1416974968782"}`
+	if got := string(r.Encode()); got != want {
+		t.Fatalf("NewPatternRegistration.Encode()\n got %s\nwant %s", got, want)
+	}
+	back, err := layout.ParseRegistration([]byte(want))
+	if err != nil || !reflect.DeepEqual(back, r) {
+		t.Fatalf("ParseRegistration = %+v, %v; want %+v", back, err, r)
+	}
+}
