@@ -219,10 +219,10 @@ type kafkaCoordinator struct {
 	abandoned   atomic.Bool  // the first join failed: leave without waiting long
 	lastJoinErr atomic.Value // joinErr: the last error before the first assignment
 
-	heard    atomic.Int64 // unix nanos: when the last request answered by the coordinator was sent
-	joinSent atomic.Int64 // unix nanos: when the JoinGroup or SyncGroup now unanswered was written; 0 when none
-	probed   time.Time    // watch's last probe of a join under way (run's goroutine only)
-	topics   []string     // with a pattern, the topics franz-go consumed at the last look (run's goroutine only)
+	heard    atomic.Int64   // unix nanos: when the last request answered by the coordinator was sent
+	joinSent atomic.Int64   // unix nanos: when the JoinGroup or SyncGroup now unanswered was written; 0 when none
+	probed   time.Time      // watch's last probe of a join under way (run's goroutine only)
+	topics   topicsFollower // with a pattern: TOPICS_CHANGED (run's goroutine only)
 
 	// mu serializes franz-go's callbacks, the periodic commit and watch:
 	// the deliverer is never called concurrently, and no commit of a
@@ -311,7 +311,9 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 			done = true
 		case <-commit.C:
 			kc.commitProcessed(ctx)
-			kc.followTopics()
+			if g.sub.byPattern() {
+				kc.topics.follow(g, kc.cl, kc.generation())
+			}
 		case <-watch.C:
 			kc.watch()
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -201,22 +200,4 @@ func (kc *kafkaCoordinator) deleted(unknown map[TopicPartition]error, sent map[T
 // not exist (any more).
 func topicGone(err error) bool {
 	return errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID)
-}
-
-// followTopics notifies TOPICS_CHANGED when the topics franz-go consumes
-// for the pattern changed since the last look (every CommitInterval, on
-// run's goroutine).
-func (kc *kafkaCoordinator) followTopics() {
-	g := kc.g
-	if !g.sub.byPattern() {
-		return
-	}
-	now := slices.Sorted(slices.Values(kc.cl.GetConsumeTopics()))
-	added, removed := diffTopics(kc.topics, now)
-	if len(added)+len(removed) == 0 {
-		return
-	}
-	kc.topics = now
-	g.log.Info("topics matching the pattern changed", "added", added, "removed", removed)
-	g.notify(&Notification{Type: TOPICS_CHANGED, Generation: kc.generation(), TopicsAdded: added, TopicsRemoved: removed})
 }

@@ -198,3 +198,26 @@ var internalTopicsRegex = "^(?:" + strings.Join(internalTopics, "|") + ")$"
 func errPatternFirstTopic(method, instead string) error {
 	return fmt.Errorf("%w: %s: the group subscribes by pattern (ConsumerGroupConfig.TopicPattern) and has no first topic: use %s", ErrInvalidArgument, method, instead)
 }
+
+// topicsFollower announces TOPICS_CHANGED for a member whose franz-go
+// client consumes by pattern (Kafka's coordinator; a share group's client
+// the same way): it compares the topics the client consumes with those of
+// the last look. Its owner's goroutine calls follow, every CommitInterval.
+type topicsFollower struct {
+	last []string // the topics at the last look, sorted
+}
+
+// follow notifies TOPICS_CHANGED when the topics cl consumes changed.
+func (f *topicsFollower) follow(g *ConsumerGroup, cl *kgo.Client, generation int) {
+	if !g.sub.byPattern() {
+		return
+	}
+	now := slices.Sorted(slices.Values(cl.GetConsumeTopics()))
+	added, removed := diffTopics(f.last, now)
+	if len(added)+len(removed) == 0 {
+		return
+	}
+	f.last = now
+	g.log.Info("topics matching the pattern changed", "added", added, "removed", removed)
+	g.notify(&Notification{Type: TOPICS_CHANGED, Generation: generation, TopicsAdded: added, TopicsRemoved: removed})
+}
