@@ -151,6 +151,9 @@ func (d *dualCommitter) send(ctx context.Context, offsets map[TopicPartition]int
 	copied := make(map[TopicPartition]int64, len(offsets))
 	var errs []error
 	resp.Each(func(r kadm.OffsetResponse) {
+		if r.Err != nil && d.g.sub.byPattern() && topicGone(r.Err) {
+			r.Err = nil // deleted: the member gives it up (TOPICS_CHANGED), nothing to copy
+		}
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("%s/%d at %d: %w", r.Topic, r.Partition, r.At, r.Err))
 			return
