@@ -330,3 +330,28 @@ func waitMismatch(t *testing.T, m *testMember) *cg.Notification {
 		}
 	}
 }
+
+// TestPatternNoMatchAtJoin: a pattern that matches no topic yet joins at
+// once (franz-go joins Kafka's group only once a topic matches), and
+// consumes the first matching topic when it is created.
+func TestPatternNoMatchAtJoin(t *testing.T) {
+	forEachSetup(t, withModes(kfakeMatrix(), modeDone), func(t *testing.T, s setup) {
+		c := startClusterSetup(t, s, map[string]int32{"other": 1})
+		cfg := groupConfig()
+		cfg.TopicPattern = "late-.*"
+		cfg.JoinTimeout = testTimeout
+		l := newLedger()
+		t0 := time.Now()
+		a := c.join("a", c.group("g"), nil, cfg, false, l.handle)
+		if d := time.Since(t0); d > testTimeout/2 {
+			t.Fatalf("the join took %v: it waited for a topic to match", d)
+		}
+		if err := c.kafka.CreateTopic(testCtx(t), "late-x", 2); err != nil {
+			t.Fatal(err)
+		}
+		c.produce("late-x", 2, 20)
+		l.waitProcessed(t, 20)
+		a.close(t)
+		checkClean(t, c, c.group("g"), l)
+	})
+}
