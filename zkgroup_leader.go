@@ -97,6 +97,10 @@ func (m *member) counts(topics []string) (map[string]int32, error) {
 	counts := make(map[string]int32, len(topics))
 	var fromKafka []string
 	for _, t := range topics {
+		if n, ok := m.metaCounts[t]; ok {
+			counts[t] = n // listed with the topics, from Kafka: no topic in ZooKeeper to read
+			continue
+		}
 		n, w, err := c.zk.Partitions(m.ctx, t)
 		switch {
 		case err == nil:

@@ -56,11 +56,12 @@ type member struct {
 	meta    bool                 // some count comes from Kafka metadata: poll
 
 	// The leader's, while some member subscribes by pattern (zkgroup_topics.go).
-	topicNames   []string // every topic that exists, sorted
-	topicsRead   bool     // topicNames is current (its watch is armed)
-	topicsMeta   bool     // topicNames comes from Kafka's metadata: read again every MetadataInterval
-	mismatchSeen string   // the subscription mismatch reported last
-	foreignSeen  string   // a pattern member's: the topics it does not match, reported last
+	topicNames   []string         // every topic that exists, sorted
+	topicsRead   bool             // topicNames is current (its watch is armed)
+	topicsMeta   bool             // topicNames comes from Kafka's metadata: read again every MetadataInterval
+	metaCounts   map[string]int32 // with topicsMeta: the partition counts read with the names
+	mismatchSeen string           // the subscription mismatch reported last
+	foreignSeen  string           // a pattern member's: the topics it does not match, reported last
 
 	// What the loop does next (loop, read, rebalance, wait).
 	readIDs, readAssign, readOwn bool             // a watch fired: read again

@@ -96,7 +96,7 @@ func (m *member) topicList() ([]string, error) {
 	names, w, err := c.zk.Topics(m.ctx)
 	switch {
 	case err == nil:
-		m.topicsMeta = false
+		m.topicsMeta, m.metaCounts = false, nil
 		m.forward(w, watchEvent{kind: evTopics})
 	case errors.Is(err, ErrNoNode):
 		details, lerr := c.g.admin.ListTopics(m.ctx)
@@ -104,9 +104,11 @@ func (m *member) topicList() ([]string, error) {
 			return nil, fmt.Errorf("consumergroup: list Kafka's topics for the group's patterns: %w", lerr)
 		}
 		names = nil
+		m.metaCounts = make(map[string]int32, len(details))
 		for t, d := range details {
 			if d.Err == nil && !d.IsInternal {
 				names = append(names, t)
+				m.metaCounts[t] = int32(len(d.Partitions))
 			}
 		}
 		slices.Sort(names)
@@ -126,7 +128,7 @@ func (m *member) topicList() ([]string, error) {
 // dropTopicList forgets the topic list when no member subscribes by
 // pattern any more (its watch, if armed, fires once more for nothing).
 func (m *member) dropTopicList() {
-	m.topicNames, m.topicsRead, m.topicsMeta = nil, false, false
+	m.topicNames, m.topicsRead, m.topicsMeta, m.metaCounts = nil, false, false, nil
 }
 
 // reportMismatch reports, once per distinct set of subscriptions, that the
