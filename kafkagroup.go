@@ -18,9 +18,10 @@ import (
 )
 
 // JoinKafkaConsumerGroup joins group name as a new member consuming topics
-// (nil when config.TopicPattern subscribes by pattern), coordinated by Kafka's own group coordinator (no ZooKeeper): Kafka 4, or
-// any cluster whose tools should see the group (kafka-consumer-groups.sh,
-// kadm, Kafka UIs). brokers are Kafka's bootstrap addresses. The group's
+// (nil when config.TopicPattern subscribes by pattern), coordinated by
+// Kafka's own group coordinator (no ZooKeeper): Kafka 4, or any cluster
+// whose tools should see the group (kafka-consumer-groups.sh, kadm, Kafka
+// UIs). brokers are Kafka's bootstrap addresses. The group's
 // offsets live in __consumer_offsets. ctx bounds joining, not the group's
 // life: Close ends that. A nil config means NewConsumerGroupConfig().
 //

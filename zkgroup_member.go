@@ -56,12 +56,13 @@ type member struct {
 	meta    bool                 // some count comes from Kafka metadata: poll
 
 	// The leader's, while some member subscribes by pattern (zkgroup_topics.go).
-	topicNames   []string         // every topic that exists, sorted
-	topicsRead   bool             // topicNames is current (its watch is armed)
-	topicsMeta   bool             // topicNames comes from Kafka's metadata: read again every MetadataInterval
-	metaCounts   map[string]int32 // with topicsMeta: the partition counts read with the names
-	mismatchSeen string           // the subscription mismatch reported last
-	foreignSeen  string           // a pattern member's: the topics it does not match, reported last
+	topicNames    []string         // every topic that exists, sorted
+	topicsRead    bool             // topicNames is current
+	topicsWatched bool             // a watch on /brokers/topics is armed (until evTopics)
+	topicsMeta    bool             // topicNames comes from Kafka's metadata: read again every MetadataInterval
+	metaCounts    map[string]int32 // with topicsMeta: the partition counts read with the names
+	mismatchSeen  string           // the subscription mismatch reported last
+	foreignSeen   string           // a pattern member's: the topics it does not match, reported last
 
 	// What the loop does next (loop, read, rebalance, wait).
 	readIDs, readAssign, readOwn bool             // a watch fired: read again
@@ -385,7 +386,7 @@ func (m *member) wait(sess *Session, commit, meta <-chan time.Time) (done bool, 
 			// Deleted, maybe: the list of topics too (patterns).
 			m.topicsRead, m.dirty = false, true
 		case evTopics:
-			m.topicsRead, m.dirty = false, true
+			m.topicsRead, m.topicsWatched, m.dirty = false, false, true
 		}
 	case r := <-m.claimed:
 		if err := m.started(m.drainClaimed(r)); err != nil {

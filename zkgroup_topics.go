@@ -93,11 +93,16 @@ func (m *member) topicList() ([]string, error) {
 		return m.topicNames, nil
 	}
 	c := m.c
-	names, w, err := c.zk.Topics(m.ctx)
+	// One watch armed at a time: listing again after a topic's own watch
+	// fired (a deletion, maybe) adds none.
+	names, w, err := c.zk.Topics(m.ctx, !m.topicsWatched)
 	switch {
 	case err == nil:
 		m.topicsMeta, m.metaCounts = false, nil
-		m.forward(w, watchEvent{kind: evTopics})
+		if w != nil {
+			m.topicsWatched = true
+			m.forward(w, watchEvent{kind: evTopics})
+		}
 	case errors.Is(err, ErrNoNode):
 		details, lerr := c.g.admin.ListTopics(m.ctx)
 		if lerr != nil {
@@ -129,6 +134,7 @@ func (m *member) topicList() ([]string, error) {
 // pattern any more (its watch, if armed, fires once more for nothing).
 func (m *member) dropTopicList() {
 	m.topicNames, m.topicsRead, m.topicsMeta, m.metaCounts = nil, false, false, nil
+	// An armed watch stays armed (topicsWatched): it fires once more.
 }
 
 // reportMismatch reports, once per distinct set of subscriptions, that the

@@ -82,10 +82,15 @@ func (z *Client) Partitions(ctx context.Context, topic string) (int32, <-chan Ev
 }
 
 // Topics returns the topics Kafka's brokers registered under
-// /brokers/topics, sorted, and a watch that fires once when a topic is
-// created or deleted (not when one grows: Partitions' watch says that). A
-// cluster that registers no topic there (KRaft) gives an error that
-// matches ErrNoNode: read its topics from Kafka instead.
-func (z *Client) Topics(ctx context.Context) ([]string, <-chan Event, error) {
+// /brokers/topics, sorted, and, when watch is set, a watch that fires once
+// when a topic is created or deleted (not when one grows: Partitions'
+// watch says that); nil without. A cluster that registers no topic there
+// (KRaft) gives an error that matches ErrNoNode: read its topics from
+// Kafka instead.
+func (z *Client) Topics(ctx context.Context, watch bool) ([]string, <-chan Event, error) {
+	if !watch {
+		names, err := z.children(ctx, "list topics", z.paths.Topics())
+		return names, nil, err
+	}
 	return z.childrenW(ctx, "list topics", z.paths.Topics())
 }

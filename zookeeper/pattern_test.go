@@ -64,15 +64,18 @@ func TestTopics(t *testing.T) {
 	chroot := testenv.Chroot(t)
 	z := dialZK(t, chroot)
 	ctx := testCtx(t)
-	if _, _, err := z.Topics(ctx); !errors.Is(err, zookeeper.ErrNoNode) {
+	if _, _, err := z.Topics(ctx, true); !errors.Is(err, zookeeper.ErrNoNode) {
 		t.Fatalf("Topics without /brokers/topics = %v, want ErrNoNode", err)
 	}
 	conn := rawZK(t)
 	put(t, conn, chroot+"/brokers/topics/b", `{"version":1,"partitions":{"0":[1]}}`)
 	put(t, conn, chroot+"/brokers/topics/a", `{"version":1,"partitions":{"0":[1]}}`)
-	names, w, err := z.Topics(ctx)
+	names, w, err := z.Topics(ctx, true)
 	if err != nil || !slices.Equal(names, []string{"a", "b"}) {
 		t.Fatalf("Topics = %v, %v; want [a b]", names, err)
+	}
+	if names, nw, err := z.Topics(ctx, false); err != nil || nw != nil || !slices.Equal(names, []string{"a", "b"}) {
+		t.Fatalf("Topics without a watch = %v, %v, %v; want [a b], no watch", names, nw, err)
 	}
 	put(t, conn, chroot+"/brokers/topics/c", `{"version":1,"partitions":{"0":[1]}}`)
 	waitEvent(t, w, "the topics' watch on a creation")
