@@ -24,10 +24,19 @@ import (
 // assignment, which they read anyway (zkgroup_topics.go). On Kafka's
 // coordinator, franz-go's regex consumption (consumeOptions).
 
+// MaxTopicPatternBytes bounds ConsumerGroupConfig.TopicPattern: each
+// member writes it in its ZooKeeper registration, whose server limit is
+// about 1 MB (jute.maxbuffer); Validate refuses a longer one rather than
+// the member failing to register again and again.
+const MaxTopicPatternBytes = 100_000
+
 // compilePattern compiles a TopicPattern into the regular expression that
 // matches whole topic names. The pattern is checked alone first: wrapped
 // unchecked, "a)|(b" would compile into something else.
 func compilePattern(p string) (*regexp.Regexp, error) {
+	if len(p) > MaxTopicPatternBytes {
+		return nil, fmt.Errorf("%d bytes, over MaxTopicPatternBytes (%d): every member writes it in its ZooKeeper registration", len(p), MaxTopicPatternBytes)
+	}
 	if _, err := regexp.Compile(p); err != nil {
 		return nil, fmt.Errorf("%q is not a regular expression (Go's RE2 syntax): %v", p, err)
 	}

@@ -211,6 +211,10 @@ func TestPatternValidation(t *testing.T) {
 	if err := cfg.Validate(); !errors.Is(err, cg.ErrInvalidArgument) {
 		t.Fatalf("Validate(TopicPattern %q) = %v, want ErrInvalidArgument", cfg.TopicPattern, err)
 	}
+	cfg.TopicPattern = strings.Repeat("a", cg.MaxTopicPatternBytes+1)
+	if err := cfg.Validate(); !errors.Is(err, cg.ErrInvalidArgument) || !strings.Contains(err.Error(), "MaxTopicPatternBytes") {
+		t.Fatalf("Validate(a pattern of %d bytes) = %v, want ErrInvalidArgument naming the bound", len(cfg.TopicPattern), err)
+	}
 	cfg.TopicPattern = "orders-.*"
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("Validate(TopicPattern %q) = %v", cfg.TopicPattern, err)
