@@ -141,17 +141,32 @@ func (m *member) counts(topics []string) (map[string]int32, error) {
 // order (CreateMissingOffsets), so that a tool that reads partitions
 // 0..n-1 by their count (Burrow) never sees half of them, and the members
 // find them there instead of each listing the whole topic. A topic is
-// looked at again only when its count changes. A failure is logged and
-// tried again at the next publication: meanwhile a member writes the
-// initial offsets of its own partitions.
+// looked at again only when its count changes (or it comes back after a
+// deletion: the offsets written before the topic's creation, a deleted
+// namesake's, are dropped first). A failure is logged and tried again at
+// the next publication: meanwhile a member writes the initial offsets of
+// its own partitions.
 func (m *member) fillOffsets(counts map[string]int32) {
 	c, g := m.c, m.c.g
+	for t := range m.filled {
+		if _, ok := counts[t]; !ok {
+			delete(m.filled, t) // gone: looked at again if it comes back
+		}
+	}
 	for _, t := range slices.Sorted(maps.Keys(counts)) {
 		n := counts[t]
 		if m.filled[t] == n {
 			continue
 		}
-		have, err := c.zk.CommittedPartitions(m.ctx, g.name, t)
+		// A topic created again under the name of a deleted one: the
+		// offsets of the deleted one go first (they would skip the new
+		// one's first messages).
+		stale, err := c.zk.DropStaleOffsets(m.ctx, g.name, t)
+		if len(stale) > 0 {
+			g.log.Info("dropped the offsets of an earlier topic of the same name", "topic", t, "partitions", stale)
+		}
+		have, cerr := c.zk.CommittedPartitions(m.ctx, g.name, t)
+		err = errors.Join(err, cerr)
 		if err == nil && int32(len(have)) < n {
 			err = m.createInitialOffsets(t)
 		}

@@ -80,3 +80,34 @@ func TestTopics(t *testing.T) {
 	put(t, conn, chroot+"/brokers/topics/c", `{"version":1,"partitions":{"0":[1]}}`)
 	waitEvent(t, w, "the topics' watch on a creation")
 }
+
+// TestDropStaleOffsets: the offset nodes last written before their topic's
+// creation (a deleted namesake's) are dropped; those written after, and
+// the offsets of a topic ZooKeeper does not register, are kept.
+func TestDropStaleOffsets(t *testing.T) {
+	chroot := testenv.Chroot(t)
+	z := dialZK(t, chroot)
+	ctx := testCtx(t)
+	conn := rawZK(t)
+	for p := range 3 {
+		put(t, conn, chroot+"/consumers/g/offsets/t/"+string(rune('0'+p)), "20")
+	}
+	if got, err := z.DropStaleOffsets(ctx, "g", "t"); err != nil || got != nil {
+		t.Fatalf("DropStaleOffsets without the topic in ZooKeeper = %v, %v; want nothing dropped", got, err)
+	}
+	put(t, conn, chroot+"/brokers/topics/t", `{"version":1,"partitions":{"0":[1],"1":[1],"2":[1]}}`)
+	if err := z.Commit(ctx, "g", "t", 2, 7); err != nil { // written after the topic's creation
+		t.Fatal(err)
+	}
+	got, err := z.DropStaleOffsets(ctx, "g", "t")
+	if err != nil || !slices.Equal(got, []int32{0, 1}) {
+		t.Fatalf("DropStaleOffsets = %v, %v; want [0 1]", got, err)
+	}
+	offsets, err := z.Offsets(ctx, "g")
+	if err != nil || len(offsets["t"]) != 1 || offsets["t"][2] != 7 {
+		t.Fatalf("offsets after = %v, %v; want t/2 at 7 alone", offsets, err)
+	}
+	if got, err := z.DropStaleOffsets(ctx, "g", "t"); err != nil || got != nil {
+		t.Fatalf("DropStaleOffsets again = %v, %v; want nothing dropped", got, err)
+	}
+}
