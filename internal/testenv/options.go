@@ -29,6 +29,8 @@ type config struct {
 	serverLog        bool
 	startTimeout     time.Duration
 	unlimitedClients bool
+	jars             string // WithJars: a lib directory, or "" for EnvZooKeeperJars' choice
+	classPath        string // the server's java class path, resolved by the start
 }
 
 func newConfig(opts []Option) config {
