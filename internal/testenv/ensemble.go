@@ -26,11 +26,11 @@ func StartEnsemble(n int, opts ...Option) (*Ensemble, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cp, err := classPath(cfg.jars)
+	j, err := findJars(cfg.jars)
 	if err != nil {
 		return nil, err
 	}
-	cfg.classPath = cp
+	cfg.server = j
 	return onFreshPorts(func() (*Ensemble, error) { return startEnsemble(cfg, n) })
 }
 

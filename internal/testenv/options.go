@@ -30,7 +30,7 @@ type config struct {
 	startTimeout     time.Duration
 	unlimitedClients bool
 	jars             string // WithJars: a lib directory, or "" for EnvZooKeeperJars' choice
-	classPath        string // the server's java class path, resolved by the start
+	server           jars   // the server's class path, found by the start
 }
 
 func newConfig(opts []Option) config {

@@ -96,65 +96,73 @@ func WithJars(lib string) Option {
 // chooses can be started: its jars are there and java is on PATH.
 // Otherwise its error wraps ErrNotInstalled, whose message names the fix.
 func Installed() error {
-	_, err := classPath("")
+	_, err := findJars("")
 	return err
 }
 
-// classPath returns the java class path of the server: of the jars in
-// lib, or, when lib is "", of those EnvZooKeeperJars chooses.
-func classPath(lib string) (string, error) {
+// jars is the class path of a ZooKeeper server, and where it comes from.
+type jars struct {
+	classPath string
+	source    string // "Debian's package", "ZooKeeper 3.8.4 from Maven Central", "the jars in <dir>"
+}
+
+// findJars returns the server's jars: those in lib, or, when lib is "",
+// those EnvZooKeeperJars chooses.
+func findJars(lib string) (jars, error) {
 	if _, err := exec.LookPath("java"); err != nil {
-		return "", fmt.Errorf("%w (no java on PATH)", ErrNotInstalled)
+		return jars{}, fmt.Errorf("%w (no java on PATH)", ErrNotInstalled)
 	}
 	if lib != "" {
-		return libClassPath(lib)
+		return libJars(lib)
 	}
 	switch choice := os.Getenv(EnvZooKeeperJars); choice {
 	case JarsDebian:
-		return debianClassPath()
+		return debianJars()
 	case JarsMaven:
-		return mavenClassPath()
+		return mavenJars()
 	case "", "auto":
-		cp, err := debianClassPath()
+		j, err := debianJars()
 		if err == nil {
-			return cp, nil
+			return j, nil
 		}
-		if cp, err2 := mavenClassPath(); err2 == nil {
-			return cp, nil
+		if j, err2 := mavenJars(); err2 == nil {
+			return j, nil
 		}
-		return "", err
+		return jars{}, err
 	default:
-		return libClassPath(choice)
+		return libJars(choice)
 	}
 }
 
-// debianClassPath is the class path of Debian's package.
-func debianClassPath() (string, error) {
-	jars := append(serverJars[:len(serverJars):len(serverJars)], slf4jSimple)
-	for i, jar := range jars {
-		jars[i] = filepath.Join(javaDir, jar)
-		if _, err := os.Stat(jars[i]); err != nil {
-			return "", fmt.Errorf("%w (missing %s)", ErrNotInstalled, jars[i])
+// debianJars are Debian's package's.
+func debianJars() (jars, error) {
+	paths := append(serverJars[:len(serverJars):len(serverJars)], slf4jSimple)
+	for i, jar := range paths {
+		paths[i] = filepath.Join(javaDir, jar)
+		if _, err := os.Stat(paths[i]); err != nil {
+			return jars{}, fmt.Errorf("%w (missing %s)", ErrNotInstalled, paths[i])
 		}
 	}
-	return strings.Join(jars, string(os.PathListSeparator)), nil
+	return jars{strings.Join(paths, string(os.PathListSeparator)), "Debian's package"}, nil
 }
 
-// mavenClassPath is the class path of DefaultMavenLine from Maven Central.
-func mavenClassPath() (string, error) {
-	_, lib, err := MavenZooKeeper(DefaultMavenLine)
+// mavenJars are DefaultMavenLine's from Maven Central.
+func mavenJars() (jars, error) {
+	version, lib, err := MavenZooKeeper(DefaultMavenLine)
 	if err != nil {
-		return "", err
+		return jars{}, err
 	}
-	return libClassPath(lib)
+	j, err := libJars(lib)
+	j.source = "ZooKeeper " + version + " from Maven Central"
+	return j, err
 }
 
-// libClassPath is the class path of every jar in lib, once lib is seen to
-// hold a ZooKeeper server.
-func libClassPath(lib string) (string, error) {
+// libJars are every jar in lib, once lib is seen to hold a ZooKeeper
+// server.
+func libJars(lib string) (jars, error) {
 	found, err := filepath.Glob(filepath.Join(lib, "zookeeper-*.jar"))
 	if err != nil || len(found) == 0 {
-		return "", fmt.Errorf("%w (no zookeeper-*.jar in %s)", ErrNotInstalled, lib)
+		return jars{}, fmt.Errorf("%w (no zookeeper-*.jar in %s)", ErrNotInstalled, lib)
 	}
-	return filepath.Join(lib, "*"), nil
+	return jars{filepath.Join(lib, "*"), "the jars in " + lib}, nil
 }

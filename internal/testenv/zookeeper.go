@@ -36,11 +36,11 @@ func StartZooKeeper(opts ...Option) (*ZooKeeper, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cp, err := classPath(cfg.jars)
+	j, err := findJars(cfg.jars)
 	if err != nil {
 		return nil, err
 	}
-	cfg.classPath = cp
+	cfg.server = j
 	return onFreshPorts(func() (*ZooKeeper, error) { return startStandalone(cfg) })
 }
 
@@ -125,6 +125,10 @@ func (z *ZooKeeper) writeConfig(clientPort, myid int, quorum []string) error {
 	return nil
 }
 
+// Source says where the server's jars come from: "Debian's package",
+// "ZooKeeper 3.8.4 from Maven Central" or "the jars in <dir>".
+func (z *ZooKeeper) Source() string { return z.cfg.server.source }
+
 // Addr returns the client address, "127.0.0.1:port".
 func (z *ZooKeeper) Addr() string { return z.addr }
 
@@ -182,7 +186,7 @@ func (z *ZooKeeper) startLocked() error {
 		// backing off to a minute.
 		"-Dzookeeper.cnxTimeout=1000",
 		"-Dzookeeper.fastleader.maxNotificationInterval=1000",
-		"-cp", z.cfg.classPath,
+		"-cp", z.cfg.server.classPath,
 		"org.apache.zookeeper.server.quorum.QuorumPeerMain",
 		z.cfgPath,
 	}
