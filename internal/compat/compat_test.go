@@ -19,6 +19,7 @@ type result struct {
 	target   string
 	versions string // what ran, as the servers report it
 	pass     bool
+	burrow   bool          // Burrow read the group's offsets
 	start    time.Duration // starting the servers (JVMs) and creating the topic
 	scenario time.Duration
 }
@@ -43,7 +44,7 @@ func TestCompat(t *testing.T) {
 			e := start(t, tg)
 			res.versions = e.versions()
 			res.start = time.Since(begin)
-			scenario(t, e)
+			res.burrow = scenario(t, e)
 			res.scenario = time.Since(begin) - res.start
 		})
 		if res.start == 0 { // the start failed
@@ -63,15 +64,18 @@ func TestCompat(t *testing.T) {
 // report returns the results as the Markdown table of docs/TESTING.md.
 func report(results []result, date time.Time, machine string) string {
 	var b strings.Builder
-	b.WriteString("| target | versions | result | start | scenario | date | machine |\n")
-	b.WriteString("|---|---|---|---|---|---|---|\n")
+	b.WriteString("| target | versions | result | Burrow | start | scenario | date | machine |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		status, scen := "pass", fmt.Sprintf("%.1f s", r.scenario.Seconds())
-		if !r.pass {
-			status, scen = "**FAIL**", "-"
+		status, scen, burrow := "pass", fmt.Sprintf("%.1f s", r.scenario.Seconds()), "not installed"
+		if r.burrow {
+			burrow = "read the offsets"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %.1f s | %s | %s | %s |\n",
-			r.target, r.versions, status, r.start.Seconds(), scen, date.UTC().Format(time.DateOnly), machine)
+		if !r.pass {
+			status, scen, burrow = "**FAIL**", "-", "-"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f s | %s | %s | %s |\n",
+			r.target, r.versions, status, burrow, r.start.Seconds(), scen, date.UTC().Format(time.DateOnly), machine)
 	}
 	return b.String()
 }
@@ -105,13 +109,15 @@ func machine() string {
 func TestReport(t *testing.T) {
 	date := time.Date(2026, 12, 7, 23, 59, 0, 0, time.UTC)
 	got := report([]result{
-		{target: "zookeeper-3.5", versions: "ZooKeeper 3.5.10, kfake", pass: true, start: 1500 * time.Millisecond, scenario: 12340 * time.Millisecond},
+		{target: "zookeeper-3.5", versions: "ZooKeeper 3.5.10, kfake", pass: true, burrow: true, start: 1500 * time.Millisecond, scenario: 12340 * time.Millisecond},
+		{target: "zookeeper-3.6", versions: "ZooKeeper 3.6.4, kfake", pass: true, start: time.Second, scenario: time.Second},
 		{target: "kafka-2.8", versions: "(did not start)", start: 90 * time.Second},
 	}, date, "linux/amd64, 2 CPUs")
-	want := "| target | versions | result | start | scenario | date | machine |\n" +
-		"|---|---|---|---|---|---|---|\n" +
-		"| zookeeper-3.5 | ZooKeeper 3.5.10, kfake | pass | 1.5 s | 12.3 s | 2026-12-07 | linux/amd64, 2 CPUs |\n" +
-		"| kafka-2.8 | (did not start) | **FAIL** | 90.0 s | - | 2026-12-07 | linux/amd64, 2 CPUs |\n"
+	want := "| target | versions | result | Burrow | start | scenario | date | machine |\n" +
+		"|---|---|---|---|---|---|---|---|\n" +
+		"| zookeeper-3.5 | ZooKeeper 3.5.10, kfake | pass | read the offsets | 1.5 s | 12.3 s | 2026-12-07 | linux/amd64, 2 CPUs |\n" +
+		"| zookeeper-3.6 | ZooKeeper 3.6.4, kfake | pass | not installed | 1.0 s | 1.0 s | 2026-12-07 | linux/amd64, 2 CPUs |\n" +
+		"| kafka-2.8 | (did not start) | **FAIL** | - | 90.0 s | - | 2026-12-07 | linux/amd64, 2 CPUs |\n"
 	if got != want {
 		t.Fatalf("report:\n%s\nwant:\n%s", got, want)
 	}

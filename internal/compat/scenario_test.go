@@ -55,9 +55,11 @@ type member struct {
 // one leaves (the other takes its partitions), one joins (it takes some), everything produced is
 // delivered exactly once (every change is graceful), and the nodes that
 // Burrow and Kafka's own tools read (ids, owners, offsets) say so at each
-// step, byte for byte as zookeeper-layout.md describes them.
-func scenario(t *testing.T, e *env) {
+// step, byte for byte as Kafka's own consumer wrote them. Where Burrow is
+// installed, it reads the group's offsets too: scenario says whether it did.
+func scenario(t *testing.T, e *env) (burrowRead bool) {
 	r := newRun(t, e)
+	bw := r.startBurrow()
 	r.produce(perRound)
 	a, b := r.join("a"), r.join("b")
 	r.waitLayout("a and b share the partitions", a, b)
@@ -79,6 +81,10 @@ func scenario(t *testing.T, e *env) {
 		t.Fatalf("after every member left: %v", err)
 	}
 	r.checkExactlyOnce()
+	if bw != nil {
+		r.waitFor("Burrow reads the group's offsets", func() error { return r.burrowOffsetsMatch(bw) })
+	}
+	return bw != nil
 }
 
 func newRun(t *testing.T, e *env) *run {
