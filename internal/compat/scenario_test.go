@@ -49,6 +49,7 @@ type member struct {
 	g    *cg.ConsumerGroup
 	done chan struct{}
 	err  error // Next's last error other than ErrClosed; read after done
+	left bool  // leave ran: the test's goroutine only
 }
 
 // scenario: two members join and share the partitions, consume and commit;
@@ -164,9 +165,13 @@ func (r *run) record(m *member, ev *cg.ConsumerEvent) {
 	r.seen[seq]++
 }
 
-// leave closes m (once) and waits for its loop to end.
+// leave closes m and waits for its loop to end; later calls do nothing.
 func (r *run) leave(m *member) {
 	r.t.Helper()
+	if m.left {
+		return
+	}
+	m.left = true
 	if err := m.g.Close(); err != nil {
 		r.t.Errorf("member %s: close: %v", m.name, err)
 	}
