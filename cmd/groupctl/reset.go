@@ -44,6 +44,9 @@ func runReset(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.close()
+	if st, err = p.forShareGroup(ctx, c, st); err != nil {
+		return err
+	}
 	out, err := p.compute(ctx, st)
 	if err != nil {
 		return err
@@ -69,6 +72,24 @@ func runReset(ctx context.Context, e *env, args []string) error {
 		return exportChanges(e.stdout, out.Changes)
 	}
 	return out.print(newPrinter(e, c))
+}
+
+// forShareGroup is st, or the store of the share group's start offsets when
+// the group is a share group of Kafka's coordinator (share.go), whose modes
+// it checks.
+func (p *resetPlan) forShareGroup(ctx context.Context, c *common, st offsetStore) (offsetStore, error) {
+	ks, ok := st.(*kafkaStore)
+	if !ok {
+		return st, nil
+	}
+	share, err := isShareGroup(ctx, c, ks.admin, p.group)
+	if err != nil || !share {
+		return st, err
+	}
+	if err := p.checkShare(); err != nil {
+		return nil, err
+	}
+	return &shareStore{ks}, nil
 }
 
 // resetPlan is a checked reset-offsets command line: the group, the
