@@ -1,0 +1,391 @@
+package main
+
+// groupctl on share groups (KIP-932), made to exist by a bare franz-go
+// share consumer: list's type and state filters, describe, reset-offsets,
+// delete-offsets, delete and serve.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/consumergroup/consumergroup/internal/testenv"
+)
+
+// shareDescribeOut is describe --output json of a share group.
+type shareDescribeOut struct {
+	Group    string `json:"group"`
+	Type     string `json:"type"`
+	Kind     string `json:"kind"`
+	Protocol string `json:"protocol"`
+	State    string `json:"state"`
+	TotalLag *int64 `json:"total_lag"`
+	Error    string `json:"error"`
+	Members  []struct {
+		ID         string             `json:"id"`
+		ClientID   string             `json:"client_id"`
+		Topics     []string           `json:"topics"`
+		Assignment map[string][]int32 `json:"assignment"`
+	} `json:"members"`
+	Partitions []struct {
+		Topic       string `json:"topic"`
+		Partition   int32  `json:"partition"`
+		Owner       string `json:"owner"`
+		StartOffset *int64 `json:"start_offset"`
+		LogEnd      *int64 `json:"log_end"`
+		Lag         *int64 `json:"lag"`
+	} `json:"partitions"`
+}
+
+// shareDescribe runs describe --output json of a share group; exit 1 (a
+// lag unknown) is accepted: its JSON says why.
+func (c *cluster) shareDescribe(group string) (shareDescribeOut, result) {
+	c.t.Helper()
+	r := c.kafkaTool("describe", "--output", "json", group)
+	if r.code != 0 && r.code != exitError {
+		c.t.Fatalf("describe: %v", r)
+	}
+	var d shareDescribeOut
+	r.decode(c.t, &d)
+	return d, r
+}
+
+// offsets are a share group's partitions as "partition:start/lag", in
+// order.
+func (d shareDescribeOut) offsets() string {
+	var out []string
+	for _, p := range d.Partitions {
+		s, l := "-", "-"
+		if p.StartOffset != nil {
+			s = fmt.Sprint(*p.StartOffset)
+		}
+		if p.Lag != nil {
+			l = fmt.Sprint(*p.Lag)
+		}
+		out = append(out, fmt.Sprintf("%d:%s/%s", p.Partition, s, l))
+	}
+	return strings.Join(out, " ")
+}
+
+// setShareEarliest makes group's share partitions start at their log
+// start (share.auto.offset.reset=earliest), as Kafka's group config does.
+func setShareEarliest(t *testing.T, c *cluster, group string) {
+	t.Helper()
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	r := kmsg.NewIncrementalAlterConfigsRequestResource()
+	r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeGroupConfig, group
+	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	cfg.Name, cfg.Value, cfg.Op = "share.auto.offset.reset", kmsg.StringPtr("earliest"), kmsg.IncrementalAlterConfigOpSet
+	r.Configs = append(r.Configs, cfg)
+	req.Resources = append(req.Resources, r)
+	resp, err := req.RequestWith(testCtx(t), c.producer)
+	if err == nil && len(resp.Resources) == 1 {
+		err = kerr.ErrorForCode(resp.Resources[0].ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("share.auto.offset.reset of %s: %v", group, err)
+	}
+}
+
+// shareMember joins group with a bare franz-go share consumer of topic and
+// polls until it was delivered every record below ends (partition: log
+// end), accepting those of the partitions in accept and releasing the
+// others; it then flushes its acknowledgements. Close it to leave.
+func shareMember(t *testing.T, c *cluster, group, topic string, ends map[int32]int64, accept ...int32) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...), kgo.ShareGroup(group), kgo.ConsumeTopics(topic),
+		kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	seen := map[int32]map[int64]bool{}
+	missing := func() int64 {
+		var n int64
+		for p, end := range ends {
+			n += end - int64(len(seen[p]))
+		}
+		return n
+	}
+	ctx, cancel := context.WithTimeout(testCtx(t), waitTimeout)
+	defer cancel()
+	for missing() > 0 {
+		fs := cl.PollRecords(ctx, 0)
+		if ctx.Err() != nil {
+			t.Fatalf("share member of %s: %d records never delivered (seen %v)", group, missing(), seen)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if seen[r.Partition] == nil {
+				seen[r.Partition] = map[int64]bool{}
+			}
+			seen[r.Partition][r.Offset] = true
+			if slices.Contains(accept, r.Partition) {
+				r.Ack(kgo.AckAccept)
+			} else {
+				r.Ack(kgo.AckRelease)
+			}
+		})
+	}
+	if err := cl.FlushAcks(ctx); err != nil {
+		t.Fatalf("flush acks: %v", err)
+	}
+	return cl
+}
+
+// TestShareGroupTools: a share group of a bare franz-go share consumer in
+// list (with its type and state, filtered), describe (its member and
+// assignment, each partition's start offset and lag as Kafka reports
+// them), reset-offsets (refused with a member, then --to-latest,
+// --to-earliest, --to-datetime), delete-offsets, delete and serve, on
+// kfake.
+func TestShareGroupTools(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, map[string]int32{"q": 2})
+	const topic, group = "q", "sq"
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for p := range int32(2) {
+		if err := c.produceRecords(testCtx(t), topic, p, timestamped(5, at, "v", 0)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setShareEarliest(t, c, group)
+	c.kafkaTool("reset-offsets", "cg", "--topic", topic, "--to-earliest", "--execute").want(t, 0) // a classic group beside it
+	member := shareMember(t, c, group, topic, map[int32]int64{0: 5, 1: 5}, 0)
+
+	// describe: partition 0 accepted (start 5, lag 0), partition 1
+	// released (start 0, lag 5).
+	var d shareDescribeOut
+	waitFor(t, waitTimeout, "partition 0 accepted, partition 1 not", func() error {
+		d, _ = c.shareDescribe(group)
+		if d.offsets() != "0:5/0 1:0/5" || d.TotalLag == nil || *d.TotalLag != 5 || len(d.Members) != 1 {
+			return fmt.Errorf("%s, total lag %v, %d members", d.offsets(), d.TotalLag, len(d.Members))
+		}
+		return nil
+	})
+	m := d.Members[0]
+	if d.Type != "share" || d.Kind != "kafka" || d.Protocol != "share" || d.State != "stable" || d.Error != "" {
+		t.Errorf("describe: type %q kind %q protocol %q state %q error %q, want share kafka share stable", d.Type, d.Kind, d.Protocol, d.State, d.Error)
+	}
+	if m.ID == "" || !slices.Equal(m.Assignment[topic], []int32{0, 1}) || !slices.Equal(m.Topics, []string{topic}) {
+		t.Errorf("describe: member %+v, want an id, topic q and partitions 0,1", m)
+	}
+	for _, p := range d.Partitions {
+		if p.Owner != m.ID || p.LogEnd == nil || *p.LogEnd != 5 {
+			t.Errorf("describe: partition %+v, want member %s, log end 5", p, m.ID)
+		}
+	}
+	r := c.kafkaTool("describe", group).want(t, 0).wantStdout(t, "PROTOCOL share", "STATE stable (Stable)", "TOTAL LAG 5")
+	t.Logf("describe of a share group:\n%s", r.stdout)
+	lines := tableLines(t, r)
+	rows := checkTable(t, lines[5:], "TOPIC", "PARTITION", "MEMBERS", "START-OFFSET", "LOG-END", "LAG", "STATUS")
+	if len(rows) != 2 || rows[1][3] != "0" || rows[1][5] != "5" || rows[1][2] != m.ID {
+		t.Errorf("describe's partitions:\n%s", r.stdout)
+	}
+
+	testShareList(t, c, group)
+
+	// With a member: dry runs only; the member is named as what to stop.
+	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest").want(t, 0).
+		wantStdout(t, "dry run").wantStderr(t, "1 live member", "--execute will be refused")
+	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest", "--execute").want(t, exitError).
+		wantStderr(t, "refused, nothing changed", `share group "sq"`, "has 1 members", "only while it has none", "stop its consumers first")
+	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-offset", "3").want(t, exitUsage).
+		wantStderr(t, `group "sq" is a share group`, "--to-earliest, --to-latest or --to-datetime")
+	c.kafkaTool("delete", group).want(t, exitError).wantStderr(t, "refused, nothing changed")
+	c.kafkaTool("delete-offsets", group, "--topic", topic).want(t, exitError).wantStderr(t, "refused, nothing changed", "has members")
+	if after, _ := c.shareDescribe(group); after.offsets() != "0:5/0 1:0/5" {
+		t.Errorf("a refused change changed the group: %s", after.offsets())
+	}
+
+	member.Close() // leaves the group
+	waitFor(t, waitTimeout, "an empty share group", func() error {
+		if d, _ := c.shareDescribe(group); d.State != "empty" || len(d.Members) != 0 {
+			return fmt.Errorf("state %s, %d members", d.State, len(d.Members))
+		}
+		return nil
+	})
+	testShareReset(t, c, group, topic, at)
+	testShareServe(t, c, group)
+
+	c.kafkaTool("delete", group).want(t, 0).wantStdout(t, "deleted group sq")
+	c.kafkaTool("describe", group).want(t, exitError).wantStderr(t, "no such group")
+
+	// delete-offsets of another share group, empty: its share state of q
+	// goes (and kfake drops a share group left with none; Kafka keeps it).
+	setShareEarliest(t, c, "sq2")
+	shareMember(t, c, "sq2", topic, map[int32]int64{0: 7, 1: 5}, 0, 1).Close()
+	c.kafkaTool("delete-offsets", "sq2", "--topic", topic).want(t, 0).wantStdout(t, "deleted the offsets of topic q in group sq2")
+	if r := c.kafkaTool("describe", "sq2"); !strings.Contains(r.stderr, "no such group") && strings.Contains(r.stdout, "\nq ") {
+		t.Errorf("after delete-offsets, q remains:\n%v", r)
+	}
+}
+
+// testShareList: list shows the share group's type and state beside a
+// classic group's, and --type and --state filter them.
+func testShareList(t *testing.T, c *cluster, group string) {
+	r := c.kafkaTool("list").want(t, 0)
+	t.Logf("list:\n%s", r.stdout)
+	rows := checkTable(t, tableLines(t, r), "GROUP", "TYPE", "MEMBERS", "STATE")
+	if !slices.EqualFunc(rows, [][]string{{"cg", "classic", "0", "Empty"}, {group, "share", "1", "Stable"}}, slices.Equal) {
+		t.Errorf("list:\n%s", r.stdout)
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--type", "share"}, []string{group}},
+		{[]string{"--type", "Consumer,CLASSIC"}, []string{"cg"}},
+		{[]string{"--type", "consumer"}, nil},
+		{[]string{"--state", "stable"}, []string{group}},
+		{[]string{"--state", "Empty,dead"}, []string{"cg"}},
+		{[]string{"--type", "share", "--state", "empty"}, nil},
+	} {
+		var l listOut
+		c.kafkaTool("list", append(tc.args, "--output", "json")...).want(t, 0).decode(t, &l)
+		var got []string
+		for _, g := range l.Groups {
+			got = append(got, g.Group)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("list %v: %v, want %v", tc.args, got, tc.want)
+		}
+	}
+	c.kafkaTool("list", "--type", "share", "--state", "empty").want(t, 0).wantStderr(t, "no groups of Kafka's coordinator match --type and --state")
+	c.kafkaTool("list", "--type", "queue").want(t, exitUsage).wantStderr(t, `--type "queue"`, "classic, consumer, share, zookeeper")
+	c.kafkaTool("list", "--state", "stable,idle").want(t, exitUsage).wantStderr(t, `"idle" is not one of the states`, "preparingrebalance", "rebalancing")
+	c.kafkaTool("list", "--type", "zookeeper").want(t, exitUsage).wantStderr(t, "--type zookeeper", "need --zookeeper")
+	c.tool("list", "--type", "share").want(t, exitUsage).wantStderr(t, "--type share", "need --bootstrap-server")
+}
+
+// testShareReset: reset-offsets of the empty share group, --to-latest,
+// --to-earliest and --to-datetime, each dry run first; a broker that
+// refuses a partition fails the plan, naming it.
+func testShareReset(t *testing.T, c *cluster, group, topic string, at time.Time) {
+	var reset resetOut
+	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest", "--output", "json").want(t, 0).decode(t, &reset)
+	if reset.Executed || len(reset.Changes) != 2 || reset.Changes[1].Old != 0 || reset.Changes[1].New != 5 {
+		t.Errorf("reset-offsets --to-latest, dry run: %+v, want partition 1 from 0 to 5, not executed", reset)
+	}
+	if d, _ := c.shareDescribe(group); d.offsets() != "0:5/0 1:0/5" {
+		t.Errorf("a dry run changed the group: %s", d.offsets())
+	}
+	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest", "--execute").want(t, 0).wantStdout(t, "written: 2 offsets")
+	if d, _ := c.shareDescribe(group); d.offsets() != "0:5/0 1:5/0" {
+		t.Errorf("after --to-latest: %s, want 0:5/0 1:5/0", d.offsets())
+	}
+	c.kafkaTool("reset-offsets", group, "--all-topics", "--to-earliest", "--execute").want(t, 0)
+	if d, _ := c.shareDescribe(group); d.offsets() != "0:0/5 1:0/5" || *d.TotalLag != 10 {
+		t.Errorf("after --to-earliest: %s, total lag %v; want 0:0/5 1:0/5, 10", d.offsets(), d.TotalLag)
+	}
+	// Two newer records on partition 0: --to-datetime between the batches
+	// starts partition 0 at them, partition 1 at its end.
+	later := at.Add(30 * time.Minute)
+	if err := c.produceRecords(testCtx(t), topic, 0, timestamped(2, later, "w", 0)...); err != nil {
+		t.Fatal(err)
+	}
+	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-datetime", later.Format(time.RFC3339), "--execute").want(t, 0)
+	if d, _ := c.shareDescribe(group); d.offsets() != "0:5/2 1:5/0" {
+		t.Errorf("after --to-datetime: %s, want 0:5/2 1:5/0", d.offsets())
+	}
+
+	// A partition the broker refuses fails the plan, naming it; the other
+	// is written.
+	c.kafka.(*testenv.Kafka).Cluster().ControlKey(int16(kmsg.AlterShareGroupOffsets), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		req := kr.(*kmsg.AlterShareGroupOffsetsRequest)
+		resp := req.ResponseKind().(*kmsg.AlterShareGroupOffsetsResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewAlterShareGroupOffsetsResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewAlterShareGroupOffsetsResponseTopicPartition()
+				sp.Partition = rp.Partition
+				if rp.Partition == 1 {
+					sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				}
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	r := c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-earliest", "--execute").want(t, exitError).
+		wantStderr(t, "q/1: TOPIC_AUTHORIZATION_FAILED")
+	if strings.Contains(r.stderr, "q/0") {
+		t.Errorf("the refusal named a partition that was answered:\n%s", r.stderr)
+	}
+	// Describing a partition's start offset fails the plan, naming it.
+	c.kafka.(*testenv.Kafka).Cluster().ControlKey(int16(kmsg.DescribeShareGroupOffsets), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		req := kr.(*kmsg.DescribeShareGroupOffsetsRequest)
+		resp := req.ResponseKind().(*kmsg.DescribeShareGroupOffsetsResponse)
+		g := kmsg.NewDescribeShareGroupOffsetsResponseGroup()
+		g.GroupID = group
+		rt := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopic()
+		rt.Topic = topic
+		for p := range int32(2) {
+			rp := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopicPartition()
+			rp.Partition, rp.StartOffset = p, 5
+			if p == 0 {
+				rp.ErrorCode, rp.StartOffset = kerr.UnknownServerError.Code, -1
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		g.Topics = append(g.Topics, rt)
+		resp.Groups = append(resp.Groups, g)
+		return resp, nil, true
+	})
+	r = c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-earliest").want(t, exitError).
+		wantStderr(t, "nothing planned", "q/0: UNKNOWN_SERVER_ERROR")
+	if r.stdout != "" {
+		t.Errorf("a failed plan printed a plan:\n%s", r.stdout)
+	}
+}
+
+// testShareServe: serve shows the share group beside the classic one, with
+// its type, in /api/groups and /metrics.
+func testShareServe(t *testing.T, c *cluster, group string) {
+	p := startTool(t, "serve", "serve", "--bootstrap-server", strings.Join(c.kafka.Addrs(), ","), "--listen", "127.0.0.1:0", "--interval", "200ms")
+	lines := p.waitOutput("the URL", func(ls []outLine) bool { return len(ls) > 0 && strings.Contains(ls[0].text, "http://") })
+	url := strings.Fields(lines[0].text)[2]
+	var list struct {
+		Groups []struct {
+			Group    string `json:"group"`
+			Type     string `json:"type"`
+			TotalLag int64  `json:"total_lag"`
+		} `json:"groups"`
+	}
+	waitFor(t, waitTimeout, "both groups in /api/groups", func() error {
+		if err := getJSON(t, url+"api/groups", &list); err != nil {
+			return err
+		}
+		if len(list.Groups) != 2 || list.Groups[0].Type != "classic" || list.Groups[1].Group != group || list.Groups[1].Type != "share" ||
+			list.Groups[1].TotalLag != 2 {
+			return fmt.Errorf("%+v", list.Groups)
+		}
+		return nil
+	})
+	resp, err := http.Get(url + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`groupctl_group_info{group="sq",type="share"} 1`, `groupctl_group_info{group="cg",type="classic"} 1`,
+		`groupctl_partition_lag{group="sq",topic="q",partition="0"} 2`, `groupctl_partition_committed_offset{group="sq",topic="q",partition="0"} 5`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	p.signal(sigint)
+	if code := p.wait(waitTimeout); code != 0 {
+		t.Errorf("serve exited %d\n%s", code, p.describe())
+	}
+}
