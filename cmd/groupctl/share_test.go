@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/lageval"
 	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
@@ -204,6 +207,10 @@ func testShareGroupTools(t *testing.T, kind testenv.Kind) {
 	}
 
 	testShareList(t, c, group, classic)
+	c.kafkaTool("lag", group).want(t, 0).wantStdout(t, "TOTAL LAG 5")
+	if r := c.kafkaTool("describe", "--all-groups").want(t, 0); !strings.Contains(r.stdout, "GROUP "+group+"  KIND kafka  PROTOCOL share") {
+		t.Errorf("describe --all-groups lacks the share group:\n%s", r.stdout)
+	}
 
 	// With a member: dry runs only; the member is named as what to stop.
 	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest").want(t, 0).
@@ -356,30 +363,38 @@ func testShareReset(t *testing.T, c *cluster, group, topic string, at time.Time,
 		t.Errorf("the refusal named a partition that was answered:\n%s", r.stderr)
 	}
 	// Describing a partition's start offset fails the plan, naming it.
-	c.kafka.(*testenv.Kafka).Cluster().ControlKey(int16(kmsg.DescribeShareGroupOffsets), func(kr kmsg.Request) (kmsg.Response, error, bool) {
-		req := kr.(*kmsg.DescribeShareGroupOffsetsRequest)
-		resp := req.ResponseKind().(*kmsg.DescribeShareGroupOffsetsResponse)
-		g := kmsg.NewDescribeShareGroupOffsetsResponseGroup()
-		g.GroupID = group
-		rt := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopic()
-		rt.Topic = topic
-		for p := range int32(2) {
-			rp := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopicPartition()
-			rp.Partition, rp.StartOffset = p, 5
-			if p == 0 {
-				rp.ErrorCode, rp.StartOffset = kerr.UnknownServerError.Code, -1
+	shareOffsets := func(errPartition0 bool) {
+		c.kafka.(*testenv.Kafka).Cluster().ControlKey(int16(kmsg.DescribeShareGroupOffsets), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+			req := kr.(*kmsg.DescribeShareGroupOffsetsRequest)
+			resp := req.ResponseKind().(*kmsg.DescribeShareGroupOffsetsResponse)
+			g := kmsg.NewDescribeShareGroupOffsetsResponseGroup()
+			g.GroupID = group
+			rt := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopic()
+			rt.Topic = topic
+			for p := range int32(2) {
+				rp := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopicPartition() // Lag -1: not reported
+				rp.Partition, rp.StartOffset = p, 5
+				if p == 0 && errPartition0 {
+					rp.ErrorCode, rp.StartOffset = kerr.UnknownServerError.Code, -1
+				}
+				rt.Partitions = append(rt.Partitions, rp)
 			}
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		g.Topics = append(g.Topics, rt)
-		resp.Groups = append(resp.Groups, g)
-		return resp, nil, true
-	})
+			g.Topics = append(g.Topics, rt)
+			resp.Groups = append(resp.Groups, g)
+			return resp, nil, true
+		})
+	}
+	shareOffsets(true)
 	r = c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-earliest").want(t, exitError).
 		wantStderr(t, "nothing planned", topic+"/0: UNKNOWN_SERVER_ERROR")
 	if r.stdout != "" {
 		t.Errorf("a failed plan printed a plan:\n%s", r.stdout)
 	}
+	// A broker that reports no lag (DescribeShareGroupOffsets v0): unknown,
+	// never 0, and said why.
+	shareOffsets(false)
+	r = c.kafkaTool("describe", group).want(t, exitError).wantStdout(t, "TOTAL LAG unknown").
+		wantStderr(t, "no lag reported by Kafka for "+topic+"/0, "+topic+"/1", "KIP-1226")
 }
 
 // testShareServe: serve shows the share group beside the classic one, with
@@ -428,5 +443,46 @@ func testShareServe(t *testing.T, c *cluster, group, classic, topic string) {
 	p.signal(sigint)
 	if code := p.wait(waitTimeout); code != 0 {
 		t.Errorf("serve exited %d\n%s", code, p.describe())
+	}
+}
+
+// TestServeShareOwners: in serve's answers, a share group's partition
+// counts for every member it is assigned to (Owner lists them); a classic
+// group's owner is one id, commas and all.
+func TestServeShareOwners(t *testing.T) {
+	t.Parallel()
+	snapOf := func(protocol, owner string) *snapshot {
+		d := &consumergroup.GroupDescription{Group: "g", Protocol: protocol, State: "stable",
+			Members:    []consumergroup.MemberDescription{{ID: "a"}, {ID: "b"}},
+			Partitions: []consumergroup.PartitionDescription{{Topic: "t", Partition: 0, Owner: owner, Committed: 1, LogEnd: 3, Lag: 2}}}
+		st := &groupState{desc: d, tracker: newLagTracker(lageval.DefaultSize, time.Hour)}
+		st.report = st.tracker.observe(d, nil, time.Now())
+		return newSnapshot(pollInfo{}, 0, map[string]*groupSnap{"g": newGroupSnap("g", st)})
+	}
+	var detail struct {
+		Owned  map[string]int              `json:"owned"`
+		Owners map[string][]map[string]any `json:"owners"`
+	}
+	share := snapOf(typeShare, "a,b")
+	if err := json.Unmarshal(share.renderDetail(share.groups["g"], nil), &detail); err != nil {
+		t.Fatal(err)
+	}
+	if len(detail.Owned) != 2 || detail.Owned["a"] != 1 || detail.Owned["b"] != 1 || len(detail.Owners["a"]) != 1 || len(detail.Owners["b"]) != 1 {
+		t.Errorf("share group: owned %v, owners %v; want t/0 for a and for b", detail.Owned, detail.Owners)
+	}
+	if list := string(share.renderList()); !strings.Contains(list, `"type":"share"`) {
+		t.Errorf("/api/groups: %s, want type share", list)
+	}
+	var b strings.Builder
+	if err := share.writeMetrics(&b); err != nil || !strings.Contains(b.String(), `groupctl_group_info{group="g",type="share"} 1`) {
+		t.Errorf("/metrics (%v):\n%s", err, b.String())
+	}
+	classic := snapOf(typeClassic, "a,b")
+	detail.Owned, detail.Owners = nil, nil
+	if err := json.Unmarshal(classic.renderDetail(classic.groups["g"], nil), &detail); err != nil {
+		t.Fatal(err)
+	}
+	if len(detail.Owned) != 1 || detail.Owned["a,b"] != 1 {
+		t.Errorf("classic group: owned %v, want the one owner \"a,b\"", detail.Owned)
 	}
 }
