@@ -174,14 +174,55 @@ func testShareGroupTools(t *testing.T, kind testenv.Kind) {
 	// runs: the share member's join waited for it).
 	c.kafkaTool("reset-offsets", classic, "--topic", topic, "--to-earliest", "--execute").want(t, 0)
 
-	// describe: partition 0 accepted (lag 0; start 5 on kfake, still 0 on
-	// Kafka 4.4, which moves it later), partition 1 released (start 0,
-	// lag 5).
-	accepted := func(offsets string) bool { return offsets == "0:5/0 1:0/5" || offsets == "0:0/0 1:0/5" }
+	testShareDescribe(t, c, group, topic)
+
+	testShareList(t, c, group, classic)
+	c.kafkaTool("lag", group).want(t, 0).wantStdout(t, "TOTAL LAG 5")
+	if r := c.kafkaTool("describe", "--all-groups").want(t, 0); !strings.Contains(r.stdout, "GROUP "+group+"  KIND kafka  PROTOCOL share") {
+		t.Errorf("describe --all-groups lacks the share group:\n%s", r.stdout)
+	}
+
+	// With a member: dry runs only; the member is named as what to stop.
+	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest").want(t, 0).
+		wantStdout(t, "dry run").wantStderr(t, "1 live member", "--execute will be refused")
+	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest", "--execute").want(t, exitError).
+		wantStderr(t, "refused, nothing changed", fmt.Sprintf("share group %q", group), "has 1 members", "only while it has none", "stop its consumers first")
+	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-offset", "3").want(t, exitUsage).
+		wantStderr(t, fmt.Sprintf("group %q is a share group", group), "--to-earliest, --to-latest or --to-datetime")
+	c.kafkaTool("delete", group).want(t, exitError).wantStderr(t, "refused, nothing changed")
+	c.kafkaTool("delete-offsets", group, "--topic", topic).want(t, exitError).wantStderr(t, "refused, nothing changed", "has members")
+	if after, _ := c.shareDescribe(group); !shareAccepted(after.offsets()) {
+		t.Errorf("a refused change changed the group: %s", after.offsets())
+	}
+
+	member.Close() // leaves the group
+	waitFor(t, waitTimeout, "an empty share group", func() error {
+		if d, _ := c.shareDescribe(group); d.State != "empty" || len(d.Members) != 0 {
+			return fmt.Errorf("state %s, %d members", d.State, len(d.Members))
+		}
+		return nil
+	})
+	testShareReset(t, c, group, topic, at)
+	testShareServe(t, c, group, classic, topic)
+
+	c.kafkaTool("delete", group).want(t, 0).wantStdout(t, "deleted group "+group)
+	c.kafkaTool("describe", group).want(t, exitError).wantStderr(t, "no such group")
+
+	testShareDeleteOffsets(t, c, topic)
+}
+
+// shareAccepted reports whether a share group's offsets (offsets()) are
+// those of partition 0 accepted (lag 0; start 5 on kfake, still 0 on Kafka
+// 4.4, which moves it later) and partition 1 released (start 0, lag 5).
+func shareAccepted(offsets string) bool { return offsets == "0:5/0 1:0/5" || offsets == "0:0/0 1:0/5" }
+
+// testShareDescribe: describe of the share group of one member that
+// accepted partition 0 and released partition 1, in JSON and table.
+func testShareDescribe(t *testing.T, c *cluster, group, topic string) {
 	var d shareDescribeOut
 	waitFor(t, waitTimeout, "partition 0 accepted, partition 1 not", func() error {
 		d, _ = c.shareDescribe(group)
-		if !accepted(d.offsets()) || d.TotalLag == nil || *d.TotalLag != 5 || len(d.Members) != 1 {
+		if !shareAccepted(d.offsets()) || d.TotalLag == nil || *d.TotalLag != 5 || len(d.Members) != 1 {
 			return fmt.Errorf("%s, total lag %v, %d members, error %q", d.offsets(), d.TotalLag, len(d.Members), d.Error)
 		}
 		return nil
@@ -205,41 +246,11 @@ func testShareGroupTools(t *testing.T, kind testenv.Kind) {
 	if len(rows) != 2 || rows[1][3] != "0" || rows[1][5] != "5" || rows[1][2] != m.ID {
 		t.Errorf("describe's partitions:\n%s", r.stdout)
 	}
+}
 
-	testShareList(t, c, group, classic)
-	c.kafkaTool("lag", group).want(t, 0).wantStdout(t, "TOTAL LAG 5")
-	if r := c.kafkaTool("describe", "--all-groups").want(t, 0); !strings.Contains(r.stdout, "GROUP "+group+"  KIND kafka  PROTOCOL share") {
-		t.Errorf("describe --all-groups lacks the share group:\n%s", r.stdout)
-	}
-
-	// With a member: dry runs only; the member is named as what to stop.
-	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest").want(t, 0).
-		wantStdout(t, "dry run").wantStderr(t, "1 live member", "--execute will be refused")
-	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest", "--execute").want(t, exitError).
-		wantStderr(t, "refused, nothing changed", fmt.Sprintf("share group %q", group), "has 1 members", "only while it has none", "stop its consumers first")
-	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-offset", "3").want(t, exitUsage).
-		wantStderr(t, fmt.Sprintf("group %q is a share group", group), "--to-earliest, --to-latest or --to-datetime")
-	c.kafkaTool("delete", group).want(t, exitError).wantStderr(t, "refused, nothing changed")
-	c.kafkaTool("delete-offsets", group, "--topic", topic).want(t, exitError).wantStderr(t, "refused, nothing changed", "has members")
-	if after, _ := c.shareDescribe(group); !accepted(after.offsets()) {
-		t.Errorf("a refused change changed the group: %s", after.offsets())
-	}
-
-	member.Close() // leaves the group
-	waitFor(t, waitTimeout, "an empty share group", func() error {
-		if d, _ := c.shareDescribe(group); d.State != "empty" || len(d.Members) != 0 {
-			return fmt.Errorf("state %s, %d members", d.State, len(d.Members))
-		}
-		return nil
-	})
-	testShareReset(t, c, group, topic, at, accepted)
-	testShareServe(t, c, group, classic, topic)
-
-	c.kafkaTool("delete", group).want(t, 0).wantStdout(t, "deleted group "+group)
-	c.kafkaTool("describe", group).want(t, exitError).wantStderr(t, "no such group")
-
-	// delete-offsets of another share group, empty: its share state of
-	// the topic goes (kfake drops a share group left with none).
+// testShareDeleteOffsets: delete-offsets of an empty share group: its
+// share state of the topic goes (kfake drops a share group left with none).
+func testShareDeleteOffsets(t *testing.T, c *cluster, topic string) {
 	other := c.group("sq2")
 	setShareEarliest(t, c, other)
 	shareMember(t, c, other, topic, map[int32]int64{0: 7, 1: 5}, 0, 1).Close()
@@ -306,13 +317,13 @@ func testShareList(t *testing.T, c *cluster, group, classic string) {
 // testShareReset: reset-offsets of the empty share group, --to-latest,
 // --to-earliest and --to-datetime, each dry run first; a broker that
 // refuses a partition fails the plan, naming it.
-func testShareReset(t *testing.T, c *cluster, group, topic string, at time.Time, accepted func(string) bool) {
+func testShareReset(t *testing.T, c *cluster, group, topic string, at time.Time) {
 	var reset resetOut
 	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest", "--output", "json").want(t, 0).decode(t, &reset)
 	if reset.Executed || len(reset.Changes) != 2 || reset.Changes[1].Old != 0 || reset.Changes[1].New != 5 {
 		t.Errorf("reset-offsets --to-latest, dry run: %+v, want partition 1 from 0 to 5, not executed", reset)
 	}
-	if d, _ := c.shareDescribe(group); !accepted(d.offsets()) {
+	if d, _ := c.shareDescribe(group); !shareAccepted(d.offsets()) {
 		t.Errorf("a dry run changed the group: %s", d.offsets())
 	}
 	c.kafkaTool("reset-offsets", group, "--topic", topic, "--to-latest", "--execute").want(t, 0).wantStdout(t, "written: 2 offsets")
@@ -333,10 +344,14 @@ func testShareReset(t *testing.T, c *cluster, group, topic string, at time.Time,
 	if d, _ := c.shareDescribe(group); d.offsets() != "0:5/2 1:5/0" {
 		t.Errorf("after --to-datetime: %s, want 0:5/2 1:5/0", d.offsets())
 	}
-	if c.kind != testenv.KindKfake {
-		return // what follows intercepts kfake's answers
+	if c.kind == testenv.KindKfake { // intercepts kfake's answers
+		testShareBrokerRefusals(t, c, group, topic)
 	}
+}
 
+// testShareBrokerRefusals: a partition the broker refuses fails
+// reset-offsets, naming it; a broker that reports no lag makes it unknown.
+func testShareBrokerRefusals(t *testing.T, c *cluster, group, topic string) {
 	// A partition the broker refuses fails the plan, naming it; the other
 	// is written.
 	c.kafka.(*testenv.Kafka).Cluster().ControlKey(int16(kmsg.AlterShareGroupOffsets), func(kr kmsg.Request) (kmsg.Response, error, bool) {
