@@ -501,3 +501,55 @@ func TestServeShareOwners(t *testing.T) {
 		t.Errorf("classic group: owned %v, want the one owner \"a,b\"", detail.Owned)
 	}
 }
+
+// TestShareGroupSharedPartition: two share members of a topic of one
+// partition, both assigned it: describe names both as its members, each
+// with the partition in its assignment (kfake).
+func TestShareGroupSharedPartition(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, map[string]int32{"one": 1})
+	c.produce("one", 0, "a", "b", "c")
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan struct{})
+	var clients []*kgo.Client
+	defer func() { // the pollers end, then the members leave
+		cancel()
+		for range clients {
+			<-done
+		}
+		for _, cl := range clients {
+			cl.Close()
+		}
+	}()
+	for range 2 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...), kgo.ShareGroup("pair"), kgo.ConsumeTopics("one"),
+			kgo.FetchMaxWait(100*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, cl)
+		go func() { // polls (accepting what it gets) until the test ends
+			defer func() { done <- struct{}{} }()
+			for ctx.Err() == nil && !cl.PollRecords(ctx, 0).IsClientClosed() {
+			}
+		}()
+	}
+	var ids []string
+	waitFor(t, waitTimeout, "two members sharing partition 0", func() error {
+		d, _ := c.shareDescribe("pair")
+		ids = ids[:0]
+		for _, m := range d.Members {
+			if slices.Equal(m.Assignment["one"], []int32{0}) {
+				ids = append(ids, m.ID)
+			}
+		}
+		if len(ids) != 2 || len(d.Partitions) != 1 || d.Partitions[0].Owner != strings.Join(ids, ",") {
+			return fmt.Errorf("members %+v, partitions %+v", d.Members, d.Partitions)
+		}
+		return nil
+	})
+	r := c.kafkaTool("describe", "pair").want(t, 0)
+	if !strings.Contains(r.stdout, strings.Join(ids, ",")) {
+		t.Errorf("describe's table lacks the partition's two members:\n%s", r.stdout)
+	}
+}
