@@ -7,7 +7,7 @@
 //	groupctl list [--type T,...] [--state S,...]  # the groups, their types and states
 //	groupctl describe GROUP            # members, owners, offsets, lag, state (or --all-groups)
 //	groupctl lag GROUP [--watch]       # lag and rates (or --all-groups)
-//	groupctl reset-offsets GROUP --topic T[:P,...] --to-earliest|--to-latest|--to-current|--to-offset N|--to-datetime T|--by-duration D|--shift-by N|--from-file F [--execute] [--export]
+//	groupctl reset-offsets GROUP --topic T[:P,...] --to-earliest|--to-latest|--to-current|--to-offset N|--to-datetime T|--by-duration D|--shift-by N|--from-file F [--type share] [--execute] [--export]
 //	groupctl delete GROUP
 //	groupctl delete-offsets GROUP --topic T
 //	groupctl migrate GROUP [--to kafka|zookeeper] [--bootstrap-server B] [--force] [--execute]

@@ -21,14 +21,24 @@ import (
 
 // isShareGroup reports whether Kafka lists group as a share group.
 func isShareGroup(ctx context.Context, c *common, admin *kadm.Client, group string) (bool, error) {
+	typ, err := kafkaTypeOf(ctx, c, admin, group)
+	return typ == typeShare, err
+}
+
+// kafkaTypeOf is the type of group as Kafka lists it ("" when it does not:
+// no such group).
+func kafkaTypeOf(ctx context.Context, c *common, admin *kadm.Client, group string) (string, error) {
 	listed, err := admin.ListGroups(ctx)
 	if l, ok := listed[group]; ok {
-		return l.GroupType == typeShare, nil
+		if l.GroupType == "" {
+			return typeClassic, nil
+		}
+		return l.GroupType, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("%w: %s: list groups: %v", errUnreachable, c.kafkaWhere(), err)
+		return "", fmt.Errorf("%w: %s: list groups: %v", errUnreachable, c.kafkaWhere(), err)
 	}
-	return false, nil
+	return "", nil
 }
 
 // shareModes are the reset-offsets modes of a share group, as
@@ -43,12 +53,30 @@ func (p *resetPlan) checkShare() error {
 	return nil
 }
 
+// checkType checks reset-offsets' --type: "" or share, with
+// --bootstrap-server.
+func (p *resetPlan) checkType(c *common, typ string) (share bool, err error) {
+	switch {
+	case typ == "":
+		return false, nil
+	case !strings.EqualFold(typ, typeShare):
+		return false, p.bad(fmt.Sprintf("--type %q: reset-offsets takes --type share (a share group) or no --type (the group's own type; a consumer group for a new one)", typ))
+	case !c.onKafka():
+		return false, p.bad("--type share: share groups are Kafka's coordinator's: give --bootstrap-server")
+	}
+	return true, nil
+}
+
 // shareStore is a share group's start offsets in Kafka's coordinator:
 // where its members are delivered records from. Kafka alters them only
-// while the group has no member.
-type shareStore struct{ *kafkaStore }
+// while the group has no member, and creates a share group that does not
+// exist yet (reset-offsets --type share).
+type shareStore struct {
+	*kafkaStore
+	listed bool // Kafka lists the group
+}
 
-func (s *shareStore) exists(context.Context, string) (bool, error) { return true, nil }
+func (s *shareStore) exists(context.Context, string) (bool, error) { return s.listed, nil }
 
 // committed returns the start offsets of the partitions the group has
 // share state for; a partition's error fails it, naming the partition.

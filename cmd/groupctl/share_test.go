@@ -209,6 +209,33 @@ func testShareGroupTools(t *testing.T, kind testenv.Kind) {
 	c.kafkaTool("describe", group).want(t, exitError).wantStderr(t, "no such group")
 
 	testShareDeleteOffsets(t, c, topic)
+	testShareCreate(t, c, classic, topic)
+}
+
+// testShareCreate: reset-offsets --type share places a share group that
+// does not exist yet (where its first member starts); --type share of
+// another type of group, or without Kafka, is refused.
+func testShareCreate(t *testing.T, c *cluster, classic, topic string) {
+	fresh := c.group("fresh")
+	c.kafkaTool("reset-offsets", fresh, "--type", "share", "--topic", topic, "--to-earliest").want(t, 0).
+		wantStdout(t, "dry run").wantStderr(t, "does not exist", "--execute would create it")
+	c.kafkaTool("describe", fresh).want(t, exitError).wantStderr(t, "no such group")
+	c.kafkaTool("reset-offsets", fresh, "--type", "share", "--topic", topic+":1", "--to-earliest", "--execute").want(t, 0).
+		wantStderr(t, "--execute creates it")
+	var d shareDescribeOut
+	waitFor(t, waitTimeout, "the new share group", func() error {
+		d, _ = c.shareDescribe(fresh)
+		if d.Type != "share" || d.offsets() != "1:0/5" {
+			return fmt.Errorf("type %q, %s", d.Type, d.offsets())
+		}
+		return nil
+	})
+	c.kafkaTool("reset-offsets", classic, "--type", "share", "--topic", topic, "--to-earliest").want(t, exitUsage).
+		wantStderr(t, "--type share", fmt.Sprintf("group %q is a classic group", classic))
+	c.kafkaTool("reset-offsets", fresh, "--type", "consumer", "--topic", topic, "--to-earliest").want(t, exitUsage).
+		wantStderr(t, `--type "consumer"`, "--type share")
+	c.tool("reset-offsets", fresh, "--type", "share", "--topic", topic, "--to-earliest").want(t, exitUsage).
+		wantStderr(t, "give --bootstrap-server")
 }
 
 // shareAccepted reports whether a share group's offsets (offsets()) are
