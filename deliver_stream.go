@@ -33,6 +33,9 @@ import (
 // The channel is closed by Close; called after Close, Stream returns a
 // closed channel. nil if Batches, Checkout or Next/Poll was chosen first.
 func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
+	if g.share != nil {
+		return g.share.streamOut()
+	}
 	if !g.eng.choose(modeStream) {
 		return nil
 	}
@@ -65,6 +68,9 @@ func (g *ConsumerGroup) Stream() <-chan *ConsumerEvent {
 // for nil, or when the group delivers through Batches or Checkout (use
 // MarkBatchDone with Batches).
 func (g *ConsumerGroup) MarkDone(ev *ConsumerEvent) error {
+	if g.share != nil {
+		return g.share.mark(ev, kgo.AckAccept, "MarkDone")
+	}
 	if ev == nil {
 		return fmt.Errorf("%w: MarkDone: nil message", ErrInvalidArgument)
 	}

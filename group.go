@@ -38,6 +38,7 @@ type ConsumerGroup struct {
 	dropped  atomic.Int64
 
 	eng   *pump       // the delivery engine; coordinators drive it as a deliverer (see ConsumerGroup.deliverer)
+	share *shareGroup // set on a share group (JoinKafkaShareGroup), which has no eng and no coord
 	coord coordinator // ZooKeeper's or Kafka's: owns the membership and its state
 	obs   *observer   // metrics and health
 
@@ -181,11 +182,17 @@ func (g *ConsumerGroup) ClaimedPartitions() []TopicPartition {
 // Offset returns the committed offset of partition of the group's first
 // topic: the next offset to consume. See OffsetOf.
 func (g *ConsumerGroup) Offset(partition int32) (int64, error) {
+	if g.share != nil {
+		return 0, g.share.refuse("Offset", "no member commits offsets; Kafka keeps each message's state")
+	}
 	return g.OffsetOf(context.Background(), g.topics[0], partition)
 }
 
 // OffsetOf returns the committed offset of a partition.
 func (g *ConsumerGroup) OffsetOf(ctx context.Context, topic string, partition int32) (int64, error) {
+	if g.share != nil {
+		return 0, g.share.refuse("OffsetOf", "no member commits offsets; Kafka keeps each message's state (kadm's DescribeShareGroupOffsets reads the group's start offsets)")
+	}
 	return g.coord.offset(ctx, TopicPartition{Topic: topic, Partition: partition})
 }
 
@@ -194,12 +201,18 @@ func (g *ConsumerGroup) OffsetOf(ctx context.Context, topic string, partition in
 // The member must hold the partition: the commit is fenced like every other
 // (ErrNotOwner otherwise). See CommitOffset.
 func (g *ConsumerGroup) Commit(partition int32, offset int64) error {
+	if g.share != nil {
+		return g.share.refuse("Commit", "acknowledge messages instead (MarkDone, Release, Reject)")
+	}
 	return g.CommitOffset(context.Background(), g.topics[0], partition, offset)
 }
 
 // CommitOffset commits offset for a partition this member holds (see
 // Commit). Later automatic commits start from it.
 func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partition int32, offset int64) error {
+	if g.share != nil {
+		return g.share.refuse("CommitOffset", "acknowledge messages instead (MarkDone, Release, Reject)")
+	}
 	tp := TopicPartition{Topic: topic, Partition: partition}
 	t0, offsets := time.Now(), map[TopicPartition]int64{tp: offset}
 	err := g.coord.commit(ctx, offsets)
@@ -214,6 +227,9 @@ func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partitio
 // EventsBehindLatest returns, for each partition of the group's first
 // topic, its lag (PartitionLag).
 func (g *ConsumerGroup) EventsBehindLatest() (map[int32]int64, error) {
+	if g.share != nil {
+		return nil, g.share.refuse("EventsBehindLatest", "no member commits offsets (kadm's DescribeShareGroupOffsets reports the group's lag)")
+	}
 	lag, err := g.Lag(context.Background())
 	return lag[g.topics[0]], err
 }
@@ -222,6 +238,9 @@ func (g *ConsumerGroup) EventsBehindLatest() (map[int32]int64, error) {
 // PartitionLag defines it: the log end offset minus the committed offset,
 // the whole log from its start when nothing is committed.
 func (g *ConsumerGroup) Lag(ctx context.Context) (map[string]map[int32]int64, error) {
+	if g.share != nil {
+		return nil, g.share.refuse("Lag", "no member commits offsets (kadm's DescribeShareGroupOffsets reports the group's lag)")
+	}
 	ends, err := g.admin.ListEndOffsets(ctx, g.topics...)
 	if err != nil {
 		return nil, fmt.Errorf("consumergroup: list end offsets: %w", err)
@@ -277,6 +296,9 @@ func (g *ConsumerGroup) Close() error {
 		return nil
 	}
 	g.closed = true
+	if g.share != nil {
+		return g.share.close()
+	}
 	g.eng.shutdown()
 	g.cancel()
 	g.wg.Wait()
