@@ -151,13 +151,13 @@ type shareGroup struct {
 	pullMu sync.Mutex
 
 	// mu guards the fields below, and every held record's state.
-	mu      sync.Mutex
-	mode    int           // modeNone, modePull, modeStream, modeBatches
-	closed  bool          // Close began: hand nothing out
-	buf     []*heldRecord // fetched, not handed out yet, in order
-	hand    []*heldRecord // the unit in the application's hands (one record, or a batch)
-	polled  []*heldRecord // every record of the last poll (franz-go accepts the unfinished ones at the next)
-	change  chan struct{} // closed and replaced when a record is finished
+	mu        sync.Mutex
+	mode      int                 // modeNone, modePull, modeStream, modeBatches
+	closed    bool                // Close began: hand nothing out
+	buf       []*heldRecord       // fetched, not handed out yet, in order
+	hand      []*heldRecord       // the unit in the application's hands (one record, or a batch)
+	polled    []*heldRecord       // every record of the last poll (franz-go accepts the unfinished ones at the next)
+	change    chan struct{}       // closed and replaced when a record is finished
 	stream    chan *ConsumerEvent // Stream's, set once by choose
 	batches   chan *EventBatch    // Batches', set once by choose
 	outClosed bool                // stream or batches closed

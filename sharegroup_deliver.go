@@ -27,14 +27,14 @@ type heldRecord struct {
 	topic     string
 	partition int32
 	offset    int64
-	delivery  int32 // the record's delivery count
-	r        *kgo.Record    // nil once finished: nothing more is acknowledged
-	ev       *ConsumerEvent // the event handed out (nil before)
-	lockDur  time.Duration  // the lock's length, as seen at the fetch
-	deadline time.Time      // when the lock runs out as the member knows it (renewals move it); zero: unknown
-	status   kgo.AckStatus  // 0: unfinished; AckAccept, AckRelease, AckReject: finished
-	expired  bool           // the lock ran out before it was finished (then released)
-	renewAt  time.Time      // the last renewal sent
+	delivery  int32          // the record's delivery count
+	r         *kgo.Record    // nil once finished: nothing more is acknowledged
+	ev        *ConsumerEvent // the event handed out (nil before)
+	lockDur   time.Duration  // the lock's length, as seen at the fetch
+	deadline  time.Time      // when the lock runs out as the member knows it (renewals move it); zero: unknown
+	status    kgo.AckStatus  // 0: unfinished; AckAccept, AckRelease, AckReject: finished
+	expired   bool           // the lock ran out before it was finished (then released)
+	renewAt   time.Time      // the last renewal sent
 }
 
 // shareUnit is what the application takes at once: one event (Next,
