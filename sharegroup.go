@@ -142,6 +142,7 @@ type shareGroup struct {
 	autoRenew  bool
 	sm         ShareMetrics // g.cfg.Metrics as ShareMetrics, or nil
 
+	ready    chan struct{} // closed once g and cl are set: the hooks wait for it
 	joined   chan struct{} // closed at the first heartbeat answered
 	joinOnce sync.Once
 	lastErr  atomic.Value // error: the last group error before the join
@@ -168,6 +169,7 @@ type shareGroup struct {
 // member: its lock keeper (sharegroup_lock.go).
 func startShareMember(name string, topics, brokers []string, cfg ConsumerGroupConfig) (*ConsumerGroup, *shareGroup, error) {
 	sg := &shareGroup{
+		ready:     make(chan struct{}),
 		joined:    make(chan struct{}),
 		change:    make(chan struct{}),
 		autoRenew: !cfg.ShareManualRenew,
@@ -180,6 +182,7 @@ func startShareMember(name string, topics, brokers []string, cfg ConsumerGroupCo
 		kgo.ShareMaxRecords(shareMaxRecords),
 		kgo.MetadataMaxAge(cfg.MetadataInterval),
 		kgo.WithHooks(sg),
+		kgo.ShareAckCallback(sg.acked),
 	}
 	client, err := kgo.NewClient(append(opts, cfg.KafkaOptions...)...)
 	if err != nil {
@@ -196,6 +199,7 @@ func startShareMember(name string, topics, brokers []string, cfg ConsumerGroupCo
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.obs.health.setNoPartitions(false) // a share member owns none, and needs none
 	g.goFunc(func() { sg.keepLocks(g.ctx) })
+	close(sg.ready)
 	return g, sg, nil
 }
 
@@ -219,6 +223,7 @@ func (sg *shareGroup) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ 
 	if key != kmsg.ShareGroupHeartbeat.Int16() {
 		return
 	}
+	<-sg.ready
 	if err != nil {
 		sg.g.obs.health.connection(false, "share group coordinator")
 		return
@@ -236,9 +241,26 @@ func (sg *shareGroup) OnGroupManageError(err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
+	<-sg.ready
 	sg.lastErr.Store(err)
 	sg.g.log.Warn("share group heartbeat", "err", err)
 	sg.g.notify(&Notification{Type: REBALANCE_ERROR, Err: fmt.Errorf("share group %q: %w", sg.g.name, err)})
+}
+
+// acked is franz-go's report of acknowledgements sent: a partition whose
+// acknowledgements Kafka refused is logged and counted (AckErrors): its
+// records are delivered again when their locks run out.
+func (sg *shareGroup) acked(_ *kgo.Client, results kgo.ShareAckResults) {
+	<-sg.ready
+	for _, r := range results {
+		if r.Err == nil {
+			continue
+		}
+		sg.mu.Lock()
+		sg.counts.AckErrors++
+		sg.mu.Unlock()
+		sg.g.log.Warn("share group: Kafka refused acknowledgements; their records are delivered again", "topic", r.Topic, "partition", r.Partition, "err", r.Err)
+	}
 }
 
 // checkShare checks that the brokers offer share groups: the

@@ -18,6 +18,7 @@ type ShareCounts struct {
 	Rejected    int64 // archived by Reject: never delivered again
 	Renewed     int64 // lock renewals sent (automatic and Renew)
 	Expired     int64 // locks that ran out before the record was finished (LOCK_EXPIRED)
+	AckErrors   int64 // partitions whose acknowledgements Kafka refused (their records come again)
 }
 
 // ShareMetrics is implemented by a Metrics that also wants a share group's
