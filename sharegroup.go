@@ -101,7 +101,11 @@ func JoinKafkaShareGroup(ctx context.Context, name string, topics []string, brok
 	}
 	jctx, cancel := context.WithTimeout(ctx, cfg.JoinTimeout)
 	defer cancel()
-	probe, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, cfg.KafkaOptions...)...)
+	// The probe asks before the member's client exists (the group's start
+	// must be set before a member fetches). It is a share client with no
+	// topic, which never joins: franz-go refuses the share options of
+	// KafkaOptions (kgo.ShareMaxRecords, ...) on a client without ShareGroup.
+	probe, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ShareGroup(name)}, cfg.KafkaOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("consumergroup: kafka client: %w", err)
 	}

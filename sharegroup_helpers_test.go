@@ -60,6 +60,7 @@ type shareCluster struct {
 	suffix   string // names of the test's own on a shared broker
 	admin    *kgo.Client
 	producer *kgo.Client
+	seq      int // produceN's next number
 }
 
 // startShareCluster returns a cluster of kind: a kfake of the test's own
@@ -182,13 +183,15 @@ func (sc *shareCluster) produce(topic string, partition int32, values ...string)
 	}
 }
 
-// produceN writes n records, values "p<partition>-<i>", spread over
-// partitions; it returns the values.
+// produceN writes n records, values "p<partition>-<i>" (i counting over
+// the test's calls), spread over partitions; it returns the values.
 func (sc *shareCluster) produceN(topic string, partitions int32, n int) []string {
 	sc.t.Helper()
 	by := make([][]string, partitions)
 	var all []string
-	for i := range n {
+	for range n {
+		i := sc.seq
+		sc.seq++
 		p := int32(i) % partitions
 		v := fmt.Sprintf("p%d-%d", p, i)
 		by[p] = append(by[p], v)
