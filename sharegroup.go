@@ -146,10 +146,11 @@ type shareGroup struct {
 	autoRenew  bool
 	sm         ShareMetrics // g.cfg.Metrics as ShareMetrics, or nil
 
-	ready    chan struct{} // closed once g and cl are set: the hooks wait for it
-	joined   chan struct{} // closed at the first heartbeat answered
-	joinOnce sync.Once
-	lastErr  atomic.Value // error: the last group error before the join
+	ready     chan struct{} // closed once g and cl are set: the hooks wait for it
+	joined    chan struct{} // closed at the first heartbeat answered
+	joinOnce  sync.Once
+	lastErr   atomic.Value // error: the last group error before the join
+	stallOnce sync.Once    // the warning of a Stream loop that holds the next fetch back
 
 	// pullMu serializes the takes (Next, Poll, the Stream and Batches
 	// goroutine); it is held while polling franz-go, taken outside mu.
@@ -161,6 +162,7 @@ type shareGroup struct {
 	closed    bool                // Close began: hand nothing out
 	buf       []*heldRecord       // fetched, not handed out yet, in order
 	hand      []*heldRecord       // the unit in the application's hands (one record, or a batch)
+	ahead     []*heldRecord       // Stream, Batches: the unit taken, being sent
 	polled    []*heldRecord       // every record of the last poll (franz-go accepts the unfinished ones at the next)
 	change    chan struct{}       // closed and replaced when a record is finished
 	stream    chan *ConsumerEvent // Stream's, set once by choose

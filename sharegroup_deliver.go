@@ -132,11 +132,12 @@ func (sg *shareGroup) feed(ctx context.Context, batch bool) {
 			for _, h := range u.recs {
 				sg.ackLocked(h, kgo.AckRelease)
 			}
+			sg.ahead = nil
 			sg.mu.Unlock()
 			return
 		}
 		sg.finishHandLocked(kgo.AckAccept)
-		sg.hand = u.recs
+		sg.hand, sg.ahead = u.recs, nil
 		sg.mu.Unlock()
 	}
 }
@@ -155,6 +156,9 @@ func (sg *shareGroup) takeAhead(ctx context.Context, batch bool) (shareUnit, err
 			return shareUnit{}, errShareClosed
 		}
 		u, ok := sg.takeLocked(batch)
+		if ok {
+			sg.ahead = u.recs // the lock keeper expires them if they wait long
+		}
 		wait := sg.change
 		pending := !ok && sg.unfinishedLocked()
 		sg.mu.Unlock()
@@ -162,10 +166,8 @@ func (sg *shareGroup) takeAhead(ctx context.Context, batch bool) (shareUnit, err
 		case ok:
 			return u, nil
 		case pending:
-			select {
-			case <-wait:
-			case <-ctx.Done():
-				return shareUnit{}, ctx.Err()
+			if err := sg.waitFinished(ctx, wait); err != nil {
+				return shareUnit{}, err
 			}
 		default:
 			if err := sg.poll(ctx); err != nil {
@@ -174,6 +176,34 @@ func (sg *shareGroup) takeAhead(ctx context.Context, batch bool) (shareUnit, err
 		}
 	}
 }
+
+// waitFinished waits for a record to be finished (wait closes), or ctx's
+// end. A wait longer than a lock is logged once: a Stream or Batches loop
+// that never marks the last message of a fetch holds the next fetch back.
+func (sg *shareGroup) waitFinished(ctx context.Context, wait <-chan struct{}) error {
+	t := time.NewTimer(shareStallWarning)
+	defer t.Stop()
+	select {
+	case <-wait:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+	}
+	sg.stallOnce.Do(func() {
+		sg.g.log.Warn("share group: the next fetch waits for the message in hand to be finished: with Stream or Batches, call MarkDone (MarkBatchDone), Release or Reject on the last message of each fetch, or use Next or Poll")
+	})
+	select {
+	case <-wait:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shareStallWarning is how long the Stream or Batches goroutine waits for
+// the unit in hand before it logs why (waitFinished).
+const shareStallWarning = 30 * time.Second
 
 // unfinishedLocked reports whether a record of the last poll is not
 // finished yet.

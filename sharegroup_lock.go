@@ -54,6 +54,9 @@ func (sg *shareGroup) tendLocks(now time.Time) time.Duration {
 	for _, h := range sg.hand {
 		look(h, true)
 	}
+	for _, h := range sg.ahead {
+		look(h, false)
+	}
 	for _, h := range sg.buf {
 		look(h, false)
 	}
