@@ -36,9 +36,9 @@ func (g *ConsumerGroup) Release(ev *ConsumerEvent) error {
 
 // Reject archives ev, a message of a share group that the application
 // holds: Kafka never delivers it again, to any member (a poison message).
-// Kafka 4.4's share groups can copy archived messages to a dead-letter
-// topic (the group config errors.deadletterqueue.topic.name, with the
-// cluster's share.version at 2). The rules of ev are Release's.
+// Kafka 4.4 offers to copy archived messages to a dead-letter topic (the
+// group config errors.deadletterqueue.topic.name, with the cluster's
+// share.version at 2: see docs/USAGE.md). The rules of ev are Release's.
 func (g *ConsumerGroup) Reject(ev *ConsumerEvent) error {
 	if g.share == nil {
 		return g.notShare("Reject")
