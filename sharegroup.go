@@ -264,6 +264,7 @@ func (sg *shareGroup) acked(_ *kgo.Client, results kgo.ShareAckResults) {
 		}
 		sg.mu.Lock()
 		sg.counts.AckErrors++
+		sg.report(r.Topic, r.Partition, ShareCounts{AckErrors: 1})
 		sg.mu.Unlock()
 		sg.g.log.Warn("share group: Kafka refused acknowledgements; their records are delivered again", "topic", r.Topic, "partition", r.Partition, "err", r.Err)
 	}

@@ -3,10 +3,12 @@ package consumergroup_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	cg "github.com/consumergroup/consumergroup"
+	"github.com/consumergroup/consumergroup/internal/testenv"
 )
 
 // TestShareSlowHandlerRenews: a handler that holds its message for more
@@ -145,5 +147,81 @@ func waitShareNotification(t *testing.T, ch <-chan *cg.Notification, typ uint8) 
 		case <-ctx.Done():
 			t.Fatalf("no notification of type %d", typ)
 		}
+	}
+}
+
+// shareRecorder is a Metrics that also implements ShareMetrics: it sums
+// the changes it receives.
+type shareRecorder struct {
+	cg.NopMetrics
+	mu        sync.Mutex
+	sum       cg.ShareCounts
+	delivered int
+}
+
+func (r *shareRecorder) Shared(e cg.ShareEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := e.Counts
+	r.sum.Acquired += c.Acquired
+	r.sum.Redelivered += c.Redelivered
+	r.sum.Accepted += c.Accepted
+	r.sum.Released += c.Released
+	r.sum.Rejected += c.Rejected
+	r.sum.Renewed += c.Renewed
+	r.sum.Expired += c.Expired
+	r.sum.AckErrors += c.AckErrors
+}
+
+func (r *shareRecorder) Delivered(e cg.DeliveredEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.delivered += e.Messages
+}
+
+// TestShareMetrics: a Metrics that implements ShareMetrics receives every
+// change: their sum is ShareCounts; Delivered counts the messages handed
+// out; Health is healthy once joined and closed after Close.
+func TestShareMetrics(t *testing.T) {
+	sc := startShareCluster(t, testenv.KindKfake)
+	topic, group := sc.topic("metrics", 1), sc.group("metrics")
+	rec := &shareRecorder{}
+	cfg := shareConfig()
+	cfg.Metrics = rec
+	g := sc.join(group, []string{topic}, cfg)
+	if h := g.Health(); !h.Healthy {
+		t.Errorf("joined: %v, want healthy", h)
+	}
+	sc.produce(topic, 0, "a", "b", "c")
+	ctx := testCtx(t)
+	for i := 0; i < 4; i++ {
+		ev, err := g.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case string(ev.Value) == "b" && ev.DeliveryCount == 1:
+			err = g.Release(ev)
+		case string(ev.Value) == "c":
+			err = g.Reject(ev)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := g.ShareCounts()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.sum != c || c.Acquired != 4 || c.Accepted != 2 || c.Released != 1 || c.Rejected != 1 || c.Redelivered != 1 {
+		t.Errorf("ShareMetrics summed %+v, ShareCounts %+v; want 4 acquired, 2 accepted, 1 released, 1 rejected, 1 redelivered", rec.sum, c)
+	}
+	if rec.delivered != 4 {
+		t.Errorf("Delivered counted %d messages, want 4", rec.delivered)
+	}
+	if h := g.Health(); h.Healthy || !h.HealthyExcept(cg.ReasonClosed) {
+		t.Errorf("after Close: %v, want closed", h)
 	}
 }
