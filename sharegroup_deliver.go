@@ -111,7 +111,6 @@ func (sg *shareGroup) feed(ctx context.Context, batch bool) {
 		if err != nil {
 			return
 		}
-		sg.delivered(u)
 		sent := false
 		if batch {
 			select {
@@ -139,6 +138,7 @@ func (sg *shareGroup) feed(ctx context.Context, batch bool) {
 		sg.finishHandLocked(kgo.AckAccept)
 		sg.hand, sg.ahead = u.recs, nil
 		sg.mu.Unlock()
+		sg.delivered(u)
 	}
 }
 
