@@ -156,7 +156,17 @@ type shareGroup struct {
 	// goroutine); it is held while polling franz-go, taken outside mu.
 	pullMu sync.Mutex
 
-	// mu guards the fields below, and every held record's state.
+	//////////////
+	// mu block //
+	//////////////
+
+	// mu guards the fields below, and every held record's state. Taken
+	// inside pullMu, never around it; under it the member calls franz-go's
+	// MarkAcks (which takes only franz-go's per-partition ack lock, and
+	// runs ShareAckCallback on a goroutine of its own), notify and the
+	// observer (their own locks), and ShareMetrics. franz-go's callbacks
+	// (acked, the hooks) take it, never inside a lock of franz-go's that
+	// MarkAcks takes.
 	mu        sync.Mutex
 	mode      int                 // modeNone, modePull, modeStream, modeBatches
 	closed    bool                // Close began: hand nothing out
