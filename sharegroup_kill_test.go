@@ -29,51 +29,11 @@ func TestShareKilledMember(t *testing.T) {
 	forEachShareKind(t, func(t *testing.T, sc *shareCluster) {
 		topic, group := sc.topic("killed", 2), sc.group("killed")
 		values := sc.produceN(topic, 2, 40)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestShareKilledHelper$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envShareHelper+"="+strings.Join(sc.addrs, ",")+"|"+group+"|"+topic)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The helper holds its message until its stdin closes: killed
-		// first, or when this process ends, so that it never outlives us.
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer stdin.Close()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		killed := false
-		t.Cleanup(func() {
-			if !killed {
-				cmd.Process.Kill()
-				cmd.Wait()
-			}
-		})
-		held := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if v, ok := strings.CutPrefix(sc.Text(), "HOLD "); ok {
-					held <- v
-				}
-			}
-			close(held)
-		}()
-		var v string
-		select {
-		case v = <-held:
-		case <-testCtx(t).Done():
-			t.Fatal("the helper member never took a message")
-		}
+		cmd, v := startHelperMember(t, sc, group, topic)
 		if err := cmd.Process.Kill(); err != nil { // SIGKILL: no Close, no acknowledgement, no leave
 			t.Fatal(err)
 		}
 		cmd.Wait()
-		killed = true
 		killedAt := time.Now()
 		var back atomic.Int64 // nanoseconds from the kill to the held message's next delivery
 		l := newShareLedger()
@@ -104,6 +64,53 @@ func TestShareKilledMember(t *testing.T) {
 			t.Errorf("b saw no redelivery: %+v", c)
 		}
 	})
+}
+
+// startHelperMember starts the member process of TestShareKilledMember and
+// returns it with the message it holds. It is killed when the test ends,
+// if it still runs.
+func startHelperMember(t *testing.T, sc *shareCluster, group, topic string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestShareKilledHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envShareHelper+"="+strings.Join(sc.addrs, ",")+"|"+group+"|"+topic)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The helper holds its message until its stdin closes: killed
+	// first, or when this process ends, so that it never outlives us.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close() })
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	held := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "HOLD "); ok {
+				held <- v
+			}
+		}
+		close(held)
+	}()
+	var v string
+	select {
+	case v = <-held:
+	case <-testCtx(t).Done():
+		t.Fatal("the helper member never took a message")
+	}
+	return cmd, v
 }
 
 // TestShareKilledHelper is the member process of TestShareKilledMember

@@ -127,8 +127,7 @@ func hasKind(kind testenv.Kind) bool {
 }
 
 // TestShareMisuse: on a share group, the calls that need an owned partition
-// or a committed offset are refused with ErrShareGroup naming the call; on
-// a consumer group, the share groups' calls with ErrNotShareGroup; a
+// or a committed offset are refused with ErrShareGroup naming the call; a
 // message not handed out, or finished already, with ErrInvalidArgument.
 func TestShareMisuse(t *testing.T) {
 	sc := startShareCluster(t, testenv.KindKfake)
@@ -199,12 +198,19 @@ func TestShareMisuse(t *testing.T) {
 	default:
 		t.Error("Done not closed after Close")
 	}
+}
 
-	k, err := cg.JoinKafkaConsumerGroup(ctx, "classic"+sc.suffix, []string{topic}, sc.addrs, nil)
+// TestShareCallsOnConsumerGroup: the share groups' calls on a consumer
+// group are refused with ErrNotShareGroup naming the call.
+func TestShareCallsOnConsumerGroup(t *testing.T) {
+	sc := startShareCluster(t, testenv.KindKfake)
+	topic := sc.topic("classic", 1)
+	k, err := cg.JoinKafkaConsumerGroup(testCtx(t), "classic", []string{topic}, sc.addrs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer k.Close()
+	ev := &cg.ConsumerEvent{Topic: topic}
 	for what, err := range map[string]error{"Release": k.Release(ev), "Reject": k.Reject(ev), "Renew": k.Renew(ev)} {
 		if !errors.Is(err, cg.ErrNotShareGroup) || !strings.Contains(err.Error(), what) {
 			t.Errorf("%s on a consumer group: %v, want ErrNotShareGroup naming it", what, err)
