@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -67,7 +68,8 @@ func TestShareConfigValidation(t *testing.T) {
 
 // TestShareBrokersWithout: brokers without share groups are refused at the
 // join with ErrShareGroupsUnavailable saying why: kfake speaking Kafka
-// 3.9, kfake with share.version downgraded to 0, and a real Kafka 3.9.
+// 3.9, kfake and Kafka 4.4 with share.version downgraded to 0, and a real
+// Kafka 3.9.
 func TestShareBrokersWithout(t *testing.T) {
 	join := func(t *testing.T, addrs []string, topic, want string) {
 		t.Helper()
@@ -98,14 +100,20 @@ func TestShareBrokersWithout(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cl.Close()
-		req := kmsg.NewPtrUpdateFeaturesRequest()
-		u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
-		u.Feature, u.MaxVersionLevel, u.AllowDowngrade, u.UpgradeType = "share.version", 0, true, 2
-		req.FeatureUpdates = append(req.FeatureUpdates, u)
-		if _, err := req.RequestWith(testCtx(t), cl); err != nil {
-			t.Fatal(err)
-		}
+		setShareVersion(t, cl, 0)
 		join(t, c.ListenAddrs(), "t", "share.version")
+	})
+	t.Run("kafka-4-share.version-0", func(t *testing.T) {
+		if !hasKind(testenv.KindKafka4) {
+			t.Skip("no Kafka 4 in this run")
+		}
+		// The shared broker, share groups turned off for the time of the
+		// join, then on again (the package's tests run one at a time).
+		sc := startShareCluster(t, testenv.KindKafka4)
+		topic := sc.topic("t", 1)
+		setShareVersion(t, sc.admin, 0)
+		defer setShareVersion(t, sc.admin, 2)
+		join(t, sc.addrs, topic, "share.version")
 	})
 	t.Run(string(testenv.KindKafka39), func(t *testing.T) {
 		if !hasKind(testenv.KindKafka39) {
@@ -114,6 +122,46 @@ func TestShareBrokersWithout(t *testing.T) {
 		c := startClusterKind(t, testenv.KindKafka39, map[string]int32{"t": 1})
 		join(t, c.kafka.Addrs(), c.topic("t"), "ShareGroupHeartbeat")
 	})
+}
+
+// setShareVersion sets the cluster's share.version feature to level (0:
+// off) and waits until the broker reports it (ApiVersions).
+func setShareVersion(t *testing.T, cl *kgo.Client, level int16) {
+	t.Helper()
+	ctx := testCtx(t)
+	req := kmsg.NewPtrUpdateFeaturesRequest()
+	u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+	u.Feature, u.MaxVersionLevel, u.AllowDowngrade, u.UpgradeType = "share.version", level, level == 0, 1
+	if level == 0 {
+		u.UpgradeType = 2 // a safe downgrade
+	}
+	req.FeatureUpdates = append(req.FeatureUpdates, u)
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("set share.version to %d: %v", level, err)
+	}
+	for {
+		v, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+		if err == nil {
+			var now int16
+			for _, f := range v.FinalizedFeatures {
+				if f.Name == "share.version" {
+					now = f.MaxVersionLevel
+				}
+			}
+			if now == level {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("share.version never reached %d", level)
+		case <-time.After(50 * time.Millisecond): // polling the broker's features, not synchronizing
+		}
+	}
 }
 
 // hasKind reports whether the run has brokers of kind.
