@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -112,6 +114,9 @@ func JoinKafkaShareGroup(ctx context.Context, name string, topics []string, brok
 	err = checkKafka(jctx, probe, topics, "")
 	if err == nil {
 		err = checkShare(jctx, probe)
+	}
+	if err == nil {
+		err = checkShareName(jctx, probe, name, cfg.Logger)
 	}
 	if err == nil {
 		err = shareStart(jctx, probe, name, cfg)
@@ -311,6 +316,29 @@ func checkShare(ctx context.Context, cl *kgo.Client) error {
 		ErrShareGroupsUnavailable)
 }
 
+// checkShareName refuses a name that a group of another type holds: Kafka
+// answers the share member's heartbeats with GROUP_ID_NOT_FOUND, which
+// franz-go retries without end, so the member would wait for ever. A
+// listing that fails (no right to describe the cluster) is logged and
+// skipped.
+func checkShareName(ctx context.Context, cl *kgo.Client, name string, log *slog.Logger) error {
+	groups, err := kadm.NewClient(cl).ListGroupsByType(ctx, []string{"classic", "consumer", "streams"})
+	if err != nil {
+		if log != nil {
+			log.Warn("share group: could not list the cluster's groups to check the name is free", "group", name, "err", err)
+		}
+		return ctx.Err()
+	}
+	if g, ok := groups[name]; ok {
+		typ := g.GroupType
+		if typ == "" {
+			typ = "consumer"
+		}
+		return fmt.Errorf("%w: JoinKafkaShareGroup: %q is the name of a %s group: a share group needs a name of its own", ErrInvalidArgument, name, typ)
+	}
+	return nil
+}
+
 // shareAutoOffsetReset is the group config where a share group starts a
 // partition it never read.
 const shareAutoOffsetReset = "share.auto.offset.reset"
@@ -388,7 +416,13 @@ func (sg *shareGroup) close() error {
 	sg.buf = nil
 	sg.mu.Unlock()
 	sg.pullMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), shareCloseTimeout)
+	timeout := shareCloseTimeout
+	select {
+	case <-sg.joined:
+	default:
+		timeout = abandonedLeave // the join failed: the broker may not answer
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := sg.cl.FlushAcks(ctx); err != nil {
 		g.log.Warn("share group: flushing acknowledgements on Close", "err", err)

@@ -268,3 +268,24 @@ func TestShareCallsOnConsumerGroup(t *testing.T) {
 		t.Errorf("ShareCounts on a consumer group: %v", err)
 	}
 }
+
+// TestShareNameTaken: the name of a consumer group is refused at the join,
+// saying so (Kafka would answer the share member's heartbeats with
+// GROUP_ID_NOT_FOUND for ever).
+func TestShareNameTaken(t *testing.T) {
+	forEachShareKind(t, func(t *testing.T, sc *shareCluster) {
+		topic, group := sc.topic("taken", 1), sc.group("taken")
+		k, err := cg.JoinKafkaConsumerGroup(testCtx(t), group, []string{topic}, sc.addrs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer k.Close()
+		g, err := cg.JoinKafkaShareGroup(testCtx(t), group, []string{topic}, sc.addrs, shareConfig())
+		if g != nil {
+			g.Close()
+		}
+		if !errors.Is(err, cg.ErrInvalidArgument) || !strings.Contains(err.Error(), "classic group") {
+			t.Errorf("JoinKafkaShareGroup with a classic group's name = %v, want ErrInvalidArgument naming the classic group", err)
+		}
+	})
+}
