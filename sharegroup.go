@@ -81,7 +81,15 @@ import (
 //
 // Brokers without share groups (Kafka 3.9, or a 4.x cluster whose
 // share.version is not enabled) are refused with an error matching
-// ErrShareGroupsUnavailable.
+// ErrShareGroupsUnavailable; the name of a group of another type (classic,
+// consumer, streams) with ErrInvalidArgument. ID returns "" (franz-go does
+// not tell the share member's id).
+//
+// The group is the broker's queue: messages are not in order, and each is
+// delivered at least once. A message reaches the application twice only when
+// its lock ran out, it was released, its member died or lost its connection
+// holding it, or Kafka refused an acknowledgement (ShareCounts says which).
+// Graceful joins and leaves deliver nothing twice.
 func JoinKafkaShareGroup(ctx context.Context, name string, topics []string, brokers []string, config *ConsumerGroupConfig) (*ConsumerGroup, error) {
 	if ctx == nil {
 		return nil, errNilContext("JoinKafkaShareGroup")
