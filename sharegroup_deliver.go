@@ -281,6 +281,7 @@ func (sg *shareGroup) poll(ctx context.Context) error {
 		}
 		recs = append(recs, h)
 	})
+	g.obs.polled(len(recs), sg.cl)
 	sg.mu.Lock()
 	sg.buf = append(sg.buf, recs...)
 	sg.polled = recs
