@@ -76,17 +76,17 @@ type Header struct {
 type ConsumerEvent struct {
 	Topic     string
 	Partition int32
-	Offset    int64
-	Key       []byte
-	Value     []byte
-	Headers   []Header
-	Timestamp time.Time
-
 	// DeliveryCount (share groups) is how many times Kafka has delivered
 	// this message: 1 the first time, more after a Release, a lock that
 	// ran out or a member that left or died holding it. 0 on consumer
-	// groups.
+	// groups. (Beside Partition, in what was padding.)
 	DeliveryCount int32
+	Offset        int64
+	Key           []byte
+	Value         []byte
+	Headers       []Header
+	Timestamp     time.Time
+
 	// AcquisitionDeadline (share groups) is when the message's acquisition
 	// lock runs out as Kafka set it at the fetch: past it, unless renewed
 	// (automatically while it is in hand, see
