@@ -2,7 +2,6 @@ package consumergroup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -163,6 +162,10 @@ type shareGroup struct {
 	joined    chan struct{} // closed at the first heartbeat answered
 	joinOnce  sync.Once
 	lastErr   atomic.Value // error: the last group error before the join
+	heardAt   atomic.Int64 // unix nanos: the last heartbeat answered (sharegroup_watch.go)
+	hbEvery   atomic.Int64 // nanoseconds between the last two heartbeats answered
+	silent    atomic.Bool  // the coordinator's silence was reported (once until heard again)
+	failing   atomic.Bool  // a heartbeat failure was reported (once until heard again)
 	stallOnce sync.Once    // the warning of a Stream loop that holds the next fetch back
 
 	// pullMu serializes the takes (Next, Poll, the Stream and Batches
@@ -244,36 +247,6 @@ func (sg *shareGroup) awaitJoin(ctx context.Context) error {
 		}
 		return fmt.Errorf("consumergroup: join share group %q: no answer from the group coordinator: %w", sg.g.name, ctx.Err())
 	}
-}
-
-// OnBrokerRead implements kgo.HookBrokerRead: the first heartbeat answered
-// ends the join (Health: no longer joining).
-func (sg *shareGroup) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
-	if key != kmsg.ShareGroupHeartbeat.Int16() {
-		return
-	}
-	<-sg.ready
-	if err != nil {
-		sg.g.obs.health.connection(false, "share group coordinator")
-		return
-	}
-	sg.g.obs.health.connection(true, "")
-	sg.joinOnce.Do(func() {
-		sg.g.obs.joined()
-		close(sg.joined)
-	})
-}
-
-// OnGroupManageError implements kgo.HookGroupManageError: the share
-// group's heartbeat failed (franz-go retries); the listener hears of it.
-func (sg *shareGroup) OnGroupManageError(err error) {
-	if errors.Is(err, context.Canceled) {
-		return
-	}
-	<-sg.ready
-	sg.lastErr.Store(err)
-	sg.g.log.Warn("share group heartbeat", "err", err)
-	sg.g.notify(&Notification{Type: REBALANCE_ERROR, Err: fmt.Errorf("share group %q: %w", sg.g.name, err)})
 }
 
 // acked is franz-go's report of acknowledgements sent: a partition whose

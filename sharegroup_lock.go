@@ -19,7 +19,8 @@ const (
 	shareTickMax = time.Second
 )
 
-// keepLocks renews and expires the locks held, until ctx ends (Close).
+// keepLocks renews and expires the locks held, and watches the
+// coordinator's silence (sharegroup_watch.go), until ctx ends (Close).
 func (sg *shareGroup) keepLocks(ctx context.Context) {
 	t := time.NewTimer(shareTickMax)
 	defer t.Stop()
@@ -29,7 +30,9 @@ func (sg *shareGroup) keepLocks(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		t.Reset(sg.tendLocks(time.Now()))
+		now := time.Now()
+		sg.watchSilence(now)
+		t.Reset(sg.tendLocks(now))
 	}
 }
 
