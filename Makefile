@@ -3,10 +3,18 @@ GO ?= go
 FUZZTIME ?= 3s
 FUZZ_PKG := ./internal/layout
 
-.PHONY: release-check demo test check zookeeper kafka kafka-for-demo chromium burrow unit e2e fuzz build bench bench-short bench-scale screenshot
+# ZOOKEEPER=debian|maven chooses the ZooKeeper the demo, the tests and the benchmarks start: Debian's package
+# (apt-get) or ZooKeeper 3.8 from Maven Central (Java and Maven: macOS too). Unset: whichever is installed,
+# Debian's first; else Debian's package where apt-get may install it, else Maven Central's (scripts/ensure-zookeeper.sh).
+ifdef ZOOKEEPER
+export CONSUMERGROUP_ZOOKEEPER_JARS := $(ZOOKEEPER)
+endif
+
+.PHONY: release-check compat demo test check zookeeper kafka kafka-for-demo chromium burrow unit e2e fuzz build bench bench-short bench-scale screenshot
 
 ## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000";
-## ARGS="--kafka apache" runs it on a real Apache Kafka 3.9 broker, fetched from Maven Central first).
+## ARGS="--kafka apache" runs it on a real Apache Kafka 3.9 broker, fetched from Maven Central first;
+## ZOOKEEPER=maven takes ZooKeeper from Maven Central instead of Debian's package).
 demo: zookeeper kafka-for-demo build
 	bin/groupctl demo $(ARGS)
 
@@ -23,7 +31,8 @@ build:
 ## of groupctl serve), fuzz briefly.
 test: zookeeper kafka burrow chromium check unit e2e fuzz
 
-## zookeeper: install Debian's ZooKeeper when it is missing.
+## zookeeper: install ZooKeeper when it is missing: Debian's package, or Maven Central's (ZOOKEEPER=maven, or where
+## apt-get is not usable).
 zookeeper:
 	@scripts/ensure-zookeeper.sh
 
@@ -93,6 +102,12 @@ bench-short: zookeeper kafka
 SCALE_ARGS ?= -members 10,50,100,200,500 -partitions 1000,10000 -systems zk,classic,848,bare
 bench-scale: zookeeper
 	cd bench && $(GO) run ./cmd/bench -only scale -kafka kfake-proc $(SCALE_ARGS)
+
+## compat: the ZooKeeper coordinator's smoke scenario on ZooKeeper 3.5 to 3.9 and on Apache Kafka 2.8, 3.6 and 3.9 in
+## ZooKeeper mode, each fetched from Maven Central once (outside make test; about a minute once fetched). COMPAT selects
+## targets, e.g. COMPAT="zookeeper-3.5 kafka-2.8"; prints the results table (docs/TESTING.md) and writes bin/compat.md.
+compat:
+	@GO=$(GO) COMPAT="$(COMPAT)" scripts/compat.sh
 
 ## release-check: the release checks alone (RELEASING.md): plugin/cgprom requires a released version of the root, and
 ## `go get` of the plugin at that version works outside the repository, from a local module proxy built from this checkout

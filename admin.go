@@ -34,8 +34,8 @@ type GroupDescription struct {
 	// unknown never reads as zero.
 	TotalLag int64 `json:"total_lag"`
 	// Protocol is the group protocol of a group that Kafka's coordinator
-	// runs (DescribeKafkaGroup): "classic" or "consumer" (KIP-848); ""
-	// for a group coordinated through ZooKeeper.
+	// runs (DescribeKafkaGroup): "classic", "consumer" (KIP-848) or
+	// "share" (KIP-932); "" for a group coordinated through ZooKeeper.
 	Protocol string `json:"protocol,omitempty"`
 	// CoordinatorState is Kafka's own name of the state of a group that
 	// Kafka's coordinator runs ("Stable", "PreparingRebalance",

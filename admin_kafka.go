@@ -30,12 +30,26 @@ const (
 //
 // Kafka's classic protocol does not tell a group's generation: it is 0
 // there; for a consumer (KIP-848) group it is the group epoch.
+//
+// A share group (KIP-932) has protocol "share" and its group epoch as
+// generation; its partitions are those Kafka keeps share state for and
+// those assigned: Committed is the share-partition start offset and Lag
+// the lag Kafka reports (records not yet acknowledged; -1 from a broker
+// that does not report it), and Owner the ids of every member assigned the
+// partition, comma-separated: members of a share group share partitions.
 func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*GroupDescription, error) {
 	if group == "" {
 		return nil, fmt.Errorf("%w: describe Kafka group: empty group name", ErrInvalidArgument)
 	}
 	admin := kadm.NewClient(cl)
-	d, err := describeKafkaMembers(ctx, cl, admin, group)
+	l, err := listedKafkaGroup(ctx, admin, group)
+	if err != nil {
+		return nil, err
+	}
+	if l.GroupType == kafkaTypeShare {
+		return describeKafkaShareGroup(ctx, admin, group)
+	}
+	d, err := describeKafkaMembers(ctx, cl, admin, l)
 	if err != nil {
 		return nil, err
 	}
@@ -51,18 +65,24 @@ func DescribeKafkaGroup(ctx context.Context, cl *kgo.Client, group string) (*Gro
 	return d, errors.Join(errs...)
 }
 
-// describeKafkaMembers describes the group's protocol, state and members,
-// by the request of the group's type, as ListGroups gives it: a group it
-// does not list is ErrUnknownGroup.
-func describeKafkaMembers(ctx context.Context, cl *kgo.Client, admin *kadm.Client, group string) (*GroupDescription, error) {
+// listedKafkaGroup is the group as ListGroups gives it: a group it does
+// not list is ErrUnknownGroup.
+func listedKafkaGroup(ctx context.Context, admin *kadm.Client, group string) (kadm.ListedGroup, error) {
 	listed, lerr := admin.ListGroups(ctx)
 	l, ok := listed[group]
 	if !ok {
 		if lerr != nil {
-			return nil, fmt.Errorf("consumergroup: list Kafka's groups: %w", lerr)
+			return l, fmt.Errorf("consumergroup: list Kafka's groups: %w", lerr)
 		}
-		return nil, fmt.Errorf("%w: %q in Kafka's group coordinator", ErrUnknownGroup, group)
+		return l, fmt.Errorf("%w: %q in Kafka's group coordinator", ErrUnknownGroup, group)
 	}
+	return l, nil
+}
+
+// describeKafkaMembers describes the group's protocol, state and members,
+// by the request of the group's type, as ListGroups gives it (l).
+func describeKafkaMembers(ctx context.Context, cl *kgo.Client, admin *kadm.Client, l kadm.ListedGroup) (*GroupDescription, error) {
+	group := l.Group
 	d := &GroupDescription{Group: group, Members: []MemberDescription{}, Partitions: []PartitionDescription{}}
 	var err error
 	if l.GroupType == kafkaTypeConsumer {

@@ -2,6 +2,8 @@ package consumergroup_test
 
 import (
 	"bytes"
+	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -154,5 +156,55 @@ func (p *holdProxy) pipe(dst, src net.Conn, toServer bool) {
 		if err != nil { // io.EOF or closed
 			return
 		}
+	}
+}
+
+// TestRegistrationRetriedUnderSameID: a registration whose answer does not
+// come back within ZookeeperTimeout (a ZooKeeper slowed by hundreds of
+// members starting at once) is sent again under the same consumer id, and
+// the group ends with one registration of this member. Before, the member
+// gave up on the id and registered under a new one while the first create
+// had been applied: a ghost member in the caller's session, which the
+// leader gave partitions nobody took (issue 19: 500 members on 10,000
+// partitions never converged).
+func TestRegistrationRetriedUnderSameID(t *testing.T) {
+	c := startCluster(t, map[string]int32{"t": 2})
+	hp := newHoldProxy(t, c.servers[0], []byte("g/ids/"))
+	cfg := groupConfig()
+	cfg.ZookeeperTimeout = time.Second // each attempt's bound; the session below is longer
+	rec := &logRecorder{}
+	cfg.Logger = slog.New(rec)
+	z, err := cg.DialZK(testCtx(t), cg.ZKConfig{Servers: []string{hp.addr()}, Chroot: c.chroot, SessionTimeout: gracefulSession})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { z.Close() })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	g, err := cg.NewConsumerGroupTopics(testCtx(t), cl, z, "g", []string{"t"}, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	waitClosed(t, hp.seen, "the registration's create")
+	// The create reached ZooKeeper and was applied; its answer is held past
+	// the attempt's bound.
+	waitFor(t, "the first attempt given up", func() bool {
+		_, again := rec.find(slog.LevelDebug, "registration not answered: sending it again under the same id")
+		_, failed := rec.find(slog.LevelWarn, "rebalance error") // (before: a new id next)
+		return again || failed
+	}, func() string { return "neither retried nor reported" })
+	hp.release()
+	waitFor(t, "the member holds both partitions", func() bool { return len(g.Claims()) == 2 },
+		func() string { return fmt.Sprint("holds ", g.Claims()) })
+	ids, _, err := dialZK(t, c.chroot, func(zc *cg.ZKConfig) { zc.Servers = c.servers }).Consumers(testCtx(t), "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 {
+		t.Fatalf("registrations after a slow registration: %v, want this member's one", ids)
 	}
 }

@@ -122,24 +122,20 @@ func (c *zkCoordinator) member(ctx context.Context, sess *Session) error {
 // The registration's create is not canceled by Close: sent and then
 // abandoned, it would leave the node behind in a session that outlives the
 // group when the ZK is the caller's (a member assigned partitions it never
-// consumes). It waits for the answer until the session ends (the node goes
-// with it) or a session timeout passes, and a group closed meanwhile
-// deregisters.
+// consumes). A create that was not answered within a session timeout, or
+// whose connection dropped, may still have been applied: it is sent again
+// under the same id (RegisterConsumer takes this session's own node as
+// registered) until it is answered or the session ends, never under a new
+// id, which would leave the first one behind as a ghost member that the
+// leader gives partitions nobody takes (issue 19: 500 members starting at
+// once on a busy ZooKeeper).
 func (c *zkCoordinator) register(ctx context.Context, cancel context.CancelFunc, sess *Session) (string, error) {
 	g := c.g
-	rctx, rcancel := context.WithTimeout(context.Background(), g.cfg.ZookeeperTimeout)
-	defer rcancel()
 	g.goFunc(func() { // end the registration's context with the session
 		select {
 		case <-sess.Done():
 			cancel()
-			rcancel()
 		case <-ctx.Done():
-			select {
-			case <-sess.Done():
-				rcancel()
-			case <-rctx.Done():
-			}
 		}
 	})
 	id, err := NewConsumerID(g.name)
@@ -149,8 +145,7 @@ func (c *zkCoordinator) register(ctx context.Context, cancel context.CancelFunc,
 	if err := c.zk.RegisterGroup(ctx, g.name); err != nil {
 		return "", err
 	}
-	err = c.zk.RegisterConsumer(rctx, g.name, id, g.topics...)
-	rcancel()
+	err = c.registerAs(sess, id)
 	if g.ctx.Err() != nil {
 		if err == nil {
 			lctx, lcancel := context.WithTimeout(context.Background(), g.cfg.ZookeeperTimeout)
@@ -165,6 +160,33 @@ func (c *zkCoordinator) register(ctx context.Context, cancel context.CancelFunc,
 		return "", err
 	}
 	return id, nil
+}
+
+// registerAs creates id's registration in sess, sending it again while its
+// answer is unknown (see register): a session timeout per attempt, until
+// the session ends. Close does not cut an attempt short (register then
+// deregisters what it created) but ends the retries.
+func (c *zkCoordinator) registerAs(sess *Session, id string) error {
+	g := c.g
+	for attempt := 1; ; attempt++ {
+		rctx, rcancel := context.WithTimeout(context.Background(), g.cfg.ZookeeperTimeout)
+		answered := make(chan struct{})
+		g.goFunc(func() {
+			select {
+			case <-sess.Done():
+				rcancel()
+			case <-answered:
+			}
+		})
+		err := c.zk.RegisterConsumer(rctx, g.name, id, g.topics...)
+		close(answered)
+		rcancel()
+		unknown := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrConnectionLoss)
+		if err == nil || !unknown || sess.Err() != nil || g.ctx.Err() != nil {
+			return err
+		}
+		g.log.Debug("registration not answered: sending it again under the same id", "id", id, "attempt", attempt, "err", err)
+	}
 }
 
 // end ends the registration after its loop returned err: a session gone

@@ -3,6 +3,9 @@
 # from Maven Central with Maven (no tarballs):
 #   kafka-4    the newest Apache Kafka 4.x that resolves (KRaft)
 #   kafka-3.9  Apache Kafka 3.9.x, the last line with ZooKeeper mode
+# and, when named (make compat), older lines in ZooKeeper mode:
+#   kafka-3.6  Apache Kafka 3.6.x
+#   kafka-2.8  Apache Kafka 2.8.x
 # Each lands in $CACHE/<kind>/lib with a VERSION file, once: a second run
 # does nothing. Where a kind cannot be resolved, $CACHE/<kind>/UNAVAILABLE
 # says why, the tests that need it are skipped with that message, and this
@@ -10,12 +13,18 @@
 #
 # CACHE is $CONSUMERGROUP_KAFKA_CACHE, else $XDG_CACHE_HOME/consumergroup/kafka,
 # else ~/.cache/consumergroup/kafka. Nothing to do when CONSUMERGROUP_TEST_KAFKA
-# names a cluster of your own. Arguments choose the kinds (default: both).
+# names a cluster of your own (unless --always comes first: make compat).
+# Arguments choose the kinds (default: kafka-4 and kafka-3.9).
 set -euo pipefail
 
 cache=${CONSUMERGROUP_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/consumergroup/kafka}
 complete() { [ -f "$cache/$1/VERSION" ] && [ -d "$cache/$1/lib" ]; }
 
+always=
+if [ "${1:-}" = --always ]; then
+	always=1
+	shift
+fi
 kinds=("$@")
 report=
 if [ "${1:-}" = --report ]; then
@@ -43,17 +52,19 @@ if [ -n "$report" ]; then
 fi
 
 # Candidate versions, newest first. The logging binding matches the slf4j API
-# that each line's broker brings (1.7.x for both).
+# that each line's broker brings (1.7.x for all).
 candidates() {
 	case "$1" in
 	kafka-4) echo 4.4.0 4.3.1 4.3.0 4.2.2 4.2.1 4.2.0 4.1.2 4.1.1 4.1.0 ;;
 	kafka-3.9) echo 3.9.2 3.9.1 3.9.0 ;;
-	*) echo "error: unknown kind $1 (want kafka-4 or kafka-3.9)" >&2; exit 2 ;;
+	kafka-3.6) echo 3.6.2 3.6.1 ;;
+	kafka-2.8) echo 2.8.2 2.8.1 ;;
+	*) echo "error: unknown kind $1 (want kafka-4, kafka-3.9, kafka-3.6 or kafka-2.8)" >&2; exit 2 ;;
 	esac
 }
 slf4jBinding=1.7.36
 
-if [ -n "${CONSUMERGROUP_TEST_KAFKA:-}" ]; then
+if [ -n "${CONSUMERGROUP_TEST_KAFKA:-}" ] && [ -z "$always" ]; then
 	exit 0
 fi
 todo=()

@@ -15,12 +15,15 @@ import (
 )
 
 // runList is list: it lists the groups in ZooKeeper, or in Kafka's
-// coordinator with --bootstrap-server (both when both are given), and
-// prints them sorted by name.
+// coordinator with --bootstrap-server (both when both are given), those
+// that --type and --state keep, and prints them sorted by name with their
+// type and state.
 func runList(ctx context.Context, e *env, args []string) error {
 	fs, c := newFlags(e, "list", "")
 	bootstrapFlag(fs, c)
 	c.both = true
+	types := fs.String("type", "", "only groups of these types, comma-separated: "+strings.Join(groupTypes, ", "))
+	states := fs.String("state", "", "only groups in these states, comma-separated, any case: "+strings.Join(groupStates, ", "))
 	pos, err := parse(fs, c, args)
 	if err != nil {
 		return err
@@ -28,25 +31,32 @@ func runList(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 0 {
 		return usageError{msg: "list takes no argument", usage: usageText(fs)}
 	}
+	f, err := parseGroupFilter(*types, *states)
+	if err == nil {
+		err = f.checkSources(c)
+	}
+	if err != nil {
+		return usageError{msg: err.Error(), usage: usageText(fs)}
+	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	out := listOutput{Groups: []listEntry{}}
-	if !c.onKafka() {
-		groups, err := listZooKeeperGroups(ctx, e, c)
+	if !c.onKafka() && f.wantsZooKeeper() {
+		groups, err := listZooKeeperGroups(ctx, e, c, f)
 		if err != nil {
 			return err
 		}
 		out.Groups = append(out.Groups, groups...)
 	}
-	if c.bootstrap != "" {
-		groups, err := listKafkaGroups(ctx, e, c)
+	if c.bootstrap != "" && f.wantsKafka() {
+		groups, err := listKafkaGroups(ctx, e, c, f)
 		if err != nil {
 			return err
 		}
 		out.Groups = append(out.Groups, groups...)
 		slices.SortStableFunc(out.Groups, func(a, b listEntry) int { return strings.Compare(a.Group, b.Group) })
 	}
-	return out.print(newPrinter(e, c), c.bootstrap != "")
+	return out.print(newPrinter(e, c))
 }
 
 // listOutput is what list prints.
@@ -57,15 +67,16 @@ type listOutput struct {
 // listEntry is one group that list prints.
 type listEntry struct {
 	Group    string `json:"group"`
+	Type     string `json:"type"`               // classic, consumer, share or zookeeper
 	Kind     string `json:"kind"`               // zookeeper or kafka
-	Protocol string `json:"protocol,omitempty"` // kafka: classic or consumer
+	Protocol string `json:"protocol,omitempty"` // kafka: its type
 	State    string `json:"state,omitempty"`    // zookeeper: stable, rebalancing or empty; kafka: its coordinator's name
 	Members  int    `json:"members"`
 }
 
 // listZooKeeperGroups lists the groups in ZooKeeper and counts their
 // members; none at all gets a hint (emptyHint).
-func listZooKeeperGroups(ctx context.Context, e *env, c *common) ([]listEntry, error) {
+func listZooKeeperGroups(ctx context.Context, e *env, c *common, f groupFilter) ([]listEntry, error) {
 	z, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -90,7 +101,9 @@ func listZooKeeperGroups(ctx context.Context, e *env, c *common) ([]listEntry, e
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, listEntry{Group: g, Kind: kindZooKeeper, State: state, Members: len(ids)})
+		if f.keeps(typeZooKeeper, state) {
+			out = append(out, listEntry{Group: g, Type: typeZooKeeper, Kind: kindZooKeeper, State: state, Members: len(ids)})
+		}
 	}
 	return out, nil
 }
@@ -122,46 +135,37 @@ func zkGroupState(ctx context.Context, z *zookeeper.Client, group string, ids []
 	return consumergroup.StateStable, nil
 }
 
-// listKafkaGroups lists the consumer groups of Kafka's coordinator
-// (--bootstrap-server); none at all gets a note.
-func listKafkaGroups(ctx context.Context, e *env, c *common) ([]listEntry, error) {
+// listKafkaGroups lists the consumer and share groups of Kafka's
+// coordinator (--bootstrap-server) that f keeps; none at all gets a note.
+func listKafkaGroups(ctx context.Context, e *env, c *common, f groupFilter) ([]listEntry, error) {
 	cl, admin, err := c.bootstrapClient(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
-	gs, err := kafkaGroups(ctx, c, admin)
+	gs, err := kafkaGroups(ctx, c, admin, f)
 	if err != nil {
 		return nil, err
 	}
-	if len(gs) == 0 {
+	switch {
+	case len(gs) == 0 && f.active():
+		fmt.Fprintf(e.stderr, "groupctl list: no groups of Kafka's coordinator match --type and --state in %s\n", c.kafkaWhere())
+	case len(gs) == 0:
 		fmt.Fprintf(e.stderr, "groupctl list: no consumer groups in %s\n", c.kafkaWhere())
 	}
 	var out []listEntry
 	for _, g := range gs {
-		out = append(out, listEntry{g.Group, kindKafka, g.Protocol, g.State, g.Members})
+		out = append(out, listEntry{g.Group, g.Protocol, kindKafka, g.Protocol, g.State, g.Members})
 	}
 	return out, nil
 }
 
-// print prints the groups and their states; with kinds
-// (--bootstrap-server), each group's kind too.
-func (out listOutput) print(pr printer, kinds bool) error {
+// print prints the groups with their types and states.
+func (out listOutput) print(pr printer) error {
 	return pr.print(out, func(t *tableWriter) {
-		if !kinds {
-			t.row("GROUP", "MEMBERS", "STATE")
-			for _, g := range out.Groups {
-				t.row(g.Group, g.Members, orDash(g.State))
-			}
-			return
-		}
-		t.row("GROUP", "KIND", "MEMBERS", "STATE")
+		t.row("GROUP", "TYPE", "MEMBERS", "STATE")
 		for _, g := range out.Groups {
-			kind := g.Kind
-			if g.Protocol != "" {
-				kind += "/" + g.Protocol
-			}
-			t.row(g.Group, kind, g.Members, orDash(g.State))
+			t.row(g.Group, g.Type, g.Members, orDash(g.State))
 		}
 	})
 }

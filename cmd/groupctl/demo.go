@@ -245,7 +245,7 @@ func (d *demo) setup(ctx context.Context) error {
 		}
 		servers = []string{d.zk.Addr()}
 		d.zkAddr = d.zk.Addr() + d.o.chroot
-		d.logf("ZooKeeper %s started (Debian's package, a temporary data dir)", d.zkAddr)
+		d.logf("ZooKeeper %s started (%s, a temporary data dir)", d.zkAddr, d.zk.Source())
 	} else {
 		d.zkAddr = d.o.zookeeper + d.o.chroot
 		d.logf("ZooKeeper at %s (--zookeeper; the demo deletes %s at the end)", d.zkAddr, d.o.chroot)

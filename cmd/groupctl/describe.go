@@ -104,8 +104,9 @@ func groupsArg(ctx context.Context, fs *flag.FlagSet, src groupSource, pos []str
 // describeJSON is describe's JSON: lags that are unknown are null.
 type describeJSON struct {
 	Group      string                            `json:"group"`
+	Type       string                            `json:"type"`               // classic, consumer, share or zookeeper
 	Kind       string                            `json:"kind"`               // zookeeper or kafka
-	Protocol   string                            `json:"protocol,omitempty"` // kafka: classic or consumer
+	Protocol   string                            `json:"protocol,omitempty"` // kafka: its type
 	KafkaState string                            `json:"coordinator_state,omitempty"`
 	State      string                            `json:"state"`
 	Generation int                               `json:"generation"`
@@ -117,14 +118,19 @@ type describeJSON struct {
 	Error      string                            `json:"error,omitempty"`
 }
 
+// partitionJSON is a partition of describe's JSON. A share group's has its
+// share-partition start offset as committed and start_offset, the ids of
+// the members it is assigned to, comma-separated, as owner, and the lag
+// Kafka reports.
 type partitionJSON struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Owner     string `json:"owner"`
-	Committed int64  `json:"committed"`
-	LogEnd    *int64 `json:"log_end"`
-	Lag       *int64 `json:"lag"`
-	Status    string `json:"status"`
+	Topic       string `json:"topic"`
+	Partition   int32  `json:"partition"`
+	Owner       string `json:"owner"`
+	Committed   int64  `json:"committed"`
+	StartOffset *int64 `json:"start_offset,omitempty"` // share groups: where Kafka delivers from (null: no share state yet)
+	LogEnd      *int64 `json:"log_end"`
+	Lag         *int64 `json:"lag"`
+	Status      string `json:"status"`
 }
 
 // known is n, or nil when n is negative (unknown).
@@ -136,14 +142,18 @@ func known(n int64) *int64 {
 }
 
 func (d described) json() describeJSON {
-	out := describeJSON{Group: d.Group, Kind: kindZooKeeper, State: d.State, Generation: d.Generation, Strategy: d.Strategy,
+	out := describeJSON{Group: d.Group, Type: typeZooKeeper, Kind: kindZooKeeper, State: d.State, Generation: d.Generation, Strategy: d.Strategy,
 		Members: d.Members, Partitions: []partitionJSON{}, TotalLag: known(d.TotalLag), Status: d.status.Status}
 	if d.Protocol != "" {
-		out.Kind, out.Protocol, out.KafkaState = kindKafka, d.Protocol, d.CoordinatorState
+		out.Type, out.Kind, out.Protocol, out.KafkaState = d.Protocol, kindKafka, d.Protocol, d.CoordinatorState
 	}
 	for _, p := range d.Partitions {
-		out.Partitions = append(out.Partitions, partitionJSON{p.Topic, p.Partition, p.Owner, p.Committed, known(p.LogEnd), known(p.Lag),
-			d.status.of(p.Topic, p.Partition)})
+		pj := partitionJSON{Topic: p.Topic, Partition: p.Partition, Owner: p.Owner, Committed: p.Committed, LogEnd: known(p.LogEnd),
+			Lag: known(p.Lag), Status: d.status.of(p.Topic, p.Partition)}
+		if d.Protocol == typeShare {
+			pj.StartOffset = known(p.Committed)
+		}
+		out.Partitions = append(out.Partitions, pj)
 	}
 	if d.kafkaErr != nil {
 		out.Error = d.kafkaErr.Error()
@@ -229,7 +239,11 @@ func describeTable(t *tableWriter, d described) {
 		}
 	}
 	t.line("")
-	t.row("TOPIC", "PARTITION", "OWNER", "COMMITTED", "LOG-END", "LAG", "STATUS")
+	if d.Protocol == typeShare {
+		t.row("TOPIC", "PARTITION", "MEMBERS", "START-OFFSET", "LOG-END", "LAG", "STATUS")
+	} else {
+		t.row("TOPIC", "PARTITION", "OWNER", "COMMITTED", "LOG-END", "LAG", "STATUS")
+	}
 	for _, p := range d.Partitions {
 		t.row(p.Topic, p.Partition, orDash(p.Owner), num(p.Committed), lagText(p.LogEnd), lagText(p.Lag), d.status.partText(p.Topic, p.Partition))
 	}

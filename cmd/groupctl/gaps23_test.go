@@ -34,8 +34,8 @@ func TestListStateZooKeeper(t *testing.T) {
 	if got["busy"] != "stable" || got["idle"] != "empty" {
 		t.Errorf("list states %v, want busy stable, idle empty", got)
 	}
-	rows := checkTable(t, tableLines(t, c.tool("list").want(t, 0)), "GROUP", "MEMBERS", "STATE")
-	if fmt.Sprint(rows) != "[[busy 1 stable] [idle 0 empty]]" {
+	rows := checkTable(t, tableLines(t, c.tool("list").want(t, 0)), "GROUP", "TYPE", "MEMBERS", "STATE")
+	if fmt.Sprint(rows) != "[[busy zookeeper 1 stable] [idle zookeeper 0 empty]]" {
 		t.Errorf("list table rows %v", rows)
 	}
 }

@@ -116,7 +116,7 @@ func TestList(t *testing.T) {
 	if empty.Groups == nil || len(empty.Groups) != 0 {
 		t.Fatalf("want \"groups\": [], got %+v", empty)
 	}
-	if rows := checkTable(t, tableLines(t, c.tool("list").want(t, 0)), "GROUP", "MEMBERS", "STATE"); len(rows) != 0 {
+	if rows := checkTable(t, tableLines(t, c.tool("list").want(t, 0)), "GROUP", "TYPE", "MEMBERS", "STATE"); len(rows) != 0 {
 		t.Fatalf("rows in an empty list: %v", rows)
 	}
 
@@ -141,10 +141,13 @@ func TestList(t *testing.T) {
 	})
 
 	r := c.tool("list").want(t, 0)
-	rows := checkTable(t, tableLines(t, r), "GROUP", "MEMBERS", "STATE")
+	rows := checkTable(t, tableLines(t, r), "GROUP", "TYPE", "MEMBERS", "STATE")
 	got = got[:0]
 	for _, row := range rows {
-		got = append(got, strings.Join(row[:2], " "))
+		if row[1] != "zookeeper" {
+			t.Errorf("list: type %q of %s, want zookeeper", row[1], row[0])
+		}
+		got = append(got, row[0]+" "+row[2])
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("table rows %v, want %v\n%v", got, want, r)

@@ -22,30 +22,57 @@ import (
 // kafkaGroup is one group of Kafka's coordinator, as list shows it.
 type kafkaGroup struct {
 	Group    string
-	Protocol string // classic or consumer
+	Protocol string // its type: classic, consumer or share
 	State    string // Kafka's name
 	Members  int
 }
 
-// kafkaGroups lists the consumer groups of Kafka's coordinator (not
-// Connect's, nor share or streams groups), sorted, with their members.
-func kafkaGroups(ctx context.Context, c *common, admin *kadm.Client) ([]kafkaGroup, error) {
+// kafkaGroupType is the type of a group ListGroups lists, as list shows
+// it: classic, consumer or share; "" for a group groupctl does not show
+// (Connect's, Kafka Streams').
+func kafkaGroupType(l kadm.ListedGroup) string {
+	switch {
+	case l.GroupType == typeConsumer, l.GroupType == typeShare:
+		return l.GroupType
+	case (l.GroupType == typeClassic || l.GroupType == "") && (l.ProtocolType == "consumer" || l.ProtocolType == ""):
+		return typeClassic
+	}
+	return ""
+}
+
+// kafkaGroups lists the consumer and share groups of Kafka's coordinator
+// that f keeps (not Connect's, nor streams groups), sorted, with their
+// members: one request per group type, whatever the number of groups.
+func kafkaGroups(ctx context.Context, c *common, admin *kadm.Client, f groupFilter) ([]kafkaGroup, error) {
 	listed, err := admin.ListGroups(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: list groups: %v", errUnreachable, c.kafkaWhere(), err)
 	}
-	var classic, consumer []string
+	byType := map[string][]string{}
+	var out []kafkaGroup
 	for _, l := range listed.Sorted() {
-		switch {
-		case l.GroupType == "consumer":
-			consumer = append(consumer, l.Group)
-		case (l.GroupType == "classic" || l.GroupType == "") && (l.ProtocolType == "consumer" || l.ProtocolType == ""):
-			classic = append(classic, l.Group)
+		typ := kafkaGroupType(l)
+		if typ == "" || !f.keeps(typ, l.State) {
+			continue
 		}
+		byType[typ] = append(byType[typ], l.Group)
+		out = append(out, kafkaGroup{Group: l.Group, Protocol: typ, State: l.State})
 	}
+	members, err := kafkaMemberCounts(ctx, c, admin, byType)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Members = members[out[i].Group]
+	}
+	return out, nil
+}
+
+// kafkaMemberCounts counts the members of the groups of each type.
+func kafkaMemberCounts(ctx context.Context, c *common, admin *kadm.Client, byType map[string][]string) (map[string]int, error) {
 	members := map[string]int{}
-	if len(classic) > 0 {
-		ds, err := admin.DescribeGroups(ctx, classic...)
+	if gs := byType[typeClassic]; len(gs) > 0 {
+		ds, err := admin.DescribeGroups(ctx, gs...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: describe groups: %w", c.kafkaWhere(), err)
 		}
@@ -53,8 +80,8 @@ func kafkaGroups(ctx context.Context, c *common, admin *kadm.Client) ([]kafkaGro
 			members[g] = len(d.Members)
 		}
 	}
-	if len(consumer) > 0 {
-		ds, err := admin.DescribeConsumerGroups(ctx, consumer...)
+	if gs := byType[typeConsumer]; len(gs) > 0 {
+		ds, err := admin.DescribeConsumerGroups(ctx, gs...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: describe consumer groups: %w", c.kafkaWhere(), err)
 		}
@@ -62,15 +89,16 @@ func kafkaGroups(ctx context.Context, c *common, admin *kadm.Client) ([]kafkaGro
 			members[g] = len(d.Members)
 		}
 	}
-	var out []kafkaGroup
-	for _, g := range classic {
-		out = append(out, kafkaGroup{Group: g, Protocol: "classic", State: listed[g].State, Members: members[g]})
+	if gs := byType[typeShare]; len(gs) > 0 {
+		ds, err := admin.DescribeShareGroups(ctx, gs...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: describe share groups: %w", c.kafkaWhere(), err)
+		}
+		for g, d := range ds {
+			members[g] = len(d.Members)
+		}
 	}
-	for _, g := range consumer {
-		out = append(out, kafkaGroup{Group: g, Protocol: "consumer", State: listed[g].State, Members: members[g]})
-	}
-	slices.SortFunc(out, func(a, b kafkaGroup) int { return strings.Compare(a.Group, b.Group) })
-	return out, nil
+	return members, nil
 }
 
 // genText is a generation, "-" when unknown (0: a classic group Kafka
@@ -135,6 +163,13 @@ func deleteKafkaOffsets(ctx context.Context, c *common, group, topic string) err
 		return err
 	}
 	defer cl.Close()
+	share, err := isShareGroup(ctx, c, admin, group)
+	if err != nil {
+		return err
+	}
+	if share {
+		return deleteShareOffsets(ctx, c, admin, group, topic)
+	}
 	fetched, err := admin.FetchOffsets(ctx, group)
 	if err != nil {
 		return c.kafkaGroupErr(group, err)
@@ -171,7 +206,7 @@ func deleteKafkaOffsets(ctx context.Context, c *common, group, topic string) err
 // (--bootstrap-server); Kafka does not say when offsets were committed.
 func (s *server) pollKafka(ctx context.Context, now time.Time) {
 	admin := kadm.NewClient(s.kafkaGroups)
-	gs, err := kafkaGroups(ctx, s.c, admin)
+	gs, err := kafkaGroups(ctx, s.c, admin, groupFilter{})
 	if err != nil {
 		s.pollFailed(err, now)
 		return

@@ -261,8 +261,8 @@ func TestKafkaFlags(t *testing.T) {
 		wantStderr(t, `group "kgroup" does not exist in Kafka at`+" "+boot+": --execute creates it")
 	c.kafkaTool("delete-offsets", "nope", "--topic", "f").want(t, 1).wantStderr(t, "no such group")
 	r := runTool(t, "list", "--zookeeper", c.zkAddr(), "--bootstrap-server", boot).want(t, 0)
-	rows := checkTable(t, tableLines(t, r), "GROUP", "KIND", "MEMBERS", "STATE")
-	if !slices.EqualFunc(rows, [][]string{{"kgroup", "kafka/classic", "0", "Empty"}, {"zkgroup", "zookeeper", "0", "empty"}}, slices.Equal) {
+	rows := checkTable(t, tableLines(t, r), "GROUP", "TYPE", "MEMBERS", "STATE")
+	if !slices.EqualFunc(rows, [][]string{{"kgroup", "classic", "0", "Empty"}, {"zkgroup", "zookeeper", "0", "empty"}}, slices.Equal) {
 		t.Errorf("list of both kinds:\n%s", r.stdout)
 	}
 	var l listOut

@@ -4,10 +4,10 @@
 // debugging, and runs the project's demo.
 //
 //	groupctl demo                      # the library at work, in one command
-//	groupctl list                      # the groups
+//	groupctl list [--type T,...] [--state S,...]  # the groups, their types and states
 //	groupctl describe GROUP            # members, owners, offsets, lag, state (or --all-groups)
 //	groupctl lag GROUP [--watch]       # lag and rates (or --all-groups)
-//	groupctl reset-offsets GROUP --topic T[:P,...] --to-earliest|--to-latest|--to-current|--to-offset N|--to-datetime T|--by-duration D|--shift-by N|--from-file F [--execute] [--export]
+//	groupctl reset-offsets GROUP --topic T[:P,...] --to-earliest|--to-latest|--to-current|--to-offset N|--to-datetime T|--by-duration D|--shift-by N|--from-file F [--type share] [--execute] [--export]
 //	groupctl delete GROUP
 //	groupctl delete-offsets GROUP --topic T
 //	groupctl migrate GROUP [--to kafka|zookeeper] [--bootstrap-server B] [--force] [--execute]
@@ -20,7 +20,8 @@
 // --zookeeper-auth, --brokers, Kafka's --tls* and --sasl-* flags,
 // --output table|json, --timeout. --bootstrap-server instead of --zookeeper
 // selects the groups of Kafka's own coordinator (list, describe, lag,
-// reset-offsets, delete, delete-offsets, consume, produce, serve; kafka.go).
+// reset-offsets, delete, delete-offsets, consume, produce, serve; kafka.go),
+// share groups (KIP-932) among them (share.go).
 // Exit status: 0 done, 1 failed or refused, 2 bad usage or ZooKeeper (Kafka
 // with --bootstrap-server) unreachable.
 package main

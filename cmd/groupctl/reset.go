@@ -44,6 +44,9 @@ func runReset(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.close()
+	if st, err = p.forShareGroup(ctx, c, st); err != nil {
+		return err
+	}
 	out, err := p.compute(ctx, st)
 	if err != nil {
 		return err
@@ -71,6 +74,29 @@ func runReset(ctx context.Context, e *env, args []string) error {
 	return out.print(newPrinter(e, c))
 }
 
+// forShareGroup is st, or the store of the share group's start offsets
+// when the group is a share group of Kafka's coordinator, or is to be one
+// (--type share), whose modes it checks (share.go).
+func (p *resetPlan) forShareGroup(ctx context.Context, c *common, st offsetStore) (offsetStore, error) {
+	ks, ok := st.(*kafkaStore)
+	if !ok {
+		return st, nil
+	}
+	typ, err := kafkaTypeOf(ctx, c, ks.admin, p.group)
+	switch {
+	case err != nil:
+		return nil, err
+	case p.share && typ != "" && typ != typeShare:
+		return nil, p.bad(fmt.Sprintf("--type share: group %q is a %s group in %s, not a share group", p.group, typ, ks.where()))
+	case typ != typeShare && !p.share:
+		return st, nil
+	}
+	if err := p.checkShare(); err != nil {
+		return nil, err
+	}
+	return &shareStore{kafkaStore: ks, listed: typ != ""}, nil
+}
+
 // resetPlan is a checked reset-offsets command line: the group, the
 // partitions in scope, how their new offsets are computed, and what is done
 // with them.
@@ -86,6 +112,7 @@ type resetPlan struct {
 	fromFile  map[consumergroup.TopicPartition]int64
 	execute   bool // write the new offsets
 	export    bool // print them as CSV
+	share     bool // --type share: a share group, created if need be (share.go)
 }
 
 // parseReset reads reset-offsets' flags and argument into a plan, checks
@@ -100,8 +127,12 @@ func parseReset(e *env, args []string) (*resetPlan, *common, error) {
 	partitions := fs.String("partitions", "", "comma-separated partitions of every --topic (default: all)")
 	fs.BoolVar(&p.execute, "execute", false, "write the new offsets (default: a dry run)")
 	fs.BoolVar(&p.export, "export", false, "print the new offsets as CSV (topic,partition,offset), for --from-file")
+	groupType := fs.String("type", "", "share: the group is a share group (KIP-932; --execute creates it if need be); default: a share group if Kafka lists it as one, else a consumer group")
 	pos, err := parse(fs, c, args)
 	if err != nil {
+		return nil, nil, err
+	}
+	if p.share, err = p.checkType(c, *groupType); err != nil {
 		return nil, nil, err
 	}
 	if p.group, err = groupArg(fs, pos); err != nil {

@@ -125,16 +125,23 @@ func (s *snapshot) writeMetrics(w io.Writer) error {
 		}
 	}
 
+	p.family("groupctl_group_info", "gauge", "Always 1: the group's type (classic, consumer, share or zookeeper). A share group's committed offset is its share-partition start offset, its lag the one Kafka reports.")
+	for _, g := range names {
+		if st := s.groups[g]; st.desc != nil {
+			p.sample("groupctl_group_info", 1, "group", g, "type", groupType(st.desc))
+		}
+	}
+
 	type perPart struct {
 		name, help string
 		value      func(v partitionView) (float64, bool)
 	}
 	for _, f := range []perPart{
-		{"groupctl_partition_committed_offset", "The group's committed offset: the next one to consume.",
+		{"groupctl_partition_committed_offset", "The group's committed offset: the next one to consume (a share group's: its share-partition start offset).",
 			func(v partitionView) (float64, bool) { return float64(v.Committed), v.Committed >= 0 }},
 		{"groupctl_partition_log_end_offset", "The partition's log end offset.",
 			func(v partitionView) (float64, bool) { return float64(v.LogEnd), v.LogEnd >= 0 }},
-		{"groupctl_partition_lag", "Log end minus committed offset (absent when unknown).",
+		{"groupctl_partition_lag", "Log end minus committed offset (a share group's: the lag Kafka reports, records not yet acknowledged); absent when unknown.",
 			func(v partitionView) (float64, bool) { return float64(v.Lag), v.Lag >= 0 && v.LogEnd >= 0 }},
 		{"groupctl_partition_status", "The partition's lag status (docs/LAG.md): " + statusHelp + ".",
 			func(v partitionView) (float64, bool) { return float64(statusCode(v.Status)), true }},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -119,11 +120,33 @@ func newGroupSnap(name string, st *groupState) *groupSnap {
 			t.TotalLag += p.Lag
 		}
 		t.Statuses[g.report.of(p.Topic, p.Partition)]++
-		if p.Owner != "" {
-			g.owned[p.Owner]++
+		for _, m := range owners(g.desc, p) {
+			g.owned[m]++
 		}
 	}
 	return g
+}
+
+// owners are the members p is assigned to: its owner; in a share group,
+// every member the partition is assigned to (PartitionDescription.Owner
+// lists them, comma-separated).
+func owners(d *consumergroup.GroupDescription, p consumergroup.PartitionDescription) []string {
+	switch {
+	case p.Owner == "":
+		return nil
+	case d.Protocol == typeShare:
+		return strings.Split(p.Owner, ",")
+	}
+	return []string{p.Owner}
+}
+
+// groupType is the type of a group as list shows it: its protocol on
+// Kafka's coordinator (classic, consumer, share), else zookeeper.
+func groupType(d *consumergroup.GroupDescription) string {
+	if d.Protocol != "" {
+		return d.Protocol
+	}
+	return typeZooKeeper
 }
 
 func comparePartitions(a, b consumergroup.PartitionDescription) int {
@@ -133,6 +156,7 @@ func comparePartitions(a, b consumergroup.PartitionDescription) int {
 // groupSummary is one group in /api/groups.
 type groupSummary struct {
 	Group      string `json:"group"`
+	Type       string `json:"type,omitempty"` // classic, consumer, share or zookeeper; "" until the group was read once
 	State      string `json:"state"`
 	Members    int    `json:"members"`
 	Partitions int    `json:"partitions"`
@@ -159,7 +183,7 @@ func (s *snapshot) renderList() []byte {
 		st := s.groups[name]
 		g := groupSummary{Group: name, Status: lageval.Unknown.String(), Error: st.err}
 		if st.desc != nil {
-			g.State, g.Members, g.Partitions, g.TotalLag = st.desc.State, len(st.desc.Members), len(st.desc.Partitions), st.desc.TotalLag
+			g.Type, g.State, g.Members, g.Partitions, g.TotalLag = groupType(st.desc), st.desc.State, len(st.desc.Members), len(st.desc.Partitions), st.desc.TotalLag
 			g.Status = st.report.Status
 		}
 		out.Groups = append(out.Groups, g)
@@ -229,8 +253,8 @@ func (s *snapshot) renderDetail(g *servedGroup, page *pageInfo) []byte {
 			}
 		}
 		out.Partitions = append(out.Partitions, v)
-		if p.Owner != "" {
-			out.Owners[p.Owner] = append(out.Owners[p.Owner], consumergroup.TopicPartition{Topic: p.Topic, Partition: p.Partition})
+		for _, m := range owners(g.desc, p) {
+			out.Owners[m] = append(out.Owners[m], consumergroup.TopicPartition{Topic: p.Topic, Partition: p.Partition})
 		}
 	}
 	out.LagStatus = report

@@ -68,7 +68,7 @@ type kafkaSource struct {
 }
 
 func (s *kafkaSource) groups(ctx context.Context) ([]string, error) {
-	gs, err := kafkaGroups(ctx, s.c, s.admin)
+	gs, err := kafkaGroups(ctx, s.c, s.admin, groupFilter{})
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +94,9 @@ func (s *kafkaSource) describe(ctx context.Context, g string) (described, error)
 		cause := err
 		if cause == nil {
 			cause = errors.New("no log end offset listed (a deleted topic?)")
+			if d.Protocol == typeShare {
+				cause = shareLagUnknown(d)
+			}
 		}
 		out.kafkaErr = fmt.Errorf("%w: %s: %v", errKafka, s.where(), cause)
 		err = nil

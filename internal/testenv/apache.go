@@ -36,13 +36,28 @@ const (
 	// KindKafka4 is Apache Kafka 4.x, one KRaft node (broker and
 	// controller): nothing in ZooKeeper.
 	KindKafka4 Kind = "kafka-4"
+	// KindKafka28 and KindKafka36 are older Apache Kafka lines in
+	// ZooKeeper mode, registering themselves as KindKafka39 does: `make
+	// compat` runs the ZooKeeper coordinator's smoke scenario on them.
+	KindKafka28 Kind = "kafka-2.8"
+	KindKafka36 Kind = "kafka-3.6"
 	// KindExternal is the cluster that CONSUMERGROUP_TEST_KAFKA names:
 	// treated as a cluster without ZooKeeper registration.
 	KindExternal Kind = "external"
 )
 
-// ApacheKinds are the kinds of real Apache Kafka broker StartApache runs.
+// ApacheKinds are the kinds of real Apache Kafka broker the behaviour
+// suites run on. StartApache also runs OlderKinds.
 var ApacheKinds = []Kind{KindKafka39, KindKafka4}
+
+// OlderKinds are the older ZooKeeper-mode lines `make compat` runs on.
+var OlderKinds = []Kind{KindKafka28, KindKafka36}
+
+// ZooKeeperMode reports whether brokers of the kind are Apache Kafka in
+// ZooKeeper mode, registering themselves in ZooKeeper.
+func (k Kind) ZooKeeperMode() bool {
+	return k == KindKafka39 || k == KindKafka36 || k == KindKafka28
+}
 
 // Environment variables of the real brokers.
 const (
@@ -77,14 +92,20 @@ func KafkaCache() string {
 	if d := os.Getenv(EnvKafkaCache); d != "" {
 		return d
 	}
+	return filepath.Join(cacheRoot(), "kafka")
+}
+
+// cacheRoot is where the scripts cache what they fetch from Maven Central:
+// $XDG_CACHE_HOME/consumergroup, else ~/.cache/consumergroup.
+func cacheRoot() string {
 	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "consumergroup", "kafka")
+		return filepath.Join(d, "consumergroup")
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		home = os.TempDir()
 	}
-	return filepath.Join(home, ".cache", "consumergroup", "kafka")
+	return filepath.Join(home, ".cache", "consumergroup")
 }
 
 // ApacheInstalled returns the version of the kind's jars in the cache and
@@ -92,8 +113,8 @@ func KafkaCache() string {
 // why they are missing (what scripts/ensure-kafka.sh reported) and what
 // to run.
 func ApacheInstalled(kind Kind) (version, lib string, err error) {
-	if kind != KindKafka39 && kind != KindKafka4 {
-		return "", "", errorf("%q is not a kind of Apache Kafka broker (want %s or %s)", kind, KindKafka39, KindKafka4)
+	if !kind.ZooKeeperMode() && kind != KindKafka4 {
+		return "", "", errorf("%q is not a kind of Apache Kafka broker (want %s, %s, %s or %s)", kind, KindKafka39, KindKafka4, KindKafka36, KindKafka28)
 	}
 	dir := filepath.Join(KafkaCache(), string(kind))
 	if why, err := os.ReadFile(filepath.Join(dir, "UNAVAILABLE")); err == nil {
@@ -145,8 +166,8 @@ func StartApache(kind Kind, zkServers []string, chroot string) (*Apache, error) 
 	if err := validChroot(chroot); err != nil {
 		return nil, err
 	}
-	if kind == KindKafka39 && len(zkServers) == 0 {
-		return nil, errorf("a Kafka 3.9 broker in ZooKeeper mode needs ZooKeeper servers")
+	if kind.ZooKeeperMode() && len(zkServers) == 0 {
+		return nil, errorf("a Kafka broker in ZooKeeper mode (%s) needs ZooKeeper servers", kind)
 	}
 	if kind == KindKafka4 && (len(zkServers) > 0 || chroot != "") {
 		return nil, errorf("a Kafka 4 (KRaft) node takes no ZooKeeper")
@@ -221,8 +242,8 @@ func (a *Apache) writeConfig(controllerPort int) error {
 		"log.cleaner.enable=false",
 		"delete.topic.enable=true",
 	}
-	switch a.kind {
-	case KindKafka39:
+	switch {
+	case a.kind.ZooKeeperMode():
 		zkConnect := strings.Join(a.zkServers, ",") + a.chroot
 		lines = append(lines,
 			"broker.id=0",
@@ -230,7 +251,7 @@ func (a *Apache) writeConfig(controllerPort int) error {
 			fmt.Sprintf("zookeeper.session.timeout.ms=%d", apacheZKSession.Milliseconds()),
 			"listeners=PLAINTEXT://"+a.addr,
 		)
-	case KindKafka4:
+	case a.kind == KindKafka4:
 		caddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(controllerPort))
 		lines = append(lines,
 			"process.roles=broker,controller",
@@ -357,7 +378,7 @@ func (a *Apache) Restart() error {
 		// A 3.9 broker killed a moment ago is still registered under its
 		// old ZooKeeper session until that expires: the new one exits at
 		// once; start it again once the old registration is gone.
-		if err != nil && a.kind == KindKafka39 && a.proc.exited() && time.Now().Before(deadline) &&
+		if err != nil && a.kind.ZooKeeperMode() && a.proc.exited() && time.Now().Before(deadline) &&
 			strings.Contains(a.proc.out.lastLines(200), "NodeExists") {
 			time.Sleep(apacheZKSession / 4) // polling for the old session's expiry, not synchronizing
 			continue

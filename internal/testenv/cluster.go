@@ -43,9 +43,9 @@ func (k *Kafka) Kind() Kind { return KindKfake }
 // Registration returns the chroot the cluster is registered under.
 func (k *Kafka) Registration() (string, bool) { return k.reg.chroot, true }
 
-// Registration returns the chroot a 3.9 broker registers under; a KRaft
-// node registers nowhere.
-func (a *Apache) Registration() (string, bool) { return a.chroot, a.kind == KindKafka39 }
+// Registration returns the chroot a broker in ZooKeeper mode registers
+// under; a KRaft node registers nowhere.
+func (a *Apache) Registration() (string, bool) { return a.chroot, a.kind.ZooKeeperMode() }
 
 // External is a cluster of the user's, named by CONSUMERGROUP_TEST_KAFKA.
 type External struct {

@@ -1,10 +1,13 @@
 // Package testenv provides the real servers that this module's tests, demo
-// and benchmarks run against: ZooKeeper 3.8 servers started from the jars
-// Debian installs (standalone or as an ensemble), a TCP proxy that cuts
+// and benchmarks run against: ZooKeeper servers (standalone or as an
+// ensemble) started from the jars Debian's package installs or from those
+// scripts/ensure-zookeeper-maven.sh fetches from Maven Central (3.5 to 3.9;
+// see Installed, WithJars, MavenZooKeeper), a TCP proxy that cuts
 // connections on demand to force disconnects and session expiry, and an
 // in-process Kafka cluster (kfake) registered in ZooKeeper exactly as Kafka
 // brokers in ZooKeeper mode register themselves, and real Apache Kafka
-// brokers (StartApache: 3.9 in ZooKeeper mode, 4.x KRaft) from the jars
+// brokers (StartApache: 3.9, and for make compat 2.8 and 3.6, in ZooKeeper
+// mode; 4.x KRaft) from the jars
 // scripts/ensure-kafka.sh fetches. SharedCluster gives a test package one
 // broker of each kind, started at first use and stopped by Main.
 //
@@ -29,6 +32,11 @@
 //   - CONSUMERGROUP_TEST_ZOOKEEPER: a comma-separated list of ZooKeeper
 //     addresses; when set, ZooKeeperAddrs uses that ensemble and starts
 //     nothing.
+//   - CONSUMERGROUP_ZOOKEEPER_JARS: which ZooKeeper servers start: debian,
+//     maven (3.8 from Maven Central) or a directory of jars; unset, Debian's
+//     when installed, else Maven Central's (see EnvZooKeeperJars).
+//   - CONSUMERGROUP_ZOOKEEPER_CACHE: where scripts/ensure-zookeeper-maven.sh
+//     keeps the jars it fetches (see ZooKeeperCache).
 //   - CONSUMERGROUP_ZK_LOG=1: servers started here print their log to
 //     stderr (the default is silent; see WithServerLog).
 //   - CONSUMERGROUP_TEST_KAFKA: a comma-separated list of Kafka brokers;

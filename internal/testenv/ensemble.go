@@ -26,9 +26,11 @@ func StartEnsemble(n int, opts ...Option) (*Ensemble, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := Installed(); err != nil {
+	j, err := findJars(cfg.jars)
+	if err != nil {
 		return nil, err
 	}
+	cfg.server = j
 	return onFreshPorts(func() (*Ensemble, error) { return startEnsemble(cfg, n) })
 }
 

@@ -29,6 +29,8 @@ type config struct {
 	serverLog        bool
 	startTimeout     time.Duration
 	unlimitedClients bool
+	jars             string // WithJars: a lib directory, or "" for EnvZooKeeperJars' choice
+	server           jars   // the server's class path, found by the start
 }
 
 func newConfig(opts []Option) config {

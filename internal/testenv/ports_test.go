@@ -46,6 +46,9 @@ func TestZooKeeperPortTaken(t *testing.T) {
 	}
 	defer ln.Close()
 	cfg := newConfig(nil)
+	if cfg.server, err = findJars(""); err != nil {
+		t.Fatal(err)
+	}
 	z, err := newZooKeeper(cfg, ln.Addr().(*net.TCPAddr).Port, 0, nil)
 	if err != nil {
 		t.Fatal(err)

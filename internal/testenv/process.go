@@ -36,10 +36,10 @@ type process struct {
 // startProcess starts cmd in a new process group, with its output going to
 // out (and also returned by the process's tail), and starts its reaper.
 //
-// The process gets SIGKILL if this test binary dies without stopping it
-// (a panic, a test timeout, a kill): Linux sends Pdeathsig when the thread
-// that started the process ends, so the reaper starts it from an OS thread
-// it keeps locked until the process is reaped.
+// On Linux the process gets SIGKILL if this test binary dies without
+// stopping it (a panic, a test timeout, a kill): Linux sends Pdeathsig when
+// the thread that started the process ends, so the reaper starts it from an
+// OS thread it keeps locked until the process is reaped (procAttr).
 func startProcess(cmd *exec.Cmd, out io.Writer) (*process, error) {
 	tail := newTailBuffer(32 << 10)
 	var w io.Writer = tail
@@ -48,7 +48,7 @@ func startProcess(cmd *exec.Cmd, out io.Writer) (*process, error) {
 	}
 	cmd.Stdout = w
 	cmd.Stderr = w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	cmd.WaitDelay = outputWaitDelay
 	p := &process{cmd: cmd, out: tail, done: make(chan struct{})}
 	started := make(chan error, 1)

@@ -23,7 +23,13 @@ const rawTimeout = 30 * time.Second
 // when the test ends.
 func RawZK(t RawTB) *zk.Conn {
 	t.Helper()
-	conn, events, err := zk.Connect(ZooKeeperAddrs(t), 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(nopLogger{}))
+	return RawZKAt(t, ZooKeeperAddrs(t))
+}
+
+// RawZKAt is RawZK on the ZooKeeper at servers.
+func RawZKAt(t RawTB, servers []string) *zk.Conn {
+	t.Helper()
+	conn, events, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(nopLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}

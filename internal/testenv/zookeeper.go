@@ -13,44 +13,6 @@ import (
 	"time"
 )
 
-// javaDir is where Debian's zookeeper package installs its jars and those
-// it depends on.
-const javaDir = "/usr/share/java"
-
-// Jars on the server's class path, besides one slf4j binding.
-var serverJars = []string{
-	"zookeeper.jar", "zookeeper-jute.jar", "slf4j-api.jar",
-	"netty-handler.jar", "netty-common.jar", "netty-buffer.jar",
-	"netty-transport.jar", "netty-resolver.jar", "netty-codec.jar",
-	"netty-transport-native-epoll.jar", "netty-transport-native-unix-common.jar",
-	"metrics-core.jar",
-}
-
-// slf4jSimple is the slf4j binding on the server's class path: it prints
-// to stderr, at the level a system property sets.
-const slf4jSimple = "slf4j-simple.jar"
-
-// ErrNotInstalled is returned (wrapped, naming what is missing) by
-// Installed and by everything that starts a server when ZooKeeper's jars or
-// java are missing.
-var ErrNotInstalled = errors.New(`ZooKeeper is not installed: run "make test" (it installs it) or "sudo apt-get install -y zookeeper"`)
-
-// Installed returns nil when the ZooKeeper server can be started: its jars
-// are under /usr/share/java and java is on PATH. Otherwise its error wraps
-// ErrNotInstalled, whose message names the fix.
-func Installed() error {
-	for _, jar := range append(serverJars[:len(serverJars):len(serverJars)], slf4jSimple) {
-		path := filepath.Join(javaDir, jar)
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("%w (missing %s)", ErrNotInstalled, path)
-		}
-	}
-	if _, err := exec.LookPath("java"); err != nil {
-		return fmt.Errorf("%w (no java on PATH)", ErrNotInstalled)
-	}
-	return nil
-}
-
 // ZooKeeper is one ZooKeeper server process: standalone from
 // StartZooKeeper, or a member of an Ensemble. Its client port and data dir
 // stay the same across Stop, Kill and Restart. Its methods are safe for
@@ -74,9 +36,11 @@ func StartZooKeeper(opts ...Option) (*ZooKeeper, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := Installed(); err != nil {
+	j, err := findJars(cfg.jars)
+	if err != nil {
 		return nil, err
 	}
+	cfg.server = j
 	return onFreshPorts(func() (*ZooKeeper, error) { return startStandalone(cfg) })
 }
 
@@ -161,6 +125,10 @@ func (z *ZooKeeper) writeConfig(clientPort, myid int, quorum []string) error {
 	return nil
 }
 
+// Source says where the server's jars come from: "Debian's package",
+// "ZooKeeper 3.8.4 from Maven Central" or "the jars in <dir>".
+func (z *ZooKeeper) Source() string { return z.cfg.server.source }
+
 // Addr returns the client address, "127.0.0.1:port".
 func (z *ZooKeeper) Addr() string { return z.addr }
 
@@ -206,10 +174,6 @@ func (z *ZooKeeper) startLocked() error {
 		level = "info"
 		out = &prefixWriter{w: os.Stderr, prefix: z.label + ": "}
 	}
-	jars := append(serverJars[:len(serverJars):len(serverJars)], slf4jSimple)
-	for i, jar := range jars {
-		jars[i] = filepath.Join(javaDir, jar)
-	}
 	args := []string{
 		"-Xmx512m",
 		"-XX:+UseSerialGC",
@@ -222,7 +186,7 @@ func (z *ZooKeeper) startLocked() error {
 		// backing off to a minute.
 		"-Dzookeeper.cnxTimeout=1000",
 		"-Dzookeeper.fastleader.maxNotificationInterval=1000",
-		"-cp", strings.Join(jars, ":"),
+		"-cp", z.cfg.server.classPath,
 		"org.apache.zookeeper.server.quorum.QuorumPeerMain",
 		z.cfgPath,
 	}

@@ -68,9 +68,14 @@ func main() {
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file; with -only throughput, one per consumer run: FILE-SIZE-INDEX")
 	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), kfake-proc (kfake in a child process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
 	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
+	flag.DurationVar(&sessionTimeout, "session", sessionTimeout, "parts 2 and 3: every member's session timeout (ZooKeeper's for ours, the group coordinator's for franz-go's and sarama's); the scale curve at hundreds of members on 2 cores wants the library's default, 6s")
 	sizeList := flag.String("sizes", "100,1000", "throughput: the message sizes in bytes, comma-separated (targets only with both defaults)")
 	scaleFlags := scaleFlags()
 	flag.Parse()
+	if sessionTimeout < time.Second || sessionTimeout > time.Minute {
+		fmt.Fprintf(os.Stderr, "bench: -session %v: want 1s to 1m (heartbeats every %v)\n", sessionTimeout, heartbeat)
+		os.Exit(2)
+	}
 	sc, err := scaleFlags.parse()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

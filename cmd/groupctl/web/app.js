@@ -104,7 +104,7 @@ function groupSection(d) {
   const sec = el("section", { class: "group", id: "group-" + desc.group, "data-group": desc.group });
   sec.append(el("h2", {}, "Group " + desc.group + " ", badge(d.lag_status.status)));
   sec.append(el("p", { class: "muted" }, "state " + desc.state + " · generation " + desc.generation +
-    (desc.strategy ? " · strategy " + desc.strategy : "") + (desc.protocol ? " · Kafka coordinator, protocol " + desc.protocol : "") +
+    (desc.strategy ? " · strategy " + desc.strategy : "") + (desc.protocol === "share" ? " · Kafka coordinator, share group: lag as Kafka reports it" : desc.protocol ? " · Kafka coordinator, protocol " + desc.protocol : "") +
     " · total lag " + num(desc.total_lag)));
   if (d.error) sec.append(el("p", { class: "error" }, d.error));
 
@@ -152,7 +152,11 @@ function groupSection(d) {
       button("last »", last < page.total, () => goTo(desc.group, Math.floor((page.total - 1) / PAGE) * PAGE, page.topic)),
       page.topic ? button("all topics", true, () => goTo(desc.group, 0, "")) : ""));
   }
-  sec.append(el("table", { class: "partitions" }, el("thead", {}, el("tr", {}, ...["Topic", "Partition", "Owner", "Committed", "Log end", "Lag", "Status"].map((h) => el("th", {}, h)))), parts));
+  // A share group's partitions are shared by its members: each has a start
+  // offset (where Kafka delivers from) and the lag Kafka reports.
+  const share = desc.protocol === "share";
+  const heads = ["Topic", "Partition", share ? "Members" : "Owner", share ? "Start offset" : "Committed", "Log end", "Lag", "Status"];
+  sec.append(el("table", { class: "partitions" }, el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", {}, h)))), parts));
   return sec;
 }
 
@@ -177,7 +181,7 @@ async function refresh() {
       new Date(list.poll.time).toLocaleTimeString() + (list.poll.error ? " — " + list.poll.error : "");
     const body = document.querySelector("#groups tbody");
     body.replaceChildren(...list.groups.map((g) => el("tr", { "data-group": g.group },
-      el("td", {}, el("a", { href: "#group-" + g.group }, g.group)), el("td", {}, g.state || "-"), el("td", { class: "num" }, g.members),
+      el("td", {}, el("a", { href: "#group-" + g.group }, g.group)), el("td", { class: "type" }, g.type || "-"), el("td", {}, g.state || "-"), el("td", { class: "num" }, g.members),
       el("td", { class: "num" }, g.partitions), el("td", { class: "num" }, num(g.total_lag)), el("td", {}, badge(g.status)))));
     const details = await Promise.all(list.groups.map((g) => getJSON(pageURL(g.group)).catch(() => null)));
     document.getElementById("details").replaceChildren(...details.filter((d) => d).map(groupSection));
