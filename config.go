@@ -230,8 +230,20 @@ type ConsumerGroupConfig struct {
 	Logger *slog.Logger
 
 	// Metrics receives the member's measurements (see Metrics and the
-	// plugin/cgprom module). Default nil: nothing is measured.
+	// plugin/cgprom module). Default nil: nothing is measured. On a share
+	// group, a Metrics that also implements ShareMetrics receives the
+	// acknowledgements too.
 	Metrics Metrics
+
+	// ShareManualRenew (share groups only: JoinKafkaShareGroup) turns off
+	// the automatic renewal of the acquisition lock of the message in the
+	// application's hands. By default (false) the group renews it when two
+	// thirds of the lock have passed and the message is still in hand
+	// (Kafka 4.2+), so that a slow handler keeps its message instead of
+	// Kafka delivering it to another member meanwhile; a handler that
+	// hangs then holds its message until Close. With true, only Renew
+	// renews, and a message held past its lock is released (LOCK_EXPIRED).
+	ShareManualRenew bool
 }
 
 // NewConsumerGroupConfig returns a configuration with every default set.
@@ -346,6 +358,9 @@ func (c *ConsumerGroupConfig) validateZK() error {
 	if c.InstanceID != "" {
 		return configError("InstanceID", "applies to Kafka's coordinator only (JoinKafkaConsumerGroup); leave it empty with ZooKeeper")
 	}
+	if c.ShareManualRenew {
+		return configError("ShareManualRenew", "applies to share groups only (JoinKafkaShareGroup); leave it unset with JoinConsumerGroup")
+	}
 	return nil
 }
 
@@ -370,11 +385,51 @@ func (c *ConsumerGroupConfig) validateKafka() error {
 			return configError(f.name, "applies to ZooKeeper coordination only; leave it unset with JoinKafkaConsumerGroup%s", f.why)
 		}
 	}
+	if c.ShareManualRenew {
+		return configError("ShareManualRenew", "applies to share groups only (JoinKafkaShareGroup); leave it unset with JoinKafkaConsumerGroup")
+	}
 	switch {
 	case c.groupProtocol() == GroupProtocolClassic && c.Strategy != "" && c.Strategy != StrategySticky:
 		return configError("Strategy", "%q cannot run on the classic protocol without stopping every partition at every rebalance (eager): use StrategySticky (franz-go's cooperative-sticky balancer, the default)", c.Strategy)
 	case c.groupProtocol() == GroupProtocolConsumer && c.Strategy == StrategyRoundRobin:
 		return configError("Strategy", "%q has no server-side assignor in KIP-848: use StrategySticky (\"uniform\", the default) or StrategyRange (\"range\")", c.Strategy)
+	}
+	return nil
+}
+
+// validateShare refuses what a share group has no use for, naming the
+// field: ZooKeeper's fields, the partition owner's (strategy, protocol,
+// static membership, dual commit), and settings of hand-offs and commits
+// changed from their defaults (a share group hands nothing over and
+// commits nothing: Kafka tracks each message's state).
+func (c *ConsumerGroupConfig) validateShare() error {
+	const zk = "applies to ZooKeeper coordination only; leave it unset with JoinKafkaShareGroup (brokers are its argument)"
+	const owner = "has no meaning for a share group, whose members own no partition; leave it unset with JoinKafkaShareGroup"
+	def := NewConsumerGroupConfig()
+	for _, f := range []struct {
+		name string
+		set  bool
+		why  string
+	}{
+		{"ZookeeperChroot", c.ZookeeperChroot != "", zk},
+		{"ZookeeperAuth", len(c.ZookeeperAuth) > 0, zk},
+		{"ZookeeperACL", c.ZookeeperACL != nil, zk},
+		{"ZookeeperTimeout", c.ZookeeperTimeout != def.ZookeeperTimeout, zk + ", or at its default"},
+		{"Brokers", len(c.Brokers) > 0, zk},
+		{"BrokerListener", c.BrokerListener != "", zk},
+		{"DualCommit", c.DualCommit, zk},
+		{"IgnoreMigration", c.IgnoreMigration, zk},
+		{"Strategy", c.Strategy != "", owner + " (the broker assigns partitions to share members itself)"},
+		{"GroupProtocol", c.GroupProtocol != "", owner + " (the share protocol is the only one)"},
+		{"InstanceID", c.InstanceID != "", owner + " (share groups have no static membership)"},
+		{"CheckoutInterval", c.CheckoutInterval != def.CheckoutInterval, owner + ", or at its default (Checkout is refused on a share group)"},
+		{"HandoffTimeout", c.HandoffTimeout != def.HandoffTimeout, owner + ", or at its default (nothing is handed off: a message's lock decides, see ShareManualRenew)"},
+		{"CommitInterval", c.CommitInterval != def.CommitInterval, owner + ", or at its default (nothing is committed: each message is acknowledged)"},
+		{"SessionTimeout", c.SessionTimeout != def.SessionTimeout, owner + ", or at its default (the broker's group.share.session.timeout.ms decides)"},
+	} {
+		if f.set {
+			return configError(f.name, "%s", f.why)
+		}
 	}
 	return nil
 }

@@ -14,6 +14,9 @@ import (
 // (see Stream; Poll has none). Called after Close, it returns a closed
 // channel. nil if Stream, Checkout or Next/Poll was chosen first.
 func (g *ConsumerGroup) Batches() <-chan *EventBatch {
+	if g.share != nil {
+		return g.share.batchesOut()
+	}
 	if !g.eng.choose(modeBatches) {
 		return nil
 	}
@@ -26,6 +29,9 @@ func (g *ConsumerGroup) Batches() <-chan *EventBatch {
 // another group's batch or an empty one is refused with ErrInvalidArgument
 // and marks nothing (see MarkDone).
 func (g *ConsumerGroup) MarkBatchDone(b *EventBatch) error {
+	if g.share != nil {
+		return g.share.markBatch(b)
+	}
 	if b == nil {
 		return fmt.Errorf("%w: MarkBatchDone: nil batch", ErrInvalidArgument)
 	}

@@ -140,6 +140,9 @@ func (pc *PartitionConsumer) Fetch(stream chan *ConsumerEvent, duration time.Dur
 // consumed is not committed, its new owner delivers it again, and the
 // listener gets HANDOFF_TIMEOUT. After Close it returns ErrClosed.
 func (g *ConsumerGroup) Checkout(callback func(*PartitionConsumer) error) error {
+	if g.share != nil {
+		return g.share.refuse("Checkout", "a share group's members own no partition to check out: use Next, Poll, Stream or Batches")
+	}
 	if callback == nil {
 		return fmt.Errorf("%w: Checkout: nil callback", ErrInvalidArgument)
 	}

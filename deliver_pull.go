@@ -68,6 +68,10 @@ type pullSlice struct {
 // first. The first call of Next or Poll chooses this delivery mode; the two
 // can be mixed.
 func (g *ConsumerGroup) Next(ctx context.Context) (*ConsumerEvent, error) {
+	if g.share != nil {
+		u, err := g.share.pull(ctx, "Next", false)
+		return u.ev, err
+	}
 	if err := g.choosePull(ctx, "Next"); err != nil {
 		return nil, err
 	}
@@ -80,6 +84,10 @@ func (g *ConsumerGroup) Next(ctx context.Context) (*ConsumerEvent, error) {
 // the same rules, a batch being the unit: calling Poll again means the
 // batch is processed; MarkBatchDone counts it before.
 func (g *ConsumerGroup) Poll(ctx context.Context) (*EventBatch, error) {
+	if g.share != nil {
+		u, err := g.share.pull(ctx, "Poll", true)
+		return u.b, err
+	}
 	if err := g.choosePull(ctx, "Poll"); err != nil {
 		return nil, err
 	}

@@ -33,6 +33,9 @@ type RecordBatch struct {
 // so the record itself must not be used after. Offsets are committed by
 // the group, as with Poll: do not commit through the client.
 func (g *ConsumerGroup) PollRecords(ctx context.Context) (*RecordBatch, error) {
+	if g.share != nil {
+		return nil, g.share.refuse("PollRecords", "use Poll, whose events Release, Reject and Renew take")
+	}
 	if err := g.choosePull(ctx, "PollRecords"); err != nil {
 		return nil, err
 	}
@@ -43,6 +46,9 @@ func (g *ConsumerGroup) PollRecords(ctx context.Context) (*RecordBatch, error) {
 // MarkRecordsDone is MarkBatchDone for a batch PollRecords returned: the
 // whole batch counts as processed before the next call.
 func (g *ConsumerGroup) MarkRecordsDone(b *RecordBatch) error {
+	if g.share != nil {
+		return g.share.refuse("MarkRecordsDone", "use Poll and MarkBatchDone")
+	}
 	if b == nil {
 		return fmt.Errorf("%w: MarkRecordsDone: nil batch", ErrInvalidArgument)
 	}

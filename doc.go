@@ -25,6 +25,13 @@
 //     (Burrow, offset checkers, kafka-consumer-groups.sh --zookeeper)
 //     understand the group.
 //
+// A third kind of group shares the API: a share group (Kafka 4.2+, KIP-932,
+// JoinKafkaShareGroup), a queue over Kafka's topics whose members take
+// messages one by one from the same partitions, each under a time-limited
+// lock, and acknowledge each on its own: accepted (the next call, or
+// MarkDone), released (Release: delivered again, to any member) or
+// rejected (Reject: archived). See JoinKafkaShareGroup.
+//
 // # Taking messages
 //
 // Next (one message) and Poll (one partition's batch) are the API to start

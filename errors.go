@@ -99,3 +99,25 @@ var (
 	// ErrUnknownGroup: the group does not exist in ZooKeeper.
 	ErrUnknownGroup = zookeeper.ErrUnknownGroup
 )
+
+// ErrNotShareGroup: a call of share groups only (Release, Reject, Renew)
+// was made on a consumer group; the error names the call.
+var ErrNotShareGroup = errors.New("consumergroup: not a share group")
+
+// ErrShareGroup: a call that needs partitions owned or offsets committed
+// by the member (Checkout, CommitOffset, OffsetOf, Lag, PollRecords, ...)
+// was made on a share group, whose members own no partition; the error
+// names the call and what to use instead.
+var ErrShareGroup = errors.New("consumergroup: not available on a share group")
+
+// ErrLockExpired: MarkDone, Release, Reject or Renew of a share group's
+// message whose acquisition lock ran out while the application held it.
+// The group did not acknowledge it late as if it still held it: the
+// message was released, and Kafka delivers it again (to any member, with
+// its delivery count + 1).
+var ErrLockExpired = errors.New("consumergroup: the message's acquisition lock ran out")
+
+// ErrShareGroupsUnavailable: JoinKafkaShareGroup found brokers without
+// share groups (KIP-932): before Kafka 4.0, or a 4.x cluster whose
+// share.version feature is not enabled. The error says which.
+var ErrShareGroupsUnavailable = errors.New("consumergroup: the brokers do not offer share groups")

@@ -38,6 +38,13 @@ const (
 	// published assignment names; on Kafka's coordinator, those franz-go
 	// consumes, looked at every CommitInterval.
 	TOPICS_CHANGED
+	// LOCK_EXPIRED (share groups): the acquisition lock of a message ran
+	// out before it was acknowledged, in the application's hands or
+	// waiting to be handed out (Topic, Partition, Offset name it). The
+	// group released it: Kafka delivers it again, maybe to another member
+	// while the application here still processes it; MarkDone of it
+	// returns ErrLockExpired.
+	LOCK_EXPIRED
 )
 
 // Notification is sent to the listener of a group (see NewConsumerGroup) at
@@ -49,7 +56,7 @@ const (
 // listener nobody reads never slows the group; give the channel a buffer
 // if you want them all.
 type Notification struct {
-	Type uint8          // REBALANCE_START, REBALANCE_OK, REBALANCE_ERROR, HANDOFF_TIMEOUT, DUAL_COMMIT_ERROR or TOPICS_CHANGED
+	Type uint8          // REBALANCE_START, REBALANCE_OK, REBALANCE_ERROR, HANDOFF_TIMEOUT, DUAL_COMMIT_ERROR, TOPICS_CHANGED or LOCK_EXPIRED
 	Src  *ConsumerGroup // the group it comes from
 	Err  error          // with REBALANCE_ERROR and DUAL_COMMIT_ERROR: what went wrong
 
@@ -65,7 +72,8 @@ type Notification struct {
 	// HANDOFF_TIMEOUT: the partition handed over and the offset of the
 	// message still in the application's hands (with Batches, the first of
 	// the batch; with Checkout, the first the callback consumed). The
-	// partition's commit stopped before it.
+	// partition's commit stopped before it. LOCK_EXPIRED: the message
+	// whose lock ran out.
 	Topic     string
 	Partition int32
 	Offset    int64
@@ -81,11 +89,26 @@ type Header struct {
 type ConsumerEvent struct {
 	Topic     string
 	Partition int32
-	Offset    int64
-	Key       []byte
-	Value     []byte
-	Headers   []Header
-	Timestamp time.Time
+	// DeliveryCount (share groups) is how many times Kafka has delivered
+	// this message: 1 the first time, more after a Release, a lock that
+	// ran out or a member that left or died holding it. 0 on consumer
+	// groups. (Beside Partition, in what was padding.)
+	DeliveryCount int32
+	Offset        int64
+	Key           []byte
+	Value         []byte
+	Headers       []Header
+	Timestamp     time.Time
+
+	// AcquisitionDeadline (share groups) is when the message's acquisition
+	// lock runs out as Kafka set it at the fetch: past it, unless renewed
+	// (automatically while it is in hand, see
+	// ConsumerGroupConfig.ShareManualRenew, or by Renew), Kafka delivers
+	// it again. Renewals do not change this field. Zero on consumer
+	// groups.
+	AcquisitionDeadline time.Time
+
+	held *heldRecord // share groups: the record's state, to acknowledge it
 }
 
 // EventBatch is a batch of messages of one topic-partition, in offset order.

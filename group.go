@@ -43,6 +43,7 @@ type ConsumerGroup struct {
 	dropped  atomic.Int64
 
 	eng   *pump       // the delivery engine; coordinators drive it as a deliverer (see ConsumerGroup.deliverer)
+	share *shareGroup // set on a share group (JoinKafkaShareGroup), which has no eng and no coord
 	coord coordinator // ZooKeeper's or Kafka's: owns the membership and its state
 	obs   *observer   // metrics and health
 
@@ -196,6 +197,9 @@ func (g *ConsumerGroup) ClaimedPartitions() []TopicPartition {
 // topic: the next offset to consume. See OffsetOf (a group subscribed by
 // pattern has no first topic: Offset returns ErrInvalidArgument).
 func (g *ConsumerGroup) Offset(partition int32) (int64, error) {
+	if g.share != nil {
+		return 0, g.share.refuse("Offset", "no member commits offsets; Kafka keeps each message's state")
+	}
 	if len(g.topics) == 0 {
 		return 0, errPatternFirstTopic("Offset", "OffsetOf")
 	}
@@ -204,6 +208,9 @@ func (g *ConsumerGroup) Offset(partition int32) (int64, error) {
 
 // OffsetOf returns the committed offset of a partition.
 func (g *ConsumerGroup) OffsetOf(ctx context.Context, topic string, partition int32) (int64, error) {
+	if g.share != nil {
+		return 0, g.share.refuse("OffsetOf", "no member commits offsets; Kafka keeps each message's state (kadm's DescribeShareGroupOffsets reads the group's start offsets)")
+	}
 	return g.coord.offset(ctx, TopicPartition{Topic: topic, Partition: partition})
 }
 
@@ -213,6 +220,9 @@ func (g *ConsumerGroup) OffsetOf(ctx context.Context, topic string, partition in
 // (ErrNotOwner otherwise). See CommitOffset (a group subscribed by pattern
 // has no first topic: Commit returns ErrInvalidArgument).
 func (g *ConsumerGroup) Commit(partition int32, offset int64) error {
+	if g.share != nil {
+		return g.share.refuse("Commit", "acknowledge messages instead (MarkDone, Release, Reject)")
+	}
 	if len(g.topics) == 0 {
 		return errPatternFirstTopic("Commit", "CommitOffset")
 	}
@@ -222,6 +232,9 @@ func (g *ConsumerGroup) Commit(partition int32, offset int64) error {
 // CommitOffset commits offset for a partition this member holds (see
 // Commit). Later automatic commits start from it.
 func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partition int32, offset int64) error {
+	if g.share != nil {
+		return g.share.refuse("CommitOffset", "acknowledge messages instead (MarkDone, Release, Reject)")
+	}
 	tp := TopicPartition{Topic: topic, Partition: partition}
 	t0, offsets := time.Now(), map[TopicPartition]int64{tp: offset}
 	err := g.coord.commit(ctx, offsets)
@@ -237,6 +250,9 @@ func (g *ConsumerGroup) CommitOffset(ctx context.Context, topic string, partitio
 // topic, its lag (PartitionLag); see Lag (a group subscribed by pattern
 // has no first topic: EventsBehindLatest returns ErrInvalidArgument).
 func (g *ConsumerGroup) EventsBehindLatest() (map[int32]int64, error) {
+	if g.share != nil {
+		return nil, g.share.refuse("EventsBehindLatest", "no member commits offsets (kadm's DescribeShareGroupOffsets reports the group's lag)")
+	}
 	if len(g.topics) == 0 {
 		return nil, errPatternFirstTopic("EventsBehindLatest", "Lag")
 	}
@@ -250,6 +266,9 @@ func (g *ConsumerGroup) EventsBehindLatest() (map[int32]int64, error) {
 // subscribed by pattern reports the topics it matches as its member last
 // learned them.
 func (g *ConsumerGroup) Lag(ctx context.Context) (map[string]map[int32]int64, error) {
+	if g.share != nil {
+		return nil, g.share.refuse("Lag", "no member commits offsets (kadm's DescribeShareGroupOffsets reports the group's lag)")
+	}
 	topics := g.subscribedTopics()
 	if len(topics) == 0 {
 		return map[string]map[int32]int64{}, nil
@@ -309,6 +328,9 @@ func (g *ConsumerGroup) Close() error {
 		return nil
 	}
 	g.closed = true
+	if g.share != nil {
+		return g.share.close()
+	}
 	g.eng.shutdown()
 	g.cancel()
 	g.wg.Wait()

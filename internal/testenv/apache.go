@@ -277,6 +277,18 @@ func (a *Apache) writeConfig(controllerPort int) error {
 			// default): a join or leave waited up to a second for it,
 			// then a heartbeat. 0: at once.
 			"group.consumer.assignment.interval.ms=0",
+			// Share groups (the format enables share.version): record
+			// locks and delivery-count limits short enough for tests
+			// (the group configs share.record.lock.duration.ms and
+			// share.delivery.count.limit must lie within these), and
+			// heartbeats and sessions as short as KIP-848's.
+			"group.share.min.record.lock.duration.ms=1000",
+			"group.share.min.delivery.count.limit=2",
+			"group.share.min.session.timeout.ms=500",
+			"group.share.session.timeout.ms=3000",
+			"group.share.min.heartbeat.interval.ms=100",
+			"group.share.heartbeat.interval.ms=250",
+			"group.share.assignment.interval.ms=0",
 		)
 	}
 	body := strings.Join(lines, "\n") + "\n"
@@ -309,14 +321,18 @@ func (a *Apache) jvmArgs(mainClass string, args ...string) []string {
 	return append(out, args...)
 }
 
-// format prepares a KRaft node's storage with a random cluster id.
+// format prepares a KRaft node's storage with a random cluster id, share
+// groups enabled.
 func (a *Apache) format() error {
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
 		return fmt.Errorf("testenv: drawing a cluster id: %w", err)
 	}
 	clusterID := base64.RawURLEncoding.EncodeToString(id)
-	cmd := exec.Command("java", a.jvmArgs("kafka.tools.StorageTool", "format", "--cluster-id="+clusterID, "--config="+a.props)...)
+	// share.version=2: share groups (KIP-932) and their dead-letter
+	// topics (KIP-1191); a node formatted at the latest release version
+	// may not enable them by itself.
+	cmd := exec.Command("java", a.jvmArgs("kafka.tools.StorageTool", "format", "--cluster-id="+clusterID, "--config="+a.props, "--feature", "share.version=2")...)
 	cmd.Dir = a.dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
