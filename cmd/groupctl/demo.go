@@ -38,6 +38,7 @@ type demoOpts struct {
 	libraryDefaults bool
 	coordinator     string // zookeeper or kafka (demo_kafka.go)
 	protocol        string // with --coordinator kafka: classic or consumer
+	groupType       string // consumer, or share (demo_share.go)
 }
 
 // runDemo is demo: it reads the flags, checks that what it starts is
@@ -47,6 +48,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	o, err := parseDemo(e, args)
 	if err != nil {
 		return err
+	}
+	if o.groupType == groupTypeShare {
+		return runShareDemo(ctx, e, o)
 	}
 	if err := o.prepare(); err != nil {
 		return err
@@ -102,6 +106,9 @@ func parseDemo(e *env, args []string) (demoOpts, error) {
 		return o, bad(fmt.Sprintf("--group-protocol %q: want classic or consumer", o.protocol))
 	case o.output != "table" && o.output != "json":
 		return o, bad(fmt.Sprintf("--output must be table or json, not %q", o.output))
+	}
+	if err := o.checkGroupType(fs); err != nil {
+		return o, bad(err.Error())
 	}
 	if f, ok := e.stdout.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) || o.output == "json" {
 		o.plain = true

@@ -111,6 +111,7 @@ func demoFlags(o *demoOpts) *flag.FlagSet {
 	fs.StringVar(&o.serve, "listen", "127.0.0.1:0", "the web view's address with --serve")
 	fs.StringVar(&o.coordinator, "coordinator", coordZooKeeper, "the group's coordinator: zookeeper (Kafka's ZooKeeper layout) or kafka (Kafka's own group coordinator, JoinKafkaConsumerGroup)")
 	fs.StringVar(&o.protocol, "group-protocol", consumergroup.GroupProtocolClassic, "with --coordinator kafka: classic or consumer (KIP-848)")
+	fs.StringVar(&o.groupType, "group-type", groupTypeConsumer, "consumer (a consumer group: partitions owned by one member) or share (a share group, Kafka 4's queues: more members than partitions, poison messages rejected, slow ones renewed, a crash; on kfake, no ZooKeeper; 4 members on 2 partitions unless --members/--partitions say otherwise)")
 	fs.StringVar(&o.chroot, "chroot", "", "ZooKeeper chroot of the demo's nodes (default with --zookeeper: /consumergroup-demo-<unix time>)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: groupctl demo [flags]\n\nflags:\n")

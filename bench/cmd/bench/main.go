@@ -212,6 +212,7 @@ func (b *bench) startKafka(kafka string) (err error) {
 		// Kafka 3.9 has no KIP-848.
 		systems = slices.DeleteFunc(systems, func(s system) bool { return strings.Contains(s.name, "KIP-848") })
 		dropKIP848Consumers()
+		dropShareConsumers() // and no share groups
 	case "apache4":
 		b.kafka, err = env.StartApache4()
 	case "kfake-proc":
