@@ -119,8 +119,9 @@ func JoinKafkaShareGroup(ctx context.Context, name string, topics []string, brok
 		return nil, fmt.Errorf("consumergroup: kafka client: %w", err)
 	}
 	matching, err := checkKafka(jctx, probe, topics, &cfg)
+	renew := false
 	if err == nil {
-		err = checkShare(jctx, probe)
+		renew, err = checkShare(jctx, probe)
 	}
 	if err == nil {
 		err = checkShareName(jctx, probe, name, cfg.Logger)
@@ -132,7 +133,7 @@ func JoinKafkaShareGroup(ctx context.Context, name string, topics []string, brok
 	if err != nil {
 		return nil, joinFailed(ctx, jctx, name, cfg.JoinTimeout, err)
 	}
-	g, sg, err := startShareMember(name, topics, brokers, cfg)
+	g, sg, err := startShareMember(name, topics, brokers, cfg, renew)
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +159,10 @@ type shareGroup struct {
 	g          *ConsumerGroup // identity, config, notifications, observer, goroutines
 	cl         *kgo.Client
 	maxRecords int
-	autoRenew  bool
-	sm         ShareMetrics // g.cfg.Metrics as ShareMetrics, or nil
+	autoRenew  bool          // the unit in hand is renewed (not ShareManualRenew)
+	canRenew   bool          // the brokers renew locks (Kafka 4.2+)
+	lockDur    time.Duration // the longest lock seen at a poll; owned by the poller (pullMu)
+	sm         ShareMetrics  // g.cfg.Metrics as ShareMetrics, or nil
 
 	ready     chan struct{} // closed once g and cl are set: the hooks wait for it
 	joined    chan struct{} // closed at the first heartbeat answered
@@ -202,18 +205,20 @@ type shareGroup struct {
 
 // startShareMember creates the member's share consumer and starts the
 // member: its lock keeper (sharegroup_lock.go).
-func startShareMember(name string, topics, brokers []string, cfg ConsumerGroupConfig) (*ConsumerGroup, *shareGroup, error) {
+func startShareMember(name string, topics, brokers []string, cfg ConsumerGroupConfig, renew bool) (*ConsumerGroup, *shareGroup, error) {
 	sg := &shareGroup{
 		ready:     make(chan struct{}),
 		joined:    make(chan struct{}),
 		change:    make(chan struct{}),
 		autoRenew: !cfg.ShareManualRenew,
+		canRenew:  renew,
 	}
 	sg.sm, _ = cfg.Metrics.(ShareMetrics)
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ShareGroup(name),
 		kgo.ShareMaxRecords(shareMaxRecords),
+		kgo.MaxConcurrentFetches(0), // fetch only while polling: see sharegroup_lock.go
 		kgo.MetadataMaxAge(cfg.MetadataInterval),
 		kgo.WithHooks(sg),
 		kgo.ShareAckCallback(sg.acked),
@@ -271,32 +276,34 @@ func (sg *shareGroup) acked(_ *kgo.Client, results kgo.ShareAckResults) {
 
 // checkShare checks that the brokers offer share groups: the
 // ShareGroupHeartbeat API, and the share.version feature enabled when the
-// broker lists its finalized features.
-func checkShare(ctx context.Context, cl *kgo.Client) error {
+// broker lists its finalized features. It reports whether they renew
+// locks (ShareAcknowledge v2, KIP-1222: Kafka 4.2+).
+func checkShare(ctx context.Context, cl *kgo.Client) (renew bool, err error) {
 	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
 	if err != nil {
-		return fmt.Errorf("consumergroup: ask the brokers' API versions: %w", err)
+		return false, fmt.Errorf("consumergroup: ask the brokers' API versions: %w", err)
 	}
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-		return fmt.Errorf("consumergroup: ask the brokers' API versions: %w", err)
+		return false, fmt.Errorf("consumergroup: ask the brokers' API versions: %w", err)
 	}
 	heartbeat := false
 	for _, k := range resp.ApiKeys {
 		heartbeat = heartbeat || k.ApiKey == kmsg.ShareGroupHeartbeat.Int16()
+		renew = renew || k.ApiKey == kmsg.ShareAcknowledge.Int16() && k.MaxVersion >= 2
 	}
 	if !heartbeat {
-		return fmt.Errorf("%w: they do not offer ShareGroupHeartbeat: share groups need Kafka 4.0+ (production-ready in 4.2) with the share.version feature enabled (kafka-features.sh upgrade --feature share.version=1)",
+		return false, fmt.Errorf("%w: they do not offer ShareGroupHeartbeat: share groups need Kafka 4.0+ (production-ready in 4.2) with the share.version feature enabled (kafka-features.sh upgrade --feature share.version=1)",
 			ErrShareGroupsUnavailable)
 	}
 	if len(resp.FinalizedFeatures) == 0 {
-		return nil
+		return renew, nil
 	}
 	for _, f := range resp.FinalizedFeatures {
 		if f.Name == "share.version" && f.MaxVersionLevel >= 1 {
-			return nil
+			return renew, nil
 		}
 	}
-	return fmt.Errorf("%w: the cluster's share.version feature is not enabled: kafka-features.sh upgrade --feature share.version=1 (or format with --feature share.version=1)",
+	return false, fmt.Errorf("%w: the cluster's share.version feature is not enabled: kafka-features.sh upgrade --feature share.version=1 (or format with --feature share.version=1)",
 		ErrShareGroupsUnavailable)
 }
 

@@ -263,27 +263,27 @@ func (sg *shareGroup) fill(ev *ConsumerEvent, h *heldRecord) {
 }
 
 // poll polls franz-go (every record of the previous poll is finished: see
-// the top of the file) and buffers what came.
+// the top of the file) and buffers what came: all of it, so that no
+// acquired record waits in franz-go's buffer, where the lock keeper could
+// not renew it.
 func (sg *shareGroup) poll(ctx context.Context) error {
 	g := sg.g
 	pctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(g.ctx, cancel) // Close ends the wait
-	fetches := sg.cl.PollRecords(pctx, sg.maxRecords)
+	fetches := sg.cl.PollRecords(pctx, -1)
 	stop()
 	cancel()
-	now := time.Now()
-	var recs []*heldRecord
-	fetches.EachRecord(func(r *kgo.Record) {
-		h := &heldRecord{sg: sg, r: r, deadline: r.AcquisitionDeadline(),
-			topic: r.Topic, partition: r.Partition, offset: r.Offset, delivery: r.DeliveryCount()}
-		if !h.deadline.IsZero() {
-			h.lockDur = h.deadline.Sub(now)
-		}
-		recs = append(recs, h)
-	})
+	recs, late := sg.hold(fetches)
 	g.obs.polled(len(recs), sg.cl)
+	if len(late) > 0 {
+		sg.isolate(late)
+	}
 	sg.mu.Lock()
-	sg.buf = append(sg.buf, recs...)
+	for _, h := range recs {
+		if !h.expired {
+			sg.buf = append(sg.buf, h)
+		}
+	}
 	sg.polled = recs
 	sg.acquiredLocked(recs)
 	closed := sg.closed
@@ -316,6 +316,50 @@ func (sg *shareGroup) poll(ctx context.Context) error {
 	return nil
 }
 
+// hold makes a heldRecord of each record polled; late are those that came
+// with too little of their lock left to be acknowledged safely. The lock's
+// length is the longest seen (a record that waited in franz-go's buffer
+// shows less): renewals extend a lock by it.
+func (sg *shareGroup) hold(fetches kgo.Fetches) (recs, late []*heldRecord) {
+	now := time.Now()
+	recs = make([]*heldRecord, 0, fetches.NumRecords())
+	fetches.EachRecord(func(r *kgo.Record) {
+		h := &heldRecord{sg: sg, r: r, deadline: r.AcquisitionDeadline(),
+			topic: r.Topic, partition: r.Partition, offset: r.Offset, delivery: r.DeliveryCount()}
+		if !h.deadline.IsZero() {
+			sg.lockDur = max(sg.lockDur, h.deadline.Sub(now))
+		}
+		recs = append(recs, h)
+	})
+	for _, h := range recs {
+		if h.deadline.IsZero() {
+			continue
+		}
+		h.lockDur = sg.lockDur
+		if h.deadline.Sub(now) < shareReleaseLead(h.lockDur) {
+			late = append(late, h)
+		}
+	}
+	return recs, late
+}
+
+// isolate releases records that came with too little of their lock left:
+// it may have run out already, and Kafka would then refuse, with their
+// release, every acknowledgement of their partition sent in the same
+// request. So the acknowledgements pending are sent first, and the
+// releases alone after them.
+func (sg *shareGroup) isolate(late []*heldRecord) {
+	ctx, cancel := context.WithTimeout(sg.g.ctx, shareCloseTimeout)
+	defer cancel()
+	_ = sg.cl.FlushAcks(ctx)
+	sg.mu.Lock()
+	for _, h := range late {
+		sg.expireLocked(h)
+	}
+	sg.mu.Unlock()
+	_ = sg.cl.FlushAcks(ctx)
+}
+
 // shareErrorBackoff is how long a poll that returned errors and no records
 // waits before the next.
 const shareErrorBackoff = 250 * time.Millisecond
@@ -338,6 +382,9 @@ func (sg *shareGroup) ackLocked(h *heldRecord, status kgo.AckStatus) {
 		return
 	}
 	sg.cl.MarkAcks(status, h.r)
+	if !h.deadline.IsZero() && time.Until(h.deadline) < shareAckDelay+shareReleaseLead(h.lockDur) {
+		sg.hurryAcks() // franz-go's ack timer could send it after the lock ran out
+	}
 	h.status, h.r = status, nil
 	sg.ackedLocked(h, status)
 	sg.wakeLocked()
@@ -372,8 +419,12 @@ func (sg *shareGroup) mark(ev *ConsumerEvent, status kgo.AckStatus, what string)
 	case h.status != 0:
 		return fmt.Errorf("%w: %s: topic %q partition %d offset %d was finished already (%s)",
 			ErrInvalidArgument, what, ev.Topic, ev.Partition, ev.Offset, h.status)
+	case status == kgo.AckRenew && !sg.canRenew:
+		return fmt.Errorf("%w: %s: the brokers do not renew locks (ShareAcknowledge v2, Kafka 4.2+)", ErrShareGroupsUnavailable, what)
 	case status == kgo.AckRenew:
-		sg.renewLocked(h, time.Now())
+		if sg.renewLocked(h, time.Now()) {
+			sg.hurryAcks()
+		}
 		return nil
 	}
 	sg.ackLocked(h, status)

@@ -42,7 +42,7 @@ const (
 	shareDemoLimit = 5               // Kafka's delivery-count limit: above the handler's 3 attempts
 	poisonEvery    = 997             // every poisonEvery-th message fails twice, then is rejected
 	poisonTries    = 3               // deliveries of a poison message: released twice, rejected at the third
-	slowEvery      = 4999            // every slowEvery-th message takes slowWork
+	slowEvery      = 1000            // every slowEvery-th message takes slowWork
 	slowWork       = shareDemoLock * 3 / 2
 )
 

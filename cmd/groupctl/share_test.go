@@ -99,11 +99,11 @@ func setShareEarliest(t *testing.T, c *cluster, group string) {
 	}
 }
 
-// shareMember joins group with a bare franz-go share consumer of topic and
+// bareShareMember joins group with a bare franz-go share consumer of topic and
 // polls until it was delivered every record below ends (partition: log
 // end), accepting those of the partitions in accept and releasing the
 // others; it then flushes its acknowledgements. Close it to leave.
-func shareMember(t *testing.T, c *cluster, group, topic string, ends map[int32]int64, accept ...int32) *kgo.Client {
+func bareShareMember(t *testing.T, c *cluster, group, topic string, ends map[int32]int64, accept ...int32) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...), kgo.ShareGroup(group), kgo.ConsumeTopics(topic),
 		kgo.FetchMaxWait(200*time.Millisecond))
@@ -169,7 +169,7 @@ func testShareGroupTools(t *testing.T, kind testenv.Kind) {
 		}
 	}
 	setShareEarliest(t, c, group)
-	member := shareMember(t, c, group, topic, map[int32]int64{0: 5, 1: 5}, 0)
+	member := bareShareMember(t, c, group, topic, map[int32]int64{0: 5, 1: 5}, 0)
 	// A classic group beside it (once the broker's group coordinator
 	// runs: the share member's join waited for it).
 	c.kafkaTool("reset-offsets", classic, "--topic", topic, "--to-earliest", "--execute").want(t, 0)
@@ -280,7 +280,7 @@ func testShareDescribe(t *testing.T, c *cluster, group, topic string) {
 func testShareDeleteOffsets(t *testing.T, c *cluster, topic string) {
 	other := c.group("sq2")
 	setShareEarliest(t, c, other)
-	shareMember(t, c, other, topic, map[int32]int64{0: 7, 1: 5}, 0, 1).Close()
+	bareShareMember(t, c, other, topic, map[int32]int64{0: 7, 1: 5}, 0, 1).Close()
 	waitFor(t, waitTimeout, "an empty share group", func() error {
 		if d, _ := c.shareDescribe(other); len(d.Members) != 0 {
 			return fmt.Errorf("%d members", len(d.Members))
