@@ -151,7 +151,7 @@ func JoinKafkaShareGroup(ctx context.Context, name string, topics []string, brok
 // what one fetch asks for): records wait in the member's buffer under
 // their locks, so the buffer stays small. A kgo.ShareMaxRecords in
 // KafkaOptions overrides it.
-const shareMaxRecords = 64
+const shareMaxRecords = 500
 
 // shareGroup is a member of a share group: its franz-go share consumer and
 // the state of the records it holds (see sharegroup_deliver.go).
@@ -196,7 +196,9 @@ type shareGroup struct {
 	hand      []*heldRecord       // the unit in the application's hands (one record, or a batch)
 	ahead     []*heldRecord       // Stream, Batches: the unit taken, being sent
 	polled    []*heldRecord       // every record of the last poll (franz-go accepts the unfinished ones at the next)
-	change    chan struct{}       // closed and replaced when a record is finished
+	change    chan struct{}       // closed and replaced when a record is finished, if waiting
+	waiting   bool                // a goroutine waits on change
+	accepts   []*kgo.Record       // accepted, not marked to franz-go yet (ackLocked)
 	stream    chan *ConsumerEvent // Stream's, set once by choose
 	batches   chan *EventBatch    // Batches', set once by choose
 	outClosed bool                // stream or batches closed
@@ -405,6 +407,7 @@ func (sg *shareGroup) close() error {
 		sg.ackLocked(h, kgo.AckRelease)
 	}
 	sg.buf = nil
+	sg.flushAcceptsLocked()
 	sg.mu.Unlock()
 	sg.pullMu.Unlock()
 	timeout := shareCloseTimeout

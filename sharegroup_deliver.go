@@ -160,6 +160,7 @@ func (sg *shareGroup) takeAhead(ctx context.Context, batch bool) (shareUnit, err
 			sg.ahead = u.recs // the lock keeper expires them if they wait long
 		}
 		wait := sg.change
+		sg.waiting = true
 		pending := !ok && sg.unfinishedLocked()
 		sg.mu.Unlock()
 		switch {
@@ -270,6 +271,9 @@ func (sg *shareGroup) poll(ctx context.Context) error {
 	g := sg.g
 	pctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(g.ctx, cancel) // Close ends the wait
+	sg.mu.Lock()
+	sg.flushAcceptsLocked() // the previous poll's, at once
+	sg.mu.Unlock()
 	fetches := sg.cl.PollRecords(pctx, -1)
 	stop()
 	cancel()
@@ -322,9 +326,12 @@ func (sg *shareGroup) poll(ctx context.Context) error {
 // shows less): renewals extend a lock by it.
 func (sg *shareGroup) hold(fetches kgo.Fetches) (recs, late []*heldRecord) {
 	now := time.Now()
-	recs = make([]*heldRecord, 0, fetches.NumRecords())
+	n := fetches.NumRecords()
+	recs = make([]*heldRecord, 0, n)
+	slab := make([]heldRecord, n) // one allocation for the poll's records
 	fetches.EachRecord(func(r *kgo.Record) {
-		h := &heldRecord{sg: sg, r: r, deadline: r.AcquisitionDeadline(),
+		h := &slab[len(recs)]
+		*h = heldRecord{sg: sg, r: r, deadline: r.AcquisitionDeadline(),
 			topic: r.Topic, partition: r.Partition, offset: r.Offset, delivery: r.DeliveryCount()}
 		if !h.deadline.IsZero() {
 			sg.lockDur = max(sg.lockDur, h.deadline.Sub(now))
@@ -351,6 +358,9 @@ func (sg *shareGroup) hold(fetches kgo.Fetches) (recs, late []*heldRecord) {
 func (sg *shareGroup) isolate(late []*heldRecord) {
 	ctx, cancel := context.WithTimeout(sg.g.ctx, shareCloseTimeout)
 	defer cancel()
+	sg.mu.Lock()
+	sg.flushAcceptsLocked()
+	sg.mu.Unlock()
 	_ = sg.cl.FlushAcks(ctx)
 	sg.mu.Lock()
 	for _, h := range late {
@@ -376,23 +386,47 @@ func (sg *shareGroup) finishHandLocked(status kgo.AckStatus) {
 }
 
 // ackLocked acknowledges h with status (a terminal one) and wakes whoever
-// waits for records to be finished.
+// waits for records to be finished. An accept whose lock has time left
+// waits in sg.accepts, marked with the others at once (flushAcceptsLocked:
+// at the next poll, the lock keeper's next tick, Close): one franz-go call
+// for many records instead of one each.
 func (sg *shareGroup) ackLocked(h *heldRecord, status kgo.AckStatus) {
 	if h.status != 0 {
 		return
 	}
-	sg.cl.MarkAcks(status, h.r)
-	if !h.deadline.IsZero() && time.Until(h.deadline) < shareAckDelay+shareReleaseLead(h.lockDur) {
-		sg.hurryAcks() // franz-go's ack timer could send it after the lock ran out
+	left := time.Until(h.deadline)
+	switch {
+	case status == kgo.AckAccept && (h.deadline.IsZero() || left > shareTickMax+shareAckDelay+shareReleaseLead(h.lockDur)):
+		sg.accepts = append(sg.accepts, h.r)
+	default:
+		sg.cl.MarkAcks(status, h.r)
+		if !h.deadline.IsZero() && left < shareTickMax+shareAckDelay+shareReleaseLead(h.lockDur) {
+			sg.flushAcceptsLocked()
+			sg.hurryAcks() // franz-go's ack timer could send it after the lock ran out
+		}
 	}
 	h.status, h.r = status, nil
 	sg.ackedLocked(h, status)
 	sg.wakeLocked()
 }
 
+// flushAcceptsLocked marks the accepts waiting in sg.accepts, at once.
+func (sg *shareGroup) flushAcceptsLocked() {
+	if len(sg.accepts) == 0 {
+		return
+	}
+	sg.cl.MarkAcks(kgo.AckAccept, sg.accepts...)
+	clear(sg.accepts)
+	sg.accepts = sg.accepts[:0]
+}
+
 // wakeLocked wakes the goroutines waiting for a change (a record finished,
-// Close).
+// Close), if one waits.
 func (sg *shareGroup) wakeLocked() {
+	if !sg.waiting {
+		return
+	}
+	sg.waiting = false
 	close(sg.change)
 	sg.change = make(chan struct{})
 }

@@ -92,6 +92,7 @@ func (sg *shareGroup) tendLocks(now time.Time) time.Duration {
 	for _, h := range sg.buf {
 		look(h, sg.canRenew)
 	}
+	sg.flushAcceptsLocked() // what was accepted since the last tick
 	if hurry {
 		sg.hurryAcks()
 	}
