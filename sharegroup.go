@@ -2,6 +2,7 @@ package consumergroup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -173,6 +174,7 @@ type shareGroup struct {
 	silent    atomic.Bool  // the coordinator's silence was reported (once until heard again)
 	failing   atomic.Bool  // a heartbeat failure was reported (once until heard again)
 	stallOnce sync.Once    // the warning of a Stream loop that holds the next fetch back
+	isolating atomic.Bool  // the late records' releases are being sent alone (isolate)
 
 	// pullMu serializes the takes (Next, Poll, the Stream and Batches
 	// goroutine); it is held while polling franz-go, taken outside mu.
@@ -266,6 +268,10 @@ func (sg *shareGroup) acked(_ *kgo.Client, results kgo.ShareAckResults) {
 	<-sg.ready
 	for _, r := range results {
 		if r.Err == nil {
+			continue
+		}
+		if sg.isolating.Load() && errors.Is(r.Err, kerr.InvalidRecordState) {
+			sg.g.log.Info("share group: Kafka had released already the messages released late", "topic", r.Topic, "partition", r.Partition)
 			continue
 		}
 		sg.mu.Lock()

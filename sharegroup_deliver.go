@@ -350,11 +350,13 @@ func (sg *shareGroup) hold(fetches kgo.Fetches) (recs, late []*heldRecord) {
 	return recs, late
 }
 
-// isolate releases records that came with too little of their lock left:
-// it may have run out already, and Kafka would then refuse, with their
-// release, every acknowledgement of their partition sent in the same
-// request. So the acknowledgements pending are sent first, and the
-// releases alone after them.
+// isolate releases records that came with too little of their lock left
+// (they waited in franz-go's buffer: a fetch still in flight when the last
+// poll returned): it may have run out already, and Kafka would then refuse,
+// with their release, every acknowledgement of their partition sent in the
+// same request. So the acknowledgements pending are sent first, then the
+// releases alone, in one request; Kafka's refusal of those (it released
+// the records already) is expected, not counted (acked).
 func (sg *shareGroup) isolate(late []*heldRecord) {
 	ctx, cancel := context.WithTimeout(sg.g.ctx, shareCloseTimeout)
 	defer cancel()
@@ -362,12 +364,22 @@ func (sg *shareGroup) isolate(late []*heldRecord) {
 	sg.flushAcceptsLocked()
 	sg.mu.Unlock()
 	_ = sg.cl.FlushAcks(ctx)
+	rs := make([]*kgo.Record, len(late))
 	sg.mu.Lock()
-	for _, h := range late {
-		sg.expireLocked(h)
+	for i, h := range late {
+		rs[i] = h.r
+		h.expired, h.status, h.r = true, kgo.AckRelease, nil
+		sg.ackedLocked(h, kgo.AckRelease)
+		sg.expiredLocked(h)
+		sg.g.notify(&Notification{Type: LOCK_EXPIRED, Topic: h.topic, Partition: h.partition, Offset: h.offset})
 	}
+	sg.isolating.Store(true)
+	sg.cl.MarkAcks(kgo.AckRelease, rs...)
 	sg.mu.Unlock()
+	sg.g.log.Warn("share group: messages came with their acquisition locks (nearly) run out, having waited in franz-go's buffer; released, Kafka delivers them again",
+		"messages", len(late), "topic", late[0].topic, "partition", late[0].partition, "offset", late[0].offset, "delivery", late[0].delivery)
 	_ = sg.cl.FlushAcks(ctx)
+	sg.isolating.Store(false)
 }
 
 // shareErrorBackoff is how long a poll that returned errors and no records
