@@ -242,7 +242,9 @@ type ConsumerGroupConfig struct {
 	// (Kafka 4.2+), so that a slow handler keeps its message instead of
 	// Kafka delivering it to another member meanwhile; a handler that
 	// hangs then holds its message until Close. With true, only Renew
-	// renews, and a message held past its lock is released (LOCK_EXPIRED).
+	// renews, and a message held to near the end of its lock is released
+	// (LOCK_EXPIRED). The messages waiting in the member's buffer are
+	// renewed either way.
 	ShareManualRenew bool
 }
 

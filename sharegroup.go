@@ -49,12 +49,14 @@ import (
 //     delivered again to any member with its DeliveryCount + 1; Reject
 //     archives it: never delivered again.
 //   - Each message is locked for this member until its AcquisitionDeadline.
-//     The group renews the lock of the message in hand when two thirds of it
-//     have passed (Kafka 4.2+; see ConsumerGroupConfig.ShareManualRenew), and
-//     Renew renews it by hand. A message whose lock ran out is never
-//     acknowledged late as if still held: the group releases it
-//     (LOCK_EXPIRED), Kafka delivers it again, and MarkDone, Release, Reject
-//     and Renew of it return ErrLockExpired.
+//     The group renews the locks of the messages it holds when two thirds
+//     of a lock have passed (Kafka 4.2+): those waiting in its buffer, and
+//     the message in hand (see ConsumerGroupConfig.ShareManualRenew); Renew
+//     renews by hand. A message that is not renewed is released shortly
+//     before its lock runs out, never acknowledged late (Kafka would refuse
+//     its partition's other acknowledgements with it): LOCK_EXPIRED, Kafka
+//     delivers it again, and MarkDone, Release, Reject and Renew of it
+//     return ErrLockExpired.
 //   - With Stream and Batches, the next fetch waits until every message of
 //     the previous one is finished (taken past, or marked): call MarkDone
 //     (MarkBatchDone) on the last message of a fetch, or use Next or Poll,
@@ -148,10 +150,12 @@ func JoinKafkaShareGroup(ctx context.Context, name string, topics []string, brok
 	return g, nil
 }
 
-// shareMaxRecords bounds what one poll takes (and, as kgo.ShareMaxRecords,
-// what one fetch asks for): records wait in the member's buffer under
-// their locks, so the buffer stays small. A kgo.ShareMaxRecords in
-// KafkaOptions overrides it.
+// shareMaxRecords is what one fetch asks for (kgo.ShareMaxRecords; each poll
+// takes all franz-go holds): franz-go's and Kafka's default. Smaller
+// fetches cost much more CPU (the broker sends whole record batches, which
+// franz-go decodes whole: docs/BENCHMARKS.md); the records behind a slow
+// message wait for it, renewed (sharegroup_lock.go). A kgo.ShareMaxRecords
+// in KafkaOptions overrides it.
 const shareMaxRecords = 500
 
 // shareGroup is a member of a share group: its franz-go share consumer and
