@@ -45,11 +45,15 @@ const (
 // sending it (its ack timer) when no fetch carries it.
 const shareAckDelay = time.Second
 
-// keepLocks renews and releases the locks held, and watches the
-// coordinator's silence (sharegroup_watch.go), until ctx ends (Close).
+// keepLocks renews and releases the locks held, watches the coordinator's
+// silence (sharegroup_watch.go) and, with a TopicPattern, the topics
+// matching it (TOPICS_CHANGED, every CommitInterval, as on Kafka's
+// coordinator), until ctx ends (Close).
 func (sg *shareGroup) keepLocks(ctx context.Context) {
 	t := time.NewTimer(shareTickMax)
 	defer t.Stop()
+	var topics topicsFollower
+	var followed time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -58,6 +62,10 @@ func (sg *shareGroup) keepLocks(ctx context.Context) {
 		}
 		now := time.Now()
 		sg.watchSilence(now)
+		if sg.g.sub.byPattern() && now.Sub(followed) >= sg.g.cfg.CommitInterval {
+			topics.follow(sg.g, sg.cl, 0)
+			followed = now
+		}
 		t.Reset(sg.tendLocks(now))
 	}
 }
