@@ -109,6 +109,12 @@ func startKafkaMember(name string, topics, brokers []string, cfg ConsumerGroupCo
 		if d, ok := client.OptValue(kgo.SessionTimeout).(time.Duration); ok && d > 0 {
 			kc.session = d
 		}
+		// A heartbeat's answer counts once the next is sent (see
+		// OnBrokerWrite): the lease needs them well within its two thirds.
+		if hb, ok := client.OptValue(kgo.HeartbeatInterval).(time.Duration); ok && hb > kc.session/3 {
+			g.log.Warn("kgo.HeartbeatInterval is over a third of the session timeout: the member may stop its partitions for a coordinator that answers (docs/DESIGN.md, Kafka's lease)",
+				"heartbeat", hb, "session", kc.session)
+		}
 	}
 	g.startEngine(groupPositioner{client})
 	kc.eng = g.deliverer()
