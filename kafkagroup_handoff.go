@@ -20,10 +20,8 @@ import (
 // record fetched.
 func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	// The answer that assigned (SyncGroup, or KIP-848's heartbeat) did
-	// not fence the member: heard.
-	if sent := kc.pending.Swap(0); sent != 0 {
-		kc.hear(time.Unix(0, sent))
-	}
+	// not fence the member.
+	kc.hearPending()
 	if !kc.wait() {
 		return
 	}
@@ -83,6 +81,13 @@ func (kc *kafkaCoordinator) onRevoked(ctx context.Context, _ *kgo.Client, revoke
 		return
 	}
 	g := kc.g
+	if g.ctx.Err() == nil {
+		// The answer that revoked (REBALANCE_IN_PROGRESS, or KIP-848's
+		// new assignment) did not fence the member (a fence goes to
+		// onLost); KIP-848 sends no heartbeat until the revocation
+		// returns.
+		kc.hearPending()
+	}
 	kc.mu.Lock()
 	var tps []TopicPartition
 	offsets := make(map[TopicPartition]int64)

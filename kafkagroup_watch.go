@@ -59,15 +59,15 @@ func (kc *kafkaCoordinator) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo
 
 // OnBrokerWrite records when a JoinGroup or SyncGroup was written, and
 // counts the pending heartbeat answer as heard once the next heartbeat is
-// written: kgo.HookBrokerWrite. franz-go sends one heartbeat at a time,
-// the next only once it took the previous answer; an answer that fenced
-// the member (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_MEMBER_EPOCH)
-// is followed by onLost, which drops the pending answer, before any later
-// group request: a fenced member never counts as heard, so neither watch
-// nor the lease take it for alive. The price: an answer counts a
-// heartbeat interval late, which the lease (two thirds of the session
-// timeout) absorbs while the heartbeat interval stays under a third of
-// the session timeout, as Kafka advises.
+// written: kgo.HookBrokerWrite (onAssigned and onRevoked count it too).
+// franz-go sends one heartbeat at a time, the next only once it took the
+// previous answer; an answer that fenced the member (UNKNOWN_MEMBER_ID,
+// ILLEGAL_GENERATION, FENCED_MEMBER_EPOCH) is followed by onLost, which
+// drops the pending answer, before any later group request: a fenced
+// member never counts as heard, so neither watch nor the lease take it for
+// alive. The price: an answer counts a heartbeat interval late, which the
+// lease (two thirds of the session timeout) absorbs while the heartbeat
+// interval stays under a third of the session timeout, as Kafka advises.
 func (kc *kafkaCoordinator) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
 	if err != nil {
 		return
@@ -76,9 +76,15 @@ func (kc *kafkaCoordinator) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int
 	case kmsg.JoinGroup, kmsg.SyncGroup:
 		kc.joinSent.Store(time.Now().UnixNano())
 	case kmsg.Heartbeat, kmsg.ConsumerGroupHeartbeat:
-		if sent := kc.pending.Swap(0); sent != 0 {
-			kc.hear(time.Unix(0, sent))
-		}
+		kc.hearPending()
+	}
+}
+
+// hearPending counts the pending answer as heard: franz-go took it and
+// was not fenced.
+func (kc *kafkaCoordinator) hearPending() {
+	if sent := kc.pending.Swap(0); sent != 0 {
+		kc.hear(time.Unix(0, sent))
 	}
 }
 
