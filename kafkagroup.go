@@ -95,6 +95,7 @@ func startKafkaMember(name string, topics, brokers []string, cfg ConsumerGroupCo
 		lastCommit: make(map[TopicPartition]int64),
 		suspended:  make(map[TopicPartition]int64),
 		protocol:   cfg.groupProtocol(),
+		epoch:      time.Now(),
 	}
 	client, err := kgo.NewClient(kc.options(name, topics, brokers, cfg)...)
 	if err != nil {
@@ -226,9 +227,10 @@ type kafkaCoordinator struct {
 	abandoned   atomic.Bool  // the first join failed: leave without waiting long
 	lastJoinErr atomic.Value // joinErr: the last error before the first assignment
 
-	heard    atomic.Int64   // unix nanos: when the last request answered by the coordinator, not fencing the member, was sent
-	pending  atomic.Int64   // unix nanos: when the heartbeat last answered was sent, until that answer is known not to fence (see OnBrokerWrite); 0 when none
-	joinSent atomic.Int64   // unix nanos: when the JoinGroup or SyncGroup now unanswered was written; 0 when none
+	heard    atomic.Int64   // stamp (kafkagroup_watch.go): when the last request answered by the coordinator, not fencing the member, was sent
+	pending  atomic.Int64   // stamp: when the heartbeat last answered was sent, until that answer is known not to fence (see OnBrokerWrite); 0 when none
+	joinSent atomic.Int64   // stamp: when the JoinGroup or SyncGroup now unanswered was written; 0 when none
+	epoch    time.Time      // the monotonic origin of heard, pending and joinSent (stamp)
 	probed   time.Time      // watch's last probe of a join under way (watch's goroutine only)
 	topics   topicsFollower // with a pattern: TOPICS_CHANGED (run's goroutine only)
 

@@ -2,6 +2,7 @@ package consumergroup
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ import (
 func TestKafkaLeaseHeard(t *testing.T) {
 	ready := make(chan struct{})
 	close(ready)
-	kc := &kafkaCoordinator{session: 3 * time.Second, ready: ready}
+	kc := &kafkaCoordinator{session: 3 * time.Second, ready: ready, epoch: time.Now()}
 	valid := func() bool { return time.Now().Before(kc.lease()) }
 	answer := func(key kmsg.Key) {
 		kc.OnBrokerE2E(kgo.BrokerMetadata{}, key.Int16(), kgo.BrokerE2E{ReadWait: time.Millisecond})
@@ -47,9 +48,14 @@ func TestKafkaLeaseHeard(t *testing.T) {
 	if d := time.Until(kc.lease()); d > kc.session*2/3 {
 		t.Fatalf("lease valid for %v, more than two thirds of the session timeout", d)
 	}
+	// On the monotonic clock: a wall clock stepped back must not lengthen
+	// it (time.Time's String shows the monotonic reading as m=...).
+	if l := kc.lease().String(); !strings.Contains(l, " m=") {
+		t.Fatalf("lease %s carries no monotonic clock reading: it moves with the wall clock", l)
+	}
 
 	// KIP-848: the answer that assigns counts at onAssigned.
-	kc2 := &kafkaCoordinator{session: 3 * time.Second, ready: ready}
+	kc2 := &kafkaCoordinator{session: 3 * time.Second, ready: ready, epoch: time.Now()}
 	kc2.OnBrokerE2E(kgo.BrokerMetadata{}, kmsg.ConsumerGroupHeartbeat.Int16(), kgo.BrokerE2E{})
 	kc2.onAssigned(context.Background(), nil, nil)
 	if !time.Now().Before(kc2.lease()) {

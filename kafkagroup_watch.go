@@ -54,7 +54,7 @@ func (kc *kafkaCoordinator) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo
 	if e2e.WriteErr != nil || e2e.ReadErr != nil {
 		return
 	}
-	kc.pending.Store(time.Now().Add(-(e2e.ReadWait + e2e.TimeToRead)).UnixNano())
+	kc.pending.Store(kc.stamp(time.Now().Add(-(e2e.ReadWait + e2e.TimeToRead))))
 }
 
 // OnBrokerWrite records when a JoinGroup or SyncGroup was written, and
@@ -74,7 +74,7 @@ func (kc *kafkaCoordinator) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int
 	}
 	switch kmsg.Key(key) {
 	case kmsg.JoinGroup, kmsg.SyncGroup:
-		kc.joinSent.Store(time.Now().UnixNano())
+		kc.joinSent.Store(kc.stamp(time.Now()))
 	case kmsg.Heartbeat, kmsg.ConsumerGroupHeartbeat:
 		kc.hearPending()
 	}
@@ -84,13 +84,13 @@ func (kc *kafkaCoordinator) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int
 // was not fenced.
 func (kc *kafkaCoordinator) hearPending() {
 	if sent := kc.pending.Swap(0); sent != 0 {
-		kc.hear(time.Unix(0, sent))
+		kc.hear(kc.at(sent))
 	}
 }
 
 // hear records that the coordinator answered a request sent at sent.
 func (kc *kafkaCoordinator) hear(sent time.Time) {
-	n := sent.UnixNano()
+	n := kc.stamp(sent)
 	for {
 		old := kc.heard.Load()
 		if old >= n || kc.heard.CompareAndSwap(old, n) {
@@ -114,10 +114,10 @@ var (
 // watch, without kc.mu.
 func (kc *kafkaCoordinator) probeJoin() {
 	sent := kc.joinSent.Load()
-	if sent == 0 || time.Since(time.Unix(0, sent)) < kc.session/3 || time.Since(kc.probed) < kc.session/6 {
+	if sent == 0 || time.Since(kc.at(sent)) < kc.session/3 || time.Since(kc.probed) < kc.session/6 {
 		return
 	}
-	silent := time.Since(time.Unix(0, kc.heard.Load()))
+	silent := time.Since(kc.at(kc.heard.Load()))
 	limit := min(kc.session/6, kc.session*2/3-silent)
 	if silent < kc.session/3 || limit <= 0 {
 		return
@@ -145,7 +145,7 @@ func (kc *kafkaCoordinator) probeJoin() {
 		if m.MemberID == id {
 			kc.hear(asked)
 			kc.g.log.Debug("join under way: the coordinator holds this member in its rebalance", "state", d.State,
-				"waiting", time.Since(time.Unix(0, sent)).Round(time.Millisecond))
+				"waiting", time.Since(kc.at(sent)).Round(time.Millisecond))
 			return
 		}
 	}
@@ -241,7 +241,7 @@ func (kc *kafkaCoordinator) checkLocked() (resume bool, unknown []TopicPartition
 	// Read after the lock: a revocation holds it while it waits for the
 	// message in hand (up to HandoffTimeout), and franz-go's heartbeats go
 	// on meanwhile.
-	heard := time.Unix(0, kc.heard.Load())
+	heard := kc.at(kc.heard.Load())
 	if len(kc.held) > 0 && time.Since(heard) > kc.session*2/3 {
 		kc.suspendLocked(heard)
 		return false, nil
@@ -304,7 +304,7 @@ func (kc *kafkaCoordinator) resumeDueLocked(heard time.Time) bool {
 // it was processed, else at starts' offset (read by resumeOffsets), else
 // where franz-go is. kc.mu is held.
 func (kc *kafkaCoordinator) resumeLocked(starts map[TopicPartition]int64) {
-	if !kc.resumeDueLocked(time.Unix(0, kc.heard.Load())) {
+	if !kc.resumeDueLocked(kc.at(kc.heard.Load())) {
 		return // lost or assigned again meanwhile
 	}
 	resumed := make(map[TopicPartition]int64, len(kc.suspended))
@@ -333,9 +333,8 @@ func (kc *kafkaCoordinator) resumeLocked(starts map[TopicPartition]int64) {
 // hand-out rather than when watch runs. Before the coordinator answered
 // anything, nothing is valid (nothing was assigned either: onAssigned
 // counts the answer that assigned). Without a session timeout (KIP-848
-// with none configured), no lease. heard is a wall-clock time (franz-go's
-// hooks give durations, not monotonic instants): a wall clock stepped back
-// lengthens it by the step.
+// with none configured), no lease. heard is an instant on the monotonic
+// clock (stamp): a wall clock stepped back or forward moves nothing.
 func (kc *kafkaCoordinator) lease() time.Time {
 	if kc.session <= 0 {
 		return time.Now().Add(time.Hour)
@@ -344,7 +343,7 @@ func (kc *kafkaCoordinator) lease() time.Time {
 	if heard == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, heard).Add(kc.session * 2 / 3)
+	return kc.at(heard).Add(kc.session * 2 / 3)
 }
 
 // resumeOffsets is where partitions suspended before anything of them was
@@ -381,3 +380,13 @@ func (kc *kafkaCoordinator) resumeOffsets(tps []TopicPartition) map[TopicPartiti
 	}
 	return out
 }
+
+// stamp returns t as the coordinator keeps instants in its atomics: the
+// monotonic time since the coordinator was made, plus one (0: none; an
+// instant before it counts as its making: nothing was sent before). A
+// wall-clock time (time.Unix) would move with the wall clock: a clock
+// stepped back would lengthen the lease by the step.
+func (kc *kafkaCoordinator) stamp(t time.Time) int64 { return max(int64(t.Sub(kc.epoch)), 0) + 1 }
+
+// at returns the instant n (stamp) on the monotonic clock.
+func (kc *kafkaCoordinator) at(n int64) time.Time { return kc.epoch.Add(time.Duration(n - 1)) }
