@@ -10,7 +10,7 @@ ifdef ZOOKEEPER
 export CONSUMERGROUP_ZOOKEEPER_JARS := $(ZOOKEEPER)
 endif
 
-.PHONY: release-check compat demo test check zookeeper kafka kafka-for-demo chromium burrow unit e2e fuzz build bench bench-short bench-scale screenshot
+.PHONY: release-check compat demo test check zookeeper kafka kafka-for-demo chromium burrow iproute2 unit e2e fuzz build bench bench-short bench-scale screenshot
 
 ## demo: install ZooKeeper if missing, build groupctl, run its demo (flags: make demo ARGS="--messages 50000";
 ## ARGS="--kafka apache" runs it on a real Apache Kafka 3.9 broker, fetched from Maven Central first;
@@ -26,10 +26,10 @@ kafka-for-demo:
 build:
 	$(GO) build -o bin/groupctl ./cmd/groupctl
 
-## test: install ZooKeeper, Apache Kafka's jars, Burrow and Chromium if missing, check formatting, vet, run every
-## test with -race (the behaviour suites on kfake, Kafka 3.9 and Kafka 4; Burrow on our groups; the browser test
-## of groupctl serve), fuzz briefly.
-test: zookeeper kafka burrow chromium check unit e2e fuzz
+## test: install ZooKeeper, Apache Kafka's jars, Burrow, Chromium and iproute2 if missing, check formatting, vet,
+## run every test with -race (the behaviour suites on kfake, Kafka 3.9 and Kafka 4; Burrow on our groups; the
+## browser test of groupctl serve; real packet loss in network namespaces, as root), fuzz briefly.
+test: zookeeper kafka burrow chromium iproute2 check unit e2e fuzz
 
 ## zookeeper: install ZooKeeper when it is missing: Debian's package, or Maven Central's (ZOOKEEPER=maven, or where
 ## apt-get is not usable).
@@ -48,6 +48,10 @@ chromium:
 ## burrow: install Debian's Burrow (TestBurrow runs it) when it is missing.
 burrow:
 	@scripts/ensure-burrow.sh
+
+## iproute2: install iproute2's ip when it is missing and this is root (the tests of real packet loss).
+iproute2:
+	@scripts/ensure-iproute2.sh
 
 ## check: gofmt, go vet and staticcheck (scripts/staticcheck.sh installs its pinned version when missing).
 check:

@@ -149,7 +149,10 @@ type ConsumerGroupConfig struct {
 	// decides, and this must not exceed it. The member itself stops
 	// delivering when the coordinator has not answered for two thirds of
 	// it (ErrSessionExpired), so that it never delivers what another
-	// member may own. Default 45 s, Kafka's.
+	// member may own; an answer counts once franz-go sent the next
+	// heartbeat, so kgo.HeartbeatInterval (KafkaOptions) should stay under
+	// a third of it, as Kafka advises (classic: a longer one is warned
+	// of). Default 45 s, Kafka's.
 	SessionTimeout time.Duration
 
 	// JoinTimeout (Kafka's coordinator only) bounds JoinKafkaConsumerGroup:

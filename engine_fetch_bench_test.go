@@ -165,6 +165,24 @@ func BenchmarkSynthNext(b *testing.B) {
 	})
 }
 
+// BenchmarkSynthNextLease: Next with a coordinator's lease, as on
+// ZooKeeper (a deadline on the monotonic clock, an hour ahead): the lease is
+// checked at every hand-out, i.e. per message.
+func BenchmarkSynthNextLease(b *testing.B) {
+	p := synthPump(b)
+	until := time.Now().Add(time.Hour)
+	p.setLease(func() time.Time { return until })
+	p.choose(modePull)
+	ctx := context.Background()
+	benchCPU(b, func() {
+		for range b.N {
+			if _, err := p.pullNext(ctx, pullEvent); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkSynthStream: Stream over the synthetic polls: the pump
 // goroutine and a reader that counts.
 func BenchmarkSynthStream(b *testing.B) {

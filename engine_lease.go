@@ -60,12 +60,14 @@ func (p *pump) leaseOKLocked() bool {
 	if p.lease.fn == nil {
 		return true
 	}
-	now := time.Now()
-	if now.Before(p.lease.until) {
+	// time.Until reads only the monotonic clock when until carries it
+	// (the ZooKeeper session's lease does), where time.Now reads the wall
+	// clock too: this runs at every hand-out, i.e. per message for Next.
+	if time.Until(p.lease.until) > 0 {
 		return true
 	}
 	p.lease.until = p.lease.fn()
-	return now.Before(p.lease.until)
+	return time.Until(p.lease.until) > 0
 }
 
 // leaseHoldLocked is send's part: when the lease has run out, it takes

@@ -25,20 +25,7 @@ func TestCloseDuringRegistration(t *testing.T) {
 	hp := newHoldProxy(t, c.servers[0], []byte("g/ids/"))
 	cfg := groupConfig()
 	cfg.ZookeeperTimeout = gracefulSession // answers are held briefly
-	z, err := cg.DialZK(testCtx(t), cg.ZKConfig{Servers: []string{hp.addr()}, Chroot: c.chroot, SessionTimeout: cfg.ZookeeperTimeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { z.Close() })
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	g, err := cg.NewConsumerGroupTopics(testCtx(t), cl, z, "g", []string{"t"}, nil, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := joinBehind(t, c, hp, cfg.ZookeeperTimeout, cfg)
 	waitClosed(t, hp.seen, "the registration's create")
 	// The create reached ZooKeeper; its answer is held. Close now.
 	closed := make(chan error, 1)
@@ -55,13 +42,41 @@ func TestCloseDuringRegistration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if ids := registrations(t, c); len(ids) != 0 {
+		t.Fatalf("registrations left after Close, the ZK still open: %v", ids)
+	}
+}
+
+// joinBehind starts a member of group g on topic t of c whose ZooKeeper
+// session (of sessionTimeout) goes through hp; the test closes the member.
+func joinBehind(t *testing.T, c *cluster, hp *holdProxy, sessionTimeout time.Duration, cfg *cg.ConsumerGroupConfig) *cg.ConsumerGroup {
+	t.Helper()
+	z, err := cg.DialZK(testCtx(t), cg.ZKConfig{Servers: []string{hp.addr()}, Chroot: c.chroot, SessionTimeout: sessionTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { z.Close() })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	g, err := cg.NewConsumerGroupTopics(testCtx(t), cl, z, "g", []string{"t"}, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// registrations returns the ids registered in group g, read directly from
+// c's ZooKeeper (not through a proxy).
+func registrations(t *testing.T, c *cluster) []string {
+	t.Helper()
 	ids, _, err := dialZK(t, c.chroot, func(zc *cg.ZKConfig) { zc.Servers = c.servers }).Consumers(testCtx(t), "g")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ids) != 0 {
-		t.Fatalf("registrations left after Close, the ZK still open: %v", ids)
-	}
+	return ids
 }
 
 // holdProxy forwards a ZooKeeper client's connection; once the client
@@ -174,20 +189,7 @@ func TestRegistrationRetriedUnderSameID(t *testing.T) {
 	cfg.ZookeeperTimeout = time.Second // each attempt's bound; the session below is longer
 	rec := &logRecorder{}
 	cfg.Logger = slog.New(rec)
-	z, err := cg.DialZK(testCtx(t), cg.ZKConfig{Servers: []string{hp.addr()}, Chroot: c.chroot, SessionTimeout: gracefulSession})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { z.Close() })
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafka.Addrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	g, err := cg.NewConsumerGroupTopics(testCtx(t), cl, z, "g", []string{"t"}, nil, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := joinBehind(t, c, hp, gracefulSession, cfg)
 	t.Cleanup(func() { g.Close() })
 	waitClosed(t, hp.seen, "the registration's create")
 	// The create reached ZooKeeper and was applied; its answer is held past
@@ -200,11 +202,7 @@ func TestRegistrationRetriedUnderSameID(t *testing.T) {
 	hp.release()
 	waitFor(t, "the member holds both partitions", func() bool { return len(g.Claims()) == 2 },
 		func() string { return fmt.Sprint("holds ", g.Claims()) })
-	ids, _, err := dialZK(t, c.chroot, func(zc *cg.ZKConfig) { zc.Servers = c.servers }).Consumers(testCtx(t), "g")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ids) != 1 {
+	if ids := registrations(t, c); len(ids) != 1 {
 		t.Fatalf("registrations after a slow registration: %v, want this member's one", ids)
 	}
 }

@@ -91,10 +91,11 @@ func startKafkaMember(name string, topics, brokers []string, cfg ConsumerGroupCo
 	kc := &kafkaCoordinator{
 		ready:      make(chan struct{}),
 		joined:     make(chan error, 1),
-		held:       make(map[TopicPartition]bool),
+		held:       make(map[TopicPartition]uint64),
 		lastCommit: make(map[TopicPartition]int64),
 		suspended:  make(map[TopicPartition]int64),
 		protocol:   cfg.groupProtocol(),
+		epoch:      time.Now(),
 	}
 	client, err := kgo.NewClient(kc.options(name, topics, brokers, cfg)...)
 	if err != nil {
@@ -108,6 +109,12 @@ func startKafkaMember(name string, topics, brokers []string, cfg ConsumerGroupCo
 	if kc.protocol == GroupProtocolClassic {
 		if d, ok := client.OptValue(kgo.SessionTimeout).(time.Duration); ok && d > 0 {
 			kc.session = d
+		}
+		// A heartbeat's answer counts once the next is sent (see
+		// OnBrokerWrite): the lease needs them well within its two thirds.
+		if hb, ok := client.OptValue(kgo.HeartbeatInterval).(time.Duration); ok && hb > kc.session/3 {
+			g.log.Warn("kgo.HeartbeatInterval is over a third of the session timeout: the member may stop its partitions for a coordinator that answers (docs/DESIGN.md, Kafka's lease)",
+				"heartbeat", hb, "session", kc.session)
 		}
 	}
 	g.startEngine(groupPositioner{client})
@@ -220,20 +227,29 @@ type kafkaCoordinator struct {
 	abandoned   atomic.Bool  // the first join failed: leave without waiting long
 	lastJoinErr atomic.Value // joinErr: the last error before the first assignment
 
-	heard    atomic.Int64   // unix nanos: when the last request answered by the coordinator was sent
-	joinSent atomic.Int64   // unix nanos: when the JoinGroup or SyncGroup now unanswered was written; 0 when none
-	probed   time.Time      // watch's last probe of a join under way (run's goroutine only)
+	heard    atomic.Int64   // stamp (kafkagroup_watch.go): when the last request answered by the coordinator, not fencing the member, was sent
+	pending  atomic.Int64   // stamp: when the heartbeat last answered was sent, until that answer is known not to fence (see OnBrokerWrite); 0 when none
+	joinSent atomic.Int64   // stamp: when the JoinGroup or SyncGroup now unanswered was written; 0 when none
+	epoch    time.Time      // the monotonic origin of heard, pending and joinSent (stamp)
+	probed   time.Time      // watch's last probe of a join under way (watch's goroutine only)
 	topics   topicsFollower // with a pattern: TOPICS_CHANGED (run's goroutine only)
 
-	// mu serializes franz-go's callbacks, the periodic commit and watch:
-	// the deliverer is never called concurrently, and no commit of a
-	// partition can run after its revocation returned.
+	// commitMu serializes commits from their plan to their apply (see
+	// kafkagroup_commit.go). Taken before mu, never inside it; held while
+	// a commit waits on Kafka.
+	commitMu sync.Mutex
+
+	// mu serializes franz-go's callbacks, the commits' plans and applies,
+	// and watch: the deliverer is never called concurrently. Never held
+	// while waiting on Kafka (a revocation holds it while the engine waits
+	// for the unit in hand, at most HandoffTimeout).
 	mu          sync.Mutex
-	held        map[TopicPartition]bool  // assigned and delivered
-	lastCommit  map[TopicPartition]int64 // last committed offsets of held partitions
-	suspended   map[TopicPartition]int64 // stopped by watch, with their processed offsets
-	suspendedAt time.Time                // the last answer before watch suspended
-	answeredAt  time.Time                // when watch first saw an answer after suspendedAt
+	held        map[TopicPartition]uint64 // assigned and delivered, with their tenure: a number new at each take (tenures)
+	tenures     uint64                    // the last tenure given
+	lastCommit  map[TopicPartition]int64  // last committed offsets of held partitions
+	suspended   map[TopicPartition]int64  // stopped by watch, with their processed offsets
+	suspendedAt time.Time                 // the last answer before watch suspended
+	answeredAt  time.Time                 // when watch first saw an answer after suspendedAt
 }
 
 // options are the group client's options: ours, then the user's
@@ -297,15 +313,15 @@ func (kc *kafkaCoordinator) generation() int {
 	return int(gen)
 }
 
-// run commits what was processed every CommitInterval and watches the
-// coordinator's answers, until ctx ends; then it leaves: the last commit
-// (the unit in hand counting as processed), then the leave.
+// run commits what was processed every CommitInterval, with watch on a
+// goroutine of its own (a commit waiting on a silent Kafka must not delay
+// it), until ctx ends; then it leaves: the last commit (the unit in hand
+// counting as processed), then the leave.
 func (kc *kafkaCoordinator) run(ctx context.Context) {
 	g := kc.g
+	stopWatch := kc.startWatch(ctx)
 	commit := time.NewTicker(g.cfg.CommitInterval)
 	defer commit.Stop()
-	watch := time.NewTicker(max(kc.session/kafkaWatchDivisor, kafkaWatchMin))
-	defer watch.Stop()
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -315,10 +331,42 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 			if g.sub.byPattern() {
 				kc.topics.follow(g, kc.cl, kc.generation())
 			}
-		case <-watch.C:
-			kc.watch()
 		}
 	}
+	stopWatch()
+	kc.leave()
+}
+
+// startWatch runs watch every session timeout / kafkaWatchDivisor until
+// ctx ends; the function it returns waits for that.
+func (kc *kafkaCoordinator) startWatch(ctx context.Context) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(max(kc.session/kafkaWatchDivisor, kafkaWatchMin))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				kc.watch()
+			}
+		}
+	}()
+	return func() { <-done }
+}
+
+// take records tp as held in a new tenure. kc.mu is held.
+func (kc *kafkaCoordinator) take(tp TopicPartition) {
+	kc.tenures++
+	kc.held[tp] = kc.tenures
+}
+
+// leave commits what was processed (the unit in hand counting) and leaves
+// the group.
+func (kc *kafkaCoordinator) leave() {
+	g := kc.g
 	leave := g.cfg.HandoffTimeout + kc.session
 	if kc.abandoned.Load() {
 		leave = abandonedLeave
@@ -333,16 +381,19 @@ func (kc *kafkaCoordinator) run(ctx context.Context) {
 	for tp, off := range kc.suspended {
 		offsets[tp] = off
 	}
+	plan := kc.planLocked(offsets, false)
 	clear(kc.suspended)
-	if err := kc.commitRetry(lctx, offsets); err != nil {
+	clear(kc.held)
+	clear(kc.lastCommit)
+	kc.mu.Unlock()
+	// Revocations during the leave find nothing held: committed here.
+	if err := kc.commitRetry(lctx, plan); err != nil {
 		g.log.Warn("leaving: commit", "err", err)
 		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: fmt.Errorf("commit on Close: %w", err)})
 	}
-	clear(kc.held)
-	clear(kc.lastCommit)
+	kc.mu.Lock()
 	kc.publish()
 	kc.mu.Unlock()
-	// Revocations during the leave find nothing held: committed above.
 	g.log.Debug("leaving: committed, sending LeaveGroup")
 	if err := kc.cl.LeaveGroupContext(lctx); err != nil {
 		g.log.Warn("leaving the group", "err", err)

@@ -15,58 +15,99 @@ import (
 // Commits to Kafka's coordinator: the periodic one, on revocation and Close
 // (retried while a rebalance completes), a manual one; reading the group's
 // committed offsets.
+//
+// No commit holds kc.mu while it waits on Kafka: what to send is read under
+// kc.mu (plan), sent without it (send), and what Kafka took is recorded
+// under kc.mu again (apply). watch and franz-go's callbacks thus never wait
+// behind a commit sent into a silent Kafka. kc.commitMu serializes commits
+// from their plan to their apply: a revocation removes its partitions from
+// held before it commits, and commits under commitMu, so a commit that
+// planned them before is answered before the revocation's commit is sent,
+// and none plans them after it. No commit of a partition runs after its
+// revocation returned.
 
-// commitProcessed commits the processed offsets of the held partitions
-// that moved since the last commit.
-func (kc *kafkaCoordinator) commitProcessed(ctx context.Context) {
-	kc.mu.Lock()
-	defer kc.mu.Unlock()
-	offsets := kc.eng.processed()
-	for tp := range offsets {
-		if !kc.held[tp] {
-			delete(offsets, tp)
-		}
-	}
-	if err := kc.commitSync(ctx, offsets); err != nil && ctx.Err() == nil {
-		kc.g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: err})
-	}
+// commitPlan is what one commit sends: the offsets, and the tenure (see
+// kafkaCoordinator.held) of each partition when they were read; 0 when not
+// held.
+type commitPlan struct {
+	offsets map[TopicPartition]int64
+	tenure  map[TopicPartition]uint64
 }
 
-// commitSync commits offsets that differ from the last commit, skipping
-// unknown ones (nothing fetched yet), and waits for the answer. kc.mu is
-// held. Fencing errors match ErrNotOwner.
-func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPartition]int64) error {
-	req := make(map[string]map[int32]kgo.EpochOffset)
-	n := 0
+// planLocked is the commit of offsets: those known (not negative) that
+// differ from the last commit, or every known one when force. kc.mu is
+// held.
+func (kc *kafkaCoordinator) planLocked(offsets map[TopicPartition]int64, force bool) commitPlan {
+	p := commitPlan{offsets: make(map[TopicPartition]int64), tenure: make(map[TopicPartition]uint64)}
 	for tp, off := range offsets {
 		if off < 0 {
 			continue
 		}
-		if c, ok := kc.lastCommit[tp]; ok && c == off {
+		if c, ok := kc.lastCommit[tp]; ok && c == off && !force {
 			continue
 		}
+		p.offsets[tp] = off
+		p.tenure[tp] = kc.held[tp]
+	}
+	return p
+}
+
+// commitProcessed commits the processed offsets of the held partitions
+// that moved since the last commit.
+func (kc *kafkaCoordinator) commitProcessed(ctx context.Context) {
+	kc.commitMu.Lock()
+	defer kc.commitMu.Unlock()
+	kc.mu.Lock()
+	offsets := kc.eng.processed()
+	for tp := range offsets {
+		if kc.held[tp] == 0 {
+			delete(offsets, tp)
+		}
+	}
+	plan := kc.planLocked(offsets, false)
+	kc.mu.Unlock()
+	if err := kc.commitSync(ctx, plan); err != nil && ctx.Err() == nil {
+		kc.g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: err})
+	}
+}
+
+// commitSync sends plan, waits for the answer and records what Kafka took
+// as the last commit of the partitions still held in the same tenure.
+// kc.commitMu is held, kc.mu is not. What Kafka took is removed from
+// plan.offsets. Fencing errors match ErrNotOwner.
+func (kc *kafkaCoordinator) commitSync(ctx context.Context, plan commitPlan) error {
+	if len(plan.offsets) == 0 {
+		return nil
+	}
+	took, err := kc.send(ctx, plan.offsets)
+	kc.mu.Lock()
+	for tp, off := range took {
+		delete(plan.offsets, tp)
+		if t := kc.held[tp]; t != 0 && t == plan.tenure[tp] {
+			kc.lastCommit[tp] = off
+		}
+	}
+	kc.mu.Unlock()
+	return err
+}
+
+// send commits offsets and returns those Kafka took. No lock of kc's is
+// held.
+func (kc *kafkaCoordinator) send(ctx context.Context, offsets map[TopicPartition]int64) (map[TopicPartition]int64, error) {
+	req := make(map[string]map[int32]kgo.EpochOffset)
+	for tp, off := range offsets {
 		if req[tp.Topic] == nil {
 			req[tp.Topic] = make(map[int32]kgo.EpochOffset)
 		}
 		req[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
-		n++
-	}
-	if n == 0 {
-		return nil
 	}
 	var errs []error
+	took := make(map[TopicPartition]int64, len(offsets))
 	t0 := time.Now()
-	sent := make(map[TopicPartition]int64, n)
-	for t, ps := range req {
-		for p, o := range ps {
-			sent[TopicPartition{Topic: t, Partition: p}] = o.Offset
-		}
-	}
-	defer func() { kc.g.obs.committed(sent, t0, errors.Join(errs...)) }()
 	unknown := make(map[TopicPartition]error)
 	kc.cl.CommitOffsetsSync(ctx, req, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
-			errs = append(errs, kafkaErr(fmt.Sprintf("commit %d offsets", n), err))
+			errs = append(errs, kafkaErr(fmt.Sprintf("commit %d offsets", len(offsets)), err))
 			return
 		}
 		for _, t := range resp.Topics {
@@ -80,15 +121,17 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 					errs = append(errs, kafkaErr(fmt.Sprintf("commit %s/%d", tp.Topic, tp.Partition), err))
 					continue
 				}
-				if kc.held[tp] {
-					kc.lastCommit[tp] = req[t.Topic][p.Partition].Offset
+				if off, ok := offsets[tp]; ok {
+					took[tp] = off
 				}
 			}
 		}
 	})
-	kc.deleted(unknown, sent)
-	kc.g.log.Debug("committed", "offsets", sent, "errs", len(errs))
-	return errors.Join(errs...)
+	kc.deleted(unknown, offsets, took)
+	err := errors.Join(errs...)
+	kc.g.obs.committed(offsets, t0, err)
+	kc.g.log.Debug("committed", "offsets", offsets, "errs", len(errs))
+	return took, err
 }
 
 // commitRetry is commitSync for a revocation or Close: a commit refused
@@ -97,11 +140,13 @@ func (kc *kafkaCoordinator) commitSync(ctx context.Context, offsets map[TopicPar
 // member's epoch moved on meanwhile (STALE_MEMBER_EPOCH, KIP-848 before
 // KIP-1251: the next heartbeat brings the new epoch, which the next try
 // uses) is tried again, for at most HandoffTimeout; what was committed is
-// not sent again. kc.mu is held.
-func (kc *kafkaCoordinator) commitRetry(ctx context.Context, offsets map[TopicPartition]int64) error {
+// not sent again. It takes kc.commitMu; kc.mu is not held.
+func (kc *kafkaCoordinator) commitRetry(ctx context.Context, plan commitPlan) error {
+	kc.commitMu.Lock()
+	defer kc.commitMu.Unlock()
 	deadline := time.Now().Add(kc.g.cfg.HandoffTimeout)
 	for {
-		err := kc.commitSync(ctx, offsets)
+		err := kc.commitSync(ctx, plan)
 		if err == nil || !retriableCommit(err) || time.Now().After(deadline) {
 			return err
 		}
@@ -129,19 +174,21 @@ func kafkaErr(op string, err error) error {
 }
 
 // commit is a manual commit: fenced by our own record of what is held,
-// then by the coordinator's generation or epoch.
+// then by the coordinator's generation or epoch. Unchanged offsets are
+// committed too.
 func (kc *kafkaCoordinator) commit(ctx context.Context, offsets map[TopicPartition]int64) error {
+	kc.commitMu.Lock()
+	defer kc.commitMu.Unlock()
 	kc.mu.Lock()
-	defer kc.mu.Unlock()
 	for tp := range offsets {
-		if !kc.held[tp] {
+		if kc.held[tp] == 0 {
+			kc.mu.Unlock()
 			return fmt.Errorf("consumergroup: commit %s/%d: %w", tp.Topic, tp.Partition, ErrNotOwner)
 		}
 	}
-	for tp := range offsets {
-		delete(kc.lastCommit, tp) // commit even when unchanged
-	}
-	return kc.commitSync(ctx, offsets)
+	plan := kc.planLocked(offsets, true)
+	kc.mu.Unlock()
+	return kc.commitSync(ctx, plan)
 }
 
 func (kc *kafkaCoordinator) offset(ctx context.Context, tp TopicPartition) (int64, error) {
@@ -183,16 +230,15 @@ func retriableCommit(err error) bool {
 // deleted handles the commits refused for an unknown topic in a group
 // subscribed by pattern: the topic was deleted (franz-go gives it up at its
 // next metadata refreshes: TOPICS_CHANGED). They are not reported and not
-// tried again. Metadata cannot confirm it: the client answers from a cache
-// that still shows the topic for a while. Were the topic still there, the
-// partition's next commit or its next owner would start from the offset
-// committed before: messages delivered again, none lost. kc.mu is held.
-func (kc *kafkaCoordinator) deleted(unknown map[TopicPartition]error, sent map[TopicPartition]int64) {
+// tried again: they count as taken. Metadata cannot confirm it: the client
+// answers from a cache that still shows the topic for a while. Were the
+// topic still there, the partition's next commit or its next owner would
+// start from the offset committed before: messages delivered again, none
+// lost. kc.mu is not held.
+func (kc *kafkaCoordinator) deleted(unknown map[TopicPartition]error, sent, took map[TopicPartition]int64) {
 	for tp, err := range unknown {
 		kc.g.log.Info("commit refused: the topic was deleted; giving it up", "topic", tp.Topic, "partition", tp.Partition, "err", err)
-		if kc.held[tp] {
-			kc.lastCommit[tp] = sent[tp] // not tried again
-		}
+		took[tp] = sent[tp] // not tried again
 	}
 }
 

@@ -19,6 +19,9 @@ import (
 // offsets (or ConsumeResetOffset): the engine starts each at the first
 // record fetched.
 func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	// The answer that assigned (SyncGroup, or KIP-848's heartbeat) did
+	// not fence the member.
+	kc.hearPending()
 	if !kc.wait() {
 		return
 	}
@@ -28,27 +31,31 @@ func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assig
 		return
 	}
 	g := kc.g
-	kc.mu.Lock()
-	defer kc.mu.Unlock()
-	gen := kc.generation()
-	g.notify(&Notification{Type: REBALANCE_START, Generation: gen})
 	// Each partition starts at its committed offset, read here: franz-go
 	// may resume a partition this member held before from where it had
 	// fetched it then (see groupPositioner.behind). Without one, where
 	// franz-go starts it (ConsumeResetOffset): the first record fetched.
+	// Read without kc.mu (watch goes on meanwhile), after any commit
+	// under way (kc.commitMu).
 	t0 := time.Now()
+	kc.commitMu.Lock()
 	committed, err := kc.committed(ctx)
+	kc.commitMu.Unlock()
 	if err != nil {
 		g.log.Warn("assigned: reading the committed offsets", "err", err)
 	}
 	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", partitionList(tps))
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	gen := kc.generation()
+	g.notify(&Notification{Type: REBALANCE_START, Generation: gen})
 	starts := make(map[TopicPartition]int64, len(tps))
 	for _, tp := range tps {
 		delete(kc.suspended, tp)
-		if kc.held[tp] {
+		if kc.held[tp] != 0 {
 			continue
 		}
-		kc.held[tp] = true
+		kc.take(tp)
 		starts[tp] = offsetUnknown
 		if off, ok := committed[tp.Topic][tp.Partition]; ok {
 			starts[tp] = off
@@ -66,14 +73,22 @@ func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assig
 // the unit in the application's hands (HandoffTimeout), commit their
 // processed offsets synchronously, and only then return: franz-go holds
 // the rebalance (classic) or the revocation's acknowledgement (KIP-848)
-// until it does. During Close, the unit in hand counts as processed.
+// until it does. During Close, the unit in hand counts as processed. The
+// partitions leave held before the commit, which waits on Kafka without
+// kc.mu (see kafkagroup_commit.go).
 func (kc *kafkaCoordinator) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	if !kc.wait() {
 		return
 	}
 	g := kc.g
+	if g.ctx.Err() == nil {
+		// The answer that revoked (REBALANCE_IN_PROGRESS, or KIP-848's
+		// new assignment) did not fence the member (a fence goes to
+		// onLost); KIP-848 sends no heartbeat until the revocation
+		// returns.
+		kc.hearPending()
+	}
 	kc.mu.Lock()
-	defer kc.mu.Unlock()
 	var tps []TopicPartition
 	offsets := make(map[TopicPartition]int64)
 	for _, tp := range flatten(revoked) {
@@ -83,11 +98,12 @@ func (kc *kafkaCoordinator) onRevoked(ctx context.Context, _ *kgo.Client, revoke
 			offsets[tp] = off
 			delete(kc.suspended, tp)
 		}
-		if kc.held[tp] {
+		if kc.held[tp] != 0 {
 			tps = append(tps, tp)
 		}
 	}
 	if len(tps) == 0 && len(offsets) == 0 {
+		kc.mu.Unlock()
 		return
 	}
 	gen := kc.generation()
@@ -95,16 +111,20 @@ func (kc *kafkaCoordinator) onRevoked(ctx context.Context, _ *kgo.Client, revoke
 		g.notify(&Notification{Type: REBALANCE_START, Generation: gen})
 		maps.Copy(offsets, g.handOff(kc.eng, tps, gen, g.ctx.Err() != nil))
 	}
-	tc := time.Now()
-	if err := kc.commitRetry(ctx, offsets); err != nil {
-		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: gen, Err: fmt.Errorf("commit on revocation: %w", err)})
-	}
-	logWait(g.log, "hand-off: committed on revocation", time.Since(tc), "partitions", partitionList(tps))
+	plan := kc.planLocked(offsets, false)
 	for _, tp := range tps {
 		delete(kc.held, tp)
 		delete(kc.lastCommit, tp)
 	}
+	kc.mu.Unlock()
+	tc := time.Now()
+	if err := kc.commitRetry(ctx, plan); err != nil {
+		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: gen, Err: fmt.Errorf("commit on revocation: %w", err)})
+	}
+	logWait(g.log, "hand-off: committed on revocation", time.Since(tc), "partitions", partitionList(tps))
+	kc.mu.Lock()
 	kc.publish()
+	kc.mu.Unlock()
 	g.log.Debug("revoked", "generation", gen, "partitions", partitionList(tps))
 	if len(tps) > 0 {
 		g.notify(&Notification{Type: REBALANCE_OK, Generation: gen, Released: tps})
@@ -115,6 +135,9 @@ func (kc *kafkaCoordinator) onRevoked(ctx context.Context, _ *kgo.Client, revoke
 // fenced (session timed out, generation or epoch moved on, unknown
 // member); another member may own the partitions already.
 func (kc *kafkaCoordinator) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	// The answer that fenced the member is not heard (see OnBrokerWrite):
+	// forgotten before franz-go sends its next group request.
+	kc.pending.Store(0)
 	if !kc.wait() {
 		return
 	}

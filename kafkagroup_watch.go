@@ -35,12 +35,17 @@ import (
 // it (DescribeGroups, on another connection than the join's) and counts as
 // heard a description, in a rebalance, that lists this member.
 
-// OnBrokerE2E records when a group request (heartbeat, join, sync) that the
-// coordinator answered was sent, and that a join or sync is no longer
-// under way: kgo.HookBrokerE2E.
+// OnBrokerE2E records when a heartbeat or SyncGroup that the coordinator
+// answered was sent (pending: its answer may fence the member; onAssigned
+// or the next heartbeat's write counts it), and that a join or sync is no
+// longer under way: kgo.HookBrokerE2E. franz-go's hooks give timings,
+// not the answer, and franz-go reads the answer after this hook returns.
 func (kc *kafkaCoordinator) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
 	switch kmsg.Key(key) {
-	case kmsg.JoinGroup, kmsg.SyncGroup:
+	case kmsg.JoinGroup:
+		kc.joinSent.Store(0)
+		return
+	case kmsg.SyncGroup:
 		kc.joinSent.Store(0)
 	case kmsg.Heartbeat, kmsg.ConsumerGroupHeartbeat:
 	default:
@@ -49,20 +54,43 @@ func (kc *kafkaCoordinator) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo
 	if e2e.WriteErr != nil || e2e.ReadErr != nil {
 		return
 	}
-	kc.hear(time.Now().Add(-(e2e.ReadWait + e2e.TimeToRead)))
+	kc.pending.Store(kc.stamp(time.Now().Add(-(e2e.ReadWait + e2e.TimeToRead))))
 }
 
-// OnBrokerWrite records when a JoinGroup or SyncGroup was written:
-// kgo.HookBrokerWrite.
+// OnBrokerWrite records when a JoinGroup or SyncGroup was written, and
+// counts the pending heartbeat answer as heard once the next heartbeat is
+// written: kgo.HookBrokerWrite (onAssigned and onRevoked count it too).
+// franz-go sends one heartbeat at a time, the next only once it took the
+// previous answer; an answer that fenced the member (UNKNOWN_MEMBER_ID,
+// ILLEGAL_GENERATION, FENCED_MEMBER_EPOCH) is followed by onLost, which
+// drops the pending answer, before any later group request: a fenced
+// member never counts as heard, so neither watch nor the lease take it for
+// alive. The price: an answer counts a heartbeat interval late, which the
+// lease (two thirds of the session timeout) absorbs while the heartbeat
+// interval stays under a third of the session timeout, as Kafka advises.
 func (kc *kafkaCoordinator) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
-	if err == nil && (kmsg.Key(key) == kmsg.JoinGroup || kmsg.Key(key) == kmsg.SyncGroup) {
-		kc.joinSent.Store(time.Now().UnixNano())
+	if err != nil {
+		return
+	}
+	switch kmsg.Key(key) {
+	case kmsg.JoinGroup, kmsg.SyncGroup:
+		kc.joinSent.Store(kc.stamp(time.Now()))
+	case kmsg.Heartbeat, kmsg.ConsumerGroupHeartbeat:
+		kc.hearPending()
+	}
+}
+
+// hearPending counts the pending answer as heard: franz-go took it and
+// was not fenced.
+func (kc *kafkaCoordinator) hearPending() {
+	if sent := kc.pending.Swap(0); sent != 0 {
+		kc.hear(kc.at(sent))
 	}
 }
 
 // hear records that the coordinator answered a request sent at sent.
 func (kc *kafkaCoordinator) hear(sent time.Time) {
-	n := sent.UnixNano()
+	n := kc.stamp(sent)
 	for {
 		old := kc.heard.Load()
 		if old >= n || kc.heard.CompareAndSwap(old, n) {
@@ -86,10 +114,10 @@ var (
 // watch, without kc.mu.
 func (kc *kafkaCoordinator) probeJoin() {
 	sent := kc.joinSent.Load()
-	if sent == 0 || time.Since(time.Unix(0, sent)) < kc.session/3 || time.Since(kc.probed) < kc.session/6 {
+	if sent == 0 || time.Since(kc.at(sent)) < kc.session/3 || time.Since(kc.probed) < kc.session/6 {
 		return
 	}
-	silent := time.Since(time.Unix(0, kc.heard.Load()))
+	silent := time.Since(kc.at(kc.heard.Load()))
 	limit := min(kc.session/6, kc.session*2/3-silent)
 	if silent < kc.session/3 || limit <= 0 {
 		return
@@ -117,7 +145,7 @@ func (kc *kafkaCoordinator) probeJoin() {
 		if m.MemberID == id {
 			kc.hear(asked)
 			kc.g.log.Debug("join under way: the coordinator holds this member in its rebalance", "state", d.State,
-				"waiting", time.Since(time.Unix(0, sent)).Round(time.Millisecond))
+				"waiting", time.Since(kc.at(sent)).Round(time.Millisecond))
 			return
 		}
 	}
@@ -180,7 +208,8 @@ func refusal(err error) bool {
 }
 
 // watch suspends the held partitions when the coordinator has been silent
-// too long, and resumes them when it answers in time.
+// too long, and resumes them when it answers in time. It runs on its own
+// goroutine (startWatch) and never holds kc.mu while it waits on Kafka.
 func (kc *kafkaCoordinator) watch() {
 	if kc.session <= 0 {
 		return
@@ -190,93 +219,174 @@ func (kc *kafkaCoordinator) watch() {
 	}
 	kc.probeJoin()
 	kc.mu.Lock()
+	resume, unknown := kc.checkLocked()
+	kc.mu.Unlock()
+	if !resume {
+		return
+	}
+	var starts map[TopicPartition]int64
+	if len(unknown) > 0 {
+		starts = kc.resumeOffsets(unknown)
+	}
+	kc.mu.Lock()
 	defer kc.mu.Unlock()
+	kc.resumeLocked(starts)
+}
+
+// checkLocked suspends the held partitions when the coordinator has been
+// silent too long; else it reports whether the suspended ones are due to
+// resume, and which of them need their offset read (nothing processed).
+// kc.mu is held.
+func (kc *kafkaCoordinator) checkLocked() (resume bool, unknown []TopicPartition) {
 	// Read after the lock: a revocation holds it while it waits for the
 	// message in hand (up to HandoffTimeout), and franz-go's heartbeats go
 	// on meanwhile.
-	heard := time.Unix(0, kc.heard.Load())
-	g := kc.g
-	switch {
-	case len(kc.held) > 0 && time.Since(heard) > kc.session*2/3:
-		tps := slices.Collect(maps.Keys(kc.held))
-		sortPartitions(tps)
-		processed := kc.eng.processed()
-		for _, tp := range tps {
-			off, ok := processed[tp]
-			if !ok || off < 0 {
-				off = -1
-				if c, ok := kc.lastCommit[tp]; ok {
-					off = c
-				}
-			}
-			kc.suspended[tp] = off
-		}
-		kc.suspendedAt, kc.answeredAt = heard, time.Time{}
-		kc.dropLocked(tps)
-		g.log.Warn("no answer from Kafka's group coordinator: stopped every partition", "silent", time.Since(heard), "partitions", len(tps))
-		g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: fmt.Errorf(
-			"%w: no answer from Kafka's group coordinator for %v (session timeout %v): %d partitions stopped",
-			ErrSessionExpired, time.Since(heard).Round(time.Millisecond), kc.session, len(tps))})
-	case len(kc.suspended) > 0 && heard.After(kc.suspendedAt):
-		if kc.answeredAt.IsZero() {
-			kc.answeredAt = time.Now()
-		}
-		if heard.Sub(kc.suspendedAt) >= kc.session*5/6 && time.Since(kc.answeredAt) < kc.session/2 {
-			// The session may have ended: a fenced member hears so at
-			// its next heartbeat (OnPartitionsLost). If the coordinator
-			// goes on answering without fencing it (a restarted broker
-			// that kept the group), the member still holds them.
-			return
-		}
-		starts := make(map[TopicPartition]int64)
-		for tp, off := range kc.suspended {
-			if off < 0 {
-				off = kc.resumeOffset(tp)
-			}
-			starts[tp] = off
-			kc.held[tp] = true
-			if off >= 0 {
-				kc.lastCommit[tp] = off // what a resumed partition commits from: no rewind
-			}
-		}
-		clear(kc.suspended)
-		kc.eng.assigned(starts)
-		kc.publish()
-		g.log.Info("Kafka's group coordinator answers again in time: resumed the partitions", "partitions", len(starts))
+	heard := kc.at(kc.heard.Load())
+	if len(kc.held) > 0 && time.Since(heard) > kc.session*2/3 {
+		kc.suspendLocked(heard)
+		return false, nil
 	}
+	if !kc.resumeDueLocked(heard) {
+		return false, nil
+	}
+	for tp, off := range kc.suspended {
+		if off < 0 {
+			unknown = append(unknown, tp)
+		}
+	}
+	return true, unknown
+}
+
+// suspendLocked stops every held partition, keeping its processed offset
+// for a resume. kc.mu is held.
+func (kc *kafkaCoordinator) suspendLocked(heard time.Time) {
+	g := kc.g
+	tps := slices.Collect(maps.Keys(kc.held))
+	sortPartitions(tps)
+	processed := kc.eng.processed()
+	for _, tp := range tps {
+		off, ok := processed[tp]
+		if !ok || off < 0 {
+			off = -1
+			if c, ok := kc.lastCommit[tp]; ok {
+				off = c
+			}
+		}
+		kc.suspended[tp] = off
+	}
+	kc.suspendedAt, kc.answeredAt = heard, time.Time{}
+	kc.dropLocked(tps)
+	g.log.Warn("no answer from Kafka's group coordinator: stopped every partition", "silent", time.Since(heard), "partitions", len(tps))
+	g.notify(&Notification{Type: REBALANCE_ERROR, Generation: kc.generation(), Err: fmt.Errorf(
+		"%w: no answer from Kafka's group coordinator for %v (session timeout %v): %d partitions stopped",
+		ErrSessionExpired, time.Since(heard).Round(time.Millisecond), kc.session, len(tps))})
+}
+
+// resumeDueLocked reports whether the suspended partitions resume: the
+// coordinator answered a request sent after the suspension, recently
+// enough to renew the lease, and not so late that the session may have
+// ended. kc.mu is held.
+func (kc *kafkaCoordinator) resumeDueLocked(heard time.Time) bool {
+	if len(kc.suspended) == 0 || !heard.After(kc.suspendedAt) || time.Since(heard) > kc.session*2/3 {
+		return false // no answer since, or one too old to renew the lease
+	}
+	if kc.answeredAt.IsZero() {
+		kc.answeredAt = time.Now()
+	}
+	// The session may have ended: a fenced member hears so at its next
+	// heartbeat (OnPartitionsLost). If the coordinator goes on answering
+	// without fencing it (a restarted broker that kept the group), the
+	// member still holds them.
+	return heard.Sub(kc.suspendedAt) < kc.session*5/6 || time.Since(kc.answeredAt) >= kc.session/2
+}
+
+// resumeLocked resumes the suspended partitions, if still due, each where
+// it was processed, else at starts' offset (read by resumeOffsets), else
+// where franz-go is. kc.mu is held.
+func (kc *kafkaCoordinator) resumeLocked(starts map[TopicPartition]int64) {
+	if !kc.resumeDueLocked(kc.at(kc.heard.Load())) {
+		return // lost or assigned again meanwhile
+	}
+	resumed := make(map[TopicPartition]int64, len(kc.suspended))
+	for tp, off := range kc.suspended {
+		if off < 0 {
+			off = offsetUnknown
+			if o, ok := starts[tp]; ok {
+				off = o
+			}
+		}
+		resumed[tp] = off
+		kc.take(tp)
+		if off >= 0 {
+			kc.lastCommit[tp] = off // what a resumed partition commits from: no rewind
+		}
+	}
+	clear(kc.suspended)
+	kc.eng.assigned(resumed)
+	kc.publish()
+	kc.g.log.Info("Kafka's group coordinator answers again in time: resumed the partitions", "partitions", len(resumed))
 }
 
 // lease is the engine's lease (engine_lease.go) on Kafka's coordinator:
 // two thirds of the session timeout from the sending of the latest group
 // request the coordinator answered, watch's own rule, checked at every
-// hand-out rather than when watch runs. Before the member joined, none.
-// heard is a wall-clock time (franz-go's hooks give durations, not
-// monotonic instants): a wall clock stepped back lengthens it by the step.
+// hand-out rather than when watch runs. Before the coordinator answered
+// anything, nothing is valid (nothing was assigned either: onAssigned
+// counts the answer that assigned). Without a session timeout (KIP-848
+// with none configured), no lease. heard is an instant on the monotonic
+// clock (stamp): a wall clock stepped back or forward moves nothing.
 func (kc *kafkaCoordinator) lease() time.Time {
-	heard := kc.heard.Load()
-	if heard == 0 || kc.session <= 0 {
+	if kc.session <= 0 {
 		return time.Now().Add(time.Hour)
 	}
-	return time.Unix(0, heard).Add(kc.session * 2 / 3)
+	heard := kc.heard.Load()
+	if heard == 0 {
+		return time.Time{}
+	}
+	return kc.at(heard).Add(kc.session * 2 / 3)
 }
 
-// resumeOffset is where a partition suspended before anything of it was
-// delivered resumes: its committed offset, else (OffsetOldest) the log's
-// start; offsetUnknown (where franz-go is) when neither can be read.
-func (kc *kafkaCoordinator) resumeOffset(tp TopicPartition) int64 {
+// resumeOffsets is where partitions suspended before anything of them was
+// delivered resume: their committed offsets, else (OffsetOldest) the log's
+// start; those that cannot be read are left out (offsetUnknown: where
+// franz-go is). Called without kc.mu.
+func (kc *kafkaCoordinator) resumeOffsets(tps []TopicPartition) map[TopicPartition]int64 {
 	ctx, cancel := context.WithTimeout(kc.g.ctx, kc.session)
 	defer cancel()
-	if all, err := kc.committed(ctx); err == nil {
+	out := make(map[TopicPartition]int64, len(tps))
+	all, _ := kc.committed(ctx)
+	var topics []string
+	for _, tp := range tps {
 		if off, ok := all[tp.Topic][tp.Partition]; ok {
-			return off
+			out[tp] = off
+		} else if !slices.Contains(topics, tp.Topic) {
+			topics = append(topics, tp.Topic)
 		}
 	}
-	if kc.g.cfg.InitialOffset == OffsetOldest {
-		if starts, err := kc.g.admin.ListStartOffsets(ctx, tp.Topic); err == nil {
-			if o, ok := starts.Lookup(tp.Topic, tp.Partition); ok && o.Err == nil {
-				return o.Offset
-			}
+	if len(topics) == 0 || kc.g.cfg.InitialOffset != OffsetOldest {
+		return out
+	}
+	starts, err := kc.g.admin.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return out
+	}
+	for _, tp := range tps {
+		if _, ok := out[tp]; ok {
+			continue
+		}
+		if o, ok := starts.Lookup(tp.Topic, tp.Partition); ok && o.Err == nil {
+			out[tp] = o.Offset
 		}
 	}
-	return offsetUnknown
+	return out
 }
+
+// stamp returns t as the coordinator keeps instants in its atomics: the
+// monotonic time since the coordinator was made, plus one (0: none; an
+// instant before it counts as its making: nothing was sent before). A
+// wall-clock time (time.Unix) would move with the wall clock: a clock
+// stepped back would lengthen the lease by the step.
+func (kc *kafkaCoordinator) stamp(t time.Time) int64 { return max(int64(t.Sub(kc.epoch)), 0) + 1 }
+
+// at returns the instant n (stamp) on the monotonic clock.
+func (kc *kafkaCoordinator) at(n int64) time.Time { return kc.epoch.Add(time.Duration(n - 1)) }

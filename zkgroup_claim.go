@@ -8,9 +8,6 @@ import (
 
 	"github.com/consumergroup/consumergroup/zookeeper"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Taking partitions: the claim policy (those nobody owns in one multi, a
@@ -403,80 +400,4 @@ func (m *member) startOf(tp TopicPartition, committed zookeeper.OffsetRead, low,
 		return start{policy, true}
 	}
 	return start{off, false}
-}
-
-// listBounds lists the first and end offsets of tps, and only theirs (a
-// member taking over 20 partitions of a topic of 10,000 does not list the
-// 10,000). Partitions just added may be unknown to the client's metadata
-// for a moment: it refreshes and asks again, for a few seconds at most.
-func (m *member) listBounds(tps []TopicPartition) (lows, highs kadm.ListedOffsets, err error) {
-	g := m.c.g
-	for attempt := 0; ; attempt++ {
-		if lows, err = listOffsets(m.ctx, g.client, tps, -2); err != nil {
-			return nil, nil, fmt.Errorf("%w: list start offsets: %w", ErrKafkaUnreachable, err)
-		}
-		if highs, err = listOffsets(m.ctx, g.client, tps, -1); err != nil {
-			return nil, nil, fmt.Errorf("%w: list end offsets: %w", ErrKafkaUnreachable, err)
-		}
-		complete := true
-		for _, tp := range tps {
-			l, ok1 := lows.Lookup(tp.Topic, tp.Partition)
-			h, ok2 := highs.Lookup(tp.Topic, tp.Partition)
-			if !ok1 || !ok2 || l.Err != nil || h.Err != nil {
-				complete = false
-			}
-		}
-		if complete || attempt == boundsAttempts {
-			return lows, highs, nil
-		}
-		g.client.ForceMetadataRefresh()
-		select {
-		case <-time.After(boundsRetry):
-		case <-m.ctx.Done():
-			return nil, nil, m.ctx.Err()
-		}
-	}
-}
-
-// listOffsets lists the offsets of tps at timestamp (-2: the log's start,
-// -1: its end), one request to each broker leading some of them. A
-// partition the client cannot route (unknown to its metadata, no leader) is
-// left out of the answer, as kadm leaves out what metadata does not list;
-// a failure of a broker's request is the error.
-func listOffsets(ctx context.Context, cl *kgo.Client, tps []TopicPartition, timestamp int64) (kadm.ListedOffsets, error) {
-	req := kmsg.NewPtrListOffsetsRequest()
-	index := map[string]int{}
-	for _, tp := range tps {
-		i, ok := index[tp.Topic]
-		if !ok {
-			i = len(req.Topics)
-			index[tp.Topic] = i
-			rt := kmsg.NewListOffsetsRequestTopic()
-			rt.Topic = tp.Topic
-			req.Topics = append(req.Topics, rt)
-		}
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition, rp.Timestamp = tp.Partition, timestamp
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
-	}
-	out := make(kadm.ListedOffsets)
-	for _, shard := range cl.RequestSharded(ctx, req) {
-		if shard.Err != nil {
-			if errors.Is(shard.Err, kerr.UnknownTopicOrPartition) || errors.Is(shard.Err, kerr.NotLeaderForPartition) ||
-				errors.Is(shard.Err, kerr.LeaderNotAvailable) || errors.Is(shard.Err, kerr.UnknownLeaderEpoch) {
-				continue // left out: listBounds refreshes the metadata and asks again
-			}
-			return nil, shard.Err
-		}
-		for _, t := range shard.Resp.(*kmsg.ListOffsetsResponse).Topics {
-			for _, p := range t.Partitions {
-				if out[t.Topic] == nil {
-					out[t.Topic] = make(map[int32]kadm.ListedOffset)
-				}
-				out[t.Topic][p.Partition] = kadm.ListedOffset{Topic: t.Topic, Partition: p.Partition, Offset: p.Offset,
-					Timestamp: p.Timestamp, LeaderEpoch: p.LeaderEpoch, Err: kerr.ErrorForCode(p.ErrorCode)}
-			}
-		}
-	}
-	return out, nil
 }

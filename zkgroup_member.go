@@ -54,6 +54,7 @@ type member struct {
 	topicsW map[string]bool      // topics with an armed partition-count watch
 	filled  map[string]int32     // the leader's: topics whose offset nodes it found all there, at this count
 	meta    bool                 // some count comes from Kafka metadata: poll
+	noState map[string]bool      // topics without partition state nodes in ZooKeeper (zkgroup_bounds.go)
 
 	// The leader's, while some member subscribes by pattern (zkgroup_topics.go).
 	topicNames    []string         // every topic that exists, sorted

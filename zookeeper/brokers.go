@@ -94,3 +94,34 @@ func (z *Client) Topics(ctx context.Context, watch bool) ([]string, <-chan Event
 	}
 	return z.childrenW(ctx, "list topics", z.paths.Topics())
 }
+
+// PartitionLeaders returns the leader broker of each of tps as Kafka's
+// controller records it in ZooKeeper, /brokers/topics/<topic>/partitions/
+// <p>/state, readsInFlight reads at a time: requests in proportion to tps,
+// whatever the size of their topics. A partition without a readable state
+// (a cluster without ZooKeeper, KRaft, registers none; a partition without
+// a leader, -1) is left out: ask Kafka's metadata for it. The record may lag
+// behind a leader's change: a request sent to a broker that no longer leads
+// the partition is refused by it (NOT_LEADER_OR_FOLLOWER).
+func (z *Client) PartitionLeaders(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int32, error) {
+	paths := make([]string, len(tps))
+	for i, tp := range tps {
+		if err := checkNames("read partition state", "topic", tp.Topic); err != nil {
+			return nil, err
+		}
+		paths[i] = z.paths.PartitionState(tp.Topic, tp.Partition)
+	}
+	out := make(map[TopicPartition]int32, len(tps))
+	for i, r := range z.getAll(ctx, "read partition state", paths) {
+		switch {
+		case errors.Is(r.err, ErrNoNode):
+		case r.err != nil:
+			return nil, r.err
+		default:
+			if leader, err := layout.ParsePartitionLeader(r.data); err == nil && leader >= 0 {
+				out[tps[i]] = leader
+			}
+		}
+	}
+	return out, nil
+}

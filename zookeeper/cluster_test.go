@@ -2,12 +2,15 @@ package zookeeper_test
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/consumergroup/consumergroup/internal/zk"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/consumergroup/consumergroup/internal/testenv"
 	"github.com/consumergroup/consumergroup/zookeeper"
@@ -178,4 +181,47 @@ func TestDigestAuth(t *testing.T) {
 func errorsAsPath(err error) bool {
 	var pe *zookeeper.PathError
 	return errors.As(err, &pe)
+}
+
+// TestPartitionLeaders: the leaders the registry's controller records
+// (those kfake's metadata names), one read per partition asked; a
+// partition without a leader, with a state that cannot be read, or of a
+// topic without state nodes is left out.
+func TestPartitionLeaders(t *testing.T) {
+	chroot := testenv.Chroot(t)
+	kafka, err := testenv.StartKafka(testenv.ZooKeeperAddrs(t), chroot, 3, map[string]int32{"orders": 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kafka.Close() })
+	z := dialZK(t, chroot)
+	ctx := testCtx(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := testenv.RawZK(t)
+	testenv.PutZNode(t, raw, chroot+"/brokers/topics/orders/partitions/2/state", `{"controller_epoch":1,"leader":-1,"version":1,"leader_epoch":3,"isr":[]}`)
+	testenv.PutZNode(t, raw, chroot+"/brokers/topics/orders/partitions/3/state", `{"version":1}`)
+	tps := []zookeeper.TopicPartition{{Topic: "orders", Partition: 0}, {Topic: "orders", Partition: 1}, {Topic: "orders", Partition: 2},
+		{Topic: "orders", Partition: 3}, {Topic: "nothere", Partition: 0}}
+	leaders, err := z.PartitionLeaders(ctx, tps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[zookeeper.TopicPartition]int32{
+		{Topic: "orders", Partition: 0}: topics["orders"].Partitions[0].Leader,
+		{Topic: "orders", Partition: 1}: topics["orders"].Partitions[1].Leader,
+	}
+	if !maps.Equal(leaders, want) {
+		t.Errorf("PartitionLeaders = %v, want %v", leaders, want)
+	}
+	if _, err := z.PartitionLeaders(ctx, []zookeeper.TopicPartition{{Topic: "bad/name", Partition: 0}}); !errors.Is(err, zookeeper.ErrInvalidArgument) {
+		t.Errorf("PartitionLeaders of a bad topic name: %v, want ErrInvalidArgument", err)
+	}
 }

@@ -19,8 +19,9 @@ import (
 // Kafka is an in-process kfake cluster whose brokers and topics are
 // registered in ZooKeeper as Kafka brokers in ZooKeeper mode register them:
 // /brokers/ids/<id> (ephemeral, v4 JSON with endpoints) and
-// /brokers/topics/<topic> ({"version":1,"partitions":{"0":[0],...}}). The
-// library reads nothing else there: broker addresses and partition counts.
+// /brokers/topics/<topic> ({"version":1,"partitions":{"0":[0],...}}) and
+// its partitions' state nodes (leader, ISR). The library reads broker
+// addresses, partition counts and the leaders of the partitions it takes.
 type Kafka struct {
 	cluster *kfake.Cluster // in-process; nil when kfake runs in a child process
 	child   *kfakeChild    // the child process running kfake, nil in-process
@@ -137,7 +138,48 @@ func (k *Kafka) CreateTopic(ctx context.Context, topic string, partitions int32)
 		parts[strconv.Itoa(int(p))] = replicas
 	}
 	data, _ := json.Marshal(map[string]any{"version": 1, "partitions": parts})
-	return k.create("/brokers/topics/"+topic, data, 0)
+	if err := k.create("/brokers/topics/"+topic, data, 0); err != nil {
+		return err
+	}
+	return k.createStates(topic, details)
+}
+
+// createStates writes each partition's state node,
+// /brokers/topics/<topic>/partitions/<p>/state, as a ZooKeeper-mode Kafka
+// controller does (its leader and ISR), in multis of 500 creates.
+func (k *Kafka) createStates(topic string, details kadm.TopicDetail) error {
+	base := "/brokers/topics/" + topic + "/partitions"
+	if err := k.create(base, nil, 0); err != nil {
+		return err
+	}
+	var ops []any
+	flush := func() error {
+		if len(ops) == 0 {
+			return nil
+		}
+		_, err := k.zk.Multi(ops...)
+		ops = ops[:0]
+		if err != nil {
+			return fmt.Errorf("env: creating the partition states of %s: %w", topic, err)
+		}
+		return nil
+	}
+	acl := zk.WorldACL(zk.PermAll)
+	for p, d := range details.Partitions {
+		isr := d.ISR
+		if len(isr) == 0 {
+			isr = []int32{d.Leader}
+		}
+		state, _ := json.Marshal(map[string]any{"controller_epoch": 1, "leader": d.Leader, "version": 1, "leader_epoch": max(d.LeaderEpoch, 0), "isr": isr})
+		dir := base + "/" + strconv.Itoa(int(p))
+		ops = append(ops, &zk.CreateRequest{Path: dir, Acl: acl}, &zk.CreateRequest{Path: dir + "/state", Data: state, Acl: acl})
+		if len(ops) >= 1000 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
 }
 
 // DeleteTopic deletes topic from the cluster (freeing its data) and from
@@ -146,7 +188,27 @@ func (k *Kafka) DeleteTopic(ctx context.Context, topic string) error {
 	if _, err := k.admin.DeleteTopics(ctx, topic); err != nil {
 		return err
 	}
-	return k.zk.Delete("/brokers/topics/"+topic, -1)
+	return k.deleteAll("/brokers/topics/" + topic)
+}
+
+// deleteAll deletes path and every node below it.
+func (k *Kafka) deleteAll(path string) error {
+	children, _, err := k.zk.Children(path)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, c := range children {
+		if err := k.deleteAll(path + "/" + c); err != nil {
+			return err
+		}
+	}
+	if err := k.zk.Delete(path, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return err
+	}
+	return nil
 }
 
 // Close stops the cluster and the ZooKeeper session (the broker

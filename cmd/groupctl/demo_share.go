@@ -87,7 +87,7 @@ type shareDemo struct {
 	producer *kgo.Client
 
 	mu         sync.Mutex
-	members    []*shareMember
+	members    []*shareDemoMember
 	produced   int
 	deliveries map[int][]shareDelivery // sequence number to its deliveries, in order
 	processed  map[int][]string        // sequence number to the members that processed it
@@ -106,8 +106,8 @@ type shareDelivery struct {
 	count  int32 // its DeliveryCount
 }
 
-// shareMember is one member of the demo's share group.
-type shareMember struct {
+// shareDemoMember is one member of the demo's share group.
+type shareDemoMember struct {
 	name  string
 	group *consumergroup.ConsumerGroup
 	cut   *demoCutter
@@ -276,7 +276,7 @@ func (d *shareDemo) waitFinished(ctx context.Context, n int) error {
 // join starts a member: JoinKafkaShareGroup, its Kafka connections through
 // a cutter (so that it can crash), and its loop.
 func (d *shareDemo) join(ctx context.Context, name string) error {
-	m := &shareMember{name: name, cut: &demoCutter{conns: map[net.Conn]bool{}}, done: make(chan struct{}), state: "active"}
+	m := &shareDemoMember{name: name, cut: &demoCutter{conns: map[net.Conn]bool{}}, done: make(chan struct{}), state: "active"}
 	cfg := consumergroup.NewConsumerGroupConfig()
 	cfg.KafkaOptions = []kgo.Opt{kgo.Dialer(m.cut.DialContext), kgo.FetchMaxWait(100 * time.Millisecond)}
 	if path := os.Getenv("GROUPCTL_DEMO_LOG"); path != "" {
@@ -299,7 +299,7 @@ func (d *shareDemo) join(ctx context.Context, name string) error {
 }
 
 // consume is a member's loop: Next, and the handler.
-func (d *shareDemo) consume(m *shareMember) {
+func (d *shareDemo) consume(m *shareDemoMember) {
 	defer close(m.done)
 	for {
 		ev, err := m.group.Next(context.Background())
@@ -313,7 +313,7 @@ func (d *shareDemo) consume(m *shareMember) {
 // handle is the processing of one message: a poison message fails (it is
 // released) until its poisonTries-th delivery, which rejects it; a slow one
 // works past its lock (the group renews it); the others are accepted.
-func (d *shareDemo) handle(m *shareMember, ev *consumergroup.ConsumerEvent) {
+func (d *shareDemo) handle(m *shareDemoMember, ev *consumergroup.ConsumerEvent) {
 	seq, err := strconv.Atoi(string(ev.Value))
 	if err != nil {
 		d.logf("member %s: message %s/%d@%d holds %q, not a sequence number", m.name, ev.Topic, ev.Partition, ev.Offset, ev.Value)
@@ -338,7 +338,7 @@ func (d *shareDemo) handle(m *shareMember, ev *consumergroup.ConsumerEvent) {
 }
 
 // finish1 records what the handler did with message seq.
-func (d *shareDemo) finish1(m *shareMember, seq int, ev *consumergroup.ConsumerEvent, err error, what string) {
+func (d *shareDemo) finish1(m *shareDemoMember, seq int, ev *consumergroup.ConsumerEvent, err error, what string) {
 	if err != nil {
 		if !errors.Is(err, consumergroup.ErrClosed) {
 			d.logf("member %s: %s of message %d (delivery %d): %v", m.name, what, seq, ev.DeliveryCount, err)
@@ -356,7 +356,7 @@ func (d *shareDemo) finish1(m *shareMember, seq int, ev *consumergroup.ConsumerE
 	}
 }
 
-func (d *shareDemo) member(name string) (*shareMember, error) {
+func (d *shareDemo) member(name string) (*shareDemoMember, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, m := range d.members {
@@ -401,7 +401,7 @@ func (d *shareDemo) crash(name string) error {
 }
 
 // close ends the member (once) and keeps its counts.
-func (m *shareMember) close() {
+func (m *shareDemoMember) close() {
 	m.once.Do(func() {
 		m.group.Close()
 		<-m.done

@@ -78,7 +78,7 @@ func (d *shareDemo) finish(_ context.Context, err error) error {
 	return nil
 }
 
-func (d *shareDemo) summary(members []*shareMember) shareSummary {
+func (d *shareDemo) summary(members []*shareDemoMember) shareSummary {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := shareSummary{Produced: d.produced, Processed: len(d.processed), Rejected: len(d.rejected), Result: "nothing lost"}

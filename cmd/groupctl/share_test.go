@@ -563,7 +563,11 @@ func TestShareGroupSharedPartition(t *testing.T) {
 	}
 	var ids []string
 	waitFor(t, waitTimeout, "two members sharing partition 0", func() error {
-		d, _ := c.shareDescribe("pair")
+		var d shareDescribeOut
+		r := c.kafkaTool("describe", "--output", "json", "pair")
+		if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
+			return fmt.Errorf("describe (the group may not exist yet): %v", r) // polled again
+		}
 		ids = ids[:0]
 		for _, m := range d.Members {
 			if slices.Equal(m.Assignment["one"], []int32{0}) {

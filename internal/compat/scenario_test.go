@@ -189,17 +189,7 @@ func (r *run) leave(m *member) {
 // error after waitTimeout.
 func (r *run) waitFor(what string, cond func() error) {
 	r.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("%s: not within %v: %v", what, waitTimeout, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling the group's and ZooKeeper's state, not synchronizing
-	}
+	testenv.WaitFor(r.t, waitTimeout, what, cond)
 }
 
 // waitLayout waits until members hold every partition between them, each

@@ -242,3 +242,21 @@ func (t TopicAssignment) Encode() []byte {
 	sb.WriteString("}}")
 	return []byte(sb.String())
 }
+
+// ParsePartitionLeader parses the leader of a partition's state node,
+// /brokers/topics/<topic>/partitions/<p>/state, as Kafka's controller
+// writes it: {"controller_epoch":1,"leader":2,"version":1,"leader_epoch":0,
+// "isr":[2,1]}; -1 when the partition has no leader. Only "leader" is
+// read: the controller adds fields from version to version.
+func ParsePartitionLeader(b []byte) (int32, error) {
+	var raw struct {
+		Leader *int32 `json:"leader"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return 0, fmt.Errorf("%w: partition state: %v", ErrBadData, err)
+	}
+	if raw.Leader == nil {
+		return 0, fmt.Errorf("%w: partition state: no leader", ErrBadData)
+	}
+	return *raw.Leader, nil
+}

@@ -1,6 +1,7 @@
 package layout_test
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -364,5 +365,33 @@ func TestParseTopicBadData(t *testing.T) {
 			}
 			checkBadData(t, err, "topic assignment", tc.msg)
 		})
+	}
+}
+
+// TestParsePartitionLeader: the leader of a controller's state node, of
+// every version's shape; refusals name the node kind.
+func TestParsePartitionLeader(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int32
+		err  bool
+	}{
+		{`{"controller_epoch":1,"leader":2,"version":1,"leader_epoch":0,"isr":[2,1]}`, 2, false},
+		{`{"controller_epoch":3,"leader":-1,"version":1,"leader_epoch":4,"isr":[]}`, -1, false},
+		{`{"version":2,"leader":0,"leader_epoch":7,"isr":[0],"leader_recovery_state":0,"controller_epoch":2}`, 0, false},
+		{`{"version":1,"isr":[1]}`, 0, true},
+		{`{"leader":"1"}`, 0, true},
+		{`not json`, 0, true},
+	} {
+		got, err := layout.ParsePartitionLeader([]byte(c.in))
+		if c.err {
+			if !errors.Is(err, layout.ErrBadData) || !strings.Contains(err.Error(), "partition state") {
+				t.Errorf("layout.ParsePartitionLeader(%s) = %d, %v; want layout.ErrBadData naming the partition state", c.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("layout.ParsePartitionLeader(%s) = %d, %v; want %d", c.in, got, err, c.want)
+		}
 	}
 }

@@ -9,7 +9,8 @@
 // brokers (StartApache: 3.9, and for make compat 2.8 and 3.6, in ZooKeeper
 // mode; 4.x KRaft) from the jars
 // scripts/ensure-kafka.sh fetches. SharedCluster gives a test package one
-// broker of each kind, started at first use and stopped by Main.
+// broker of each kind, started at first use and stopped by Main. StartBurrow
+// runs Burrow, LinkedIn's lag monitor, against a ZooKeeper and Kafka.
 //
 // A test package shares one ZooKeeper server through ZooKeeperAddrs, and
 // stops it and checks for leaked goroutines with leakcheck.Main (a package

@@ -53,9 +53,14 @@ func NewProxy(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testenv: proxy to %s: listening: %w", target, err)
 	}
+	return proxyOn(ln, target), nil
+}
+
+// proxyOn is a Proxy accepting on ln.
+func proxyOn(ln net.Listener, target string) *Proxy {
 	p := &Proxy{target: target, ln: ln, links: make(map[*proxyLink]struct{}), done: make(chan struct{})}
 	p.wg.Go(p.acceptLoop)
-	return p, nil
+	return p
 }
 
 // Addr returns the address clients connect to, "127.0.0.1:port".

@@ -72,3 +72,22 @@ func ClosedPort(t waiter) string {
 	}
 	return addr
 }
+
+// WaitFor polls cond every 50 ms until it returns nil, failing the test
+// with cond's last error once timeout has passed. It polls the state of
+// servers and groups, for what nothing signals; it does not synchronize
+// goroutines.
+func WaitFor(t waiter, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v: %v", what, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -70,8 +70,13 @@ func main() {
 	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
 	flag.DurationVar(&sessionTimeout, "session", sessionTimeout, "parts 2 and 3: every member's session timeout (ZooKeeper's for ours, the group coordinator's for franz-go's and sarama's); the scale curve at hundreds of members on 2 cores wants the library's default, 6s")
 	sizeList := flag.String("sizes", "100,1000", "throughput: the message sizes in bytes, comma-separated (targets only with both defaults)")
+	messages := flag.Int("messages", 0, "throughput: messages of each backlog (default 2,000,000, -short 200,000)")
 	scaleFlags := scaleFlags()
 	flag.Parse()
+	if *messages < 0 {
+		fmt.Fprintf(os.Stderr, "bench: -messages %d: want a positive number\n", *messages)
+		os.Exit(2)
+	}
 	if sessionTimeout < time.Second || sessionTimeout > time.Minute {
 		fmt.Fprintf(os.Stderr, "bench: -session %v: want 1s to 1m (heartbeats every %v)\n", sessionTimeout, heartbeat)
 		os.Exit(2)
@@ -98,7 +103,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: -kafka %q: want kfake, kfake-proc, apache or apache4\n", *kafka)
 		os.Exit(2)
 	}
-	if err := run(*short, *kafka, strings.Split(*only, ","), filter, msgSizes, sc, *out, *cpuprofile); err != nil {
+	if err := run(*short, *kafka, strings.Split(*only, ","), filter, msgSizes, *messages, sc, *out, *cpuprofile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -106,10 +111,13 @@ func main() {
 
 // run runs the parts against a ZooKeeper and a Kafka of its own, and
 // writes the report to out.
-func run(short bool, kafka string, parts, consumers []string, msgSizes []int, sc scaleConfig, out, cpuprofile string) (err error) {
+func run(short bool, kafka string, parts, consumers []string, msgSizes []int, messages int, sc scaleConfig, out, cpuprofile string) (err error) {
 	b := &bench{sz: full, start: time.Now(), only: consumers, sizes: msgSizes, scale: sc, broker: kafka}
 	if short {
 		b.sz = small
+	}
+	if messages > 0 {
+		b.sz.messages = messages
 	}
 	if out == "" {
 		out = reportFile(short, kafka, parts)

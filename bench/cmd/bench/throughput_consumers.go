@@ -32,6 +32,11 @@ func joinOurs(ctx context.Context, b *bench, topic, group string, cfg *consumerg
 	if cfg == nil {
 		cfg = consumergroup.NewConsumerGroupConfig()
 	}
+	if b.broker == "apache4" {
+		// Kafka 4 (KRaft) registers no broker in ZooKeeper: the group's
+		// ZooKeeper coordinator is told the brokers instead.
+		cfg.Brokers = b.kafka.Addrs()
+	}
 	return consumergroup.JoinConsumerGroupTopics(ctx, group, []string{topic}, []string{b.zk.Addr()}, cfg)
 }
 
