@@ -14,6 +14,7 @@
 package cgprom
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 
@@ -43,6 +44,7 @@ type Metrics struct {
 	buffered    *prometheus.GaugeVec
 	dualTime    *prometheus.HistogramVec
 	dualFails   *prometheus.CounterVec
+	shared      *prometheus.CounterVec // share groups: records by what became of them
 
 	// The per-partition counters of the delivery path, looked up once.
 	mu    sync.RWMutex
@@ -57,6 +59,7 @@ type partKey struct {
 type partCounters struct{ messages, bytes prometheus.Counter }
 
 var _ consumergroup.Metrics = (*Metrics)(nil)
+var _ consumergroup.ShareMetrics = (*Metrics)(nil)
 var _ prometheus.Collector = (*Metrics)(nil)
 
 // NewMetrics returns the metrics, named namespace_name (e.g.
@@ -96,14 +99,17 @@ func NewMetrics(namespace string) *Metrics {
 		buffered:    gauge("client_buffered_records", "Records the Kafka client has buffered beyond the last poll.", perGroup),
 		dualTime:    hist("dual_commit_seconds", "Time a copy of committed offsets to Kafka (DualCommit) took, failed ones included."),
 		dualFails:   counter("dual_commit_failures_total", "Copies of committed offsets to Kafka (DualCommit) that failed; each is retried.", perGroup),
-		parts:       make(map[partKey]partCounters),
+		shared: counter("share_records_total", "Share groups (JoinKafkaShareGroup): records acquired, redelivered (acquired with a "+
+			"delivery count above 1), accepted, released, rejected, renewed (lock renewals), expired (locks that ran out) and "+
+			"ack_errors (partitions whose acknowledgements Kafka refused), by outcome.", append(slices.Clone(perPart), "outcome")),
+		parts: make(map[partKey]partCounters),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.delivered, m.bytes, m.committed, m.logEnd, m.lag, m.commitTime, m.commitFails,
 		m.rebalances, m.rebTime, m.unowned, m.held, m.handoffWait, m.handoffOver, m.sessLost, m.queue, m.buffered,
-		m.dualTime, m.dualFails}
+		m.dualTime, m.dualFails, m.shared}
 }
 
 // Describe implements prometheus.Collector.
@@ -204,6 +210,22 @@ func (m *Metrics) Closed(e consumergroup.ClosedEvent) {
 	m.forget(e.Group, nil)
 	for _, g := range []*prometheus.GaugeVec{m.held, m.queue, m.buffered} {
 		g.DeleteLabelValues(e.Group)
+	}
+}
+
+// Shared implements consumergroup.ShareMetrics: a share group member's
+// records of one partition, counted by outcome in share_records_total.
+func (m *Metrics) Shared(e consumergroup.ShareEvent) {
+	c := e.Counts
+	l := labels(e.Group, e.Partition)
+	for _, o := range []struct {
+		outcome string
+		n       int64
+	}{{"acquired", c.Acquired}, {"redelivered", c.Redelivered}, {"accepted", c.Accepted}, {"released", c.Released},
+		{"rejected", c.Rejected}, {"renewed", c.Renewed}, {"expired", c.Expired}, {"ack_errors", c.AckErrors}} {
+		if o.n > 0 {
+			m.shared.WithLabelValues(append(l, o.outcome)...).Add(float64(o.n))
+		}
 	}
 }
 

@@ -186,3 +186,30 @@ func BenchmarkDelivered(b *testing.B) {
 		m.Delivered(e)
 	}
 }
+
+// TestShared: a share group member's acknowledgements (ShareMetrics) are
+// counted by outcome, per partition, beside the consumer groups' series.
+func TestShared(t *testing.T) {
+	m := cgprom.NewMetrics("")
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+	var sm consumergroup.ShareMetrics = m // a Metrics the share group also reports to
+	sm.Shared(consumergroup.ShareEvent{Group: "q", Partition: p0, Counts: consumergroup.ShareCounts{Acquired: 5, Redelivered: 1}})
+	sm.Shared(consumergroup.ShareEvent{Group: "q", Partition: p0, Counts: consumergroup.ShareCounts{Accepted: 3, Rejected: 1}})
+	sm.Shared(consumergroup.ShareEvent{Group: "q", Partition: p1, Counts: consumergroup.ShareCounts{Released: 1, Expired: 1, Renewed: 2, AckErrors: 1}})
+	want := `
+# HELP consumergroup_share_records_total Share groups (JoinKafkaShareGroup): records acquired, redelivered (acquired with a delivery count above 1), accepted, released, rejected, renewed (lock renewals), expired (locks that ran out) and ack_errors (partitions whose acknowledgements Kafka refused), by outcome.
+# TYPE consumergroup_share_records_total counter
+consumergroup_share_records_total{group="q",outcome="accepted",partition="0",topic="t"} 3
+consumergroup_share_records_total{group="q",outcome="acquired",partition="0",topic="t"} 5
+consumergroup_share_records_total{group="q",outcome="ack_errors",partition="1",topic="t"} 1
+consumergroup_share_records_total{group="q",outcome="expired",partition="1",topic="t"} 1
+consumergroup_share_records_total{group="q",outcome="redelivered",partition="0",topic="t"} 1
+consumergroup_share_records_total{group="q",outcome="rejected",partition="0",topic="t"} 1
+consumergroup_share_records_total{group="q",outcome="released",partition="1",topic="t"} 1
+consumergroup_share_records_total{group="q",outcome="renewed",partition="1",topic="t"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "consumergroup_share_records_total"); err != nil {
+		t.Fatal(err)
+	}
+}
