@@ -423,6 +423,10 @@ func (d *demo) produce(ctx context.Context, n int, bar bool) error {
 func (d *demo) change(ctx context.Context, what string, act func() error) error {
 	start := time.Now()
 	before := d.owners(ctx)
+	var genBefore int
+	if d.kafkaDemo() {
+		_, genBefore, _ = d.kafkaOwners()
+	}
 	if err := act(); err != nil {
 		return err
 	}
@@ -431,7 +435,10 @@ func (d *demo) change(ctx context.Context, what string, act func() error) error 
 	var gen int
 	for after == nil {
 		if d.kafkaDemo() {
-			if owners, g, stable := d.kafkaOwners(); stable {
+			// Stable, and in a generation after the change's: the members'
+			// notifications of the new generation may come after their
+			// partitions (ClaimedPartitions) already look settled.
+			if owners, g, stable := d.kafkaOwners(); stable && g > genBefore {
 				after, gen = owners, g
 				break
 			}
