@@ -54,7 +54,10 @@ func TestSilentLink(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	_, err = l.Dial(ctx, "tcp", "")
 	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) {
+	// The dialer's deadline, taken from ctx's, may fire just before ctx is
+	// done: "i/o timeout" then, rather than ctx's error; both say nothing
+	// answered.
+	if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("dial through the blackhole: %v, want no answer (a deadline exceeded)", err)
 	}
 	if err := l.Heal(); err != nil {
