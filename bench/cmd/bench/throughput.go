@@ -88,7 +88,7 @@ type consumer struct {
 
 var consumers = []consumer{
 	{"raw franz-go (direct partitions)", runRaw, false},
-	{"ours: Next()", runNext, false},
+	{"ours: Next()", runNext(onZooKeeper), false},
 	{"ours: Poll()", runPoll(onZooKeeper), false},
 	{"ours: PollRecords()", runPollRecords, false},
 	{"ours: Stream()", runStream, false},

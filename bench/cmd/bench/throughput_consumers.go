@@ -58,19 +58,22 @@ func runStream(ctx context.Context, b *bench, topic, group string, c *counter) e
 	return ctx.Err()
 }
 
-// runNext: our pull API, message by message, the loop only counts.
-func runNext(ctx context.Context, b *bench, topic, group string, c *counter) error {
-	g, err := joinOurs(ctx, b, topic, group, nil)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	for {
-		if _, err := g.Next(ctx); err != nil {
+// runNext: our pull API, message by message, the loop only counts (on a
+// share group, taking the next accepts the previous one).
+func runNext(join joinFunc) func(ctx context.Context, b *bench, topic, group string, c *counter) error {
+	return func(ctx context.Context, b *bench, topic, group string, c *counter) error {
+		g, err := join(ctx, b, topic, group)
+		if err != nil {
 			return err
 		}
-		if c.add(1) {
-			return nil
+		defer g.Close()
+		for {
+			if _, err := g.Next(ctx); err != nil {
+				return err
+			}
+			if c.add(1) {
+				return nil
+			}
 		}
 	}
 }

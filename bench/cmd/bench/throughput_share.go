@@ -22,7 +22,7 @@ import (
 func init() {
 	consumers = append(consumers,
 		consumer{"franz-go share group (bare)", runKgoShare, false},
-		consumer{"ours on a share group: Next()", runShareNext, false},
+		consumer{"ours on a share group: Next()", runNext(onShare), false},
 		consumer{"ours on a share group: Poll()", runPoll(onShare), false})
 }
 
@@ -37,24 +37,6 @@ func onShare(ctx context.Context, b *bench, topic, group string) (*consumergroup
 	cfg := consumergroup.NewConsumerGroupConfig()
 	cfg.KafkaOptions = kafkaOpts(b)
 	return consumergroup.JoinKafkaShareGroup(ctx, group, []string{topic}, b.kafka.Addrs(), cfg)
-}
-
-// runShareNext: ours on a share group, message by message; taking the next
-// accepts the previous one.
-func runShareNext(ctx context.Context, b *bench, topic, group string, c *counter) error {
-	g, err := onShare(ctx, b, topic, group)
-	if err != nil {
-		return err
-	}
-	defer g.Close()
-	for {
-		if _, err := g.Next(ctx); err != nil {
-			return err
-		}
-		if c.add(1) {
-			return nil
-		}
-	}
 }
 
 // runKgoShare: franz-go's share consumer, from the oldest message (the
