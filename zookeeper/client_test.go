@@ -217,6 +217,17 @@ func TestBadData(t *testing.T) {
 	if _, _, err := z.Partitions(ctx, "missing"); !errors.Is(err, zookeeper.ErrNoNode) {
 		t.Fatalf("Partitions of a missing topic: %v, want ErrNoNode", err)
 	}
+	// TopicExists looks at the node only (a join's check), its data
+	// whatever it is; a name Kafka refuses is refused before any request.
+	if ok, err := z.TopicExists(ctx, "t"); !ok || err != nil {
+		t.Fatalf("TopicExists(t) = %v, %v; want true", ok, err)
+	}
+	if ok, err := z.TopicExists(ctx, "missing"); ok || err != nil {
+		t.Fatalf("TopicExists(missing) = %v, %v; want false, no error", ok, err)
+	}
+	if _, err := z.TopicExists(ctx, "a/b"); err == nil || !strings.Contains(err.Error(), "a/b") {
+		t.Fatalf("TopicExists(a/b) = %v, want an error naming the topic", err)
+	}
 }
 
 func TestChrootIsolation(t *testing.T) {
