@@ -44,7 +44,7 @@ var scaleSystemKeys = []scaleKey{
 // -systems), those -filter selects, without KIP-848 on Kafka 3.9.
 func scaleSystems(b *bench) []scaleKey {
 	keys := b.scale.systems
-	if len(keys) == 0 {
+	if len(keys) == 0 && !b.scale.herd {
 		keys = []string{"zk", "classic", "848"}
 		if len(b.only) > 0 {
 			keys = append(keys, "bare-classic", "bare-848")
@@ -86,6 +86,7 @@ func scale(ctx context.Context, b *bench) error {
 	members, partitions := scaleGrid(b)
 	syss := scaleSystems(b)
 	var cells []*cellResult
+	var herds []herdResult
 	for _, parts := range partitions {
 		topic := fmt.Sprintf("scale-%d", parts)
 		if err := b.kafka.CreateTopic(ctx, topic, parts); err != nil {
@@ -109,10 +110,18 @@ func scale(ctx context.Context, b *bench) error {
 				cells = append(cells, c)
 				b.logf("scale: %s", c.summary())
 			}
+			if b.scale.herd {
+				h := herd(ctx, b, topic, n, int(parts))
+				herds = append(herds, h)
+				b.logf("scale: %s", h.summary())
+			}
 		}
 		stopProducer()
 	}
 	b.rep.section(renderScale(b, syss, cells))
+	if len(herds) > 0 {
+		b.rep.section(renderHerd(herds))
+	}
 	scaleTargets(b, cells)
 	return nil
 }

@@ -19,6 +19,7 @@ type scaleConfig struct {
 	traffic    bool          // a producer writes to every partition during the part
 	timeout    time.Duration // bounds each convergence (the start, each join and leave)
 	grid       bool          // -members or -partitions given: the curve
+	herd       bool          // -systems herd: franz-go's direct consumer's take-overs of a leave (scale_herd.go)
 }
 
 // scaleFlagSet registers the scale part's flags; parse checks them once
@@ -34,7 +35,7 @@ func scaleFlags() scaleFlagSet {
 	return scaleFlagSet{
 		members:    flag.String("members", "", "scale: the group sizes, comma-separated (e.g. 10,50,100,200,500; default 50)"),
 		partitions: flag.String("partitions", "", "scale: the topic sizes, comma-separated (e.g. 1000,10000; default 1000): a grid with -members"),
-		systems:    flag.String("systems", "", "scale: the coordinators, comma-separated: zk, classic, 848, bare (franz-go's own group consumer, classic and KIP-848), bare-classic, bare-848 (default zk,classic,848)"),
+		systems:    flag.String("systems", "", "scale: the coordinators, comma-separated: zk, classic, 848, bare (franz-go's own group consumer, classic and KIP-848), bare-classic, bare-848, herd (franz-go's direct consumer doing the take-overs of a ZooKeeper leave alone: the reference for zk) (default zk,classic,848)"),
 		reps:       flag.Int("reps", 0, "scale: joins and leaves measured per cell (default 5 with -members or -partitions, else 3, -short 1)"),
 		traffic:    flag.Bool("traffic", false, "scale: a producer writes one message to every partition every 50 ms, and convergence waits for each owner's first delivery"),
 		timeout:    flag.Duration("cell-timeout", 2*time.Minute, "scale: bound of each convergence (the start, each join, each leave); a cell that does not converge is reported as such"),
@@ -61,9 +62,11 @@ func (f scaleFlagSet) parse() (scaleConfig, error) {
 		case "":
 		case "bare":
 			c.systems = append(c.systems, "bare-classic", "bare-848")
+		case "herd":
+			c.herd = true
 		default:
 			if !slices.ContainsFunc(scaleSystemKeys, func(k scaleKey) bool { return k.key == s }) {
-				return c, fmt.Errorf("-systems %q: want zk, classic, 848, bare, bare-classic or bare-848", s)
+				return c, fmt.Errorf("-systems %q: want zk, classic, 848, bare, bare-classic, bare-848 or herd", s)
 			}
 			c.systems = append(c.systems, s)
 		}
