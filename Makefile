@@ -100,10 +100,9 @@ bench-short: zookeeper kafka
 	cd bench && $(GO) run ./cmd/bench -short
 
 ## bench-scale: the scale curve (issue 19): 10 to 500 members × 1,000 and 10,000 partitions on ZooKeeper, Kafka classic
-## and KIP-848, and franz-go's bare group consumers, kfake in its own process (about 45 minutes on 2 cores; each convergence
-## is bounded by -cell-timeout, 2 min); writes
-## bench/RESULTS-scale.md. SCALE_ARGS overrides the grid, e.g. SCALE_ARGS="-members 10,50 -partitions 1000 -systems zk".
-SCALE_ARGS ?= -members 10,50,100,200,500 -partitions 1000,10000 -systems zk,classic,848,bare
+## and KIP-848, franz-go's bare group consumers and its direct consumer's take-overs (herd), kfake in its own process
+## (about 45 minutes on 2 cores; each convergence is bounded by -cell-timeout, 2 min); writes bench/RESULTS-scale.md. SCALE_ARGS overrides the grid, e.g. SCALE_ARGS="-members 10,50 -partitions 1000 -systems zk".
+SCALE_ARGS ?= -members 10,50,100,200,500 -partitions 1000,10000 -systems zk,classic,848,bare,herd
 bench-scale: zookeeper
 	cd bench && $(GO) run ./cmd/bench -only scale -kafka kfake-proc $(SCALE_ARGS)
 
