@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -33,11 +34,19 @@ func (m *member) listBounds(tps []TopicPartition) (lows, highs kadm.ListedOffset
 	g := m.c.g
 	leaders := m.leadersOf(tps)
 	for attempt := 0; ; attempt++ {
-		if lows, err = listOffsetsAt(m.ctx, g.client, tps, -2, leaders); err != nil {
-			return nil, nil, fmt.Errorf("%w: list start offsets: %w", ErrKafkaUnreachable, err)
+		// Both at once: in a leave at 10,000 partitions each request waits
+		// behind the other members' metadata fetches at the broker (see
+		// listOffsets); one after the other they waited twice.
+		var lowErr, highErr error
+		var wg sync.WaitGroup
+		wg.Go(func() { lows, lowErr = listOffsetsAt(m.ctx, g.client, tps, -2, leaders) })
+		highs, highErr = listOffsetsAt(m.ctx, g.client, tps, -1, leaders)
+		wg.Wait()
+		if lowErr != nil {
+			return nil, nil, fmt.Errorf("%w: list start offsets: %w", ErrKafkaUnreachable, lowErr)
 		}
-		if highs, err = listOffsetsAt(m.ctx, g.client, tps, -1, leaders); err != nil {
-			return nil, nil, fmt.Errorf("%w: list end offsets: %w", ErrKafkaUnreachable, err)
+		if highErr != nil {
+			return nil, nil, fmt.Errorf("%w: list end offsets: %w", ErrKafkaUnreachable, highErr)
 		}
 		complete := true
 		for _, tp := range tps {

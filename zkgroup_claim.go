@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/consumergroup/consumergroup/zookeeper"
@@ -344,9 +345,18 @@ type start struct {
 // the log's bounds; partitions without a usable one start at InitialOffset.
 func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, error) {
 	g := m.c.g
+	// The committed offsets (ZooKeeper) read while Kafka lists the bounds.
+	var committed map[TopicPartition]zookeeper.OffsetRead
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { committed, readErr = m.c.zk.ReadOffsets(m.ctx, g.name, tps) })
 	lows, highs, err := m.listBounds(tps)
+	wg.Wait()
 	if err != nil {
 		return nil, err
+	}
+	if readErr != nil {
+		return nil, readErr
 	}
 	bound := func(l kadm.ListedOffsets, tp TopicPartition) (int64, error) {
 		o, ok := l.Lookup(tp.Topic, tp.Partition)
@@ -357,10 +367,6 @@ func (m *member) startOffsets(tps []TopicPartition) (map[TopicPartition]start, e
 			return 0, fmt.Errorf("%w: offsets of %s/%d: %w", ErrKafkaUnreachable, tp.Topic, tp.Partition, o.Err)
 		}
 		return o.Offset, nil
-	}
-	committed, err := m.c.zk.ReadOffsets(m.ctx, g.name, tps)
-	if err != nil {
-		return nil, err
 	}
 	out := make(map[TopicPartition]start, len(tps))
 	for _, tp := range tps {
