@@ -37,8 +37,10 @@ func startOursKafka(protocol string) func(ctx context.Context, b *bench, topic, 
 		cfg.KafkaOptions = kafkaOpts(b, kgo.Dialer(m.cut.DialContext), kgo.HeartbeatInterval(heartbeat))
 		cfg.Logger = groupLogger(idx)
 		// The join returns with the first assignment: at hundreds of members
-		// (the scale part) a classic group's first generation takes longer
-		// than 20 s on 2 cores; the cell's bound applies then.
+		// (the scale part) a group's first generation takes longer than 20 s
+		// (and than JoinTimeout's 30 s) on 2 cores; the cell's bound applies
+		// then.
+		cfg.JoinTimeout = max(cfg.JoinTimeout, b.scale.timeout)
 		dctx, cancel := context.WithTimeout(ctx, max(20*time.Second, b.scale.timeout))
 		defer cancel()
 		g, err := consumergroup.JoinKafkaConsumerGroup(dctx, group, []string{topic}, b.kafka.Addrs(), cfg)
