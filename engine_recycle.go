@@ -8,8 +8,8 @@ import (
 )
 
 // Recycling of fetched records. franz-go decodes each record batch into a
-// slab of kgo.Record (about 170 bytes a record); the engine copies what
-// the application gets into its own events (ConsumerEvent: 128 bytes) and
+// slab of kgo.Record (160 bytes a record); the engine copies what
+// the application gets into its own events (ConsumerEvent: 160 bytes) and
 // never hands the records out. Without recycling, every message cost both
 // allocations, and the garbage collector's work grows with the bytes
 // allocated: at 12-byte messages it was the largest cost of every delivery
@@ -41,6 +41,13 @@ type recordPool struct {
 // recordClasses bounds the slabs pooled: up to 15<<19 records.
 const recordClasses = 8 * 20
 
+// recordProbe is how many classes GetRecords looks in, from the smallest
+// that fits: nine, so that a slab up to twice (and an eighth) the size
+// asked for serves. A larger slab costs nothing more when it is recycled
+// (it goes back to its own class); handed out by PollRecords, it is kept
+// by the application at most twice as long as needed.
+const recordProbe = 9
+
 // classSize is the capacity of class i.
 func classSize(i int) int { return (8 + i%8) << (i / 8) }
 
@@ -69,8 +76,14 @@ func (rp *recordPool) GetRecords(n int) []kgo.Record {
 	if i >= recordClasses {
 		return make([]kgo.Record, n)
 	}
-	if v, _ := rp.classes[i].Get().(*[]kgo.Record); v != nil {
-		return (*v)[:n]
+	// A producer's batches vary in size, so a fetch rarely asks for the
+	// classes the previous fetch gave back: looking in the classes above,
+	// up to twice the size, found 73% of the slabs at 100-byte messages
+	// (bench, Poll) against 22% in the class asked for alone.
+	for j := i; j < min(i+recordProbe, recordClasses); j++ {
+		if v, _ := rp.classes[j].Get().(*[]kgo.Record); v != nil {
+			return (*v)[:n]
+		}
 	}
 	return make([]kgo.Record, n, classSize(i))
 }
