@@ -179,11 +179,11 @@ func throughput(ctx context.Context, b *bench) error {
 			for try := range tries {
 				group := fmt.Sprintf("tp-%d-%d-%d", size, i, try)
 				prof := ""
-				if b.prof != "" && i > 0 {
+				if b.prof != "" {
 					prof = fmt.Sprintf("%s-%d-%d", b.prof, size, i)
 				}
 				mprof := ""
-				if memprofile != "" && i > 0 {
+				if memprofile != "" {
 					mprof = fmt.Sprintf("%s-%d-%d", memprofile, size, i)
 				}
 				r, err := measure(ctx, b, c, topic, group, size, prof, mprof)
