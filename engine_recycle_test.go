@@ -1,7 +1,9 @@
 package consumergroup
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -64,5 +66,36 @@ func TestRecordPoolLargerClass(t *testing.T) {
 	rp.PutRecords(make([]kgo.Record, 3840))
 	if rs := rp.GetRecords(1000); cap(rs) > 2*1000+1000/8 {
 		t.Fatalf("GetRecords(1000): cap %d, more than twice and an eighth", cap(rs))
+	}
+}
+
+// TestRecordPoolKept: a slab put back is kept through collections (a
+// sync.Pool drops it at the second), and after keepAge a collection hands
+// it to the sync.Pools: an idle process gets its memory back.
+func TestRecordPoolKept(t *testing.T) {
+	var rp recordPool
+	rs := rp.GetRecords(1000)
+	first := &rs[0]
+	rp.PutRecords(rs)
+	runtime.GC()
+	runtime.GC()
+	again := rp.GetRecords(1000)
+	if &again[0] != first {
+		t.Fatal("a slab put back did not survive two collections")
+	}
+	rp.PutRecords(again)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		rp.mu.Lock()
+		n, armed := rp.keptN, rp.armed
+		rp.mu.Unlock()
+		if n == 0 && !armed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after keepAge and collections, %d records still kept (armed %v)", n, armed)
+		}
+		time.Sleep(50 * time.Millisecond) // collections paced while keepAge runs out
 	}
 }
