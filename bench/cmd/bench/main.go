@@ -45,7 +45,6 @@ type bench struct {
 	only   []string // consumers and systems whose name contains one of these (all when empty)
 	sizes  []int    // throughput: message sizes, bytes
 	prof   string   // throughput: CPU profile of each consumer run to prof-SIZE-INDEX
-	mprof  string   // throughput: allocation profiles around each consumer run, mprof-SIZE-INDEX.{before,after}
 	zk     *env.ZooKeeper
 	kafka  env.Broker
 	rep    *report
