@@ -56,8 +56,7 @@ func (p *pump) deliverBatch(ctx context.Context, ps *pstate, records []*kgo.Reco
 		return
 	}
 	b := &EventBatch{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Events: make([]ConsumerEvent, len(records))}
-	fillEvents(b.Events, records)
-	end := records[len(records)-1].Offset + 1
-	p.recycleRecords(records)
+	fillEvents(b.Events, records, p.recycle)
+	end := b.Events[len(b.Events)-1].Offset + 1
 	p.send(ctx, unit{ps: ps, end: end, b: b})
 }

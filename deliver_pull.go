@@ -207,8 +207,7 @@ func (p *pump) takePulled(s *pullSlice, kind int) (unit, bool, error) {
 		s.i = len(s.records)
 	case pullBatch:
 		evs := s.evs[s.i:len(s.records):len(s.records)]
-		fillEvents(evs, s.records[s.i:])
-		p.recycleRecords(s.records[s.i:])
+		fillEvents(evs, s.records[s.i:], p.recycle)
 		u.b = &EventBatch{Topic: ps.tp.Topic, Partition: ps.tp.Partition, Events: evs}
 		u.end = evs[len(evs)-1].Offset + 1
 		s.i = len(s.records)

@@ -101,8 +101,7 @@ func (p *pump) deliverStream(ctx context.Context, ps *pstate, records []*kgo.Rec
 		if len(evs) == 0 {
 			// One allocation for streamChunk messages, not one per message.
 			evs = make([]ConsumerEvent, min(streamChunk, len(records)-i))
-			fillEvents(evs, records[i:i+len(evs)])
-			p.recycleRecords(records[i : i+len(evs)])
+			fillEvents(evs, records[i:i+len(evs)], p.recycle)
 		}
 		ev := &evs[0]
 		evs = evs[1:]

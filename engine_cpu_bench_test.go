@@ -94,7 +94,7 @@ func BenchmarkChannelFillFloor(b *testing.B) {
 		if len(evs) == 0 {
 			j := i % len(recs)
 			evs = make([]ConsumerEvent, min(streamChunk, len(recs)-j))
-			fillEvents(evs, recs[j:j+len(evs)])
+			fillEvents(evs, recs[j:j+len(evs)], false)
 		}
 		ch <- &evs[0]
 		evs = evs[1:]

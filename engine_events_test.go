@@ -19,7 +19,7 @@ func TestFillEventsHeaders(t *testing.T) {
 		{Topic: "t", Partition: 3, Offset: 12, Value: []byte("v2"), Headers: []kgo.RecordHeader{{Key: "c", Value: []byte("3")}}},
 	}
 	evs := make([]ConsumerEvent, len(records))
-	fillEvents(evs, records)
+	fillEvents(evs, records, false)
 	for i, r := range records {
 		ev := evs[i]
 		if ev.Topic != r.Topic || ev.Partition != r.Partition || ev.Offset != r.Offset || string(ev.Key) != string(r.Key) ||

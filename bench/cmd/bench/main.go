@@ -66,6 +66,7 @@ func main() {
 	only := flag.String("only", "throughput,rebalance,quiet,scale", "parts to run, comma-separated (quiet: the rebalance part's quiet-topic scenario)")
 	out := flag.String("out", "", "report file (default RESULTS.md, or RESULTS-short.md with -short)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file; with -only throughput, one per consumer run: FILE-SIZE-INDEX")
+	flag.StringVar(&memprofile, "memprofile", "", "with -only throughput: the heap profile (allocations since the start) before and after each consumer run, FILE-SIZE-INDEX.before and .after: go tool pprof -sample_index=alloc_space -diff_base FILE-SIZE-INDEX.before FILE-SIZE-INDEX.after")
 	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), kfake-proc (kfake in a child process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
 	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
 	flag.DurationVar(&sessionTimeout, "session", sessionTimeout, "parts 2 and 3: every member's session timeout (ZooKeeper's for ours, the group coordinator's for franz-go's and sarama's); the scale curve at hundreds of members on 2 cores wants the library's default, 6s")

@@ -163,7 +163,7 @@ func throughput(ctx context.Context, b *bench) error {
 		b.logf("throughput: produced in %v", time.Since(t0).Round(time.Millisecond))
 		// The first reading of a fresh backlog is slower, whoever reads it
 		// (kfake and the runtime warming up): one reading unreported.
-		if _, err := measure(ctx, b, consumers[0], topic, fmt.Sprintf("tp-%d-warmup", size), size, ""); err != nil {
+		if _, err := measure(ctx, b, consumers[0], topic, fmt.Sprintf("tp-%d-warmup", size), size, "", ""); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 		for i, c := range consumers {
@@ -179,10 +179,14 @@ func throughput(ctx context.Context, b *bench) error {
 			for try := range tries {
 				group := fmt.Sprintf("tp-%d-%d-%d", size, i, try)
 				prof := ""
-				if b.prof != "" && i > 0 {
+				if b.prof != "" {
 					prof = fmt.Sprintf("%s-%d-%d", b.prof, size, i)
 				}
-				r, err := measure(ctx, b, c, topic, group, size, prof)
+				mprof := ""
+				if memprofile != "" {
+					mprof = fmt.Sprintf("%s-%d-%d", memprofile, size, i)
+				}
+				r, err := measure(ctx, b, c, topic, group, size, prof, mprof)
 				if err != nil {
 					return fmt.Errorf("%s: %w", c.name, err)
 				}
@@ -308,7 +312,9 @@ func produceBacklog(ctx context.Context, b *bench, topic string, size, n int) er
 }
 
 // measure runs one consumer over the backlog.
-func measure(ctx context.Context, b *bench, c consumer, topic, group string, size int, prof string) (tpResult, error) {
+// With mprof, the heap profiles before and after the run are written to
+// mprof.before and mprof.after (the last run's of each consumer stays).
+func measure(ctx context.Context, b *bench, c consumer, topic, group string, size int, prof, mprof string) (tpResult, error) {
 	cnt := newCounter(b.sz.messages)
 	if prof != "" {
 		f, err := os.Create(prof)
@@ -322,6 +328,9 @@ func measure(ctx context.Context, b *bench, c consumer, topic, group string, siz
 		defer pprof.StopCPUProfile()
 	}
 	runtime.GC()
+	if err := writeHeap(mprof, ".before"); err != nil {
+		return tpResult{}, err
+	}
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	gc0 := gcCPU()
@@ -361,6 +370,12 @@ wait:
 	}
 	runtime.ReadMemStats(&m1)
 	gc1 := gcCPU()
+	if mprof != "" {
+		runtime.GC() // the heap profile shows the allocations up to the last collection
+		if err := writeHeap(mprof, ".after"); err != nil {
+			return tpResult{}, err
+		}
+	}
 	cancel()
 	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
 		return tpResult{}, err
@@ -382,3 +397,19 @@ var saramaVersion = sarama.V2_8_0_0
 func (saramaCounter) Setup(sarama.ConsumerGroupSession) error { return nil }
 
 func (saramaCounter) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+// memprofile is -memprofile (measure's mprof).
+var memprofile string
+
+// writeHeap writes the heap profile to name+suffix; nothing without a name.
+func writeHeap(name, suffix string) error {
+	if name == "" {
+		return nil
+	}
+	f, err := os.Create(name + suffix)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
+}
