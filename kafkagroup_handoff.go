@@ -39,7 +39,7 @@ func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assig
 	// under way (kc.commitMu).
 	t0 := time.Now()
 	kc.commitMu.Lock()
-	committed, err := kc.committed(ctx)
+	committed, err := kc.committedOf(ctx, tps)
 	kc.commitMu.Unlock()
 	if err != nil {
 		g.log.Warn("assigned: reading the committed offsets", "err", err)

@@ -354,7 +354,7 @@ func (kc *kafkaCoordinator) resumeOffsets(tps []TopicPartition) map[TopicPartiti
 	ctx, cancel := context.WithTimeout(kc.g.ctx, kc.session)
 	defer cancel()
 	out := make(map[TopicPartition]int64, len(tps))
-	all, _ := kc.committed(ctx)
+	all, _ := kc.committedOf(ctx, tps)
 	var topics []string
 	for _, tp := range tps {
 		if off, ok := all[tp.Topic][tp.Partition]; ok {
