@@ -23,10 +23,17 @@ type nodeRead struct {
 	err  error // a *PathError naming op and the node
 }
 
-// getAll reads the nodes at paths, readsInFlight at a time, and returns
-// what each read gave, in the order of paths.
+// getAll reads the nodes at paths and returns what each read gave, in the
+// order of paths: in multiReads when the servers take them (multiread.go),
+// else as getData, readsInFlight at a time.
 func (z *Client) getAll(ctx context.Context, op string, paths []string) []nodeRead {
 	out := make([]nodeRead, len(paths))
+	if len(paths) >= multiReadMin && z.canMultiRead(ctx) {
+		if z.multiReadAll(ctx, op, paths, out) {
+			return out
+		}
+		clear(out)
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, readsInFlight)
 	for i, p := range paths {
