@@ -4,9 +4,13 @@ import (
 	"context"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
@@ -18,6 +22,14 @@ import (
 // member, with kfake registered in the same chroot for the log end
 // offsets. It returns the flags describe and lag read it with.
 func bigZKGroup(tb testing.TB, n int32) *common {
+	tb.Helper()
+	c, _ := bigZKGroupWith(tb, n, func(p int32) (int64, bool) { return int64(p), true })
+	return c
+}
+
+// bigZKGroupWith is bigZKGroup with committed giving each partition's
+// committed offset (false: none); it returns kfake too.
+func bigZKGroupWith(tb testing.TB, n int32, committed func(p int32) (int64, bool)) (*common, *testenv.Kafka) {
 	tb.Helper()
 	servers := testenv.ZooKeeperAddrs(tb)
 	chroot := testenv.Chroot(tb)
@@ -36,7 +48,9 @@ func bigZKGroup(tb testing.TB, n int32) *common {
 	offsets := make(map[zookeeper.TopicPartition]int64, n)
 	for p := range n {
 		tps[p] = zookeeper.TopicPartition{Topic: "t", Partition: p}
-		offsets[tps[p]] = int64(p)
+		if o, ok := committed(p); ok {
+			offsets[tps[p]] = o
+		}
 	}
 	if err := z.ResetOffsets(ctx, "big", offsets); err != nil {
 		tb.Fatal(err)
@@ -50,7 +64,7 @@ func bigZKGroup(tb testing.TB, n int32) *common {
 			tb.Fatal(err)
 		}
 	}
-	return &common{zookeeper: strings.Join(servers, ",") + chroot, timeout: 10 * time.Second, output: "table", getenv: os.Getenv}
+	return &common{zookeeper: strings.Join(servers, ",") + chroot, timeout: 10 * time.Second, output: "table", getenv: os.Getenv}, kafka
 }
 
 // BenchmarkDescribeZK10k measures, end to end on a real ZooKeeper and
@@ -108,4 +122,82 @@ func BenchmarkDescribeZK10k(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDescribeLagLarge: describe and lag of a ZooKeeper group of 10,000
+// partitions (read in multiReads) say, of every partition, its owner,
+// committed offset, log end and lag, and the total: partitions without a
+// commit count their whole log from its start, one whose log's start
+// passed its commit counts from the start, the others from their commit;
+// lag's commit times are those of every offset node.
+func TestDescribeLagLarge(t *testing.T) {
+	t.Parallel()
+	const n = 10000
+	// Partitions p%10 == 3 have no commit; the others committed offset 1.
+	c, kafka := bigZKGroupWith(t, n, func(p int32) (int64, bool) { return 1, p%10 != 3 })
+	ctx := testCtx(t)
+	ends := map[int32]int64{3: 5, 4: 5, 9999: 2} // produced: the log ends
+	for p, end := range ends {
+		for i := range end {
+			if err := kafka.Produce(ctx, "t", p, &kgo.Record{Value: []byte(strconv.FormatInt(i, 10))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	adm := kadm.NewClient(mustClient(t, kafka.Addrs()))
+	// Partitions 3 (no commit) and 4 (committed 1) start at 2 (the offset
+	// after the records').
+	if _, err := adm.DeleteRecords(ctx, kadm.OffsetsFromRecords(kgo.Record{Topic: "t", Partition: 3, Offset: 1}, kgo.Record{Topic: "t", Partition: 4, Offset: 1})); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{3: 3, 4: 3, 9999: 1} // lags; 0 elsewhere
+	z, err := c.dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	d, err := describe(ctx, c, z, "big")
+	if err != nil || d.kafkaErr != nil {
+		t.Fatalf("describe: %v, %v", err, d.kafkaErr)
+	}
+	if len(d.Partitions) != n || d.TotalLag != 7 {
+		t.Fatalf("describe: %d partitions, total lag %d; want %d, 7", len(d.Partitions), d.TotalLag, n)
+	}
+	owner := d.Members[0].ID
+	for i, p := range d.Partitions {
+		committed := int64(1)
+		if p.Partition%10 == 3 {
+			committed = -1
+		}
+		if p.Topic != "t" || p.Partition != int32(i) || p.Owner != owner || p.Committed != committed ||
+			p.LogEnd != ends[p.Partition] || p.Lag != want[p.Partition] {
+			t.Fatalf("describe: %+v; want committed %d, log end %d, lag %d, owner %s", p, committed, ends[p.Partition], want[p.Partition], owner)
+		}
+	}
+	if len(d.CommitTimes) != n-n/10 {
+		t.Fatalf("describe: %d commit times, want %d", len(d.CommitTimes), n-n/10)
+	}
+	samples, errs, err := lagSamples(ctx, &zkSource{c: c, z: z}, []string{"big"}, false, map[lagKey]lagPoint{}, map[string]*lagTracker{})
+	if err != nil || len(errs) > 0 || len(samples) != 1 {
+		t.Fatalf("lag: %d samples: %v %v", len(samples), err, errs)
+	}
+	if s := samples[0]; s.Total == nil || *s.Total != 7 || len(s.Lag) != n {
+		t.Fatalf("lag: total %v, %d rows", s.Total, len(s.Lag))
+	}
+	for i, r := range samples[0].Lag {
+		if r.Partition != int32(i) || r.Lag == nil || *r.Lag != want[r.Partition] || r.Status == "" {
+			t.Fatalf("lag: %+v", r)
+		}
+	}
+}
+
+// mustClient is a Kafka client of addrs, closed with the test.
+func mustClient(t *testing.T, addrs []string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }
