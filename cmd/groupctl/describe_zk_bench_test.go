@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -94,6 +95,7 @@ func BenchmarkDescribeZK10k(b *testing.B) {
 		e := &env{stdout: io.Discard, stderr: io.Discard}
 		for b.Loop() {
 			d, err := describe(ctx, c, z, "big")
+			d = d.evaluated()
 			if err == nil && d.kafkaErr != nil {
 				err = d.kafkaErr
 			}
@@ -200,4 +202,61 @@ func mustClient(t *testing.T, addrs []string) *kgo.Client {
 	}
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// BenchmarkServeZK10k measures groupctl serve on a ZooKeeper group of
+// 10,000 partitions: a poll (what refreshes /api/groups, /api/groups/NAME
+// and /metrics: DescribeGroup with Kafka's offsets, and the evaluation),
+// run directly (the server's own poller waits an hour after its first),
+// then 20 sequential requests of each of those paths (served from the
+// last poll's snapshot). The
+// request times are logged; the metrics are the poll's time and the
+// requests' median and worst.
+//
+//	go test -run '^$' -bench ServeZK10k -benchtime 10x -v ./cmd/groupctl/
+func BenchmarkServeZK10k(b *testing.B) {
+	c := bigZKGroup(b, 10000)
+	c.output = "json"
+	ctx, cancel := context.WithCancel(context.Background())
+	z, err := c.dial(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newServer(c, z, serveOpts{interval: time.Hour, window: 5, history: time.Hour})
+	url, wait, err := s.start(ctx, "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cancel()
+		if err := wait(); err != nil {
+			b.Error(err)
+		}
+		z.Close()
+	})
+	deadline := time.Now().Add(waitTimeout)
+	for s.snap.Load().poll.Polls == 0 { // the first poll, the server's own
+		if time.Now().After(deadline) {
+			b.Fatalf("no poll within %v", waitTimeout)
+		}
+		time.Sleep(pollEvery) // polling interval, not synchronization
+	}
+	for b.Loop() {
+		s.poll(ctx)
+	}
+	b.StopTimer()
+	if g := s.snap.Load().groups["big"]; g == nil || g.desc == nil || len(g.desc.Partitions) != 10000 {
+		b.Fatal("the group is not served")
+	}
+	client := &http.Client{Timeout: 20 * time.Second}
+	defer client.CloseIdleConnections()
+	paths := []string{"metrics", "api/groups", "api/groups/big"}
+	seq, _ := measureServe(client, client, url, paths, 20, 0)
+	worst := time.Duration(0)
+	for _, p := range paths {
+		b.Logf("20 x /%s: %v", p, seq[p])
+		worst = max(worst, seq[p].quantile(1))
+		b.ReportMetric(float64(seq[p].quantile(0.5).Microseconds())/1000, "p50-ms-"+strings.ReplaceAll(p, "/", "-"))
+	}
+	b.ReportMetric(float64(worst.Microseconds())/1000, "max-ms-requests")
 }
