@@ -88,8 +88,11 @@ func (z *Client) canMultiRead(ctx context.Context) bool {
 	if !s.probedAt.IsZero() && time.Since(s.probedAt) < multiReadRecheck {
 		return s.ok
 	}
-	s.ok = serversHaveMultiRead(ctx, z.cfg.Servers, min(z.timeout, probeTimeout))
-	s.probedAt = time.Now()
+	ok := serversHaveMultiRead(ctx, z.cfg.Servers, min(z.timeout, probeTimeout))
+	if ctx.Err() != nil {
+		return false // the caller gave up: that says nothing of the servers
+	}
+	s.ok, s.probedAt = ok, time.Now()
 	if !s.ok {
 		z.log.Debug("zookeeper: reads as getData: not every server is known to take multiRead (ZooKeeper 3.6+, srvr)", "servers", z.cfg.Servers)
 	}
