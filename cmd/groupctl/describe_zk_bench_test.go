@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -259,4 +262,57 @@ func BenchmarkServeZK10k(b *testing.B) {
 		b.ReportMetric(float64(seq[p].quantile(0.5).Microseconds())/1000, "p50-ms-"+strings.ReplaceAll(p, "/", "-"))
 	}
 	b.ReportMetric(float64(worst.Microseconds())/1000, "max-ms-requests")
+}
+
+// TestCompareBinaries10k times groupctl binaries, each a whole process
+// writing to a pipe, on a ZooKeeper group of 10,000 partitions
+// (bigZKGroup): describe and lag, as tables and as JSON, 8 rounds, the
+// binaries in turn within each round,
+// logging the load average of each round and each binary's times. It runs
+// only when $GROUPCTL_COMPARE_BINS lists the binaries (comma-separated),
+// e.g. one built before a change and one after:
+//
+//	GROUPCTL_COMPARE_BINS=/tmp/groupctl-before,/tmp/groupctl-after \
+//	  go test -count=1 -run TestCompareBinaries10k -v ./cmd/groupctl/
+func TestCompareBinaries10k(t *testing.T) {
+	list := os.Getenv("GROUPCTL_COMPARE_BINS")
+	if list == "" {
+		t.Skip("GROUPCTL_COMPARE_BINS is not set")
+	}
+	const n = 10000
+	c := bigZKGroup(t, n)
+	bins := strings.Split(list, ",")
+	times := map[string][]time.Duration{}
+	var keys []string
+	for round := range 8 {
+		if up, err := exec.Command("uptime").Output(); err == nil {
+			t.Logf("round %d: %s", round, strings.TrimSpace(string(up)))
+		}
+		for _, cmd := range []string{"describe --output table", "describe --output json", "lag --output table", "lag --output json"} {
+			for _, b := range bins {
+				args := append(strings.Fields(cmd), "big", "--zookeeper", c.zookeeper)
+				start := time.Now()
+				out, err := exec.Command(b, args...).Output()
+				took := time.Since(start)
+				rows := bytes.Count(out, []byte("\n"))
+				if strings.HasSuffix(cmd, "json") {
+					rows = bytes.Count(out, []byte(`"partition":`))
+				}
+				if err != nil || rows < n {
+					t.Fatalf("%s %s: %v: %d rows: %.300s", b, cmd, err, rows, out)
+				}
+				k := cmd + ": " + b
+				if times[k] == nil {
+					keys = append(keys, k)
+				}
+				times[k] = append(times[k], took)
+			}
+		}
+	}
+	for _, k := range keys {
+		ds := times[k]
+		slices.Sort(ds)
+		t.Logf("%s: min %v, median %v, max %v (%d runs)", k, ds[0].Round(time.Millisecond),
+			ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond), len(ds))
+	}
 }
