@@ -15,8 +15,8 @@ if ! "$bin" -version 2>/dev/null | grep -q "(${VERSION#v})"; then
 	fi
 fi
 root=$(cd "$(dirname "$0")/.." && pwd)
-# internal/zk is go-zookeeper v1.0.4 as released, but for its 5-line patch
-# (internal/zk/README.md): it is not linted, so that it stays upstream's code.
+# internal/zk is go-zookeeper v1.0.4 as released, but for its patches (the
+# lastZxid fix and MultiRead: internal/zk/README.md): it is not linted, so that it stays upstream's code.
 (cd "$root" && "$bin" $($GO list ./... | grep -v '/internal/zk$'))
 for dir in plugin/cgprom e2e; do
 	(cd "$root/$dir" && "$bin" ./...)

@@ -109,7 +109,8 @@ func (z *Client) Topics(ctx context.Context, watch bool) ([]string, <-chan Event
 
 // PartitionLeaders returns the leader broker of each of tps as Kafka's
 // controller records it in ZooKeeper, /brokers/topics/<topic>/partitions/
-// <p>/state, readsInFlight reads at a time: requests in proportion to tps,
+// <p>/state, read as getAll reads (multiReads, or getData readsInFlight at a
+// time): requests in proportion to tps,
 // whatever the size of their topics. A partition without a readable state
 // (a cluster without ZooKeeper, KRaft, registers none; a partition without
 // a leader, -1) is left out: ask Kafka's metadata for it. The record may lag

@@ -43,6 +43,8 @@ type Client struct {
 	offMu        sync.Mutex         // guards knownOffsets under claimMu.RLock
 	knownOffsets map[string]bool    // offset nodes known to exist
 
+	multiRead multiReadState // whether the servers take multiRead (multiread.go)
+
 	mu sync.Mutex // guards the fields below; never held while waiting on ZooKeeper
 	// conn is the connection in use. It is replaced when the client has been
 	// cut off too long to know whether its session lives (see session.go).

@@ -6,3 +6,12 @@ package zookeeper
 func SetTestHooks(cfg *Config, chunkDone func(op string, chunk int), sent func(n int)) {
 	cfg.hooks = &testHooks{chunkDone: chunkDone, sent: sent}
 }
+
+// SetNoMultiRead makes the Client dialed with cfg read whole groups as
+// getData, as it does on a server without multiRead (ZooKeeper 3.5).
+func SetNoMultiRead(cfg *Config) {
+	if cfg.hooks == nil {
+		cfg.hooks = &testHooks{}
+	}
+	cfg.hooks.noMultiRead = true
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"time"
 
 	"github.com/consumergroup/consumergroup/internal/zk"
 
@@ -55,15 +56,34 @@ func (z *Client) Offset(ctx context.Context, group, topic string, partition int3
 // the next offset to consume. Unreadable nodes are left out and reported in
 // the error, which matches ErrBadData; the map holds the others.
 func (z *Client) Offsets(ctx context.Context, group string) (map[string]map[int32]int64, error) {
+	out, _, err := z.offsets(ctx, group, false)
+	return out, err
+}
+
+// OffsetsWithTimes is Offsets with OffsetCommitTimes' times, from the same
+// reads: a look at a group's lag needs both, and reading the offset nodes
+// once instead of twice is a third of the requests of groupctl lag.
+// times holds every offset node read, the unreadable ones too (as
+// OffsetCommitTimes does); nil with offsets nil.
+func (z *Client) OffsetsWithTimes(ctx context.Context, group string) (offsets map[string]map[int32]int64, times map[TopicPartition]time.Time, err error) {
+	return z.offsets(ctx, group, true)
+}
+
+// offsets is Offsets, and with withTimes OffsetsWithTimes.
+func (z *Client) offsets(ctx context.Context, group string, withTimes bool) (map[string]map[int32]int64, map[TopicPartition]time.Time, error) {
 	if err := checkNames("read offsets", "group", group); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	var times map[TopicPartition]time.Time
+	if withTimes {
+		times = map[TopicPartition]time.Time{}
 	}
 	topics, err := z.children(ctx, "read offsets", z.paths.Offsets(group))
 	if errors.Is(err, ErrNoNode) {
-		return map[string]map[int32]int64{}, nil
+		return map[string]map[int32]int64{}, times, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make(map[string]map[int32]int64, len(topics))
 	var errs []error
@@ -73,10 +93,10 @@ func (z *Client) Offsets(ctx context.Context, group string) (map[string]map[int3
 			continue // deleted meanwhile
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := checkNames("read offset", "topic", t); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var ps []int32
 		var paths []string
@@ -93,8 +113,11 @@ func (z *Client) Offsets(ctx context.Context, group string) (map[string]map[int3
 			switch {
 			case errors.Is(r.err, ErrNoNode):
 			case r.err != nil:
-				return nil, r.err
+				return nil, nil, r.err
 			default:
+				if times != nil {
+					times[TopicPartition{Topic: t, Partition: ps[i]}] = time.UnixMilli(r.stat.Mtime)
+				}
 				off, perr := layout.ParseOffset(r.data)
 				if perr != nil {
 					errs = append(errs, pathErr("read offset", paths[i], perr))
@@ -105,7 +128,7 @@ func (z *Client) Offsets(ctx context.Context, group string) (map[string]map[int3
 		}
 		out[t] = m
 	}
-	return out, errors.Join(errs...)
+	return out, times, errors.Join(errs...)
 }
 
 // CommitOffsets is the fenced commit of member id: it writes the offsets of

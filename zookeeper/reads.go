@@ -10,10 +10,12 @@ import (
 	"github.com/consumergroup/consumergroup/internal/zk"
 )
 
-// readsInFlight bounds the reads a look at a whole group (Offsets, Owners,
-// OffsetCommitTimes) keeps in flight at once. go-zookeeper pipelines them
-// on the connection: a group of 10,000 partitions is read in the time of a
-// few hundred round trips instead of 10,000.
+// readsInFlight bounds the getData a look at a whole group (Offsets,
+// Owners, OffsetCommitTimes) keeps in flight at once where multiRead is not
+// used (multiread.go). go-zookeeper pipelines them on the connection: a
+// group of 10,000 partitions is read in the time of a few hundred round
+// trips instead of 10,000, but still of 10,000 requests to the server
+// (more in flight did not help: bench/RESULTS-describe-10k.md).
 const readsInFlight = 64
 
 // nodeRead is what reading one node gave.
@@ -23,10 +25,17 @@ type nodeRead struct {
 	err  error // a *PathError naming op and the node
 }
 
-// getAll reads the nodes at paths, readsInFlight at a time, and returns
-// what each read gave, in the order of paths.
+// getAll reads the nodes at paths and returns what each read gave, in the
+// order of paths: in multiReads when the servers take them (multiread.go),
+// else as getData, readsInFlight at a time.
 func (z *Client) getAll(ctx context.Context, op string, paths []string) []nodeRead {
 	out := make([]nodeRead, len(paths))
+	if len(paths) >= multiReadMin && z.canMultiRead(ctx) {
+		if z.multiReadAll(ctx, op, paths, out) {
+			return out
+		}
+		clear(out)
+	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, readsInFlight)
 	for i, p := range paths {
@@ -49,8 +58,9 @@ type OffsetRead struct {
 	Err    error
 }
 
-// ReadOffsets reads the committed offsets of tps in group, readsInFlight
-// at a time: requests in proportion to tps, whatever the size of their
+// ReadOffsets reads the committed offsets of tps in group (getAll:
+// multiReads, or getData readsInFlight at a time): requests in proportion
+// to tps, whatever the size of their
 // topics (a member taking 20 partitions of a topic of 10,000 lists none of
 // the others). Every partition of tps has an entry; the error is for what
 // stopped the whole read (a ZooKeeper that cannot be reached, ctx).

@@ -156,4 +156,7 @@ type testHooks struct {
 	// sent is called with the length prefix of every request written to
 	// the server: the length it checks against jute.maxbuffer.
 	sent func(n int)
+	// noMultiRead makes the Client read as a server without multiRead
+	// would have it do.
+	noMultiRead bool
 }

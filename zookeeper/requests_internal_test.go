@@ -2,6 +2,8 @@ package zookeeper
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -69,4 +71,16 @@ func TestRequestBytesMatchTheWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	last("set", setBytes(p, data[:10]))
+
+	// A multiRead: data, a node that does not exist, children.
+	reads := []zk.ReadOp{{Path: p}, {Path: z.paths.Abs("/d/none")}, {Path: z.paths.Abs("/d"), Children: true}}
+	var res []zk.ReadResult
+	if err := z.call(ctx, func(conn *zk.Conn) error { var err error; res, err = conn.MultiRead(reads...); return err }); err != nil {
+		t.Fatal(err)
+	}
+	last("multiRead", multiReadBytes([]string{reads[0].Path, reads[1].Path, reads[2].Path}))
+	if len(res) != 3 || string(res[0].Data) != string(data[:10]) || res[0].Stat == nil || res[0].Stat.Version != 2 ||
+		!errors.Is(res[1].Error, zk.ErrNoNode) || !slices.Equal(res[2].Children, []string{"a", "b"}) {
+		t.Fatalf("multiRead: %+v", res)
+	}
 }

@@ -40,7 +40,7 @@ func describe(ctx context.Context, c *common, z *zookeeper.Client, group string)
 	if d == nil {
 		return described{}, err
 	}
-	out := described{GroupDescription: d}.evaluated()
+	out := described{GroupDescription: d}
 	if d.TotalLag < 0 {
 		cause := kerr
 		if cause == nil {
@@ -68,7 +68,10 @@ func describe(ctx context.Context, c *common, z *zookeeper.Client, group string)
 	return out, err
 }
 
-// evaluated is d with the lag status of one sample of it.
+// evaluated is d with the lag status of one sample of it, for describe's
+// output. (lag evaluates its samples itself, with the commit times: the
+// sources leave it to the caller, which at 10,000 partitions is a few
+// milliseconds saved.)
 func (d described) evaluated() described {
 	d.status = newLagTracker(lageval.DefaultSize, 0).observe(d.GroupDescription, nil, time.Now())
 	return d
@@ -190,7 +193,7 @@ func runDescribe(ctx context.Context, e *env, args []string) error {
 		if d.GroupDescription == nil {
 			return err
 		}
-		ds = append(ds, d)
+		ds = append(ds, d.evaluated())
 		if err != nil {
 			errs = append(errs, err)
 		}

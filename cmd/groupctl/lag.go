@@ -210,7 +210,11 @@ func lagSamples(ctx context.Context, src groupSource, pos []string, all bool, pr
 			tr = newLagTracker(lageval.DefaultSize, 0)
 			trackers[g] = tr
 		}
-		st := tr.observe(d.GroupDescription, src.commitTimes(ctx, g), at)
+		times := d.CommitTimes // read with the offsets (ZooKeeper)
+		if times == nil {
+			times = src.commitTimes(ctx, g)
+		}
+		st := tr.observe(d.GroupDescription, times, at)
 		s := lagSample{Group: g, Time: at.UTC().Format(time.RFC3339), Total: known(d.TotalLag), Status: st.Status, Needs: st.Needs, Lag: []lagRow{}}
 		if d.kafkaErr != nil {
 			s.Error = d.kafkaErr.Error()

@@ -314,8 +314,11 @@ func (s *server) poll(ctx context.Context) {
 		if err == nil && admin == nil {
 			err = errors.New("no log end offsets: the brokers of Kafka are unknown")
 		}
-		times, terr := s.z.OffsetCommitTimes(pctx, g)
-		results[g] = pollResult{d, times, errors.Join(err, terr)}
+		var times map[consumergroup.TopicPartition]time.Time
+		if d != nil {
+			times = d.CommitTimes // read with the offsets
+		}
+		results[g] = pollResult{d, times, err}
 	}
 	s.record(results, now)
 }

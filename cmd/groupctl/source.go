@@ -18,7 +18,8 @@ import (
 type groupSource interface {
 	// groups lists the groups.
 	groups(ctx context.Context) ([]string, error)
-	// describe reads a group with its lags (see describe).
+	// describe reads a group with its lags (see describe), not evaluated
+	// (described.evaluated).
 	describe(ctx context.Context, group string) (described, error)
 	// commitTimes says when the group's offsets were committed, nil when
 	// unknown.
@@ -101,7 +102,7 @@ func (s *kafkaSource) describe(ctx context.Context, g string) (described, error)
 		out.kafkaErr = fmt.Errorf("%w: %s: %v", errKafka, s.where(), cause)
 		err = nil
 	}
-	return out.evaluated(), err
+	return out, err
 }
 
 func (s *kafkaSource) commitTimes(context.Context, string) map[consumergroup.TopicPartition]time.Time {

@@ -58,6 +58,9 @@ type member struct {
 // Burrow and Kafka's own tools read (ids, owners, offsets) say so at each
 // step, byte for byte as Kafka's own consumer wrote them. Where Burrow is
 // installed, it reads the group's offsets too: scenario says whether it did.
+// Then a group of widePartitions is described and read (readWideGroup):
+// batched reads where the server takes them, never a request that would
+// close the connection where it does not.
 func scenario(t *testing.T, e *env) (burrowRead bool) {
 	r := newRun(t, e)
 	bw := r.startBurrow()
@@ -82,6 +85,7 @@ func scenario(t *testing.T, e *env) (burrowRead bool) {
 		t.Fatalf("after every member left: %v", err)
 	}
 	r.checkExactlyOnce()
+	r.readWideGroup()
 	if bw != nil {
 		r.waitFor("Burrow reads the group's offsets", func() error { return r.burrowOffsetsMatch(bw) })
 	}

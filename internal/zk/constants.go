@@ -29,6 +29,7 @@ const (
 	opReconfig        = 16
 	opCreateContainer = 19
 	opCreateTTL       = 21
+	opMultiRead       = 22 // ZooKeeper 3.6+ (patched in, see README.md)
 	opClose           = -11
 	opSetAuth         = 100
 	opSetWatches      = 101
@@ -110,6 +111,7 @@ var (
 	ErrUnknown                 = errors.New("zk: unknown error")
 	ErrAPIError                = errors.New("zk: api error")
 	ErrNoNode                  = errors.New("zk: node does not exist")
+	ErrUnimplemented           = errors.New("zk: request not implemented by the server") // patched in, see README.md
 	ErrNoAuth                  = errors.New("zk: not authenticated")
 	ErrBadVersion              = errors.New("zk: version conflict")
 	ErrNoChildrenForEphemerals = errors.New("zk: ephemeral nodes may not have children")
@@ -130,6 +132,7 @@ var (
 		0:                          nil,
 		errAPIError:                ErrAPIError,
 		errNoNode:                  ErrNoNode,
+		errUnimplemented:           ErrUnimplemented,
 		errNoAuth:                  ErrNoAuth,
 		errBadVersion:              ErrBadVersion,
 		errNoChildrenForEphemerals: ErrNoChildrenForEphemerals,
@@ -215,6 +218,7 @@ var (
 		opGetChildren2:    "getChildren2",
 		opCheck:           "check",
 		opMulti:           "multi",
+		opMultiRead:       "multiRead",
 		opReconfig:        "reconfig",
 		opClose:           "close",
 		opSetAuth:         "setAuth",
