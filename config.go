@@ -47,6 +47,10 @@ const (
 	MinMetadataInterval = 100 * time.Millisecond // ConsumerGroupConfig.MetadataInterval
 )
 
+// DefaultMetadataInterval is ConsumerGroupConfig.MetadataInterval's
+// default: Kafka's clients' metadata.max.age.ms.
+const DefaultMetadataInterval = 5 * time.Minute
+
 // DefaultJoinTimeout is ConsumerGroupConfig.JoinTimeout's default: how long
 // JoinKafkaConsumerGroup waits for the topics and the first join.
 const DefaultJoinTimeout = 30 * time.Second
@@ -170,10 +174,18 @@ type ConsumerGroupConfig struct {
 
 	// MetadataInterval is how often partition counts are read from Kafka
 	// for topics that ZooKeeper does not describe (no /brokers/topics),
-	// and, on Kafka's coordinator, the client's metadata max age. Default
-	// 10 s; at least MinMetadataInterval (100 ms), Validate refuses less:
-	// every tick wakes the member (and may ask Kafka), and a tick of a few
-	// nanoseconds kept an idle member busy on a whole core.
+	// and, on Kafka's coordinator and for share groups, the client's
+	// metadata max age: partitions added and topics a TopicPattern matches
+	// are seen within it. Default 5 minutes, Kafka's own clients' default
+	// (metadata.max.age.ms): on Kafka's coordinator every member refreshes
+	// the metadata of its topics' every partition at each interval, and at
+	// the earlier default of 10 s 500 members of a topic of 10,000
+	// partitions asked the brokers for 50 such answers a second (the group
+	// never settled on 2 cores: bench/RESULTS-scale-stop19.md). Lower it
+	// for small groups that must see new topics sooner. At least
+	// MinMetadataInterval (100 ms), Validate refuses less: every tick wakes
+	// the member (and may ask Kafka), and a tick of a few nanoseconds kept
+	// an idle member busy on a whole core.
 	MetadataInterval time.Duration
 
 	// TopicPattern subscribes the member by regular expression instead of a
@@ -261,7 +273,7 @@ func NewConsumerGroupConfig() *ConsumerGroupConfig {
 		HandoffTimeout:   5 * time.Second,
 		SessionTimeout:   45 * time.Second,
 		JoinTimeout:      DefaultJoinTimeout,
-		MetadataInterval: 10 * time.Second,
+		MetadataInterval: DefaultMetadataInterval,
 	}
 }
 

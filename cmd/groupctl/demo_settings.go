@@ -16,6 +16,7 @@ import (
 // summary's numbers depend on them, and the demo prints them.
 type demoSettings struct {
 	session, commit, handoff time.Duration
+	metadata                 time.Duration // Kafka's coordinator: the partitions the demo adds are seen within it
 	strategy                 string
 }
 
@@ -24,9 +25,11 @@ type demoSettings struct {
 func newDemoSettings(libraryDefaults bool) demoSettings {
 	if libraryDefaults {
 		def := consumergroup.NewConsumerGroupConfig()
-		return demoSettings{session: def.ZookeeperTimeout, commit: def.CommitInterval, handoff: def.HandoffTimeout, strategy: def.Strategy}
+		return demoSettings{session: def.ZookeeperTimeout, commit: def.CommitInterval, handoff: def.HandoffTimeout,
+			metadata: def.MetadataInterval, strategy: def.Strategy}
 	}
-	return demoSettings{session: 2 * time.Second, commit: 200 * time.Millisecond, handoff: time.Second, strategy: consumergroup.StrategySticky}
+	return demoSettings{session: 2 * time.Second, commit: 200 * time.Millisecond, handoff: time.Second,
+		metadata: 10 * time.Second, strategy: consumergroup.StrategySticky}
 }
 
 // config is the members' configuration.
@@ -35,6 +38,7 @@ func (s demoSettings) config() *consumergroup.ConsumerGroupConfig {
 	cfg.ZookeeperTimeout = s.session
 	cfg.CommitInterval = s.commit
 	cfg.HandoffTimeout = s.handoff
+	cfg.MetadataInterval = s.metadata
 	cfg.Strategy = s.strategy
 	return cfg
 }
@@ -58,6 +62,7 @@ func (s demoSettings) list(o demoOpts) []demoSetting {
 		one("ZookeeperTimeout (session)", s.session, def.ZookeeperTimeout),
 		one("CommitInterval", s.commit, def.CommitInterval),
 		one("HandoffTimeout", s.handoff, def.HandoffTimeout),
+		one("MetadataInterval", s.metadata, def.MetadataInterval),
 		one("Strategy", orDefault(s.strategy), orDefault(def.Strategy)),
 		one("InitialOffset", "oldest", "oldest"),
 		{Name: "members / partitions / messages", Value: fmt.Sprintf("%d / %d / %d", o.members, o.partitions, o.messages), Default: "-"},
