@@ -149,18 +149,7 @@ func BenchmarkDecodeRaw(b *testing.B) {
 func BenchmarkDecodePoll(b *testing.B) {
 	for _, size := range decodeSizes {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			p := decodePump(b, size)
-			p.choose(modePull)
-			ctx := context.Background()
-			benchCPU(b, func() {
-				for n := 0; n < b.N; {
-					u, err := p.pullNext(ctx, pullBatch)
-					if err != nil {
-						b.Fatal(err)
-					}
-					n += len(u.b.Events)
-				}
-			})
+			benchPoll(b, decodePump(b, size))
 		})
 	}
 }
@@ -186,16 +175,7 @@ func BenchmarkDecodeBatches(b *testing.B) {
 func BenchmarkDecodeNext(b *testing.B) {
 	for _, size := range decodeSizes {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			p := decodePump(b, size)
-			p.choose(modePull)
-			ctx := context.Background()
-			benchCPU(b, func() {
-				for range b.N {
-					if _, err := p.pullNext(ctx, pullEvent); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+			benchNext(b, decodePump(b, size))
 		})
 	}
 }

@@ -137,7 +137,11 @@ func BenchmarkSynthRaw(b *testing.B) {
 
 // BenchmarkSynthPoll: Poll over the synthetic polls, per message.
 func BenchmarkSynthPoll(b *testing.B) {
-	p := synthPump(b)
+	benchPoll(b, synthPump(b))
+}
+
+// benchPoll measures Poll over p's polls, per message.
+func benchPoll(b *testing.B, p *pump) {
 	p.choose(modePull)
 	ctx := context.Background()
 	benchCPU(b, func() {
@@ -152,8 +156,10 @@ func BenchmarkSynthPoll(b *testing.B) {
 }
 
 // BenchmarkSynthNext: Next over the synthetic polls.
-func BenchmarkSynthNext(b *testing.B) {
-	p := synthPump(b)
+func BenchmarkSynthNext(b *testing.B) { benchNext(b, synthPump(b)) }
+
+// benchNext measures Next over p's polls.
+func benchNext(b *testing.B, p *pump) {
 	p.choose(modePull)
 	ctx := context.Background()
 	benchCPU(b, func() {
@@ -172,15 +178,7 @@ func BenchmarkSynthNextLease(b *testing.B) {
 	p := synthPump(b)
 	until := time.Now().Add(time.Hour)
 	p.setLease(func() time.Time { return until })
-	p.choose(modePull)
-	ctx := context.Background()
-	benchCPU(b, func() {
-		for range b.N {
-			if _, err := p.pullNext(ctx, pullEvent); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	benchNext(b, p)
 }
 
 // BenchmarkSynthStream: Stream over the synthetic polls: the pump

@@ -211,17 +211,11 @@ func (kc *kafkaCoordinator) offset(ctx context.Context, tp TopicPartition) (int6
 func (kc *kafkaCoordinator) committedOf(ctx context.Context, tps []TopicPartition) (map[string]map[int32]int64, error) {
 	req := kmsg.NewPtrOffsetFetchRequest()
 	req.Group = kc.g.name
-	index := make(map[string]int)
-	for _, tp := range tps {
-		i, ok := index[tp.Topic]
-		if !ok {
-			i = len(req.Topics)
-			index[tp.Topic] = i
-			rt := kmsg.NewOffsetFetchRequestTopic()
-			rt.Topic = tp.Topic
-			req.Topics = append(req.Topics, rt)
-		}
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, tp.Partition)
+	topics, parts := byTopic(tps)
+	for i, t := range topics {
+		rt := kmsg.NewOffsetFetchRequestTopic()
+		rt.Topic, rt.Partitions = t, parts[i]
+		req.Topics = append(req.Topics, rt)
 	}
 	fail := func(err error) (map[string]map[int32]int64, error) {
 		return nil, fmt.Errorf("consumergroup: fetch the offsets of group %q: %w", kc.g.name, err)

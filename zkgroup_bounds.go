@@ -147,21 +147,35 @@ func listOffsetsAt(ctx context.Context, cl *kgo.Client, tps []TopicPartition, ti
 // listOffsetsRequest asks for the offsets of tps at timestamp.
 func listOffsetsRequest(tps []TopicPartition, timestamp int64) *kmsg.ListOffsetsRequest {
 	req := kmsg.NewPtrListOffsetsRequest()
-	index := map[string]int{}
+	topics, parts := byTopic(tps)
+	for i, t := range topics {
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = t
+		for _, p := range parts[i] {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp = p, timestamp
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	return req
+}
+
+// byTopic groups tps by topic: the topics in the order they first appear,
+// and each one's partitions in tps' order.
+func byTopic(tps []TopicPartition) (topics []string, parts [][]int32) {
+	index := make(map[string]int)
 	for _, tp := range tps {
 		i, ok := index[tp.Topic]
 		if !ok {
-			i = len(req.Topics)
+			i = len(topics)
 			index[tp.Topic] = i
-			rt := kmsg.NewListOffsetsRequestTopic()
-			rt.Topic = tp.Topic
-			req.Topics = append(req.Topics, rt)
+			topics = append(topics, tp.Topic)
+			parts = append(parts, nil)
 		}
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition, rp.Timestamp = tp.Partition, timestamp
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		parts[i] = append(parts[i], tp.Partition)
 	}
-	return req
+	return topics, parts
 }
 
 // listed returns the offsets of a ListOffsets response.
