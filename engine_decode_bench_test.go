@@ -135,12 +135,7 @@ func BenchmarkDecodeRaw(b *testing.B) {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			f := newDecodingFetcher(16, 2, size, false)
 			defer f.close()
-			ctx := context.Background()
-			benchCPU(b, func() {
-				for n := 0; n < b.N; {
-					f.poll(ctx).EachRecord(func(*kgo.Record) { n++ })
-				}
-			})
+			benchRaw(b, f)
 		})
 	}
 }

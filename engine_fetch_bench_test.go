@@ -127,6 +127,14 @@ func benchCPU(b *testing.B, loop func()) {
 func BenchmarkSynthRaw(b *testing.B) {
 	f := newSynthFetcher(16, 2, synthPerPart, 100)
 	defer f.close()
+	benchRaw(b, f)
+}
+
+// benchRaw measures reading f's polls as franz-go's direct consumer in the
+// throughput benchmark reads them, per message.
+func benchRaw(b *testing.B, f interface {
+	poll(context.Context) kgo.Fetches
+}) {
 	ctx := context.Background()
 	benchCPU(b, func() {
 		for n := 0; n < b.N; {
