@@ -1,12 +1,9 @@
 package consumergroup
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -102,27 +99,7 @@ func newDecodingFetcher(parts int32, nparts, size int, pooled bool) *synthFetche
 // engine recycles.
 func decodePump(b *testing.B, size int) *pump {
 	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	goFunc := func(f func()) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f()
-		}()
-	}
-	f := newDecodingFetcher(16, 2, size, true)
-	p := newPump(ctx, f, slog.New(slog.DiscardHandler), goFunc, newObserver("bench", nil))
-	p.recycle = true // as with a client of the group's (recyclesRecords)
-	for i := range int32(16) {
-		p.add(TopicPartition{Topic: "t", Partition: i}, 0)
-	}
-	b.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		f.close()
-	})
-	return p
+	return pumpOver(b, newDecodingFetcher(16, 2, size, true), true)
 }
 
 // decodeSizes are the message sizes of the decoding benchmarks.

@@ -89,6 +89,16 @@ const synthPerPart = 5000
 // engine returned at most 10,000 records until pollMax became 0).
 func synthPump(b *testing.B) *pump {
 	b.Helper()
+	return pumpOver(b, newSynthFetcher(16, 2, synthPerPart, 100), false)
+}
+
+// pumpOver is a pump over f holding its 16 partitions, stopped (and f
+// closed) when b ends; recycle: the engine recycles f's records, as with a
+// client of the group's (recyclesRecords).
+func pumpOver(b *testing.B, f interface {
+	positioner
+	close()
+}, recycle bool) *pump {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	goFunc := func(f func()) {
@@ -98,8 +108,8 @@ func synthPump(b *testing.B) *pump {
 			f()
 		}()
 	}
-	f := newSynthFetcher(16, 2, synthPerPart, 100)
 	p := newPump(ctx, f, slog.New(slog.DiscardHandler), goFunc, newObserver("bench", nil))
+	p.recycle = recycle
 	for i := range int32(16) {
 		p.add(TopicPartition{Topic: "t", Partition: i}, 0)
 	}
