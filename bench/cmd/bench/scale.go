@@ -110,6 +110,11 @@ func scale(ctx context.Context, b *bench) error {
 				cells = append(cells, c)
 				b.logf("scale: %s", c.summary())
 			}
+		}
+		// After every cell of the topic: herd writes records to the
+		// topic, which the groups of later cells would deliver (a Stream
+		// member holds its last message: a hand-off would wait for it).
+		for _, n := range members {
 			if b.scale.herd {
 				h := herd(ctx, b, topic, n, int(parts))
 				herds = append(herds, h)
