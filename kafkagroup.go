@@ -94,6 +94,7 @@ func startKafkaMember(name string, topics, brokers []string, cfg ConsumerGroupCo
 		held:       make(map[TopicPartition]uint64),
 		lastCommit: make(map[TopicPartition]int64),
 		suspended:  make(map[TopicPartition]int64),
+		known:      make(map[TopicPartition]bool),
 		protocol:   cfg.groupProtocol(),
 		epoch:      time.Now(),
 	}
@@ -248,6 +249,7 @@ type kafkaCoordinator struct {
 	tenures     uint64                    // the last tenure given
 	lastCommit  map[TopicPartition]int64  // last committed offsets of held partitions
 	suspended   map[TopicPartition]int64  // stopped by watch, with their processed offsets
+	known       map[TopicPartition]bool   // assigned to this member before (take): franz-go may resume them from where it fetched them then
 	suspendedAt time.Time                 // the last answer before watch suspended
 	answeredAt  time.Time                 // when watch first saw an answer after suspendedAt
 }
@@ -361,6 +363,7 @@ func (kc *kafkaCoordinator) startWatch(ctx context.Context) (wait func()) {
 func (kc *kafkaCoordinator) take(tp TopicPartition) {
 	kc.tenures++
 	kc.held[tp] = kc.tenures
+	kc.known[tp] = true
 }
 
 // leave commits what was processed (the unit in hand counting) and leaves

@@ -31,20 +31,36 @@ func (kc *kafkaCoordinator) onAssigned(ctx context.Context, _ *kgo.Client, assig
 		return
 	}
 	g := kc.g
-	// Each partition starts at its committed offset, read here: franz-go
-	// may resume a partition this member held before from where it had
-	// fetched it then (see groupPositioner.behind). Without one, where
-	// franz-go starts it (ConsumeResetOffset): the first record fetched.
-	// Read without kc.mu (watch goes on meanwhile), after any commit
-	// under way (kc.commitMu).
-	t0 := time.Now()
-	kc.commitMu.Lock()
-	committed, err := kc.committedOf(ctx, tps)
-	kc.commitMu.Unlock()
-	if err != nil {
-		g.log.Warn("assigned: reading the committed offsets", "err", err)
+	// A partition this member held before starts at its committed offset,
+	// read here: franz-go may resume it from where it had fetched it then
+	// (see groupPositioner.behind). The others start where franz-go starts
+	// them, the committed offset it fetches itself (or ConsumeResetOffset):
+	// the first record fetched. Reading theirs too kept franz-go's
+	// heartbeat waiting on the answer (this callback runs on its loop): at
+	// 500 members on 10,000 partitions on kfake, p50 1.1 s, p99 4.9 s, and
+	// the coordinator fenced members whose heartbeat came too late (KIP-848
+	// took 58 s to settle). Read without kc.mu (watch goes on meanwhile),
+	// after any commit under way (kc.commitMu).
+	kc.mu.Lock()
+	var again []TopicPartition
+	for _, tp := range tps {
+		if kc.known[tp] {
+			again = append(again, tp)
+		}
 	}
-	logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", partitionList(tps))
+	kc.mu.Unlock()
+	var committed map[string]map[int32]int64
+	if len(again) > 0 {
+		t0 := time.Now()
+		kc.commitMu.Lock()
+		var err error
+		committed, err = kc.committedOf(ctx, again)
+		kc.commitMu.Unlock()
+		if err != nil {
+			g.log.Warn("assigned: reading the committed offsets", "err", err)
+		}
+		logWait(g.log, "hand-off: read the committed offsets", time.Since(t0), "partitions", partitionList(again))
+	}
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
 	gen := kc.generation()
