@@ -41,7 +41,7 @@ func StartKafkaProcess(zkAddr string) (*Kafka, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), kfakeChildEnv+"=1")
+	cmd.Env = append(os.Environ(), kfakeChildEnv+"=1", groupSessionEnv+"="+GroupSession.String())
 	cmd.Stdin = stdinR
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()

@@ -69,7 +69,7 @@ func main() {
 	flag.StringVar(&memprofile, "memprofile", "", "with -only throughput: the heap profile (allocations since the start) before and after each consumer run, FILE-SIZE-INDEX.before and .after: go tool pprof -sample_index=alloc_space -diff_base FILE-SIZE-INDEX.before FILE-SIZE-INDEX.after")
 	kafka := flag.String("kafka", "kfake", "the Kafka to run against: kfake (in-process), kfake-proc (kfake in a child process), apache (a real Apache Kafka 3.9 broker; make bench fetches it) or apache4 (a real Apache Kafka 4 broker: KIP-848 rows)")
 	cons := flag.String("filter", "", "only the consumers (throughput) and systems (rebalance) whose name contains one of these comma-separated words; raw franz-go always runs")
-	flag.DurationVar(&sessionTimeout, "session", sessionTimeout, "parts 2 and 3: every member's session timeout (ZooKeeper's for ours, the group coordinator's for franz-go's and sarama's); the scale curve at hundreds of members on 2 cores wants the library's default, 6s")
+	flag.DurationVar(&sessionTimeout, "session", sessionTimeout, "parts 2 and 3: every member's session timeout (ZooKeeper's for ours, the group coordinator's for franz-go's and sarama's, kfake's group.consumer.session.timeout.ms for KIP-848 groups); the scale curve at hundreds of members on 2 cores wants the library's default, 6s")
 	sizeList := flag.String("sizes", "100,1000", "throughput: the message sizes in bytes, comma-separated (targets only with both defaults)")
 	messages := flag.Int("messages", 0, "throughput: messages of each backlog (default 2,000,000, -short 200,000)")
 	scaleFlags := scaleFlags()
@@ -82,6 +82,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: -session %v: want 1s to 1m (heartbeats every %v)\n", sessionTimeout, heartbeat)
 		os.Exit(2)
 	}
+	env.GroupSession = sessionTimeout // KIP-848 groups' session is kfake's to set
 	sc, err := scaleFlags.parse()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
