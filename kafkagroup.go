@@ -168,6 +168,21 @@ func (kc *kafkaCoordinator) firstJoin(err error) bool {
 // support it. matching: some topic is subscribed (a pattern may match none
 // yet, and the member then joins once one appears).
 func checkKafka(ctx context.Context, cl *kgo.Client, topics []string, cfg *ConsumerGroupConfig) (matching bool, err error) {
+	versions, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(versions.ErrorCode)
+	}
+	if err != nil {
+		return false, fmt.Errorf("consumergroup: ask the brokers' API versions: %w", err)
+	}
+	if cfg.TopicPattern == "" && offers(versions, kmsg.DescribeTopicPartitions, 0) {
+		if done, err := topicsExist(ctx, cl, topics); done {
+			if err != nil {
+				return false, err
+			}
+			return len(topics) > 0, checkProtocol(versions, cfg.groupProtocol())
+		}
+	}
 	details, err := kadm.NewClient(cl).ListTopics(ctx, topics...)
 	if err != nil {
 		return false, fmt.Errorf("consumergroup: read topics from Kafka: %w", err)
@@ -180,30 +195,92 @@ func checkKafka(ctx context.Context, cl *kgo.Client, topics []string, cfg *Consu
 		}
 	}
 	for _, t := range topics {
-		d, ok := details[t]
-		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-			return false, fmt.Errorf("%w: %q does not exist in Kafka", ErrUnknownTopic, t)
-		}
-		if d.Err != nil {
-			return false, fmt.Errorf("consumergroup: metadata of topic %q: %w", t, d.Err)
+		if err := topicErr(t, details[t].Err, details[t].Topic != ""); err != nil {
+			return false, err
 		}
 	}
-	return matching, checkProtocol(ctx, cl, cfg.groupProtocol())
+	return matching, checkProtocol(versions, cfg.groupProtocol())
+}
+
+// topicErr is the join's error for topic t, answered with err (nil:
+// described) or not at all (!answered).
+func topicErr(t string, err error, answered bool) error {
+	if !answered || errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("%w: %q does not exist in Kafka", ErrUnknownTopic, t)
+	}
+	if err != nil {
+		return fmt.Errorf("consumergroup: metadata of topic %q: %w", t, err)
+	}
+	return nil
+}
+
+// topicsExist checks that topics exist with DescribeTopicPartitions
+// (KIP-966, Kafka 3.8+), asking for one partition of each: a Metadata
+// answer names every partition, and a joining member of a fleet need not
+// read 10,000 of them twice (its client reads them once to consume). done
+// is false when a request failed (a broker of an older version, say): the
+// caller asks Metadata instead.
+func topicsExist(ctx context.Context, cl *kgo.Client, topics []string) (done bool, err error) {
+	// One request per topic: the partition limit counts across topics,
+	// so a second topic would come back as a cursor, not an answer.
+	errs := make([]error, len(topics))
+	failed := make([]bool, len(topics))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, t := range topics {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+			rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+			rt.Topic = t
+			req.Topics = append(req.Topics, rt)
+			req.ResponsePartitionLimit = 1
+			resp, err := req.RequestWith(ctx, cl)
+			if err != nil {
+				failed[i] = true
+				return
+			}
+			answered := false
+			for _, d := range resp.Topics {
+				if d.Topic != nil && *d.Topic == t {
+					answered = true
+					errs[i] = topicErr(t, kerr.ErrorForCode(d.ErrorCode), true)
+				}
+			}
+			if !answered {
+				errs[i] = topicErr(t, nil, false)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range topics {
+		if failed[i] {
+			return false, nil
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// offers reports whether the brokers' API versions include key at version v.
+func offers(versions *kmsg.ApiVersionsResponse, key kmsg.Key, v int16) bool {
+	for _, k := range versions.ApiKeys {
+		if k.ApiKey == key.Int16() && k.MinVersion <= v && v <= k.MaxVersion {
+			return true
+		}
+	}
+	return false
 }
 
 // checkProtocol checks, for KIP-848, that the brokers support it.
-func checkProtocol(ctx context.Context, cl *kgo.Client, protocol string) error {
-	if protocol != GroupProtocolConsumer {
+func checkProtocol(versions *kmsg.ApiVersionsResponse, protocol string) error {
+	if protocol != GroupProtocolConsumer || offers(versions, kmsg.ConsumerGroupHeartbeat, 1) {
 		return nil
-	}
-	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
-	if err != nil {
-		return fmt.Errorf("consumergroup: ask the brokers' API versions: %w", err)
-	}
-	for _, k := range resp.ApiKeys {
-		if k.ApiKey == kmsg.ConsumerGroupHeartbeat.Int16() && k.MaxVersion >= 1 {
-			return nil
-		}
 	}
 	return fmt.Errorf("%w: ConsumerGroupConfig.GroupProtocol: %q needs brokers with KIP-848 (Kafka 4.0+, ConsumerGroupHeartbeat v1); these do not offer it: use %q",
 		ErrInvalidArgument, GroupProtocolConsumer, GroupProtocolClassic)

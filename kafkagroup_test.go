@@ -59,6 +59,31 @@ func TestKafkaConfigValidation(t *testing.T) {
 	}
 }
 
+// TestKafkaUnknownTopicEveryBroker: on every broker a join naming a topic
+// that does not exist is refused with ErrUnknownTopic naming it, and one
+// naming topics that exist joins. Kafka 4 is asked with
+// DescribeTopicPartitions (one partition per topic), Kafka 3.9 in
+// ZooKeeper mode, which lacks it, with Metadata.
+func TestKafkaUnknownTopicEveryBroker(t *testing.T) {
+	forEachSetup(t, withClassic39(kafkaMatrix()), func(t *testing.T, s setup) {
+		c := startClusterSetup(t, s, map[string]int32{"k": 3, "l": 2})
+		cfg := groupConfig()
+		cfg.GroupProtocol = map[string]string{coordClassic: cg.GroupProtocolClassic, coordConsumer: cg.GroupProtocolConsumer}[s.coord]
+		missing := c.topic("missing")
+		_, err := cg.JoinKafkaConsumerGroup(testCtx(t), c.group("u"), []string{c.topic("k"), missing, c.topic("l")}, c.kafka.Addrs(), cfg)
+		if !errors.Is(err, cg.ErrUnknownTopic) || !strings.Contains(err.Error(), missing) {
+			t.Errorf("join naming %s = %v, want ErrUnknownTopic naming it", missing, err)
+		}
+		g, err := cg.JoinKafkaConsumerGroup(testCtx(t), c.group("u"), []string{c.topic("k"), c.topic("l")}, c.kafka.Addrs(), cfg)
+		if err != nil {
+			t.Fatalf("join naming existing topics: %v", err)
+		}
+		if err := g.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+}
+
 // TestKafkaProtocolRuns: the protocol asked for is the one that runs
 // (franz-go falls back to classic silently), and Kafka's tools see the
 // group's members and committed offsets.

@@ -355,25 +355,25 @@ func (kc *kafkaCoordinator) resumeOffsets(tps []TopicPartition) map[TopicPartiti
 	defer cancel()
 	out := make(map[TopicPartition]int64, len(tps))
 	all, _ := kc.committedOf(ctx, tps)
-	var topics []string
+	var uncommitted []TopicPartition
 	for _, tp := range tps {
 		if off, ok := all[tp.Topic][tp.Partition]; ok {
 			out[tp] = off
-		} else if !slices.Contains(topics, tp.Topic) {
-			topics = append(topics, tp.Topic)
+		} else {
+			uncommitted = append(uncommitted, tp)
 		}
 	}
-	if len(topics) == 0 || kc.g.cfg.InitialOffset != OffsetOldest {
+	if len(uncommitted) == 0 || kc.g.cfg.InitialOffset != OffsetOldest {
 		return out
 	}
-	starts, err := kc.g.admin.ListStartOffsets(ctx, topics...)
+	// The start offsets of these partitions only: a member holding 20 of
+	// a topic's 10,000 partitions lists 20 (kadm's ListStartOffsets lists
+	// the whole topic).
+	starts, err := listOffsets(ctx, kc.cl, uncommitted, -2)
 	if err != nil {
 		return out
 	}
-	for _, tp := range tps {
-		if _, ok := out[tp]; ok {
-			continue
-		}
+	for _, tp := range uncommitted {
 		if o, ok := starts.Lookup(tp.Topic, tp.Partition); ok && o.Err == nil {
 			out[tp] = o.Offset
 		}
