@@ -194,21 +194,31 @@ func modeName(m int) string {
 	return "nothing yet"
 }
 
-// add starts fetching tp at offset, unless the session it was claimed in
-// has ended.
-func (p *pump) add(tp TopicPartition, offset int64) {
+// add starts fetching the partitions of starts, each at its offset, unless
+// the session they were claimed in has ended. The client is told once for
+// all of them: each call of franz-go's AddConsumePartitions or SetOffsets
+// restarts the client's fetch session and may refresh its metadata (the
+// whole topic's), which a member taking 20 partitions paid 20 times.
+func (p *pump) add(tps []TopicPartition, starts map[TopicPartition]int64) {
+	batch := make([]startAt, 0, len(tps))
 	p.mu.Lock()
 	if p.unbound {
 		p.mu.Unlock()
 		return
 	}
-	p.parts[tp] = &pstate{tp: tp, next: offset, processed: offset, addedAt: p.polls}
-	p.obs.started(tp, offset)
-	parked := p.parked[tp]
-	delete(p.parked, tp)
+	for _, tp := range tps {
+		offset := starts[tp]
+		p.parts[tp] = &pstate{tp: tp, next: offset, processed: offset, addedAt: p.polls}
+		p.obs.started(tp, offset)
+		batch = append(batch, startAt{tp: tp, offset: offset, parked: p.parked[tp]})
+		delete(p.parked, tp)
+	}
 	p.mu.Unlock()
-	p.co.wakeUp() // checkout: a partition to hand out
-	p.pos.start(tp, offset, parked)
+	if len(batch) == 0 {
+		return
+	}
+	p.co.wakeUp() // checkout: partitions to hand out
+	p.pos.start(batch)
 }
 
 // stop stops delivering tps and fetching them, and returns their states

@@ -73,13 +73,13 @@ func (f *synthFetcher) poll(ctx context.Context) kgo.Fetches {
 	}
 }
 
-func (*synthFetcher) start(TopicPartition, int64, bool) {}
-func (*synthFetcher) park(map[string][]int32)           {}
-func (*synthFetcher) rewind(TopicPartition, int64)      {}
-func (*synthFetcher) pause(map[string][]int32)          {}
-func (*synthFetcher) resume(map[string][]int32)         {}
-func (*synthFetcher) client() *kgo.Client               { return nil }
-func (*synthFetcher) behind(TopicPartition, int64)      {}
+func (*synthFetcher) start([]startAt)              {}
+func (*synthFetcher) park(map[string][]int32)      {}
+func (*synthFetcher) rewind(TopicPartition, int64) {}
+func (*synthFetcher) pause(map[string][]int32)     {}
+func (*synthFetcher) resume(map[string][]int32)    {}
+func (*synthFetcher) client() *kgo.Client          { return nil }
+func (*synthFetcher) behind(TopicPartition, int64) {}
 
 // synthPerPart is how many records of a partition a synthetic poll holds.
 const synthPerPart = 5000
@@ -110,9 +110,11 @@ func pumpOver(b *testing.B, f interface {
 	}
 	p := newPump(ctx, f, slog.New(slog.DiscardHandler), goFunc, newObserver("bench", nil))
 	p.recycle = recycle
+	starts := make(map[TopicPartition]int64)
 	for i := range int32(16) {
-		p.add(TopicPartition{Topic: "t", Partition: i}, 0)
+		starts[TopicPartition{Topic: "t", Partition: i}] = 0
 	}
+	p.assigned(starts)
 	b.Cleanup(func() {
 		cancel()
 		wg.Wait()

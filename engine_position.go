@@ -29,10 +29,10 @@ const pollMax = 0
 type positioner interface {
 	// poll returns the next fetches, waiting until some arrive or ctx ends.
 	poll(ctx context.Context) kgo.Fetches
-	// start begins fetching tp at offset (a direct consumer; a group
-	// consumer starts where franz-go positioned it). parked: tp was
-	// given up earlier by this member and is still paused in the client.
-	start(tp TopicPartition, offset int64, parked bool)
+	// start begins fetching each partition of starts at its offset (a
+	// direct consumer; a group consumer starts where franz-go positioned
+	// it), telling the client once for all.
+	start(starts []startAt)
 	// park stops fetching partitions given up, keeping what the client
 	// fetched for the others.
 	park(tps map[string][]int32)
@@ -47,6 +47,14 @@ type positioner interface {
 	behind(tp TopicPartition, next int64)
 }
 
+// startAt is a partition to start fetching (positioner.start): at offset;
+// parked, given up earlier by this member and still paused in the client.
+type startAt struct {
+	tp     TopicPartition
+	offset int64
+	parked bool
+}
+
 // directPositioner positions a direct consumer: the ZooKeeper coordinator's
 // client, which consumes only what the group adds.
 type directPositioner struct{ cl *kgo.Client }
@@ -55,19 +63,34 @@ func (d directPositioner) poll(ctx context.Context) kgo.Fetches {
 	return d.cl.PollRecords(ctx, pollMax)
 }
 
-func (d directPositioner) start(tp TopicPartition, offset int64, parked bool) {
-	if parked {
-		// Given up earlier and still in franz-go, at whatever offset it
-		// had fetched to: remove it so that it starts again at offset.
-		// This is the one path where taking a partition costs the
-		// client's other partitions their buffered fetches (see stop).
-		d.cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+func (d directPositioner) start(starts []startAt) {
+	parked := make(map[string][]int32)
+	all := make(map[string][]int32)
+	at := make(map[string]map[int32]kgo.Offset)
+	for _, s := range starts {
+		t, p := s.tp.Topic, s.tp.Partition
+		if s.parked {
+			parked[t] = append(parked[t], p)
+		}
+		all[t] = append(all[t], p)
+		if at[t] == nil {
+			at[t] = make(map[int32]kgo.Offset)
+		}
+		at[t][p] = kgo.NewOffset().At(s.offset)
+	}
+	if len(parked) > 0 {
+		// Given up earlier and still in franz-go, at whatever offset
+		// they had been fetched to: removed so that they start again at
+		// their offset. This is the one path where taking a partition
+		// costs the client's other partitions their buffered fetches
+		// (see stop).
+		d.cl.RemoveConsumePartitions(parked)
 	}
 	// franz-go keeps a pause across removal: a partition paused in an
 	// earlier holding (given up, or checkout's queue limit) would never be
 	// fetched again.
-	d.cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
-	d.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(offset)}})
+	d.cl.ResumeFetchPartitions(all)
+	d.cl.AddConsumePartitions(at)
 }
 
 // park pauses: RemoveConsumePartitions would stop the client's whole fetch
@@ -94,12 +117,24 @@ type groupPositioner struct{ cl *kgo.Client }
 
 func (p groupPositioner) poll(ctx context.Context) kgo.Fetches { return p.cl.PollRecords(ctx, pollMax) }
 
-// start resumes tp (a pause outlives a revocation); a known offset
-// (a partition resumed after a suspension) is set.
-func (p groupPositioner) start(tp TopicPartition, offset int64, _ bool) {
-	p.cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
-	if offset >= 0 {
-		p.rewind(tp, offset)
+// start resumes the partitions (a pause outlives a revocation); known
+// offsets (partitions resumed after a suspension) are set, in one call.
+func (p groupPositioner) start(starts []startAt) {
+	all := make(map[string][]int32)
+	set := make(map[string]map[int32]kgo.EpochOffset)
+	for _, s := range starts {
+		t := s.tp.Topic
+		all[t] = append(all[t], s.tp.Partition)
+		if s.offset >= 0 {
+			if set[t] == nil {
+				set[t] = make(map[int32]kgo.EpochOffset)
+			}
+			set[t][s.tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: s.offset}
+		}
+	}
+	p.cl.ResumeFetchPartitions(all)
+	if len(set) > 0 {
+		p.cl.SetOffsets(set)
 	}
 }
 

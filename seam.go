@@ -106,9 +106,7 @@ func (p *pump) assigned(starts map[TopicPartition]int64) {
 		tps = append(tps, tp)
 	}
 	sortPartitions(tps)
-	for _, tp := range tps {
-		p.add(tp, starts[tp])
-	}
+	p.add(tps, starts)
 }
 
 func (p *pump) revoked(tps []TopicPartition, wait time.Duration) (map[TopicPartition]int64, *inHand) {

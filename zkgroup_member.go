@@ -74,6 +74,7 @@ type member struct {
 	claiming  map[TopicPartition]context.CancelFunc
 	claimers  sync.WaitGroup                   // the claiming goroutines
 	claimDone map[TopicPartition]chan struct{} // closed when the last claimer of the partition ended
+	batch     claimBatch                       // the claimers' claims, sent together (claimBatched)
 	committed map[TopicPartition]int64
 	mismatch  int // generation whose strategy mismatch was reported
 
