@@ -24,7 +24,8 @@ import (
 // leaders in ZooKeeper (ZooKeeper mode), the leaders of the partitions taken
 // are read there instead, one read each, and each leader is asked directly;
 // what that does not answer (no state node: KRaft; a leader that moved)
-// goes the sharded way.
+// goes the sharded way. Before either, the leaders the client knows already
+// (the topic's other partitions are fetched) are asked directly.
 
 // listBounds lists the first and end offsets of tps, and only theirs (a
 // member taking over 20 partitions of a topic of 10,000 does not list the
@@ -69,27 +70,36 @@ func (m *member) listBounds(tps []TopicPartition) (lows, highs kadm.ListedOffset
 	}
 }
 
-// leadersOf returns the leaders ZooKeeper records for tps; none for the
+// leadersOf returns the leaders of tps that are known without asking
+// Kafka: those in the client's metadata (the topics it fetches already,
+// kgo.Client.PartitionLeader), else those ZooKeeper records; none for the
 // topics found without a state node before (a cluster that records none:
-// KRaft), and none when the read fails (the sharded way then).
+// KRaft), and none when the read fails (the sharded way then). A leader
+// that moved since answers NOT_LEADER, and listOffsetsAt asks the sharded
+// way: a member taking one partition of a topic whose other partitions it
+// fetches asks the leader at once, with no metadata request.
 func (m *member) leadersOf(tps []TopicPartition) map[TopicPartition]int32 {
+	leaders := make(map[TopicPartition]int32, len(tps))
 	var ask []TopicPartition
 	for _, tp := range tps {
-		if !m.noState[tp.Topic] {
+		if l, _, err := m.c.g.client.PartitionLeader(tp.Topic, tp.Partition); err == nil && l >= 0 {
+			leaders[tp] = l
+		} else if !m.noState[tp.Topic] {
 			ask = append(ask, tp)
 		}
 	}
 	if len(ask) == 0 {
-		return nil
+		return leaders
 	}
-	leaders, err := m.c.zk.PartitionLeaders(m.ctx, ask)
+	recorded, err := m.c.zk.PartitionLeaders(m.ctx, ask)
 	if err != nil {
 		m.c.g.log.Debug("reading the partitions' leaders in ZooKeeper failed: asking Kafka's metadata", "err", err)
-		return nil
+		return leaders
 	}
 	found := make(map[string]bool)
-	for tp := range leaders {
+	for tp, l := range recorded {
 		found[tp.Topic] = true
+		leaders[tp] = l
 	}
 	for _, tp := range ask {
 		if !found[tp.Topic] {
