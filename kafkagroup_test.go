@@ -3,11 +3,14 @@ package consumergroup_test
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	cg "github.com/consumergroup/consumergroup"
 	"github.com/consumergroup/consumergroup/internal/testenv"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestKafkaConfigValidation: fields of one coordinator are refused by the
@@ -61,7 +64,7 @@ func TestKafkaConfigValidation(t *testing.T) {
 
 // TestKafkaUnknownTopicEveryBroker: on every broker a join naming a topic
 // that does not exist is refused with ErrUnknownTopic naming it, and one
-// naming topics that exist joins. Kafka 4 is asked with
+// naming topics that exist joins. Kafka 4 and kfake are asked with
 // DescribeTopicPartitions (one partition per topic), Kafka 3.9 in
 // ZooKeeper mode, which lacks it, with Metadata.
 func TestKafkaUnknownTopicEveryBroker(t *testing.T) {
@@ -69,6 +72,17 @@ func TestKafkaUnknownTopicEveryBroker(t *testing.T) {
 		c := startClusterSetup(t, s, map[string]int32{"k": 3, "l": 2})
 		cfg := groupConfig()
 		cfg.GroupProtocol = map[string]string{coordClassic: cg.GroupProtocolClassic, coordConsumer: cg.GroupProtocolConsumer}[s.coord]
+		described := &keyWrites{key: kmsg.DescribeTopicPartitions}
+		cfg.KafkaOptions = append(cfg.KafkaOptions, kgo.WithHooks(described))
+		defer func() {
+			n := described.n.Load()
+			if s.kind == testenv.KindKafka39 && n != 0 {
+				t.Errorf("%d DescribeTopicPartitions requests to Kafka 3.9 in ZooKeeper mode, which does not offer it", n)
+			}
+			if s.kind != testenv.KindKafka39 && n == 0 {
+				t.Errorf("no DescribeTopicPartitions request: the join read its topics' metadata")
+			}
+		}()
 		missing := c.topic("missing")
 		_, err := cg.JoinKafkaConsumerGroup(testCtx(t), c.group("u"), []string{c.topic("k"), missing, c.topic("l")}, c.kafka.Addrs(), cfg)
 		if !errors.Is(err, cg.ErrUnknownTopic) || !strings.Contains(err.Error(), missing) {
@@ -82,6 +96,18 @@ func TestKafkaUnknownTopicEveryBroker(t *testing.T) {
 			t.Errorf("close: %v", err)
 		}
 	})
+}
+
+// keyWrites counts the requests of key written: kgo.HookBrokerWrite.
+type keyWrites struct {
+	key kmsg.Key
+	n   atomic.Int64
+}
+
+func (h *keyWrites) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if err == nil && key == h.key.Int16() {
+		h.n.Add(1)
+	}
 }
 
 // TestKafkaProtocolRuns: the protocol asked for is the one that runs
