@@ -93,8 +93,8 @@ func testKafkaLongRevocation(t *testing.T, s setup) {
 	// One message at a time, each processed before the next, until the
 	// last is partition 1's: the message left in a's hands is then of the
 	// partition the balancer moves. Produced at once, the two partitions'
-	// messages could be delivered in either order (on Kafka 3.9, once in
-	// about 20 runs, partition 0's came last and nothing waited).
+	// messages could be delivered in either order (seen once on Kafka
+	// 3.9: partition 0's came last and nothing waited).
 	for n := 1; n <= 2 || c.seq%parts != 0; n++ {
 		c.produce(topic, parts, 1)
 		l.waitProcessed(t, n)
