@@ -168,13 +168,29 @@ func (kc *kafkaCoordinator) firstJoin(err error) bool {
 // support it. matching: some topic is subscribed (a pattern may match none
 // yet, and the member then joins once one appears).
 func checkKafka(ctx context.Context, cl *kgo.Client, topics []string, cfg *ConsumerGroupConfig) (matching bool, err error) {
+	versions, err := brokerVersions(ctx, cl)
+	if err != nil {
+		return false, err
+	}
+	return checkKafkaWith(ctx, cl, versions, topics, cfg)
+}
+
+// brokerVersions asks the brokers' API versions (those of the broker the
+// client asks).
+func brokerVersions(ctx context.Context, cl *kgo.Client) (*kmsg.ApiVersionsResponse, error) {
 	versions, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
 	if err == nil {
 		err = kerr.ErrorForCode(versions.ErrorCode)
 	}
 	if err != nil {
-		return false, fmt.Errorf("consumergroup: ask the brokers' API versions: %w", err)
+		return nil, fmt.Errorf("consumergroup: ask the brokers' API versions: %w", err)
 	}
+	return versions, nil
+}
+
+// checkKafkaWith is checkKafka with the brokers' API versions already
+// asked.
+func checkKafkaWith(ctx context.Context, cl *kgo.Client, versions *kmsg.ApiVersionsResponse, topics []string, cfg *ConsumerGroupConfig) (matching bool, err error) {
 	if cfg.TopicPattern == "" && offers(versions, kmsg.DescribeTopicPartitions, 0) {
 		if done, err := topicsExist(ctx, cl, topics); done {
 			if err != nil {
@@ -224,7 +240,7 @@ func topicsExist(ctx context.Context, cl *kgo.Client, topics []string) (done boo
 	// One request per topic: the partition limit counts across topics,
 	// so a second topic would come back as a cursor, not an answer.
 	errs := make([]error, len(topics))
-	failed := make([]bool, len(topics))
+	var failed atomic.Bool
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i, t := range topics {
@@ -238,7 +254,7 @@ func topicsExist(ctx context.Context, cl *kgo.Client, topics []string) (done boo
 			req.ResponsePartitionLimit = 1
 			resp, err := req.RequestWith(ctx, cl)
 			if err != nil {
-				failed[i] = true
+				failed.Store(true)
 				return
 			}
 			answered := false
@@ -254,10 +270,8 @@ func topicsExist(ctx context.Context, cl *kgo.Client, topics []string) (done boo
 		})
 	}
 	wg.Wait()
-	for i := range topics {
-		if failed[i] {
-			return false, nil
-		}
+	if failed.Load() {
+		return false, nil
 	}
 	for _, err := range errs {
 		if err != nil {

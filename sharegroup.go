@@ -121,10 +121,13 @@ func JoinKafkaShareGroup(ctx context.Context, name string, topics []string, brok
 	if err != nil {
 		return nil, fmt.Errorf("consumergroup: kafka client: %w", err)
 	}
-	matching, err := checkKafka(jctx, probe, topics, &cfg)
-	renew := false
+	var matching, renew bool
+	versions, err := brokerVersions(jctx, probe)
 	if err == nil {
-		renew, err = checkShare(jctx, probe)
+		matching, err = checkKafkaWith(jctx, probe, versions, topics, &cfg)
+	}
+	if err == nil {
+		renew, err = checkShare(versions)
 	}
 	if err == nil {
 		err = checkShareName(jctx, probe, name, cfg.Logger)
@@ -290,14 +293,7 @@ func (sg *shareGroup) acked(_ *kgo.Client, results kgo.ShareAckResults) {
 // ShareGroupHeartbeat API, and the share.version feature enabled when the
 // broker lists its finalized features. It reports whether they renew
 // locks (ShareAcknowledge v2, KIP-1222: Kafka 4.2+).
-func checkShare(ctx context.Context, cl *kgo.Client) (renew bool, err error) {
-	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
-	if err != nil {
-		return false, fmt.Errorf("consumergroup: ask the brokers' API versions: %w", err)
-	}
-	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-		return false, fmt.Errorf("consumergroup: ask the brokers' API versions: %w", err)
-	}
+func checkShare(resp *kmsg.ApiVersionsResponse) (renew bool, err error) {
 	heartbeat := false
 	for _, k := range resp.ApiKeys {
 		heartbeat = heartbeat || k.ApiKey == kmsg.ShareGroupHeartbeat.Int16()
